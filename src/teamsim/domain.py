@@ -1,0 +1,703 @@
+"""The domain model: sequences and their steps, contacts, enrollments and the things around them.
+
+Everything here is a pydantic v2 model with ``extra="forbid"``: these objects cross trust
+boundaries (scenario files, the CLI, stored JSON). A :class:`Sequence` carries the editing
+operations of the product's toolbar and step editor; each operation validates the whole result
+before it changes anything, so a rejected edit leaves the sequence exactly as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, time
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from teamsim._validation import format_errors
+from teamsim.errors import ActivationError, NotFoundError, ValidationError
+
+__all__ = [
+    "CONTACT_FIELDS",
+    "AttributeCondition",
+    "AutoApproveRule",
+    "BranchStep",
+    "ChannelSpec",
+    "Condition",
+    "Contact",
+    "EngagementCondition",
+    "Enrollment",
+    "EnrollmentStatus",
+    "MessageStep",
+    "SendWindow",
+    "Sequence",
+    "SequenceStatus",
+    "SequenceVersion",
+    "SimMinutes",
+    "Step",
+    "Teammate",
+    "TeammateRole",
+    "WaitStep",
+    "channel_spec",
+    "channels",
+    "register_channel",
+]
+
+SimMinutes = int
+"""Simulated time: a whole number of minutes since the run's start."""
+
+
+# --------------------------------------------------------------------------------------------
+# Channels
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelSpec:
+    """What a message channel allows.
+
+    Attributes:
+        name: the channel's name as used in steps (``email``).
+        max_chars: longest body a message on this channel may have, or ``None`` for no limit.
+        has_subject: whether messages carry a subject line.
+        needs_opt_out: whether every message must carry an opt-out line.
+    """
+
+    name: str
+    max_chars: int | None = None
+    has_subject: bool = False
+    needs_opt_out: bool = False
+
+
+_CHANNELS: dict[str, ChannelSpec] = {
+    "email": ChannelSpec(name="email", has_subject=True, needs_opt_out=True, max_chars=5000),
+    "sms": ChannelSpec(name="sms", max_chars=160),
+    "linkedin": ChannelSpec(name="linkedin", max_chars=1900),
+}
+
+
+def register_channel(spec: ChannelSpec) -> None:
+    """Make a new message channel available to steps (for example ``whatsapp``)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", spec.name):
+        raise ValueError(f"channel name must be lower-case letters, digits, _; got {spec.name!r}")
+    _CHANNELS[spec.name] = spec
+
+
+def channels() -> list[str]:
+    """The names of the known channels, sorted."""
+    return sorted(_CHANNELS)
+
+
+def channel_spec(name: str) -> ChannelSpec:
+    """The :class:`ChannelSpec` of a known channel."""
+    try:
+        return _CHANNELS[name]
+    except KeyError:
+        raise ValidationError(
+            f"unknown channel {name!r}; use one of: {', '.join(channels())}"
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Steps
+
+_MODEL = ConfigDict(extra="forbid", validate_assignment=True)
+
+CONTACT_FIELDS = ("name", "email", "company", "timezone")
+"""Contact fields a branch condition may test; free attributes are ``attributes.<key>``."""
+
+
+class AttributeCondition(BaseModel):
+    """Holds when a contact field or free attribute compares as stated.
+
+    ``field`` is one of :data:`CONTACT_FIELDS` or ``attributes.<key>``.
+    """
+
+    model_config = _MODEL
+    kind: Literal["attribute"] = "attribute"
+    field: str
+    op: Literal["equals", "not_equals", "in", "contains", "exists", "gt", "lt"] = "equals"
+    value: Any = None
+
+    @field_validator("field")
+    @classmethod
+    def _known_field(cls, value: str) -> str:
+        if value in CONTACT_FIELDS or re.fullmatch(r"attributes\.[A-Za-z_][\w\-]*", value):
+            return value
+        raise ValueError(
+            f"unknown field {value!r}; use one of {', '.join(CONTACT_FIELDS)} "
+            "or attributes.<name>"
+        )
+
+    def holds(self, contact: Contact) -> bool:
+        """Whether the condition holds for ``contact``."""
+        if self.field.startswith("attributes."):
+            key = self.field.removeprefix("attributes.")
+            present = key in contact.attributes
+            actual: Any = contact.attributes.get(key)
+        else:
+            actual = getattr(contact, self.field)
+            present = actual not in (None, "")
+        if self.op == "exists":
+            return present
+        if self.op == "equals":
+            return bool(actual == self.value)
+        if self.op == "not_equals":
+            return bool(actual != self.value)
+        if self.op == "in":
+            return isinstance(self.value, list) and actual in self.value
+        if self.op == "contains":
+            return isinstance(actual, str) and str(self.value).lower() in actual.lower()
+        if not present or not isinstance(actual, (int, float)):
+            return False
+        return bool(actual > self.value) if self.op == "gt" else bool(actual < self.value)
+
+
+class EngagementCondition(BaseModel):
+    """Holds on how the contact engaged with an earlier message step of the same sequence.
+
+    ``opened``/``clicked`` hold when the contact did so (within ``within_days`` of the send, if
+    given); ``not_opened`` holds when they did not open it within ``within_days`` (required).
+    """
+
+    model_config = _MODEL
+    kind: Literal["engagement"] = "engagement"
+    step_id: str
+    event: Literal["opened", "clicked", "not_opened"]
+    within_days: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _window_for_not_opened(self) -> EngagementCondition:
+        if self.event == "not_opened" and self.within_days is None:
+            raise ValueError("a not_opened condition needs within_days (for example 3)")
+        return self
+
+
+Condition = Annotated[AttributeCondition | EngagementCondition, Field(discriminator="kind")]
+
+
+class MessageStep(BaseModel):
+    """Send one message on a channel; the teammate drafts it from ``brief`` or the templates."""
+
+    model_config = _MODEL
+    kind: Literal["message"] = "message"
+    id: str
+    label: str = ""
+    channel: str = "email"
+    brief: str = ""
+    subject_template: str | None = None
+    body_template: str | None = None
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str) -> str:
+        if value not in _CHANNELS:
+            raise ValueError(f"unknown channel {value!r}; use one of: {', '.join(channels())}")
+        return value
+
+
+class WaitStep(BaseModel):
+    """Wait before the next step: ``days`` (may be fractional) plus ``hours``."""
+
+    model_config = _MODEL
+    kind: Literal["wait"] = "wait"
+    id: str
+    label: str = ""
+    days: float = Field(default=0, ge=0)
+    hours: float = Field(default=0, ge=0)
+
+    @property
+    def minutes(self) -> SimMinutes:
+        """The wait in whole simulated minutes (rounded to the nearest minute)."""
+        return round((self.days * 24 + self.hours) * 60)
+
+
+class BranchStep(BaseModel):
+    """Take ``then_steps`` when ``condition`` holds for the person, ``else_steps`` otherwise."""
+
+    model_config = _MODEL
+    kind: Literal["branch"] = "branch"
+    id: str
+    label: str = ""
+    condition: Condition
+    then_steps: list[Step] = Field(default_factory=list)
+    else_steps: list[Step] = Field(default_factory=list)
+
+
+Step = Annotated[MessageStep | WaitStep | BranchStep, Field(discriminator="kind")]
+BranchStep.model_rebuild()
+
+Arm = Literal["then", "else"]
+
+
+# --------------------------------------------------------------------------------------------
+# Sequences
+
+
+class SequenceStatus(StrEnum):
+    """A sequence runs only while ``active``."""
+
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class SendWindow(BaseModel):
+    """Hours and weekdays, in the contact's own time zone, when messages may go out.
+
+    ``weekdays`` uses 0 for Monday through 6 for Sunday; ``start``/``end`` are local times.
+    """
+
+    model_config = _MODEL
+    weekdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if not value or any(d < 0 or d > 6 for d in value):
+            raise ValueError("weekdays must be a non-empty list of 0 (Monday) to 6 (Sunday)")
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _order(self) -> SendWindow:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+_STEP_ID = re.compile(r"s(\d+)")
+
+
+class Sequence(BaseModel):
+    """A multi-step outreach plan that a teammate runs for every person enrolled.
+
+    Editing methods (``add_email``, ``move_step``...) validate the whole sequence after the edit
+    and only then change it: on a :class:`~teamsim.errors.ValidationError` nothing changed.
+    Step ids are ``s1``, ``s2``... in order of creation and never change when steps move.
+    """
+
+    model_config = _MODEL
+    id: int | None = None
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    status: SequenceStatus = SequenceStatus.DRAFT
+    steps: list[Step] = Field(default_factory=list)
+    version: int = 0
+    send_window: SendWindow | None = None
+    daily_cap_per_teammate: int | None = Field(default=None, ge=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name must not be blank")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _check_steps(self) -> Sequence:
+        seen: set[str] = set()
+        messages_before: set[str] = set()
+        for step in self.iter_steps():
+            if step.id in seen:
+                raise ValueError(f"step id {step.id!r} is used twice; step ids must be unique")
+            seen.add(step.id)
+            if (
+                isinstance(step, BranchStep)
+                and isinstance(step.condition, EngagementCondition)
+                and step.condition.step_id not in messages_before
+            ):
+                raise ValueError(
+                    f"branch {step.id!r} tests engagement with step "
+                    f"{step.condition.step_id!r}, which is not a message step before it; "
+                    "point it at an earlier message step"
+                )
+            if isinstance(step, MessageStep):
+                messages_before.add(step.id)
+        return self
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @classmethod
+    def new(cls, name: str, description: str = "") -> Sequence:
+        """A new draft sequence with the spec's example steps: say hello, wait 3 days, follow up."""
+        return cls.build(
+            name=name,
+            description=description,
+            steps=[
+                MessageStep(id="s1", label="Say hello", channel="email",
+                            brief="Introduce yourself and why you are reaching out."),
+                WaitStep(id="s2", label="Wait 3 days", days=3),
+                MessageStep(id="s3", label="Follow up", channel="email",
+                            brief="Follow up briefly on the first message."),
+            ],
+        )
+
+    @classmethod
+    def build(cls, **data: Any) -> Sequence:
+        """Validate ``data`` into a sequence, raising :class:`teamsim.errors.ValidationError`."""
+        try:
+            return cls.model_validate(data)
+        except pydantic.ValidationError as err:
+            raise ValidationError(format_errors(err, f"sequence {data.get('name')!r}")) from None
+
+    def iter_steps(self) -> Iterator[MessageStep | WaitStep | BranchStep]:
+        """Every step, depth first in document order (a branch, then its then- and else-arms)."""
+        yield from _walk(self.steps)
+
+    def step(self, step_id: str) -> MessageStep | WaitStep | BranchStep:
+        """The step with id ``step_id``."""
+        for step in self.iter_steps():
+            if step.id == step_id:
+                return step
+        raise NotFoundError(
+            f"sequence {self.name!r} has no step {step_id!r}; its steps are "
+            f"{', '.join(s.id for s in self.iter_steps()) or 'none'}"
+        )
+
+    def message_steps(self) -> list[MessageStep]:
+        """The message steps, in document order."""
+        return [s for s in self.iter_steps() if isinstance(s, MessageStep)]
+
+    def next_step_id(self) -> str:
+        """The id the next added step gets: one more than the largest ``sN`` used so far."""
+        numbers = [int(m.group(1)) for s in self.iter_steps() if (m := _STEP_ID.fullmatch(s.id))]
+        return f"s{max(numbers, default=0) + 1}"
+
+    def check_activatable(self) -> None:
+        """Raise :class:`~teamsim.errors.ActivationError` unless the sequence can run."""
+        if not self.message_steps():
+            raise ActivationError(
+                f"sequence {self.name!r} has no message step, so it has nothing to send; "
+                "add one (for example `teamsim seq add "
+                f"{self.name!r} email`) before activating it"
+            )
+
+    # -- editing ------------------------------------------------------------------------------
+
+    def add_message(
+        self,
+        channel: str = "email",
+        label: str = "",
+        *,
+        brief: str = "",
+        subject_template: str | None = None,
+        body_template: str | None = None,
+        position: int | None = None,
+        parent: str | None = None,
+        arm: Arm = "then",
+    ) -> MessageStep:
+        """Add a message step on ``channel`` at ``position`` (default: the end)."""
+        data = {"kind": "message", "id": self.next_step_id(), "label": label or
+                f"{channel.capitalize() if channel != 'sms' else 'SMS'} message",
+                "channel": channel, "brief": brief,
+                "subject_template": subject_template, "body_template": body_template}
+        step = self._insert(data, position, parent, arm)
+        assert isinstance(step, MessageStep)
+        return step
+
+    def add_email(self, label: str = "Email", **kwargs: Any) -> MessageStep:
+        """Add an email step (the toolbar's *Add email*)."""
+        return self.add_message("email", label, **kwargs)
+
+    def add_wait(
+        self,
+        days: float = 0,
+        hours: float = 0,
+        label: str = "",
+        *,
+        position: int | None = None,
+        parent: str | None = None,
+        arm: Arm = "then",
+    ) -> WaitStep:
+        """Add a wait step of ``days`` plus ``hours`` (the toolbar's *Add wait*)."""
+        data = {"kind": "wait", "id": self.next_step_id(), "days": days, "hours": hours,
+                "label": label or _wait_label(days, hours)}
+        step = self._insert(data, position, parent, arm)
+        assert isinstance(step, WaitStep)
+        return step
+
+    def add_branch(
+        self,
+        condition: AttributeCondition | EngagementCondition | dict[str, Any],
+        label: str = "Branch",
+        *,
+        position: int | None = None,
+        parent: str | None = None,
+        arm: Arm = "then",
+    ) -> BranchStep:
+        """Add a branch on ``condition`` with empty arms (the toolbar's *Add branch*)."""
+        cond = condition if isinstance(condition, dict) else condition.model_dump()
+        data = {"kind": "branch", "id": self.next_step_id(), "label": label, "condition": cond}
+        step = self._insert(data, position, parent, arm)
+        assert isinstance(step, BranchStep)
+        return step
+
+    def label_step(self, step_id: str, label: str) -> None:
+        """Give step ``step_id`` the label ``label``."""
+        self._update(step_id, label=label)
+
+    def set_channel(self, step_id: str, channel: str) -> None:
+        """Set the channel of message step ``step_id``."""
+        self._update(step_id, expect="message", channel=channel)
+
+    def set_wait(self, step_id: str, days: float, hours: float = 0) -> None:
+        """Set the length of wait step ``step_id``."""
+        self._update(step_id, expect="wait", days=days, hours=hours)
+
+    def set_brief(self, step_id: str, brief: str) -> None:
+        """Set the brief the drafter works from for message step ``step_id``."""
+        self._update(step_id, expect="message", brief=brief)
+
+    def move_step(self, step_id: str, to_index: int) -> None:
+        """Move step ``step_id`` to ``to_index`` within the list (top level or arm) it is in."""
+        steps = self._dump_steps()
+        siblings, index = _locate(steps, step_id, self.name)
+        if not 0 <= to_index < len(siblings):
+            raise ValidationError(
+                f"sequence {self.name!r}: cannot move step {step_id!r} to position {to_index}; "
+                f"positions run from 0 to {len(siblings) - 1}"
+            )
+        siblings.insert(to_index, siblings.pop(index))
+        self._replace_steps(steps)
+
+    def move_up(self, step_id: str) -> None:
+        """Move step ``step_id`` one place up (the editor's up arrow)."""
+        steps = self._dump_steps()
+        _, index = _locate(steps, step_id, self.name)
+        self.move_step(step_id, index - 1 if index > 0 else -1)
+
+    def move_down(self, step_id: str) -> None:
+        """Move step ``step_id`` one place down (the editor's down arrow)."""
+        steps = self._dump_steps()
+        siblings, index = _locate(steps, step_id, self.name)
+        self.move_step(step_id, index + 1 if index + 1 < len(siblings) else len(siblings))
+
+    def remove_step(self, step_id: str) -> None:
+        """Remove step ``step_id`` (and, for a branch, everything in its arms)."""
+        steps = self._dump_steps()
+        siblings, index = _locate(steps, step_id, self.name)
+        siblings.pop(index)
+        self._replace_steps(steps)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _dump_steps(self) -> list[dict[str, Any]]:
+        return [s.model_dump() for s in self.steps]
+
+    def _replace_steps(self, steps: list[dict[str, Any]]) -> None:
+        data = self.model_dump()
+        data["steps"] = steps
+        try:
+            checked = type(self).model_validate(data)
+        except pydantic.ValidationError as err:
+            raise ValidationError(format_errors(err, f"sequence {self.name!r}")) from None
+        self.steps = checked.steps
+
+    def _insert(
+        self, data: dict[str, Any], position: int | None, parent: str | None, arm: Arm
+    ) -> MessageStep | WaitStep | BranchStep:
+        steps = self._dump_steps()
+        target = steps
+        if parent is not None:
+            siblings, index = _locate(steps, parent, self.name)
+            if siblings[index]["kind"] != "branch":
+                raise ValidationError(
+                    f"sequence {self.name!r}: step {parent!r} is not a branch; "
+                    "only branches hold steps"
+                )
+            target = siblings[index][f"{arm}_steps"]
+        if position is None:
+            position = len(target)
+        if not 0 <= position <= len(target):
+            raise ValidationError(
+                f"sequence {self.name!r}: cannot add a step at position {position}; "
+                f"positions run from 0 to {len(target)}"
+            )
+        target.insert(position, data)
+        self._replace_steps(steps)
+        return self.step(str(data["id"]))
+
+    def _update(self, step_id: str, expect: str | None = None, **changes: Any) -> None:
+        steps = self._dump_steps()
+        siblings, index = _locate(steps, step_id, self.name)
+        kind = siblings[index]["kind"]
+        if expect is not None and kind != expect:
+            raise ValidationError(
+                f"sequence {self.name!r}: step {step_id!r} is a {kind} step, not a {expect} "
+                f"step; pick a {expect} step"
+            )
+        siblings[index].update(changes)
+        self._replace_steps(steps)
+
+
+def _walk(steps: list[Any]) -> Iterator[MessageStep | WaitStep | BranchStep]:
+    for step in steps:
+        yield step
+        if isinstance(step, BranchStep):
+            yield from _walk(step.then_steps)
+            yield from _walk(step.else_steps)
+
+
+def _locate(
+    steps: list[dict[str, Any]], step_id: str, name: str
+) -> tuple[list[dict[str, Any]], int]:
+    """Find ``step_id`` in a dumped step tree: the list holding it and its index there."""
+    found = _find(steps, step_id)
+    if found is None:
+        raise NotFoundError(f"sequence {name!r} has no step {step_id!r}; `teamsim seq show` "
+                            "lists its steps with their ids")
+    return found
+
+
+def _find(steps: list[dict[str, Any]], step_id: str) -> tuple[list[dict[str, Any]], int] | None:
+    for index, step in enumerate(steps):
+        if step["id"] == step_id:
+            return steps, index
+        if step["kind"] == "branch":
+            for arm in ("then_steps", "else_steps"):
+                found = _find(step[arm], step_id)
+                if found is not None:
+                    return found
+    return None
+
+
+def _wait_label(days: float, hours: float) -> str:
+    parts = []
+    if days:
+        parts.append(f"{days:g} day{'s' if days != 1 else ''}")
+    if hours:
+        parts.append(f"{hours:g} hour{'s' if hours != 1 else ''}")
+    return "Wait " + (" ".join(parts) if parts else "0 days")
+
+
+class SequenceVersion(BaseModel):
+    """One saved version of a sequence: what it was at ``saved_at``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    sequence_id: int
+    version: int
+    saved_at: datetime
+    sequence: Sequence
+
+
+# --------------------------------------------------------------------------------------------
+# Contacts and enrollments
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+class Contact(BaseModel):
+    """A person who can be enrolled: name, email, company, time zone and free attributes."""
+
+    model_config = _MODEL
+    id: int | None = None
+    name: str = Field(min_length=1)
+    email: str
+    company: str = ""
+    timezone: str = "UTC"
+    attributes: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.fullmatch(value):
+            raise ValueError(f"not an email address: {value!r}; write it as name@example.com")
+        return value.lower()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/Paris"
+            ) from None
+        return value
+
+    @property
+    def first_name(self) -> str:
+        """The first word of the name."""
+        return self.name.split()[0]
+
+
+class EnrollmentStatus(StrEnum):
+    """Where one person stands in one sequence."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"  # the person replied (or the human paused them)
+    COMPLETED = "completed"
+    BOUNCED = "bounced"
+    UNSUBSCRIBED = "unsubscribed"
+    ENDED = "ended"  # the human ended it
+
+
+class Enrollment(BaseModel):
+    """A contact on a sequence: status, the step they are at and when it is next due."""
+
+    model_config = _MODEL
+    id: int | None = None
+    sequence_id: int
+    contact_id: int
+    status: EnrollmentStatus = EnrollmentStatus.ACTIVE
+    current_step_id: str | None = None
+    next_due_at: datetime | None = None
+    enrolled_at: datetime
+    paused_at: datetime | None = None
+    ended_reason: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Teammates and rules
+
+
+class TeammateRole(StrEnum):
+    """What a teammate can do in the pipeline."""
+
+    DRAFTER = "drafter"
+    REVIEWER = "reviewer"
+
+
+class Teammate(BaseModel):
+    """An AI teammate: the roles it takes and how many tasks it works on at once."""
+
+    model_config = _MODEL
+    id: int | None = None
+    name: str = Field(min_length=1)
+    roles: list[TeammateRole] = Field(
+        default_factory=lambda: [TeammateRole.DRAFTER, TeammateRole.REVIEWER]
+    )
+    capacity: int = Field(default=1, ge=1)
+
+
+class AutoApproveRule(BaseModel):
+    """Approve matching drafts without asking: off when created, capped, audited.
+
+    A field left ``None`` matches anything. ``max_total``/``max_per_day`` cap how many drafts the
+    rule approves in all and per day (in the human's time zone).
+    """
+
+    model_config = _MODEL
+    id: int | None = None
+    name: str = Field(min_length=1)
+    enabled: bool = False
+    sequence: str | None = None
+    step: str | None = None
+    channel: str | None = None
+    teammate: str | None = None
+    require_clean_review: bool = True
+    max_total: int | None = Field(default=None, ge=1)
+    max_per_day: int | None = Field(default=None, ge=1)
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and value not in _CHANNELS:
+            raise ValueError(f"unknown channel {value!r}; use one of: {', '.join(channels())}")
+        return value

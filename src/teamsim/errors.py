@@ -1,0 +1,79 @@
+"""The exceptions teamsim raises, under one root.
+
+The tree::
+
+    TeamsimError                  every teamsim error; the CLI prints it and exits 2
+    ├── ValidationError           a value is not allowed (negative wait, unknown channel, ...)
+    │   └── ScenarioError         a scenario file is invalid (names the file and the path in it)
+    ├── NotFoundError             a sequence, step, contact or enrollment that does not exist
+    ├── ConflictError             the operation contradicts the current state
+    │   ├── DuplicateEnrollmentError   the contact is already enrolled in that sequence
+    │   └── ActivationError            the sequence cannot be activated (no message step)
+    ├── StoreError                the database cannot be used
+    │   └── SchemaVersionError    the database was made by an incompatible teamsim
+    ├── PipelineError             the draft/review/approve/send graph was driven wrongly
+    └── InvariantError            a simulated run broke one of teamsim's invariants
+
+Every message says what was wrong, where, and what to do about it. Bad arguments to a plain
+function (a wrong type, a negative count) raise the built-in ``ValueError``/``TypeError``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ActivationError",
+    "ConflictError",
+    "DuplicateEnrollmentError",
+    "InvariantError",
+    "NotFoundError",
+    "PipelineError",
+    "ScenarioError",
+    "SchemaVersionError",
+    "StoreError",
+    "TeamsimError",
+    "ValidationError",
+]
+
+
+class TeamsimError(Exception):
+    """Root of every error teamsim raises on purpose."""
+
+
+class ValidationError(TeamsimError, ValueError):
+    """A value is not allowed: the message names the field and the fix."""
+
+
+class ScenarioError(ValidationError):
+    """A scenario file is invalid; the message names the file, the path inside it and the fix."""
+
+
+class NotFoundError(TeamsimError, LookupError):
+    """A sequence, step, contact, enrollment or run that does not exist."""
+
+
+class ConflictError(TeamsimError):
+    """The operation contradicts the current state of the thing it acts on."""
+
+
+class DuplicateEnrollmentError(ConflictError):
+    """The contact is already enrolled in that sequence."""
+
+
+class ActivationError(ConflictError):
+    """The sequence cannot be activated as it stands."""
+
+
+class StoreError(TeamsimError):
+    """The database cannot be opened or used."""
+
+
+class SchemaVersionError(StoreError):
+    """The database records a schema version this teamsim cannot use."""
+
+
+class PipelineError(TeamsimError):
+    """The per-step pipeline graph was resumed or driven in a way it does not allow."""
+
+
+class InvariantError(TeamsimError):
+    """A simulated run broke an invariant (for example a send without approval)."""
