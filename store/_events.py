@@ -1,0 +1,180 @@
+"""The append-only event log: buffered appends, bulk inserts, canonical lines and digests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from teamsim.store._models import EventRow
+from teamsim.store._records import EventRecord
+from teamsim.store._types import require_utc
+
+__all__ = ["EventLog", "canonical_line", "events_digest"]
+
+_PAGE = 5_000
+
+
+def _iso(value: datetime) -> str:
+    return require_utc(value, "event timestamp").isoformat().replace("+00:00", "Z")
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return _iso(value)
+    raise TypeError(f"event payload: {type(value).__name__} {value!r} is not JSON data")
+
+
+def canonical_line(event: EventRecord) -> str:
+    """One event as a canonical JSON line: sorted keys, no spaces, UTC times ending in ``Z``.
+
+    Two runs that produced the same events produce the same lines, byte for byte.
+    """
+    return json.dumps(
+        {
+            "seq": event.seq,
+            "at": _iso(event.at),
+            "type": event.type,
+            "sequence_id": event.sequence_id,
+            "enrollment_id": event.enrollment_id,
+            "contact_id": event.contact_id,
+            "task_id": event.task_id,
+            "payload": event.payload,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=_json_default,
+    )
+
+
+def events_digest(events: Iterable[EventRecord]) -> str:
+    """The SHA-256 (hex) of the events' canonical lines joined by newlines."""
+    digest = hashlib.sha256()
+    for index, event in enumerate(events):
+        if index:
+            digest.update(b"\n")
+        digest.update(canonical_line(event).encode("utf-8"))
+    return digest.hexdigest()
+
+
+class EventLog:
+    """The event log of one unit of work (``uow.events``).
+
+    :meth:`append` only buffers; the buffer is written with one bulk ``INSERT`` per flush
+    (``uow.flush()``, ``uow.commit()``, reading the log, or every ``batch_size`` events).
+    Sequence numbers are given in Python in append order, so they are the same on every
+    backend. One writer at a time: a second unit of work appending concurrently would collide
+    on ``seq`` (the primary key) and fail rather than interleave.
+    """
+
+    def __init__(self, session: Session, *, batch_size: int = 10_000) -> None:
+        """Wrap ``session``; write the buffer whenever it holds ``batch_size`` events."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self._session = session
+        self._batch_size = batch_size
+        self._buffer: list[dict[str, Any]] = []
+        self._last_seq: int | None = None
+        self._flushed_seq: int | None = None
+
+    def append(
+        self,
+        type: str,
+        at: datetime,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        sequence_id: int | None = None,
+        enrollment_id: int | None = None,
+        contact_id: int | None = None,
+        task_id: int | None = None,
+    ) -> int:
+        """Buffer one event and return its sequence number.
+
+        Args:
+            type: what happened, for example ``"draft.created"``.
+            at: when, in simulated time (a timezone-aware datetime).
+            payload: JSON data about it.
+            sequence_id: the sequence it concerns, if any.
+            enrollment_id: the enrollment it concerns, if any.
+            contact_id: the contact it concerns, if any.
+            task_id: the pipeline task it concerns, if any.
+        """
+        if not type:
+            raise ValueError("event type must not be empty")
+        at_utc = require_utc(at, f"event {type!r} at")
+        if self._last_seq is None:
+            self._last_seq = self._flushed_seq = self._max_seq()
+        self._last_seq += 1
+        self._buffer.append(
+            {
+                "seq": self._last_seq,
+                "at": at_utc,
+                "type": type,
+                "sequence_id": sequence_id,
+                "enrollment_id": enrollment_id,
+                "contact_id": contact_id,
+                "task_id": task_id,
+                "payload": dict(payload) if payload else {},
+            }
+        )
+        if len(self._buffer) >= self._batch_size:
+            self.flush()
+        return self._last_seq
+
+    def flush(self) -> None:
+        """Write the buffered events in one bulk insert (inside the open transaction)."""
+        if not self._buffer:
+            return
+        rows, self._buffer = self._buffer, []
+        self._session.execute(insert(EventRow), rows)
+        self._flushed_seq = rows[-1]["seq"]
+
+    def discard(self) -> None:
+        """Forget buffered events and the seq counter (after a rollback)."""
+        self._buffer = []
+        self._last_seq = self._flushed_seq = None
+
+    @property
+    def pending(self) -> int:
+        """How many appended events are still only in the buffer."""
+        return len(self._buffer)
+
+    def count(self) -> int:
+        """How many events the log holds (buffered ones included)."""
+        self.flush()
+        return int(self._session.scalar(select(func.count()).select_from(EventRow)) or 0)
+
+    def iter(self, *, after: int = 0, type: str | None = None) -> Iterator[EventRecord]:
+        """The events with ``seq > after`` in order, optionally only one ``type``.
+
+        Reads page by page, so a log of millions of events does not sit in memory.
+        """
+        self.flush()
+        columns = EventRow.__table__.c
+        last = after
+        while True:
+            query = select(
+                columns.seq, columns.at, columns.type, columns.sequence_id,
+                columns.enrollment_id, columns.contact_id, columns.task_id, columns.payload,
+            ).where(columns.seq > last)
+            if type is not None:
+                query = query.where(columns.type == type)
+            page = self._session.execute(query.order_by(columns.seq).limit(_PAGE)).all()
+            for row in page:
+                yield EventRecord(
+                    seq=row.seq, at=row.at, type=row.type, sequence_id=row.sequence_id,
+                    enrollment_id=row.enrollment_id, contact_id=row.contact_id,
+                    task_id=row.task_id, payload=row.payload,
+                )
+            if len(page) < _PAGE:
+                return
+            last = page[-1].seq
+
+    def _max_seq(self) -> int:
+        return int(self._session.scalar(select(func.max(EventRow.seq))) or 0)
