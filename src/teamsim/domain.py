@@ -280,6 +280,8 @@ class Sequence(BaseModel):
     Editing methods (``add_email``, ``move_step``...) validate the whole sequence after the edit
     and only then change it: on a :class:`~teamsim.errors.ValidationError` nothing changed.
     Step ids are ``s1``, ``s2``... in order of creation and never change when steps move.
+    ``teammate`` names the teammate who runs it (``None``: the first drafter of the team);
+    ``send_window`` and ``daily_cap_per_teammate`` restrict when and how much it sends.
     """
 
     model_config = _MODEL
@@ -289,6 +291,7 @@ class Sequence(BaseModel):
     status: SequenceStatus = SequenceStatus.DRAFT
     steps: list[Step] = Field(default_factory=list)
     version: int = 0
+    teammate: str | None = None
     send_window: SendWindow | None = None
     daily_cap_per_teammate: int | None = Field(default=None, ge=1)
 
