@@ -1,1 +1,48 @@
-"""teamsim.agents."""
+"""teamsim.agents: the teammates who draft messages and review each other's drafts.
+
+The plug points are one-method protocols, :class:`Drafter` and :class:`Reviewer`, with fakes
+that wrap a plain function. The defaults are :class:`TemplateDrafter` (Jinja2 templates, or
+plain wording from the step) and :class:`RuleReviewer` (the checks a careful colleague makes).
+A :class:`Team` pairs each teammate with its drafter and reviewer and picks, deterministically,
+who reviews each draft; nobody reviews their own.
+"""
+
+from teamsim.agents._text import find_placeholders
+from teamsim.agents._types import (
+    Draft,
+    Drafter,
+    DraftRequest,
+    FakeDrafter,
+    FakeReviewer,
+    Review,
+    Reviewer,
+    ReviewRequest,
+    ThreadMessage,
+    Verdict,
+)
+from teamsim.agents.drafter import DraftStyle, MessageTemplate, TemplateDrafter, check_template
+from teamsim.agents.reviewer import Check, ReviewRules, RuleReviewer
+from teamsim.agents.team import Team, TeamMember
+
+__all__ = [
+    "Check",
+    "Draft",
+    "DraftRequest",
+    "DraftStyle",
+    "Drafter",
+    "FakeDrafter",
+    "FakeReviewer",
+    "MessageTemplate",
+    "Review",
+    "ReviewRequest",
+    "ReviewRules",
+    "Reviewer",
+    "RuleReviewer",
+    "Team",
+    "TeamMember",
+    "TemplateDrafter",
+    "ThreadMessage",
+    "Verdict",
+    "check_template",
+    "find_placeholders",
+]

@@ -13,9 +13,11 @@ from collections.abc import Iterable
 from teamsim.domain import SimMinutes
 
 __all__ = [
+    "DEFAULT_OPT_OUT_PHRASES",
     "DEFAULT_PLACEHOLDER_PATTERNS",
     "find_placeholders",
     "minutes_for",
+    "sms_size",
     "strip_placeholder_sentences",
     "word_count",
 ]
@@ -27,6 +29,18 @@ DEFAULT_PLACEHOLDER_PATTERNS: tuple[str, ...] = (
     r"\[\s*[A-Za-z][\w .'/-]*\](?!\()",  # a hand-typed slot: [Name], [Company] (not a link)
 )
 """Regular expressions for text that was meant to be replaced before sending."""
+
+DEFAULT_OPT_OUT_PHRASES: tuple[str, ...] = ("opt out", "opt-out", "unsubscribe", "reply stop")
+"""Phrases (case-insensitive) any one of which makes a line an opt-out line."""
+
+# GSM 03.38: the characters one 160-character SMS segment can carry; the extension table's
+# characters take two places each. Anything else makes the SMS UCS-2, 70 characters a segment.
+_GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
+_UCS2_SEGMENT = 70
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 
@@ -40,11 +54,17 @@ def find_placeholders(
         text: the text to search.
         patterns: regular expressions that match a placeholder.
     """
-    found: list[tuple[int, str]] = []
+    spans: list[tuple[int, int, str]] = []
     for pattern in patterns:
-        found.extend((m.start(), m.group(0)) for m in re.finditer(pattern, text))
+        spans.extend((m.start(), -m.end(), m.group(0)) for m in re.finditer(pattern, text))
     seen: list[str] = []
-    for _, match in sorted(found):
+    covered = 0
+    # Longest match first at each start; a match inside one already taken ({ x } in {{ x }})
+    # is part of it, not another placeholder.
+    for start, neg_end, match in sorted(spans):
+        if start < covered:
+            continue
+        covered = -neg_end
         if match not in seen:
             seen.append(match)
     return seen
@@ -82,3 +102,17 @@ def word_count(text: str) -> int:
 def minutes_for(words: int, base: SimMinutes, per_100_words: SimMinutes) -> SimMinutes:
     """``base`` plus ``per_100_words`` for every started hundred words."""
     return base + per_100_words * -(-words // 100)
+
+
+def sms_size(body: str, limit: int | None) -> tuple[int, int | None, str]:
+    """The size of ``body`` in SMS units, the one-segment limit that applies, and the unit.
+
+    Args:
+        body: the SMS text.
+        limit: the channel's own limit (160 for GSM text).
+    """
+    if all(c in _GSM_BASIC or c in _GSM_EXTENDED for c in body):
+        return sum(2 if c in _GSM_EXTENDED else 1 for c in body), limit, "GSM characters"
+    capped = _UCS2_SEGMENT if limit is None else min(limit, _UCS2_SEGMENT)
+    units = len(body.encode("utf-16-le")) // 2
+    return units, capped, "UCS-2 characters (not all GSM, so 70 fit one SMS)"

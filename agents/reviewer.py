@@ -14,9 +14,11 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from teamsim.agents._text import (
+    DEFAULT_OPT_OUT_PHRASES,
     DEFAULT_PLACEHOLDER_PATTERNS,
     find_placeholders,
     minutes_for,
+    sms_size,
     word_count,
 )
 from teamsim.agents._types import Draft, DraftRequest, Review, ReviewRequest, Verdict
@@ -36,15 +38,6 @@ class Check(StrEnum):
     OPT_OUT = "opt_out"
     BANNED_PHRASE = "banned_phrase"
 
-
-# GSM 03.38: the characters one 160-character SMS segment can carry; the extension table's
-# characters take two places each.
-_GSM_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
-_UNICODE_SMS_CHARS = 70
 
 _GREETING = re.compile(
     r"^\s*(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening))\b[ \t]*,?[ \t]*"
@@ -76,7 +69,7 @@ class ReviewRules(BaseModel):
 
     checks: frozenset[Check] = frozenset(Check)
     banned_phrases: tuple[str, ...] = ()
-    opt_out_phrases: tuple[str, ...] = ("opt out", "opt-out", "unsubscribe", "reply stop")
+    opt_out_phrases: tuple[str, ...] = DEFAULT_OPT_OUT_PHRASES
     placeholder_patterns: tuple[str, ...] = DEFAULT_PLACEHOLDER_PATTERNS
     generic_greetings: frozenset[str] = frozenset(
         {"there", "all", "everyone", "team", "folks", "friend", "friends"}
@@ -144,7 +137,7 @@ class RuleReviewer:
         size = len(body)
         unit = "characters"
         if channel == "sms" and self.rules.sms_one_segment:
-            size, limit, unit = _sms_size(body, limit)
+            size, limit, unit = sms_size(body, limit)
         if limit is None or size <= limit:
             return []
         return [f"the body is {size} {unit}, over the {channel} limit of {limit}; shorten it"]
@@ -206,15 +199,6 @@ def _name(body: str, contact: Contact, generic: frozenset[str]) -> list[str]:
     else:
         why = f"greets {said!r}"
     return [f"the greeting {why}, but the contact is {first}; greet them as {first}"]
-
-
-def _sms_size(body: str, limit: int | None) -> tuple[int, int | None, str]:
-    """The size of ``body`` in SMS units and the one-segment limit that applies."""
-    if all(c in _GSM_BASIC or c in _GSM_EXTENDED for c in body):
-        return sum(2 if c in _GSM_EXTENDED else 1 for c in body), limit, "GSM characters"
-    capped = _UNICODE_SMS_CHARS if limit is None else min(limit, _UNICODE_SMS_CHARS)
-    units = len(body.encode("utf-16-le")) // 2
-    return units, capped, "UCS-2 characters (not all GSM, so 70 fit one SMS)"
 
 
 def _normalise(text: str) -> str:

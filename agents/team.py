@@ -1,0 +1,225 @@
+"""Teammates at work: each with its drafter and reviewer, and who reviews whose drafts.
+
+A teammate never reviews its own draft. :class:`Team` picks the reviewer deterministically:
+from a fixed pairing when the configuration gives one for the drafter, otherwise round robin
+over the *other* teammates with the reviewer role. The round starts with the next name after
+the drafter's (in name order) and wraps around, so reviews spread over the team rather than
+all landing on the first name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from teamsim.agents._types import Drafter, Reviewer
+from teamsim.agents.drafter import TemplateDrafter
+from teamsim.agents.reviewer import RuleReviewer
+from teamsim.domain import Teammate, TeammateRole
+from teamsim.errors import NotFoundError, ValidationError
+
+__all__ = ["Team", "TeamMember"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TeamMember:
+    """A teammate at work: its settings, and the drafter and reviewer it uses.
+
+    Attributes:
+        teammate: name, roles and capacity (how many tasks it works on at once).
+        drafter: writes its drafts (a :class:`~teamsim.agents.TemplateDrafter` by default).
+        reviewer: checks other teammates' drafts (a :class:`~teamsim.agents.RuleReviewer`
+            by default).
+    """
+
+    teammate: Teammate
+    drafter: Drafter = field(default_factory=TemplateDrafter)
+    reviewer: Reviewer = field(default_factory=RuleReviewer)
+
+    @property
+    def name(self) -> str:
+        """The teammate's name."""
+        return self.teammate.name
+
+    @property
+    def capacity(self) -> int:
+        """How many tasks the teammate works on at once."""
+        return self.teammate.capacity
+
+    @property
+    def drafts(self) -> bool:
+        """Whether the teammate takes the drafter role."""
+        return TeammateRole.DRAFTER in self.teammate.roles
+
+    @property
+    def reviews(self) -> bool:
+        """Whether the teammate takes the reviewer role."""
+        return TeammateRole.REVIEWER in self.teammate.roles
+
+
+class Team:
+    """The teammates of a run, and the choice of who reviews each draft.
+
+    Args:
+        members: the teammates; names must be unique.
+        pairing: fixed reviewers, drafter name -> reviewer name; drafters not named here
+            are reviewed round robin.
+
+    Raises:
+        ValidationError: names repeat, nobody drafts, the pairing names an unknown teammate,
+            a non-drafter, a non-reviewer or the drafter itself, or a drafter has nobody
+            else to review its drafts.
+    """
+
+    def __init__(
+        self, members: Iterable[TeamMember], *, pairing: Mapping[str, str] | None = None
+    ) -> None:
+        ordered = sorted(members, key=lambda m: m.name)
+        self._members = {m.name: m for m in ordered}
+        if len(self._members) != len(ordered):
+            names = [m.name for m in ordered]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValidationError(
+                f"team: teammate name(s) {', '.join(map(repr, twice))} used more than once; "
+                "give every teammate its own name"
+            )
+        if not any(m.drafts for m in ordered):
+            raise ValidationError(
+                "team: no teammate has the drafter role; give at least one teammate the "
+                "roles [drafter]"
+            )
+        self._pairing = dict(pairing or {})
+        for drafter, reviewer in sorted(self._pairing.items()):
+            self._check_pair(drafter, reviewer)
+        self._rounds: dict[str, tuple[str, ...]] = {}
+        for member in ordered:
+            if member.drafts and member.name not in self._pairing:
+                self._rounds[member.name] = self._round_for(member.name)
+        self._turns: dict[str, int] = dict.fromkeys(self._rounds, 0)
+
+    @classmethod
+    def of(
+        cls,
+        teammates: Iterable[Teammate],
+        *,
+        drafters: Mapping[str, Drafter] | None = None,
+        reviewers: Mapping[str, Reviewer] | None = None,
+        pairing: Mapping[str, str] | None = None,
+    ) -> Team:
+        """A team of ``teammates``, with the default drafter and reviewer unless named.
+
+        Args:
+            teammates: the teammates.
+            drafters: drafters by teammate name, replacing the default template drafter.
+            reviewers: reviewers by teammate name, replacing the default rule reviewer.
+            pairing: fixed reviewers, drafter name -> reviewer name.
+        """
+        drafters, reviewers = drafters or {}, reviewers or {}
+        members = []
+        for teammate in teammates:
+            member = TeamMember(
+                teammate=teammate,
+                drafter=drafters.get(teammate.name) or TemplateDrafter(),
+                reviewer=reviewers.get(teammate.name) or RuleReviewer(),
+            )
+            members.append(member)
+        return cls(members, pairing=pairing)
+
+    @property
+    def members(self) -> tuple[TeamMember, ...]:
+        """Every teammate, in name order."""
+        return tuple(self._members.values())
+
+    @property
+    def drafters(self) -> tuple[TeamMember, ...]:
+        """The teammates with the drafter role, in name order."""
+        return tuple(m for m in self._members.values() if m.drafts)
+
+    @property
+    def reviewers(self) -> tuple[TeamMember, ...]:
+        """The teammates with the reviewer role, in name order."""
+        return tuple(m for m in self._members.values() if m.reviews)
+
+    def member(self, name: str) -> TeamMember:
+        """The teammate called ``name``.
+
+        Raises:
+            NotFoundError: there is no such teammate.
+        """
+        try:
+            return self._members[name]
+        except KeyError:
+            raise NotFoundError(
+                f"team has no teammate {name!r}; it has {', '.join(self._members)}"
+            ) from None
+
+    def reviewers_for(self, drafter: str) -> tuple[TeamMember, ...]:
+        """Who reviews ``drafter``'s drafts, in the order they take turns."""
+        self._drafter(drafter)
+        if drafter in self._pairing:
+            return (self._members[self._pairing[drafter]],)
+        return tuple(self._members[name] for name in self._rounds[drafter])
+
+    def reviewer_for(self, drafter: str, turn: int) -> TeamMember:
+        """Who reviews ``drafter``'s draft number ``turn`` (0 for its first), without state.
+
+        The same as the ``turn + 1``-th call of :meth:`next_reviewer`; use it where the turn is
+        kept elsewhere (a checkpointed graph, say).
+        """
+        if turn < 0:
+            raise ValueError(f"turn must be >= 0, got {turn}")
+        candidates = self.reviewers_for(drafter)
+        return candidates[turn % len(candidates)]
+
+    def next_reviewer(self, drafter: str) -> TeamMember:
+        """Who reviews ``drafter``'s next draft; moves ``drafter``'s round robin on by one."""
+        turn = self._turns.get(drafter, 0)
+        chosen = self.reviewer_for(drafter, turn)
+        if drafter in self._turns:
+            self._turns[drafter] = turn + 1
+        return chosen
+
+    def _drafter(self, name: str) -> TeamMember:
+        member = self.member(name)
+        if not member.drafts:
+            raise ValidationError(
+                f"teammate {name!r} does not have the drafter role, so it has no drafts to "
+                "review; add drafter to its roles"
+            )
+        return member
+
+    def _check_pair(self, drafter: str, reviewer: str) -> None:
+        where = f"team pairing {drafter!r} -> {reviewer!r}"
+        for name in (drafter, reviewer):
+            if name not in self._members:
+                raise ValidationError(
+                    f"{where}: there is no teammate {name!r}; use one of "
+                    f"{', '.join(self._members)}"
+                )
+        if drafter == reviewer:
+            raise ValidationError(
+                f"{where}: a teammate never reviews its own drafts; pair {drafter!r} with "
+                "another teammate"
+            )
+        if not self._members[drafter].drafts:
+            raise ValidationError(
+                f"{where}: {drafter!r} does not have the drafter role; add it or drop the pair"
+            )
+        if not self._members[reviewer].reviews:
+            raise ValidationError(
+                f"{where}: {reviewer!r} does not have the reviewer role; add it or pair "
+                f"{drafter!r} with a reviewer"
+            )
+
+    def _round_for(self, drafter: str) -> tuple[str, ...]:
+        names = list(self._members)
+        start = names.index(drafter) + 1
+        ring = names[start:] + names[:start]
+        others = tuple(n for n in ring if n != drafter and self._members[n].reviews)
+        if not others:
+            raise ValidationError(
+                f"team: teammate {drafter!r} drafts but no other teammate can review its "
+                f"drafts (a teammate never reviews its own); give another teammate the "
+                f"reviewer role, or pair {drafter!r} with a reviewer in the pairing"
+            )
+        return others
