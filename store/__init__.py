@@ -1,1 +1,59 @@
-"""teamsim.store."""
+"""teamsim.store: the persistence layer.
+
+Open a database with :meth:`Store.open` and read and write through a
+:class:`UnitOfWork` (``with store.unit_of_work() as uow: ...``). SQLite by default, any
+SQLAlchemy URL (PostgreSQL through psycopg 3) otherwise. Reads return :mod:`teamsim.domain`
+models or the frozen records defined here; the event log is ``uow.events``.
+"""
+
+from teamsim.store._events import EventLog, canonical_line, events_digest
+from teamsim.store._records import (
+    AttentionItem,
+    AttentionKind,
+    AttentionStatus,
+    DecidedBy,
+    DecisionAction,
+    DecisionRecord,
+    DraftRecord,
+    Engagement,
+    EventRecord,
+    MessageRecord,
+    ReplyKind,
+    ReplyRecord,
+    ReviewRecord,
+    TaskKind,
+    TaskRecord,
+)
+from teamsim.store._store import (
+    DATABASE_URL_ENV,
+    DEFAULT_DATABASE,
+    SCHEMA_VERSION,
+    Store,
+    UnitOfWork,
+)
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "DEFAULT_DATABASE",
+    "SCHEMA_VERSION",
+    "AttentionItem",
+    "AttentionKind",
+    "AttentionStatus",
+    "DecidedBy",
+    "DecisionAction",
+    "DecisionRecord",
+    "DraftRecord",
+    "Engagement",
+    "EventLog",
+    "EventRecord",
+    "MessageRecord",
+    "ReplyKind",
+    "ReplyRecord",
+    "ReviewRecord",
+    "Store",
+    "TaskKind",
+    "TaskRecord",
+    "UnitOfWork",
+    "canonical_line",
+    "events_digest",
+]

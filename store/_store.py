@@ -1,0 +1,1157 @@
+"""Opening a database (:class:`Store`) and working in it (:class:`UnitOfWork`).
+
+Every read and write of teamsim goes through a unit of work; no other layer writes SQL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self, TypeVar, cast
+
+import pydantic
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    create_engine,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from teamsim._validation import format_errors
+from teamsim.domain import (
+    AutoApproveRule,
+    Contact,
+    Enrollment,
+    EnrollmentStatus,
+    Sequence,
+    SequenceVersion,
+    Teammate,
+)
+from teamsim.errors import (
+    ConflictError,
+    DuplicateEnrollmentError,
+    NotFoundError,
+    SchemaVersionError,
+    StoreError,
+    ValidationError,
+)
+from teamsim.store._events import EventLog
+from teamsim.store._models import (
+    AttentionRow,
+    Base,
+    ContactRow,
+    DecisionRow,
+    DraftRow,
+    EnrollmentRow,
+    MessageRow,
+    MetaRow,
+    ReplyRow,
+    ReviewRow,
+    RuleRow,
+    SequenceRow,
+    SequenceVersionRow,
+    TaskRow,
+    TeammateRow,
+)
+from teamsim.store._records import (
+    AttentionItem,
+    AttentionKind,
+    AttentionStatus,
+    DecidedBy,
+    DecisionAction,
+    DecisionRecord,
+    DraftRecord,
+    Engagement,
+    MessageRecord,
+    ReplyKind,
+    ReplyRecord,
+    ReviewRecord,
+    TaskKind,
+    TaskRecord,
+)
+from teamsim.store._types import require_utc
+
+__all__ = ["DATABASE_URL_ENV", "DEFAULT_DATABASE", "SCHEMA_VERSION", "Store", "UnitOfWork"]
+
+SCHEMA_VERSION: Final = 1
+"""The version of the tables this teamsim writes; a database records the one it was made with."""
+DATABASE_URL_ENV: Final = "TEAMSIM_DATABASE_URL"
+"""Environment variable naming the database when :meth:`Store.open` gets none."""
+DEFAULT_DATABASE: Final = "teamsim.db"
+"""The SQLite file used when neither an argument nor the environment names a database."""
+
+_SCHEMA_KEY: Final = "schema_version"
+_TASK_KINDS = frozenset({"step", "chat"})
+_ATTENTION_KINDS = frozenset({"draft", "reply", "rule_suggestion"})
+_ATTENTION_STATUSES = frozenset({"open", "resolved", "withdrawn"})
+_ACTIONS = frozenset({"approve", "edit", "reject"})
+_DECIDERS = frozenset({"human", "rule"})
+_REPLY_KINDS = frozenset({"reply", "out_of_office", "bounce", "unsubscribe"})
+_ENGAGEMENTS = frozenset({"opened", "clicked"})
+_ENROLLMENT_FIELDS = frozenset(
+    {"status", "current_step_id", "next_due_at", "paused_at", "ended_reason"}
+)
+
+_Row = TypeVar("_Row", bound=Base)
+
+
+def _one_of(value: str, allowed: frozenset[str], what: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(sorted(allowed))}; got {value!r}")
+    return value
+
+
+def _resolve_url(target: str | os.PathLike[str] | None) -> URL:
+    if target is None:
+        target = os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE
+    text = os.fspath(target)
+    if "://" not in text:
+        return URL.create("sqlite", database=str(Path(text).expanduser()))
+    try:
+        return make_url(text)
+    except ArgumentError as err:
+        raise StoreError(
+            f"not a database URL: {text!r} ({err}); write a file path such as ./teamsim.db "
+            "or a URL such as postgresql+psycopg://user@host:5432/dbname"
+        ) from None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL + NORMAL keeps commits cheap for a simulator that commits often; a crash can lose
+    # the last commits but never corrupts the file.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Store:
+    """A teamsim database: open it, then work in it through units of work.
+
+    Use :meth:`open`; the store is a context manager that closes itself.
+    """
+
+    def __init__(self, engine: Engine, *, shown_url: str) -> None:
+        """Wrap an engine whose schema was already checked; prefer :meth:`open`."""
+        self._engine = engine
+        self._shown_url = shown_url
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str | os.PathLike[str] | None = None) -> Store:
+        """Open (creating the tables if it is empty) the database at ``url``.
+
+        Args:
+            url: a file path (``./teamsim.db``, SQLite) or any SQLAlchemy URL, for example
+                ``postgresql+psycopg://user@host:5432/db``. ``None`` means
+                ``$TEAMSIM_DATABASE_URL``, or else ``./teamsim.db``.
+
+        Raises:
+            StoreError: the URL is malformed, its driver is missing, or the database cannot
+                be reached.
+            SchemaVersionError: the database was made by an incompatible teamsim, or is not a
+                teamsim database.
+        """
+        resolved = _resolve_url(url)
+        shown = resolved.render_as_string(hide_password=True)
+        try:
+            engine = create_engine(resolved)
+        except (ArgumentError, NoSuchModuleError, ImportError) as err:
+            raise StoreError(
+                f"cannot use database URL {shown}: {err}; use sqlite:///path/to/file.db or "
+                "postgresql+psycopg://user@host:5432/dbname"
+            ) from None
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        try:
+            with engine.begin() as connection:
+                _prepare_schema(connection, shown)
+        except DBAPIError as err:
+            engine.dispose()
+            reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
+            raise StoreError(
+                f"cannot open database {shown}: {reason}; check that the server is running "
+                "and the URL (user, host, port, database name) is right, or that the file's "
+                f"folder exists and is writable (set {DATABASE_URL_ENV} or pass a URL)"
+            ) from None
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, shown_url=shown)
+
+    @property
+    def url(self) -> str:
+        """The database URL, password masked."""
+        return self._shown_url
+
+    @property
+    def dialect(self) -> str:
+        """The backend's name: ``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
+
+    def unit_of_work(self) -> UnitOfWork:
+        """Start a unit of work (one transaction at a time; use it as a context manager)."""
+        return UnitOfWork(self._sessions(), where=self._shown_url)
+
+    def close(self) -> None:
+        """Close every connection to the database."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        """Return the store itself."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the store."""
+        self.close()
+
+
+def _prepare_schema(connection: Connection, shown: str) -> None:
+    tables = set(inspect(connection).get_table_names())
+    advice = (
+        f"use a new database file or URL for this teamsim, or open this one with the teamsim "
+        f"version that made it (this teamsim uses schema version {SCHEMA_VERSION})"
+    )
+    if MetaRow.__tablename__ in tables:
+        found = connection.scalar(select(MetaRow.value).where(MetaRow.key == _SCHEMA_KEY))
+        if found is None:
+            raise SchemaVersionError(
+                f"{shown}: the meta table records no schema_version, so teamsim cannot tell "
+                f"which teamsim made it (expected {SCHEMA_VERSION}); {advice}"
+            )
+        if found != str(SCHEMA_VERSION):
+            raise SchemaVersionError(
+                f"{shown}: made with schema version {found}, this teamsim expects "
+                f"{SCHEMA_VERSION}; nothing was changed. {advice[0].upper()}{advice[1:]}"
+            )
+        return
+    if tables:
+        listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise SchemaVersionError(
+            f"{shown}: holds tables ({listed}) but no teamsim meta table, so it is not a "
+            f"teamsim database (schema version found: none, expected {SCHEMA_VERSION}); "
+            "nothing was changed. Use a new database file or URL for teamsim"
+        )
+    Base.metadata.create_all(connection)
+    connection.execute(insert(MetaRow).values(key=_SCHEMA_KEY, value=str(SCHEMA_VERSION)))
+
+
+class UnitOfWork:
+    """One transaction's worth of reads and writes; commits on success, rolls back on error.
+
+    ``with store.unit_of_work() as uow: ...`` commits when the block ends normally and rolls
+    back (changing nothing) when it raises. A long run may keep one unit of work open and call
+    :meth:`commit` from time to time. Hot-path writes return integer ids and issue one
+    statement each; the event log (:attr:`events`) is buffered and written in bulk.
+    """
+
+    def __init__(self, session: Session, *, where: str = "the database") -> None:
+        """Wrap ``session``; ``where`` names the database in error messages."""
+        self._session = session
+        self._where = where
+        self.events = EventLog(session)
+        """The append-only event log (see :class:`~teamsim.store.EventLog`)."""
+
+    # -- transaction --------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        """Return the unit of work itself."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Commit if the block ended normally, else roll back; then close."""
+        try:
+            if exc_type is None:
+                try:
+                    self.commit()
+                except BaseException:
+                    self.rollback()
+                    raise
+            else:
+                self.rollback()
+        finally:
+            self.close()
+
+    def flush(self) -> None:
+        """Send pending writes (buffered events included) without committing."""
+        self.events.flush()
+        self._session.flush()
+
+    def commit(self) -> None:
+        """Make everything written so far durable; the unit of work stays usable."""
+        self.events.flush()
+        self._session.commit()
+
+    def rollback(self) -> None:
+        """Undo everything since the last commit, buffered events included."""
+        self._session.rollback()
+        self.events.discard()
+
+    def close(self) -> None:
+        """Release the connection; uncommitted writes are discarded."""
+        self.events.discard()
+        self._session.close()
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _insert(self, model: type[Base], values: dict[str, Any]) -> int:
+        """Insert one row with a single ``INSERT ... RETURNING id`` (no ORM object, no re-read)."""
+        table = model.__table__
+        return int(self._session.execute(
+            insert(model).values(values).returning(table.c.id)
+        ).scalar_one())
+
+    def _update(self, model: type[Base], row_id: int, values: dict[str, Any], *extra: Any) -> int:
+        table = model.__table__
+        statement = update(model).where(table.c.id == row_id, *extra).values(values)
+        result = self._session.execute(statement, execution_options={"synchronize_session": False})
+        return int(cast(CursorResult[Any], result).rowcount)
+
+    def _get(self, model: type[_Row], row_id: int, what: str) -> _Row:
+        row = self._session.get(model, row_id)
+        if row is None:
+            raise NotFoundError(f"{what} {row_id} does not exist in {self._where}")
+        return row
+
+    def _exists(self, model: type[Base], row_id: int) -> bool:
+        table = model.__table__
+        return self._session.scalar(select(table.c.id).where(table.c.id == row_id)) is not None
+
+    # -- meta ---------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """The value stored under ``key`` in the meta table, or ``None``."""
+        row = self._session.get(MetaRow, key)
+        return None if row is None else row.value
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key`` (not ``schema_version``, which the store owns)."""
+        if key == _SCHEMA_KEY:
+            raise ValueError("schema_version is managed by the store and cannot be set")
+        row = self._session.get(MetaRow, key)
+        if row is None:
+            self._session.add(MetaRow(key=key, value=value))
+        else:
+            row.value = value
+
+    # -- sequences ----------------------------------------------------------------------------
+
+    def add_sequence(self, seq: Sequence, at: datetime) -> Sequence:
+        """Store a new sequence and record it as version 1.
+
+        Returns:
+            The sequence as stored, with its ``id`` and ``version`` set.
+
+        Raises:
+            ValidationError: the sequence is invalid.
+            ConflictError: a sequence with that name exists.
+        """
+        at = require_utc(at, "add_sequence(at=...)")
+        checked = _validated_sequence(seq)
+        self._check_sequence_name(checked.name, None)
+        document = _sequence_document(checked)
+        row = SequenceRow(
+            name=checked.name, status=checked.status.value, version=1, document=document,
+            created_at=at, updated_at=at,
+        )
+        row.versions.append(SequenceVersionRow(version=1, saved_at=at, snapshot=document))
+        self._session.add(row)
+        self._session.flush()
+        return checked.model_copy(update={"id": row.id, "version": 1})
+
+    def save_sequence(self, seq: Sequence, at: datetime) -> Sequence:
+        """Save changes to a stored sequence, recording the next version.
+
+        Returns:
+            The sequence as stored, with its new ``version``.
+
+        Raises:
+            ValidationError: the sequence is invalid.
+            NotFoundError: no sequence has ``seq.id``.
+            ConflictError: another sequence has the new name.
+        """
+        at = require_utc(at, "save_sequence(at=...)")
+        if seq.id is None:
+            raise ValueError(
+                f"save_sequence: sequence {seq.name!r} has no id; store it with add_sequence first"
+            )
+        checked = _validated_sequence(seq)
+        row = self._get(SequenceRow, seq.id, "sequence")
+        if row.name != checked.name:
+            self._check_sequence_name(checked.name, row.id)
+        document = _sequence_document(checked)
+        row.version += 1
+        row.name = checked.name
+        row.status = checked.status.value
+        row.document = document
+        row.updated_at = at
+        self._session.add(
+            SequenceVersionRow(sequence_id=row.id, version=row.version, saved_at=at,
+                               snapshot=document)
+        )
+        self._session.flush()
+        return checked.model_copy(update={"version": row.version})
+
+    def get_sequence(self, id_or_name: int | str) -> Sequence:
+        """The current version of a sequence, by id or by name."""
+        return _sequence_from_row(self._sequence_row(id_or_name))
+
+    def list_sequences(self) -> list[Sequence]:
+        """Every sequence, in order of creation."""
+        rows = self._session.scalars(select(SequenceRow).order_by(SequenceRow.id))
+        return [_sequence_from_row(row) for row in rows]
+
+    def sequence_versions(self, sequence_id: int) -> list[SequenceVersion]:
+        """Every saved version of a sequence, oldest first."""
+        self._get(SequenceRow, sequence_id, "sequence")
+        rows = self._session.scalars(
+            select(SequenceVersionRow)
+            .where(SequenceVersionRow.sequence_id == sequence_id)
+            .order_by(SequenceVersionRow.version)
+        )
+        return [_version_from_row(row) for row in rows]
+
+    def sequence_version(self, sequence_id: int, version: int) -> SequenceVersion:
+        """Version ``version`` of a sequence, as it was saved."""
+        row = self._session.scalars(
+            select(SequenceVersionRow).where(
+                SequenceVersionRow.sequence_id == sequence_id,
+                SequenceVersionRow.version == version,
+            )
+        ).one_or_none()
+        if row is None:
+            self._get(SequenceRow, sequence_id, "sequence")
+            raise NotFoundError(
+                f"sequence {sequence_id} has no version {version} in {self._where}; "
+                "sequence_versions() lists the saved ones"
+            )
+        return _version_from_row(row)
+
+    def _sequence_row(self, id_or_name: int | str) -> SequenceRow:
+        if isinstance(id_or_name, int):
+            return self._get(SequenceRow, id_or_name, "sequence")
+        row = self._session.scalars(
+            select(SequenceRow).where(SequenceRow.name == id_or_name)
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(
+                f"no sequence named {id_or_name!r} in {self._where}; "
+                "list_sequences() shows the stored ones"
+            )
+        return row
+
+    def _check_sequence_name(self, name: str, own_id: int | None) -> None:
+        other = self._session.scalar(select(SequenceRow.id).where(SequenceRow.name == name))
+        if other is not None and other != own_id:
+            raise ConflictError(
+                f"a sequence named {name!r} already exists (id {other}) in {self._where}; "
+                "pick another name or edit that sequence"
+            )
+
+    # -- contacts -----------------------------------------------------------------------------
+
+    def add_contact(self, contact: Contact) -> Contact:
+        """Store a new contact; returns it with its ``id``.
+
+        Raises:
+            ConflictError: a contact with that email exists.
+        """
+        other = self._session.scalar(
+            select(ContactRow.id).where(ContactRow.email == contact.email)
+        )
+        if other is not None:
+            raise ConflictError(
+                f"a contact with email {contact.email!r} already exists (id {other}) in "
+                f"{self._where}; use that contact or another email"
+            )
+        data = contact.model_dump(mode="json", exclude={"id"})
+        contact_id = self._insert(ContactRow, data)
+        return contact.model_copy(update={"id": contact_id})
+
+    def get_contact(self, id_or_email: int | str) -> Contact:
+        """A contact, by id or by email."""
+        if isinstance(id_or_email, int):
+            return _contact_from_row(self._get(ContactRow, id_or_email, "contact"))
+        row = self._session.scalars(
+            select(ContactRow).where(ContactRow.email == id_or_email.lower())
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(
+                f"no contact with email {id_or_email!r} in {self._where}; "
+                "list_contacts() shows the stored ones"
+            )
+        return _contact_from_row(row)
+
+    def list_contacts(self) -> list[Contact]:
+        """Every contact, in order of creation."""
+        rows = self._session.scalars(select(ContactRow).order_by(ContactRow.id))
+        return [_contact_from_row(row) for row in rows]
+
+    # -- enrollments --------------------------------------------------------------------------
+
+    def enroll(
+        self,
+        sequence_id: int,
+        contact_id: int,
+        at: datetime,
+        *,
+        current_step_id: str | None = None,
+        next_due_at: datetime | None = None,
+    ) -> Enrollment:
+        """Put a contact on a sequence.
+
+        Raises:
+            NotFoundError: the sequence or the contact does not exist (nothing is written).
+            DuplicateEnrollmentError: the contact is already on the sequence (nothing is
+                written).
+        """
+        at = require_utc(at, "enroll(at=...)")
+        if next_due_at is not None:
+            next_due_at = require_utc(next_due_at, "enroll(next_due_at=...)")
+        name = self._session.scalar(select(SequenceRow.name).where(SequenceRow.id == sequence_id))
+        if name is None:
+            raise NotFoundError(
+                f"cannot enroll contact {contact_id} into sequence {sequence_id}: no such "
+                f"sequence in {self._where}; list_sequences() shows the stored ones"
+            )
+        email = self._session.scalar(select(ContactRow.email).where(ContactRow.id == contact_id))
+        if email is None:
+            raise NotFoundError(
+                f"cannot enroll contact {contact_id} into sequence {name!r} (id {sequence_id}): "
+                f"no such contact in {self._where}; add the contact first"
+            )
+        existing = self._session.execute(
+            select(EnrollmentRow.id, EnrollmentRow.status).where(
+                EnrollmentRow.sequence_id == sequence_id, EnrollmentRow.contact_id == contact_id
+            )
+        ).one_or_none()
+        if existing is not None:
+            raise DuplicateEnrollmentError(
+                f"contact {email!r} (id {contact_id}) is already enrolled in sequence {name!r} "
+                f"(id {sequence_id}) as enrollment {existing.id} ({existing.status}) in "
+                f"{self._where}; nothing was changed. Resume or end that enrollment instead"
+            )
+        enrollment = Enrollment(
+            sequence_id=sequence_id, contact_id=contact_id, enrolled_at=at,
+            current_step_id=current_step_id, next_due_at=next_due_at,
+        )
+        values = enrollment.model_dump(exclude={"id"})
+        values["status"] = enrollment.status.value
+        enrollment_id = self._insert(EnrollmentRow, values)
+        return enrollment.model_copy(update={"id": enrollment_id})
+
+    def get_enrollment(self, enrollment_id: int) -> Enrollment:
+        """An enrollment, by id."""
+        return _enrollment_from_row(self._get(EnrollmentRow, enrollment_id, "enrollment"))
+
+    def list_enrollments(
+        self,
+        sequence_id: int | None = None,
+        contact_id: int | None = None,
+        status: EnrollmentStatus | str | None = None,
+    ) -> list[Enrollment]:
+        """The enrollments matching every filter given, in order of creation."""
+        query = select(EnrollmentRow).order_by(EnrollmentRow.id)
+        if sequence_id is not None:
+            query = query.where(EnrollmentRow.sequence_id == sequence_id)
+        if contact_id is not None:
+            query = query.where(EnrollmentRow.contact_id == contact_id)
+        if status is not None:
+            query = query.where(EnrollmentRow.status == EnrollmentStatus(status).value)
+        return [_enrollment_from_row(row) for row in self._session.scalars(query)]
+
+    def update_enrollment(self, enrollment_id: int, **fields: Any) -> None:
+        """Change an enrollment's ``status``, ``current_step_id``, ``next_due_at``,
+        ``paused_at`` or ``ended_reason`` (one ``UPDATE``, no read).
+
+        Raises:
+            TypeError: a field that cannot be changed.
+            NotFoundError: no such enrollment.
+        """
+        unknown = set(fields) - _ENROLLMENT_FIELDS
+        if unknown:
+            raise TypeError(
+                f"update_enrollment: cannot change {', '.join(sorted(unknown))}; "
+                f"changeable fields are {', '.join(sorted(_ENROLLMENT_FIELDS))}"
+            )
+        values = dict(fields)
+        if "status" in values:
+            values["status"] = EnrollmentStatus(values["status"]).value
+        for key in ("next_due_at", "paused_at"):
+            if values.get(key) is not None:
+                values[key] = require_utc(values[key], f"update_enrollment({key}=...)")
+        if values and not self._update(EnrollmentRow, enrollment_id, values):
+            raise NotFoundError(f"enrollment {enrollment_id} does not exist in {self._where}")
+
+    # -- teammates ----------------------------------------------------------------------------
+
+    def add_teammate(self, teammate: Teammate) -> Teammate:
+        """Store a new teammate; returns it with its ``id``.
+
+        Raises:
+            ConflictError: a teammate with that name exists.
+        """
+        other = self._session.scalar(
+            select(TeammateRow.id).where(TeammateRow.name == teammate.name)
+        )
+        if other is not None:
+            raise ConflictError(
+                f"a teammate named {teammate.name!r} already exists (id {other}) in "
+                f"{self._where}; pick another name"
+            )
+        data = teammate.model_dump(mode="json", exclude={"id"})
+        return teammate.model_copy(update={"id": self._insert(TeammateRow, data)})
+
+    def get_teammate(self, id_or_name: int | str) -> Teammate:
+        """A teammate, by id or by name."""
+        if isinstance(id_or_name, int):
+            return _teammate_from_row(self._get(TeammateRow, id_or_name, "teammate"))
+        row = self._session.scalars(
+            select(TeammateRow).where(TeammateRow.name == id_or_name)
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(
+                f"no teammate named {id_or_name!r} in {self._where}; "
+                "list_teammates() shows the stored ones"
+            )
+        return _teammate_from_row(row)
+
+    def list_teammates(self) -> list[Teammate]:
+        """Every teammate, in order of creation."""
+        rows = self._session.scalars(select(TeammateRow).order_by(TeammateRow.id))
+        return [_teammate_from_row(row) for row in rows]
+
+    # -- pipeline tasks -----------------------------------------------------------------------
+
+    def add_task(
+        self,
+        *,
+        kind: TaskKind,
+        thread_id: str,
+        contact_id: int,
+        teammate_id: int | None,
+        at: datetime,
+        enrollment_id: int | None = None,
+        step_id: str | None = None,
+        sequence_id: int | None = None,
+        reviewer_id: int | None = None,
+        brief: str = "",
+        status: str = "open",
+    ) -> int:
+        """Record a new pipeline task (one LangGraph thread) and return its id."""
+        return self._insert(TaskRow, {
+            "kind": _one_of(kind, _TASK_KINDS, "task kind"),
+            "thread_id": thread_id, "contact_id": contact_id, "teammate_id": teammate_id,
+            "reviewer_id": reviewer_id, "enrollment_id": enrollment_id, "step_id": step_id,
+            "sequence_id": sequence_id, "brief": brief, "status": status,
+            "created_at": require_utc(at, "add_task(at=...)"),
+        })
+
+    def get_task(self, task_id: int) -> TaskRecord:
+        """A task, by id."""
+        return _task_record(self._get(TaskRow, task_id, "task"))
+
+    def task_by_thread(self, thread_id: str) -> TaskRecord:
+        """A task, by its LangGraph thread id."""
+        row = self._session.scalars(
+            select(TaskRow).where(TaskRow.thread_id == thread_id)
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no task with thread id {thread_id!r} in {self._where}")
+        return _task_record(row)
+
+    def list_tasks(
+        self,
+        *,
+        enrollment_id: int | None = None,
+        status: str | None = None,
+        kind: TaskKind | None = None,
+    ) -> list[TaskRecord]:
+        """The tasks matching every filter given, in order of creation."""
+        query = select(TaskRow).order_by(TaskRow.id)
+        if enrollment_id is not None:
+            query = query.where(TaskRow.enrollment_id == enrollment_id)
+        if status is not None:
+            query = query.where(TaskRow.status == status)
+        if kind is not None:
+            query = query.where(TaskRow.kind == kind)
+        return [_task_record(row) for row in self._session.scalars(query)]
+
+    def set_task_status(
+        self, task_id: int, status: str, at: datetime, outcome: str | None = None
+    ) -> None:
+        """Set a task's status; giving an ``outcome`` also marks it finished at ``at``."""
+        at = require_utc(at, "set_task_status(at=...)")
+        values: dict[str, Any] = {"status": status}
+        if outcome is not None:
+            values.update(outcome=outcome, finished_at=at)
+        if not self._update(TaskRow, task_id, values):
+            raise NotFoundError(f"task {task_id} does not exist in {self._where}")
+
+    def assign_reviewer(self, task_id: int, reviewer_id: int) -> None:
+        """Record which teammate reviews a task."""
+        if not self._update(TaskRow, task_id, {"reviewer_id": reviewer_id}):
+            raise NotFoundError(f"task {task_id} does not exist in {self._where}")
+
+    def add_draft(
+        self,
+        *,
+        task_id: int,
+        revision: int,
+        author_id: int | None,
+        subject: str | None,
+        body: str,
+        minutes: int,
+        at: datetime,
+    ) -> int:
+        """Record a draft (``revision`` 0) or a revision of a task's message; returns its id."""
+        return self._insert(DraftRow, {
+            "task_id": task_id, "revision": revision, "author_id": author_id,
+            "subject": subject, "body": body, "minutes": minutes,
+            "created_at": require_utc(at, "add_draft(at=...)"),
+        })
+
+    def get_draft(self, draft_id: int) -> DraftRecord:
+        """A draft, by id."""
+        return _draft_record(self._get(DraftRow, draft_id, "draft"))
+
+    def list_drafts(self, task_id: int) -> list[DraftRecord]:
+        """A task's drafts, first draft first."""
+        rows = self._session.scalars(
+            select(DraftRow).where(DraftRow.task_id == task_id)
+            .order_by(DraftRow.revision, DraftRow.id)
+        )
+        return [_draft_record(row) for row in rows]
+
+    def add_review(
+        self,
+        *,
+        task_id: int,
+        draft_id: int,
+        reviewer_id: int | None,
+        verdict: str,
+        notes: Iterable[str],
+        minutes: int,
+        at: datetime,
+    ) -> int:
+        """Record a peer review of a draft; returns its id."""
+        return self._insert(ReviewRow, {
+            "task_id": task_id, "draft_id": draft_id, "reviewer_id": reviewer_id,
+            "verdict": verdict, "notes": list(notes), "minutes": minutes,
+            "created_at": require_utc(at, "add_review(at=...)"),
+        })
+
+    def list_reviews(self, task_id: int) -> list[ReviewRecord]:
+        """A task's reviews, oldest first."""
+        rows = self._session.scalars(
+            select(ReviewRow).where(ReviewRow.task_id == task_id).order_by(ReviewRow.id)
+        )
+        return [_review_record(row) for row in rows]
+
+    # -- needs attention ----------------------------------------------------------------------
+
+    def open_attention(
+        self,
+        *,
+        kind: AttentionKind,
+        at: datetime,
+        task_id: int | None = None,
+        reply_id: int | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Put an item in the Needs attention queue; returns its id."""
+        return self._insert(AttentionRow, {
+            "kind": _one_of(kind, _ATTENTION_KINDS, "attention kind"), "status": "open",
+            "task_id": task_id, "reply_id": reply_id, "payload": dict(payload or {}),
+            "created_at": require_utc(at, "open_attention(at=...)"),
+        })
+
+    def resolve_attention(
+        self, item_id: int, *, status: AttentionStatus = "resolved", at: datetime
+    ) -> None:
+        """Close an open attention item as ``resolved`` or ``withdrawn``.
+
+        Raises:
+            NotFoundError: no such item.
+            ConflictError: the item is not open.
+        """
+        _one_of(status, _ATTENTION_STATUSES - {"open"}, "resolve_attention status")
+        values = {"status": status, "resolved_at": require_utc(at, "resolve_attention(at=...)")}
+        if self._update(AttentionRow, item_id, values, AttentionRow.__table__.c.status == "open"):
+            return
+        current = self._session.scalar(
+            select(AttentionRow.status).where(AttentionRow.id == item_id)
+        )
+        if current is None:
+            raise NotFoundError(f"attention item {item_id} does not exist in {self._where}")
+        raise ConflictError(
+            f"attention item {item_id} is already {current}; only open items can be {status}"
+        )
+
+    def get_attention(self, item_id: int) -> AttentionItem:
+        """An attention item, by id."""
+        return _attention_item(self._get(AttentionRow, item_id, "attention item"))
+
+    def list_attention(
+        self, status: AttentionStatus | None = "open", *, kind: AttentionKind | None = None
+    ) -> list[AttentionItem]:
+        """Attention items with ``status`` (``None``: any), oldest first."""
+        query = select(AttentionRow).order_by(AttentionRow.id)
+        if status is not None:
+            query = query.where(AttentionRow.status == status)
+        if kind is not None:
+            query = query.where(AttentionRow.kind == kind)
+        return [_attention_item(row) for row in self._session.scalars(query)]
+
+    def add_decision(
+        self,
+        *,
+        task_id: int,
+        draft_id: int | None,
+        action: DecisionAction,
+        by: DecidedBy,
+        at: datetime,
+        rule_id: int | None = None,
+        note: str = "",
+        subject: str | None = None,
+        body: str | None = None,
+    ) -> int:
+        """Record a decision on a draft (and, when approved, the final text); returns its id."""
+        _one_of(action, _ACTIONS, "decision action")
+        _one_of(by, _DECIDERS, "decision by")
+        if by == "rule" and rule_id is None:
+            raise ValueError("a decision by a rule needs the rule_id of that rule")
+        return self._insert(DecisionRow, {
+            "task_id": task_id, "draft_id": draft_id, "action": action, "by": by,
+            "rule_id": rule_id, "note": note, "subject": subject, "body": body,
+            "decided_at": require_utc(at, "add_decision(at=...)"),
+        })
+
+    def list_decisions(
+        self, task_id: int | None = None, *, rule_id: int | None = None
+    ) -> list[DecisionRecord]:
+        """Decisions (of one task, or of one rule), oldest first."""
+        query = select(DecisionRow).order_by(DecisionRow.id)
+        if task_id is not None:
+            query = query.where(DecisionRow.task_id == task_id)
+        if rule_id is not None:
+            query = query.where(DecisionRow.rule_id == rule_id)
+        return [_decision_record(row) for row in self._session.scalars(query)]
+
+    # -- messages and replies -----------------------------------------------------------------
+
+    def send_message(
+        self,
+        *,
+        task_id: int,
+        contact_id: int,
+        channel: str,
+        subject: str | None,
+        body: str,
+        at: datetime,
+        enrollment_id: int | None = None,
+        step_id: str | None = None,
+        teammate_id: int | None = None,
+    ) -> tuple[int, bool]:
+        """Record that a task's message went out, at most once per task.
+
+        Returns:
+            ``(message_id, True)`` when this call sent it; ``(first_message_id, False)`` when
+            the task had already sent one (nothing is written). A unique constraint on
+            ``task_id`` backs this up in the database.
+        """
+        at = require_utc(at, "send_message(at=...)")
+        first = self._session.scalar(select(MessageRow.id).where(MessageRow.task_id == task_id))
+        if first is not None:
+            return first, False
+        return self._insert(MessageRow, {
+            "task_id": task_id, "enrollment_id": enrollment_id, "contact_id": contact_id,
+            "step_id": step_id, "channel": channel, "subject": subject, "body": body,
+            "teammate_id": teammate_id, "sent_at": at,
+        }), True
+
+    def mark_engagement(self, message_id: int, kind: Engagement, at: datetime) -> bool:
+        """Record that a message was ``opened`` or ``clicked``; only the first time counts.
+
+        Returns:
+            ``True`` if recorded now, ``False`` if it had been already.
+        """
+        column = f"{_one_of(kind, _ENGAGEMENTS, 'engagement')}_at"
+        at = require_utc(at, "mark_engagement(at=...)")
+        if self._update(MessageRow, message_id, {column: at},
+                        MessageRow.__table__.c[column].is_(None)):
+            return True
+        if not self._exists(MessageRow, message_id):
+            raise NotFoundError(f"message {message_id} does not exist in {self._where}")
+        return False
+
+    def get_message(self, message_id: int) -> MessageRecord:
+        """A sent message, by id."""
+        return _message_record(self._get(MessageRow, message_id, "message"))
+
+    def message_for_task(self, task_id: int) -> MessageRecord | None:
+        """The message a task sent, or ``None`` if it sent none."""
+        row = self._session.scalars(
+            select(MessageRow).where(MessageRow.task_id == task_id)
+        ).one_or_none()
+        return None if row is None else _message_record(row)
+
+    def list_messages(
+        self, *, contact_id: int | None = None, enrollment_id: int | None = None
+    ) -> list[MessageRecord]:
+        """Sent messages matching every filter given, in order of sending."""
+        query = select(MessageRow).order_by(MessageRow.sent_at, MessageRow.id)
+        if contact_id is not None:
+            query = query.where(MessageRow.contact_id == contact_id)
+        if enrollment_id is not None:
+            query = query.where(MessageRow.enrollment_id == enrollment_id)
+        return [_message_record(row) for row in self._session.scalars(query)]
+
+    def thread_messages(self, contact_id: int, sequence_id: int | None) -> list[MessageRecord]:
+        """Messages already sent to a contact in one sequence (``None``: in chats), oldest first."""
+        query = (
+            select(MessageRow)
+            .join(TaskRow, TaskRow.id == MessageRow.task_id)
+            .where(MessageRow.contact_id == contact_id)
+            .order_by(MessageRow.sent_at, MessageRow.id)
+        )
+        if sequence_id is None:
+            query = query.where(TaskRow.sequence_id.is_(None))
+        else:
+            query = query.where(TaskRow.sequence_id == sequence_id)
+        return [_message_record(row) for row in self._session.scalars(query)]
+
+    def add_reply(
+        self,
+        *,
+        contact_id: int,
+        kind: ReplyKind,
+        at: datetime,
+        enrollment_id: int | None = None,
+        message_id: int | None = None,
+        body: str = "",
+    ) -> int:
+        """Record something that came back from a contact; returns its id."""
+        return self._insert(ReplyRow, {
+            "contact_id": contact_id, "enrollment_id": enrollment_id,
+            "message_id": message_id, "kind": _one_of(kind, _REPLY_KINDS, "reply kind"),
+            "body": body, "received_at": require_utc(at, "add_reply(at=...)"),
+        })
+
+    def get_reply(self, reply_id: int) -> ReplyRecord:
+        """A reply, by id."""
+        return _reply_record(self._get(ReplyRow, reply_id, "reply"))
+
+    def list_replies(
+        self, *, contact_id: int | None = None, enrollment_id: int | None = None
+    ) -> list[ReplyRecord]:
+        """Replies matching every filter given, in order of arrival."""
+        query = select(ReplyRow).order_by(ReplyRow.received_at, ReplyRow.id)
+        if contact_id is not None:
+            query = query.where(ReplyRow.contact_id == contact_id)
+        if enrollment_id is not None:
+            query = query.where(ReplyRow.enrollment_id == enrollment_id)
+        return [_reply_record(row) for row in self._session.scalars(query)]
+
+    # -- auto-approve rules -------------------------------------------------------------------
+
+    def add_rule(self, rule: AutoApproveRule) -> AutoApproveRule:
+        """Store a new auto-approve rule; returns it with its ``id``.
+
+        Raises:
+            ConflictError: a rule with that name exists.
+        """
+        self._check_rule_name(rule.name, None)
+        rule_id = self._insert(RuleRow, {
+            "name": rule.name, "enabled": rule.enabled, "definition": _rule_definition(rule),
+        })
+        return rule.model_copy(update={"id": rule_id})
+
+    def save_rule(self, rule: AutoApproveRule) -> AutoApproveRule:
+        """Save changes to a stored rule (switching it on or off, changing caps...)."""
+        if rule.id is None:
+            raise ValueError(f"save_rule: rule {rule.name!r} has no id; store it with add_rule")
+        row = self._get(RuleRow, rule.id, "rule")
+        if row.name != rule.name:
+            self._check_rule_name(rule.name, row.id)
+        row.name = rule.name
+        row.enabled = rule.enabled
+        row.definition = _rule_definition(rule)
+        self._session.flush()
+        return rule
+
+    def get_rule(self, id_or_name: int | str) -> AutoApproveRule:
+        """A rule, by id or by name."""
+        if isinstance(id_or_name, int):
+            return _rule_from_row(self._get(RuleRow, id_or_name, "rule"))
+        row = self._session.scalars(
+            select(RuleRow).where(RuleRow.name == id_or_name)
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(
+                f"no rule named {id_or_name!r} in {self._where}; list_rules() shows them"
+            )
+        return _rule_from_row(row)
+
+    def list_rules(self) -> list[AutoApproveRule]:
+        """Every rule, in order of creation."""
+        rows = self._session.scalars(select(RuleRow).order_by(RuleRow.id))
+        return [_rule_from_row(row) for row in rows]
+
+    def rule_approvals(self, rule_id: int, since: datetime | None = None) -> int:
+        """How many drafts rule ``rule_id`` approved (at or after ``since``, if given)."""
+        query = select(func.count()).select_from(DecisionRow).where(
+            DecisionRow.rule_id == rule_id, DecisionRow.action.in_(("approve", "edit"))
+        )
+        if since is not None:
+            query = query.where(
+                DecisionRow.decided_at >= require_utc(since, "rule_approvals(since=...)")
+            )
+        return int(self._session.scalar(query) or 0)
+
+    def _check_rule_name(self, name: str, own_id: int | None) -> None:
+        other = self._session.scalar(select(RuleRow.id).where(RuleRow.name == name))
+        if other is not None and other != own_id:
+            raise ConflictError(
+                f"a rule named {name!r} already exists (id {other}) in {self._where}; "
+                "pick another name or edit that rule"
+            )
+
+
+# -- row <-> domain ---------------------------------------------------------------------------
+
+
+def _validated_sequence(seq: Sequence) -> Sequence:
+    try:
+        return Sequence.model_validate(seq.model_dump())
+    except pydantic.ValidationError as err:
+        raise ValidationError(format_errors(err, f"sequence {seq.name!r}")) from None
+
+
+def _sequence_document(seq: Sequence) -> dict[str, Any]:
+    return seq.model_dump(mode="json", exclude={"id", "version"})
+
+
+def _sequence_from_row(row: SequenceRow) -> Sequence:
+    return Sequence.model_validate({**row.document, "id": row.id, "version": row.version})
+
+
+def _version_from_row(row: SequenceVersionRow) -> SequenceVersion:
+    return SequenceVersion(
+        sequence_id=row.sequence_id, version=row.version, saved_at=row.saved_at,
+        sequence=Sequence.model_validate(
+            {**row.snapshot, "id": row.sequence_id, "version": row.version}
+        ),
+    )
+
+
+def _contact_from_row(row: ContactRow) -> Contact:
+    return Contact(
+        id=row.id, name=row.name, email=row.email, company=row.company,
+        timezone=row.timezone, attributes=row.attributes,
+    )
+
+
+def _enrollment_from_row(row: EnrollmentRow) -> Enrollment:
+    return Enrollment(
+        id=row.id, sequence_id=row.sequence_id, contact_id=row.contact_id,
+        status=EnrollmentStatus(row.status), current_step_id=row.current_step_id,
+        next_due_at=row.next_due_at, enrolled_at=row.enrolled_at, paused_at=row.paused_at,
+        ended_reason=row.ended_reason,
+    )
+
+
+def _teammate_from_row(row: TeammateRow) -> Teammate:
+    return Teammate.model_validate(
+        {"id": row.id, "name": row.name, "roles": row.roles, "capacity": row.capacity}
+    )
+
+
+def _rule_definition(rule: AutoApproveRule) -> dict[str, Any]:
+    return rule.model_dump(mode="json", exclude={"id", "name", "enabled"})
+
+
+def _rule_from_row(row: RuleRow) -> AutoApproveRule:
+    return AutoApproveRule.model_validate(
+        {**row.definition, "id": row.id, "name": row.name, "enabled": row.enabled}
+    )
+
+
+def _task_record(row: TaskRow) -> TaskRecord:
+    return TaskRecord(
+        id=row.id, kind=row.kind, thread_id=row.thread_id, status=row.status,
+        outcome=row.outcome, contact_id=row.contact_id, teammate_id=row.teammate_id,
+        reviewer_id=row.reviewer_id, enrollment_id=row.enrollment_id,
+        sequence_id=row.sequence_id, step_id=row.step_id, brief=row.brief,
+        created_at=row.created_at, finished_at=row.finished_at,
+    )
+
+
+def _draft_record(row: DraftRow) -> DraftRecord:
+    return DraftRecord(
+        id=row.id, task_id=row.task_id, revision=row.revision, author_id=row.author_id,
+        subject=row.subject, body=row.body, minutes=row.minutes, created_at=row.created_at,
+    )
+
+
+def _review_record(row: ReviewRow) -> ReviewRecord:
+    return ReviewRecord(
+        id=row.id, task_id=row.task_id, draft_id=row.draft_id, reviewer_id=row.reviewer_id,
+        verdict=row.verdict, notes=tuple(row.notes), minutes=row.minutes,
+        created_at=row.created_at,
+    )
+
+
+def _attention_item(row: AttentionRow) -> AttentionItem:
+    return AttentionItem(
+        id=row.id, kind=row.kind, status=row.status, task_id=row.task_id,
+        reply_id=row.reply_id, payload=row.payload, created_at=row.created_at,
+        resolved_at=row.resolved_at,
+    )
+
+
+def _decision_record(row: DecisionRow) -> DecisionRecord:
+    return DecisionRecord(
+        id=row.id, task_id=row.task_id, draft_id=row.draft_id, action=row.action, by=row.by,
+        rule_id=row.rule_id, note=row.note, subject=row.subject, body=row.body,
+        decided_at=row.decided_at,
+    )
+
+
+def _message_record(row: MessageRow) -> MessageRecord:
+    return MessageRecord(
+        id=row.id, task_id=row.task_id, enrollment_id=row.enrollment_id,
+        contact_id=row.contact_id, step_id=row.step_id, channel=row.channel,
+        subject=row.subject, body=row.body, teammate_id=row.teammate_id, sent_at=row.sent_at,
+        opened_at=row.opened_at, clicked_at=row.clicked_at,
+    )
+
+
+def _reply_record(row: ReplyRow) -> ReplyRecord:
+    return ReplyRecord(
+        id=row.id, contact_id=row.contact_id, enrollment_id=row.enrollment_id,
+        message_id=row.message_id, kind=row.kind, body=row.body, received_at=row.received_at,
+    )
