@@ -52,5 +52,6 @@ def format_errors(err: pydantic.ValidationError, source: str = "") -> str:
     for error in err.errors():
         path = error_path(tuple(error["loc"]))
         where = ": ".join(p for p in (source, path) if p)
-        lines.append(f"{where}: {_describe(error)}" if where else _describe(error))
+        for message in _describe(error).splitlines():
+            lines.append(f"{where}: {message}" if where else message)
     return "\n".join(lines)

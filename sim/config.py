@@ -1,0 +1,638 @@
+"""What a simulated world is made of: personas, the human approver, teammates, the timeline.
+
+These pydantic models (``extra="forbid"``) are both the simulator's configuration and the body of
+a scenario file; :class:`World` is one whole run's input.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, time, timedelta
+from statistics import NormalDist
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from teamsim.domain import (
+    AutoApproveRule,
+    Contact,
+    Sequence,
+    SequenceStatus,
+    SimMinutes,
+    TeammateRole,
+    channels,
+)
+
+__all__ = [
+    "ActivateAction",
+    "ApproverPolicy",
+    "ChatAction",
+    "ContactSpec",
+    "Delay",
+    "DisableRuleAction",
+    "DrafterSpec",
+    "EditAction",
+    "EditOp",
+    "EnableRuleAction",
+    "EndAction",
+    "EnrollAction",
+    "Expectation",
+    "PauseAction",
+    "Persona",
+    "Population",
+    "ResumeAction",
+    "ReviewerSpec",
+    "SimSettings",
+    "TeammateSpec",
+    "TimelineAction",
+    "World",
+]
+
+_MODEL = ConfigDict(extra="forbid")
+_NORMAL = NormalDist()
+
+
+def _check_tz(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Paris")
+    return value
+
+
+class Delay(BaseModel):
+    """A random delay, drawn by inverse transform from one uniform number.
+
+    ``fixed`` takes ``hours``; ``exponential`` takes ``mean_hours``; ``lognormal`` takes
+    ``median_hours`` and ``sigma``; ``uniform`` takes ``min_hours`` and ``max_hours``.
+    """
+
+    model_config = _MODEL
+    dist: Literal["fixed", "exponential", "lognormal", "uniform"] = "lognormal"
+    hours: float | None = Field(default=None, ge=0)
+    mean_hours: float | None = Field(default=None, gt=0)
+    median_hours: float | None = Field(default=None, gt=0)
+    sigma: float = Field(default=1.0, ge=0)
+    min_hours: float | None = Field(default=None, ge=0)
+    max_hours: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Delay:
+        needs = {"fixed": ("hours",), "exponential": ("mean_hours",),
+                 "lognormal": ("median_hours",), "uniform": ("min_hours", "max_hours")}
+        missing = [f for f in needs[self.dist] if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.dist} delay needs {' and '.join(missing)}")
+        if self.dist == "uniform" and self.max_hours < self.min_hours:  # type: ignore[operator]
+            raise ValueError("max_hours must be >= min_hours")
+        return self
+
+    def minutes(self, u: float) -> SimMinutes:
+        """The delay for the uniform draw ``u`` in [0, 1), in whole minutes (at least 1)."""
+        u = min(max(u, 1e-12), 1 - 1e-12)
+        if self.dist == "fixed":
+            hours = self.hours or 0.0
+        elif self.dist == "exponential":
+            hours = -(self.mean_hours or 0.0) * math.log(1 - u)
+        elif self.dist == "lognormal":
+            hours = (self.median_hours or 0.0) * math.exp(self.sigma * _NORMAL.inv_cdf(u))
+        else:
+            lo, hi = self.min_hours or 0.0, self.max_hours or 0.0
+            hours = lo + (hi - lo) * u
+        return max(1, round(hours * 60))
+
+
+def _lognormal(median: float, sigma: float = 1.0) -> Delay:
+    return Delay(dist="lognormal", median_hours=median, sigma=sigma)
+
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class Persona(BaseModel):
+    """How a kind of contact reacts to messages.
+
+    Probabilities are per delivered message. ``reply`` may be a list: the chance for the first
+    message step, the second, ... (the last value repeats). ``channel_factors`` multiply the
+    reply chance per channel; ``edited_factor`` applies to messages the human edited and
+    ``flagged_factor`` to messages sent with the reviewer's concerns still open.
+    """
+
+    model_config = _MODEL
+    name: str = Field(min_length=1)
+    open: Probability = 0.55
+    open_delay: Delay = Field(default_factory=lambda: _lognormal(3.0))
+    click: Probability = 0.15
+    click_delay: Delay = Field(default_factory=lambda: Delay(dist="exponential", mean_hours=0.5))
+    reply: Probability | list[Probability] = 0.08
+    reply_delay: Delay = Field(default_factory=lambda: _lognormal(6.0))
+    channel_factors: dict[str, float] = Field(default_factory=dict)
+    edited_factor: float = Field(default=1.0, ge=0)
+    flagged_factor: float = Field(default=1.0, ge=0)
+    out_of_office: Probability = 0.0
+    bounce: Probability = 0.0
+    unsubscribe: Probability = 0.0
+    unsubscribe_delay: Delay = Field(default_factory=lambda: _lognormal(12.0))
+
+    @field_validator("reply")
+    @classmethod
+    def _reply_list(cls, value: float | list[float]) -> float | list[float]:
+        if isinstance(value, list) and not value:
+            raise ValueError("reply as a list needs at least one probability")
+        return value
+
+    @field_validator("channel_factors")
+    @classmethod
+    def _channels(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, factor in value.items():
+            if name not in channels():
+                raise ValueError(f"unknown channel {name!r}; use one of: {', '.join(channels())}")
+            if factor < 0:
+                raise ValueError(f"channel factor for {name!r} must be >= 0, got {factor}")
+        return value
+
+    def reply_chance(self, message_index: int, channel: str, edited: bool, flagged: bool) -> float:
+        """The chance that this persona replies to a message, all factors applied (max 1)."""
+        base = self.reply[min(message_index, len(self.reply) - 1)] if isinstance(
+            self.reply, list) else self.reply
+        chance = base * self.channel_factors.get(channel, 1.0)
+        if edited:
+            chance *= self.edited_factor
+        if flagged:
+            chance *= self.flagged_factor
+        return min(1.0, chance)
+
+
+class DateRange(BaseModel):
+    """Whole days from ``start`` to ``end`` inclusive."""
+
+    model_config = _MODEL
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _order(self) -> DateRange:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class ApproverPolicy(BaseModel):
+    """The simulated human who works Needs attention.
+
+    The human checks in at ``sessions`` (local times in ``timezone``) on ``workdays`` (0 is
+    Monday), unless ``away``; each session handles up to ``max_items_per_session`` items, oldest
+    first, spending ``minutes_per_item`` on a draft and ``minutes_per_reply`` on a reply.
+    ``approve``/``edit``/``reject`` are the chances of each decision on a draft (they must add
+    up to 1). ``on_reply`` is what the human does with a person who replied: leave them paused,
+    resume their sequence, or end their enrollment. ``accept_suggestions_after_days`` makes the
+    human enable a suggested auto-approve rule that many days after it is suggested.
+    """
+
+    model_config = _MODEL
+    timezone: str = "UTC"
+    workdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    sessions: list[time] = Field(default_factory=lambda: [time(9), time(13), time(17)])
+    minutes_per_item: float = Field(default=2.0, ge=0)
+    minutes_per_reply: float = Field(default=5.0, ge=0)
+    max_items_per_session: int = Field(default=30, ge=1)
+    approve: Probability = 0.85
+    edit: Probability = 0.10
+    reject: Probability = 0.05
+    away: list[DateRange] = Field(default_factory=list)
+    on_reply: Literal["leave", "resume", "end"] = "leave"
+    accept_suggestions_after_days: float | None = Field(default=None, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return _check_tz(value)
+
+    @field_validator("workdays")
+    @classmethod
+    def _workdays(cls, value: list[int]) -> list[int]:
+        if not value or any(d < 0 or d > 6 for d in value):
+            raise ValueError("workdays must be a non-empty list of 0 (Monday) to 6 (Sunday)")
+        return sorted(set(value))
+
+    @field_validator("sessions")
+    @classmethod
+    def _sessions(cls, value: list[time]) -> list[time]:
+        if not value:
+            raise ValueError("sessions needs at least one check-in time, like '09:00'")
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _sum(self) -> ApproverPolicy:
+        total = self.approve + self.edit + self.reject
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(
+                f"approve + edit + reject must add up to 1, got {total:g}; adjust them"
+            )
+        return self
+
+    def is_away(self, day: date) -> bool:
+        """Whether the human is away on ``day`` (their local date)."""
+        return any(r.start <= day <= r.end for r in self.away)
+
+
+class DrafterSpec(BaseModel):
+    """The drafter a teammate uses: the built-in template drafter and its settings."""
+
+    model_config = _MODEL
+    kind: Literal["template"] = "template"
+    base_minutes: int = Field(default=6, ge=0)
+    minutes_per_100_words: int = Field(default=4, ge=0)
+    templates: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+
+class ReviewerSpec(BaseModel):
+    """The reviewer a teammate uses: the built-in rule reviewer and its settings."""
+
+    model_config = _MODEL
+    kind: Literal["rules"] = "rules"
+    banned_phrases: list[str] = Field(default_factory=list)
+    base_minutes: int = Field(default=3, ge=0)
+
+
+class TeammateSpec(BaseModel):
+    """An AI teammate: roles, capacity (tasks at once), drafter and reviewer.
+
+    ``reviewed_by`` fixes the peer who reviews this teammate's drafts (default: round robin
+    over the other reviewers).
+    """
+
+    model_config = _MODEL
+    name: str = Field(min_length=1)
+    roles: list[TeammateRole] = Field(
+        default_factory=lambda: [TeammateRole.DRAFTER, TeammateRole.REVIEWER])
+    capacity: int = Field(default=2, ge=1)
+    drafter: DrafterSpec = Field(default_factory=DrafterSpec)
+    reviewer: ReviewerSpec = Field(default_factory=ReviewerSpec)
+    reviewed_by: str | None = None
+
+
+class ContactSpec(Contact):
+    """A contact in a scenario: a contact plus its persona and the sequences it is enrolled in."""
+
+    persona: str = "default"
+    enroll_in: list[str] = Field(default_factory=list)
+    enroll_at: float = Field(default=0, ge=0, description="Days after the start.")
+
+
+class Population(BaseModel):
+    """``count`` generated contacts with deterministic names, companies and time zones.
+
+    ``personas`` and ``timezones`` map a name to a weight; each generated contact's persona and
+    time zone are drawn from them with the run's keyed random numbers. ``enroll_over_days``
+    spreads their enrollment evenly over that many days from ``enroll_at``.
+    """
+
+    model_config = _MODEL
+    name: str = Field(default="lead", min_length=1, pattern=r"^[a-z][a-z0-9_-]*$")
+    count: int = Field(ge=1, le=1_000_000)
+    personas: dict[str, float] = Field(default_factory=lambda: {"default": 1.0})
+    timezones: dict[str, float] = Field(default_factory=lambda: {"UTC": 1.0})
+    domain: str = "example.com"
+    attributes: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    enroll_in: list[str] = Field(default_factory=list)
+    enroll_at: float = Field(default=0, ge=0)
+    enroll_over_days: float = Field(default=0, ge=0)
+
+    @field_validator("personas", "timezones")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value or any(w < 0 for w in value.values()) or sum(value.values()) <= 0:
+            raise ValueError("weights must be >= 0 and not all 0")
+        return value
+
+    @field_validator("timezones")
+    @classmethod
+    def _tzs(cls, value: dict[str, float]) -> dict[str, float]:
+        for name in value:
+            _check_tz(name)
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Timeline
+
+
+class _Action(BaseModel):
+    model_config = _MODEL
+    at: float = Field(ge=0, description="Days after the start (fractions allowed: 1.5 = 36 h).")
+
+    @property
+    def minute(self) -> SimMinutes:
+        """The simulated minute of the action."""
+        return round(self.at * 1440)
+
+
+class EnrollAction(_Action):
+    """Enroll contacts (by email) into a sequence."""
+
+    action: Literal["enroll"]
+    sequence: str
+    contacts: list[str] = Field(min_length=1)
+
+
+class PauseAction(_Action):
+    """Pause a sequence."""
+
+    action: Literal["pause"]
+    sequence: str
+
+
+class ActivateAction(_Action):
+    """Activate (or re-activate) a sequence."""
+
+    action: Literal["activate"]
+    sequence: str
+
+
+class EditOp(BaseModel):
+    """One editing operation on a sequence, as in the step editor.
+
+    ``op`` is add_message, add_wait, add_branch, remove, move, label, set_channel, set_wait or
+    set_brief; the other fields are that operation's arguments.
+    """
+
+    model_config = _MODEL
+    op: Literal["add_message", "add_wait", "add_branch", "remove", "move", "label",
+                "set_channel", "set_wait", "set_brief"]
+    step: str | None = None
+    channel: str | None = None
+    label: str | None = None
+    brief: str | None = None
+    days: float | None = None
+    hours: float | None = None
+    position: int | None = None
+    to: int | None = None
+    condition: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _arguments(self) -> EditOp:
+        needs_step = {"remove", "move", "label", "set_channel", "set_wait", "set_brief"}
+        if self.op in needs_step and self.step is None:
+            raise ValueError(f"{self.op} needs step: the id of the step to change")
+        required = {"move": "to", "label": "label", "set_channel": "channel",
+                    "set_wait": "days", "set_brief": "brief", "add_branch": "condition"}
+        field = required.get(self.op)
+        if field is not None and getattr(self, field) is None:
+            raise ValueError(f"{self.op} needs {field}")
+        return self
+
+    def apply(self, seq: Sequence) -> None:
+        """Apply this operation to ``seq`` (validated; nothing changes on error)."""
+        where: dict[str, Any] = {} if self.position is None else {"position": self.position}
+        if self.op == "add_message":
+            seq.add_message(self.channel or "email", self.label or "", brief=self.brief or "",
+                            **where)
+        elif self.op == "add_wait":
+            seq.add_wait(self.days or 0, self.hours or 0, self.label or "", **where)
+        elif self.op == "add_branch":
+            assert self.condition is not None
+            seq.add_branch(self.condition, self.label or "Branch", **where)
+        elif self.op == "remove":
+            seq.remove_step(str(self.step))
+        elif self.op == "move":
+            assert self.to is not None
+            seq.move_step(str(self.step), self.to)
+        elif self.op == "label":
+            seq.label_step(str(self.step), str(self.label))
+        elif self.op == "set_channel":
+            seq.set_channel(str(self.step), str(self.channel))
+        elif self.op == "set_wait":
+            seq.set_wait(str(self.step), self.days or 0, self.hours or 0)
+        else:
+            seq.set_brief(str(self.step), str(self.brief))
+
+
+class EditAction(_Action):
+    """Edit a (possibly running) sequence; saved as one new version."""
+
+    action: Literal["edit"]
+    sequence: str
+    ops: list[EditOp] = Field(min_length=1)
+
+
+class EnableRuleAction(_Action):
+    """Switch an auto-approve rule on."""
+
+    action: Literal["enable_rule"]
+    rule: str
+
+
+class DisableRuleAction(_Action):
+    """Switch an auto-approve rule off (takes effect at once)."""
+
+    action: Literal["disable_rule"]
+    rule: str
+
+
+class ChatAction(_Action):
+    """Ask a teammate for a one-off message to a contact (not part of any sequence)."""
+
+    action: Literal["chat"]
+    contact: str
+    text: str = Field(min_length=1)
+    teammate: str | None = None
+
+
+class ResumeAction(_Action):
+    """Resume a person's paused enrollment (after they replied)."""
+
+    action: Literal["resume"]
+    sequence: str
+    contact: str
+
+
+class EndAction(_Action):
+    """End a person's enrollment."""
+
+    action: Literal["end"]
+    sequence: str
+    contact: str
+
+
+TimelineAction = Annotated[
+    EnrollAction | PauseAction | ActivateAction | EditAction | EnableRuleAction
+    | DisableRuleAction | ChatAction | ResumeAction | EndAction,
+    Field(discriminator="action"),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings and the world
+
+
+class SimSettings(BaseModel):
+    """Knobs of the simulator itself.
+
+    ``tick_minutes``: how often the scheduler picks up due steps. ``catch_up_hours``: after a
+    sequence is activated again, the steps that fell due while it was paused are spread evenly
+    over this many hours instead of all firing at once. ``max_review_rounds`` and ``on_reject``
+    configure the pipeline. ``suggest_after``: approvals in a row without edits before a rule is
+    suggested.
+    """
+
+    model_config = _MODEL
+    tick_minutes: int = Field(default=15, ge=1, le=1440)
+    catch_up_hours: float = Field(default=24, ge=0)
+    max_review_rounds: int = Field(default=2, ge=0)
+    on_reject: Literal["skip", "redraft"] = "skip"
+    suggest_after: int = Field(default=10, ge=1)
+
+
+class Expectation(BaseModel):
+    """A check on one metric: an exact value, bounds, or a range."""
+
+    model_config = _MODEL
+    equals: float | None = None
+    min: float | None = None
+    max: float | None = None
+    between: tuple[float, float] | None = None
+
+    def check(self, value: float) -> bool:
+        """Whether ``value`` meets the expectation."""
+        if self.equals is not None and value != self.equals:
+            return False
+        if self.min is not None and value < self.min:
+            return False
+        if self.max is not None and value > self.max:
+            return False
+        return self.between is None or self.between[0] <= value <= self.between[1]
+
+    def describe(self) -> str:
+        """The expectation in words, like ``between 40 and 60``."""
+        parts = []
+        if self.equals is not None:
+            parts.append(f"== {self.equals:g}")
+        if self.min is not None:
+            parts.append(f">= {self.min:g}")
+        if self.max is not None:
+            parts.append(f"<= {self.max:g}")
+        if self.between is not None:
+            parts.append(f"between {self.between[0]:g} and {self.between[1]:g}")
+        return ", ".join(parts) or "anything"
+
+
+class World(BaseModel):
+    """Everything one simulated run needs: the body of a scenario file.
+
+    ``start`` is a local date-time in ``timezone`` (or an aware date-time); ``days`` is how long
+    the run lasts; ``seed`` is the default seed.
+    """
+
+    model_config = _MODEL
+    name: str = Field(min_length=1)
+    description: str = ""
+    start: datetime = datetime(2026, 3, 2, 8, 0)
+    timezone: str = "UTC"
+    days: float = Field(default=14, gt=0, le=3650)
+    seed: int = 0
+    settings: SimSettings = Field(default_factory=SimSettings)
+    teammates: list[TeammateSpec] = Field(
+        default_factory=lambda: [TeammateSpec(name="Riley"), TeammateSpec(name="Sam")])
+    sequences: list[Sequence] = Field(default_factory=list)
+    personas: list[Persona] = Field(default_factory=lambda: [Persona(name="default")])
+    contacts: list[ContactSpec] = Field(default_factory=list)
+    populations: list[Population] = Field(default_factory=list)
+    approver: ApproverPolicy = Field(default_factory=ApproverPolicy)
+    rules: list[AutoApproveRule] = Field(default_factory=list)
+    timeline: list[TimelineAction] = Field(default_factory=list)
+    expect: dict[str, Expectation | float] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return _check_tz(value)
+
+    @property
+    def start_utc(self) -> datetime:
+        """The start as an aware UTC date-time."""
+        start = self.start
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=ZoneInfo(self.timezone))
+        return start.astimezone(UTC)
+
+    @property
+    def minutes(self) -> SimMinutes:
+        """The run's length in simulated minutes."""
+        return round(self.days * 1440)
+
+    def at(self, minute: SimMinutes) -> datetime:
+        """The UTC date-time of simulated minute ``minute``."""
+        return self.start_utc + timedelta(minutes=minute)
+
+    @model_validator(mode="after")
+    def _references(self) -> World:
+        problems: list[str] = []
+        seq_names = [s.name for s in self.sequences]
+        team = {t.name: t for t in self.teammates}
+        personas = {p.name for p in self.personas}
+        rules = {r.name for r in self.rules}
+        emails = [c.email for c in self.contacts]
+        _dupes("sequences", seq_names, problems)
+        _dupes("teammates", list(team), problems)
+        _dupes("personas", [p.name for p in self.personas], problems)
+        _dupes("rules", [r.name for r in self.rules], problems)
+        _dupes("contacts", emails, problems)
+        if not any(TeammateRole.DRAFTER in t.roles for t in self.teammates):
+            problems.append("teammates: no teammate has the drafter role; give one `drafter`")
+        for i, t in enumerate(self.teammates):
+            if t.reviewed_by is not None and t.reviewed_by not in team:
+                problems.append(f"teammates[{i}].reviewed_by: no teammate {t.reviewed_by!r}")
+        for i, s in enumerate(self.sequences):
+            if s.teammate is not None and s.teammate not in team:
+                problems.append(f"sequences[{i}].teammate: no teammate {s.teammate!r}; "
+                                f"use one of {', '.join(team)}")
+            if s.status is SequenceStatus.ACTIVE and not s.message_steps():
+                problems.append(f"sequences[{i}]: an active sequence needs a message step")
+        for i, c in enumerate(self.contacts):
+            if c.persona not in personas:
+                problems.append(f"contacts[{i}].persona: no persona {c.persona!r}; "
+                                f"use one of {', '.join(sorted(personas))}")
+            for name in c.enroll_in:
+                if name not in seq_names:
+                    problems.append(f"contacts[{i}].enroll_in: no sequence {name!r}")
+        for i, p in enumerate(self.populations):
+            for name in p.personas:
+                if name not in personas:
+                    problems.append(f"populations[{i}].personas: no persona {name!r}")
+            for name in p.enroll_in:
+                if name not in seq_names:
+                    problems.append(f"populations[{i}].enroll_in: no sequence {name!r}")
+        generated = {f"{p.name}-{n}@{p.domain}" for p in self.populations for n in
+                     range(1, p.count + 1)} if sum(p.count for p in self.populations) < 200_000 \
+            else set()
+        known = set(emails) | generated
+        for i, a in enumerate(self.timeline):
+            where = f"timeline[{i}]"
+            if a.minute > self.minutes:
+                problems.append(f"{where}.at: day {a.at:g} is after the run ends (day "
+                                f"{self.days:g}); move it earlier or lengthen days")
+            seq = getattr(a, "sequence", None)
+            if seq is not None and seq not in seq_names:
+                problems.append(f"{where}.sequence: no sequence {seq!r}; use one of "
+                                f"{', '.join(seq_names) or '(none defined)'}")
+            rule = getattr(a, "rule", None)
+            if rule is not None and rule not in rules:
+                problems.append(f"{where}.rule: no rule {rule!r}")
+            for email in getattr(a, "contacts", []) + [getattr(a, "contact", None)]:
+                if email is not None and known and email.lower() not in known:
+                    problems.append(f"{where}: no contact {email!r}")
+            if isinstance(a, ChatAction) and a.teammate is not None and a.teammate not in team:
+                problems.append(f"{where}.teammate: no teammate {a.teammate!r}")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def _dupes(what: str, names: list[str], problems: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            problems.append(f"{what}: {name!r} is defined twice; names must be unique")
+        seen.add(name)
