@@ -1,1 +1,40 @@
-"""teamsim.graph."""
+"""teamsim.graph: the per-step pipeline every due message step and chat request runs through.
+
+One compiled LangGraph ``StateGraph`` (draft, peer review, approval gate, send or discard),
+driven by :class:`Pipeline`. The approval gate pauses with ``interrupt()`` and a JSON payload
+that becomes a Needs attention item; :meth:`Pipeline.resume` carries the human's
+:class:`HumanDecision` back in with ``Command(resume=...)``. Auto-approve rules plug in through
+the :class:`RuleEvaluator` protocol.
+"""
+
+from teamsim.graph._pipeline import Pipeline
+from teamsim.graph._types import (
+    ApprovalRequest,
+    FakeRules,
+    HumanDecision,
+    NoRules,
+    OnReject,
+    PipelineConfig,
+    PipelineResult,
+    PipelineStatus,
+    RuleDecision,
+    RuleEvaluator,
+    WorkKind,
+    WorkSegment,
+)
+
+__all__ = [
+    "ApprovalRequest",
+    "FakeRules",
+    "HumanDecision",
+    "NoRules",
+    "OnReject",
+    "Pipeline",
+    "PipelineConfig",
+    "PipelineResult",
+    "PipelineStatus",
+    "RuleDecision",
+    "RuleEvaluator",
+    "WorkKind",
+    "WorkSegment",
+]

@@ -1,0 +1,369 @@
+"""The graph itself: state, run context, the four nodes and the routing between them.
+
+Shape::
+
+    START -> draft -> review --(revise, rounds left)--> draft
+                            \\--(done)--> gate --(approve/edit)--> send -> END
+                                               \\--(reject, redraft)--> draft
+                                               \\--(reject)--> discard -> END
+
+The state holds ids and the current draft text only; everything heavy (the sequence, the
+contact, the agents, the unit of work, the simulated ``at``) comes in as LangGraph runtime
+context, which is never checkpointed. Nodes write through the unit of work in the context.
+
+The gate is the only node that can run twice for one piece of work (LangGraph re-runs it from
+its top on resume), so it writes nothing before ``interrupt()``: the attention item is written
+by the driver from the interrupt payload, and the decision is written after ``interrupt()``
+returns, which happens once per accepted resume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any, Literal, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from teamsim.agents import (
+    Draft,
+    DraftRequest,
+    ReviewRequest,
+    TeamMember,
+    ThreadMessage,
+    Verdict,
+)
+from teamsim.domain import Contact, MessageStep, Sequence
+from teamsim.graph._types import (
+    ApprovalRequest,
+    HumanDecision,
+    PipelineConfig,
+    RuleEvaluator,
+    WorkKind,
+    WorkSegment,
+)
+from teamsim.store import UnitOfWork
+
+__all__ = ["RunContext", "State", "TaskInfo", "builder", "initial_state"]
+
+
+class State(TypedDict):
+    """The checkpointed state of one task: ids, counters and the current draft text."""
+
+    task_id: int
+    revision: int  # revision number of the current draft; -1 before the first
+    draft_id: int
+    subject: str | None
+    body: str
+    rounds: int  # reviews done in this approval round
+    reviews: list[dict[str, Any]]  # this approval round's reviews (for the attention payload)
+    notes: list[str]  # what the next draft must address (reviewer's reasons or human's note)
+    concerns: list[str]  # the last review's open concerns ([] when it passed)
+    rule: dict[str, Any] | None  # the rule consulted for this approval round
+    redrafted: bool  # a human rejection already sent the draft back once
+    decision: dict[str, Any] | None
+
+
+def initial_state(task_id: int) -> State:
+    """The state a new task's thread starts from."""
+    return State(
+        task_id=task_id, revision=-1, draft_id=0, subject=None, body="", rounds=0, reviews=[],
+        notes=[], concerns=[], rule=None, redrafted=False, decision=None,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskInfo:
+    """What a task works on; kept by the driver, handed to the graph as context."""
+
+    task_id: int
+    kind: Literal["step", "chat"]
+    thread_id: str
+    contact: Contact
+    channel: str
+    brief: str
+    drafter: TeamMember
+    drafter_id: int
+    reviewer: TeamMember
+    reviewer_id: int
+    enrollment_id: int | None = None
+    sequence: Sequence | None = None
+    step: MessageStep | None = None
+    step_index: int = 0
+    thread: tuple[ThreadMessage, ...] = ()
+
+    @property
+    def contact_id(self) -> int:
+        """The contact's id (contacts reach the pipeline stored)."""
+        assert self.contact.id is not None
+        return self.contact.id
+
+
+@dataclass(slots=True, kw_only=True)
+class RunContext:
+    """Per-invoke runtime context: the unit of work, simulated time, plug points, and the
+    work done so far in this invoke (which is what makes timestamps a truthful schedule)."""
+
+    uow: UnitOfWork
+    at: datetime
+    task: TaskInfo
+    rules: RuleEvaluator
+    config: PipelineConfig
+    elapsed: int = 0
+    work: list[WorkSegment] = field(default_factory=list)
+    request: DraftRequest | None = None
+
+    def now(self) -> datetime:
+        """The simulated time after the work done so far in this invoke."""
+        return self.at + timedelta(minutes=self.elapsed)
+
+    def record_work(self, teammate_id: int, teammate: str, kind: WorkKind, minutes: int,
+                    draft_id: int) -> None:
+        """Note that ``teammate`` spent ``minutes`` on ``kind`` starting now."""
+        self.work.append(WorkSegment(
+            teammate_id=teammate_id, teammate=teammate, kind=kind, start=self.elapsed,
+            minutes=minutes, draft_id=draft_id,
+        ))
+        self.elapsed += minutes
+
+    def event(self, type: str, at: datetime, payload: dict[str, Any]) -> None:
+        """Append an event about this task to the event log."""
+        task = self.task
+        self.uow.events.append(
+            type, at, payload,
+            sequence_id=task.sequence.id if task.sequence is not None else None,
+            enrollment_id=task.enrollment_id, contact_id=task.contact_id, task_id=task.task_id,
+        )
+
+
+def _draft_request(state: State, task: TaskInfo, *, revision: int, notes: list[str],
+                   previous: Draft | None) -> DraftRequest:
+    return DraftRequest(
+        contact=task.contact, channel=task.channel, teammate=task.drafter.name,
+        brief=task.brief, sequence=task.sequence, step=task.step, step_index=task.step_index,
+        thread=task.thread, revision=revision, review_notes=tuple(notes), previous=previous,
+    )
+
+
+def draft(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Have the drafter write (or revise) the message; record the draft."""
+    ctx = runtime.context
+    task = ctx.task
+    revision = state["revision"] + 1
+    previous = (Draft(subject=state["subject"], body=state["body"]) if revision > 0 else None)
+    request = _draft_request(state, task, revision=revision, notes=state["notes"],
+                             previous=previous)
+    written = task.drafter.drafter.draft(request)
+    minutes = max(0, written.minutes)
+    at = ctx.now() + timedelta(minutes=minutes)
+    draft_id: int = ctx.uow.add_draft(
+        task_id=task.task_id, revision=revision, author_id=task.drafter_id,
+        subject=written.subject, body=written.body, minutes=minutes, at=at,
+    )
+    kind: WorkKind = "draft" if revision == 0 else "revision"
+    ctx.record_work(task.drafter_id, task.drafter.name, kind, minutes, draft_id)
+    ctx.request = request
+    ctx.event("draft.created", at, {
+        "draft_id": draft_id, "revision": revision, "author_id": task.drafter_id,
+        "author": task.drafter.name, "minutes": minutes, "notes": list(state["notes"]),
+    })
+    return {"revision": revision, "draft_id": draft_id, "subject": written.subject,
+            "body": written.body}
+
+
+def review(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Have the peer reviewer check the draft; record the review; on the last round of this
+    approval round, ask the rules whether one approves it."""
+    ctx = runtime.context
+    task = ctx.task
+    current = Draft(subject=state["subject"], body=state["body"])
+    request = ctx.request or _draft_request(
+        state, task, revision=state["revision"], notes=state["notes"], previous=None)
+    checked = task.reviewer.reviewer.review(
+        ReviewRequest(draft=current, request=request, reviewer=task.reviewer.name))
+    minutes = max(0, checked.minutes)
+    at = ctx.now() + timedelta(minutes=minutes)
+    verdict = Verdict(checked.verdict)
+    reasons = list(checked.reasons)
+    review_id: int = ctx.uow.add_review(
+        task_id=task.task_id, draft_id=state["draft_id"], reviewer_id=task.reviewer_id,
+        verdict=verdict.value, notes=reasons, minutes=minutes, at=at,
+    )
+    ctx.record_work(task.reviewer_id, task.reviewer.name, "review", minutes, state["draft_id"])
+    ctx.event("review.done", at, {
+        "review_id": review_id, "draft_id": state["draft_id"], "reviewer_id": task.reviewer_id,
+        "reviewer": task.reviewer.name, "verdict": verdict.value, "notes": reasons,
+        "minutes": minutes,
+    })
+    rounds = state["rounds"] + 1
+    passed = verdict is Verdict.PASS
+    update: dict[str, Any] = {
+        "rounds": rounds,
+        "reviews": [*state["reviews"], {"draft_id": state["draft_id"],
+                                        "revision": state["revision"],
+                                        "verdict": verdict.value, "notes": reasons}],
+        "notes": reasons,
+        "concerns": [] if passed else reasons,
+    }
+    if passed or rounds > ctx.config.max_review_rounds:
+        update["rule"] = None if state["redrafted"] else _consult_rules(ctx, passed)
+    return update
+
+
+def _consult_rules(ctx: RunContext, clean: bool) -> dict[str, Any] | None:
+    task = ctx.task
+    decision = ctx.rules.evaluate(ApprovalRequest(
+        task_id=task.task_id,
+        sequence_id=task.sequence.id if task.sequence is not None else None,
+        sequence=task.sequence.name if task.sequence is not None else None,
+        step_id=task.step.id if task.step is not None else None,
+        step_label=task.step.label if task.step is not None else "",
+        channel=task.channel, teammate=task.drafter.name, clean_review=clean, at=ctx.now(),
+    ))
+    if decision is None:
+        return None
+    return {"rule_id": decision.rule_id, "approves": decision.approves,
+            "reason": decision.reason}
+
+
+def after_review(state: State, runtime: Runtime[RunContext]) -> Literal["draft", "gate"]:
+    """Back to the drafter while the reviewer asks for changes and rounds are left."""
+    last = state["reviews"][-1]
+    if last["verdict"] == Verdict.REVISE.value and (
+        state["rounds"] <= runtime.context.config.max_review_rounds
+    ):
+        return "draft"
+    return "gate"
+
+
+def attention_payload(state: State, task: TaskInfo) -> dict[str, Any]:
+    """The JSON payload of the interrupt, which becomes the Needs attention item."""
+    return {
+        "task_id": state["task_id"],
+        "kind": task.kind,
+        "contact": {"id": task.contact.id, "name": task.contact.name},
+        "sequence": (None if task.sequence is None
+                     else {"id": task.sequence.id, "name": task.sequence.name}),
+        "step": None if task.step is None else {"id": task.step.id, "label": task.step.label},
+        "channel": task.channel,
+        "draft": {"id": state["draft_id"], "revision": state["revision"],
+                  "subject": state["subject"], "body": state["body"]},
+        "drafter": {"id": task.drafter_id, "name": task.drafter.name},
+        "reviewer": {"id": task.reviewer_id, "name": task.reviewer.name},
+        "reviews": state["reviews"],
+        "flagged": bool(state["concerns"]),
+        "open_concerns": state["concerns"],
+        "rule": state["rule"],
+        "redraft": state["redrafted"],
+    }
+
+
+def gate(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Approve by rule, or pause for the human and record what they decided.
+
+    Nothing is written before ``interrupt()``: on resume LangGraph runs this node again from
+    its top, and only the code after ``interrupt()`` sees the human's answer.
+    """
+    ctx = runtime.context
+    task = ctx.task
+    rule = state["rule"]
+    if rule is not None and rule["approves"]:
+        decision: dict[str, Any] = {
+            "action": "approve", "by": "rule", "rule_id": rule["rule_id"], "note": "",
+            "subject": state["subject"], "body": state["body"], "redraft": False}
+    else:
+        answer = interrupt(attention_payload(state, task))
+        human = HumanDecision(**answer)
+        subject, body = state["subject"], state["body"]
+        if human.action == "edit":
+            subject = human.subject if human.subject is not None else subject
+            body = human.body or body
+        decision = {"action": human.action, "by": human.by, "rule_id": None,
+                    "note": human.note, "subject": subject, "body": body, "redraft": False}
+    if (decision["action"] == "reject" and ctx.config.on_reject == "redraft"
+            and not state["redrafted"]):
+        decision["redraft"] = True
+    at = ctx.now()
+    approved = decision["action"] != "reject"
+    decision_id = ctx.uow.add_decision(
+        task_id=task.task_id, draft_id=state["draft_id"], action=decision["action"],
+        by="rule" if decision["rule_id"] is not None else "human",
+        rule_id=decision["rule_id"], note=decision["note"],
+        subject=decision["subject"] if approved else None,
+        body=decision["body"] if approved else None, at=at,
+    )
+    ctx.event("decision.made", at, {
+        "decision_id": decision_id, "draft_id": state["draft_id"], **decision,
+    })
+    update: dict[str, Any] = {"decision": decision}
+    if decision["redraft"]:
+        note = decision["note"] or "the human rejected this draft; write a different one"
+        update.update(redrafted=True, notes=[note], rounds=0, reviews=[], concerns=[],
+                      rule=None)
+    return update
+
+
+def after_gate(state: State) -> Literal["send", "draft", "discard"]:
+    """Send what was approved; redraft once on a rejection if configured; else discard."""
+    decision = state["decision"]
+    assert decision is not None
+    if decision["action"] != "reject":
+        return "send"
+    if decision["redraft"]:
+        return "draft"
+    return "discard"
+
+
+def send(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Queue the approved text; ``send_message`` is unique per task, so this sends once."""
+    ctx = runtime.context
+    task = ctx.task
+    decision = state["decision"]
+    assert decision is not None
+    at = ctx.now()
+    message_id, created = ctx.uow.send_message(
+        task_id=task.task_id, enrollment_id=task.enrollment_id, contact_id=task.contact_id,
+        step_id=task.step.id if task.step is not None else None, channel=task.channel,
+        subject=decision["subject"], body=decision["body"], teammate_id=task.drafter_id, at=at,
+    )
+    if created:
+        ctx.event("message.queued", at, {
+            "message_id": message_id, "draft_id": state["draft_id"], "channel": task.channel,
+            "teammate_id": task.drafter_id, "by": decision["by"],
+            "rule_id": decision["rule_id"], "edited": decision["action"] == "edit",
+        })
+    return {"decision": {**decision, "message_id": message_id}}
+
+
+def discard(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Drop the rejected draft."""
+    ctx = runtime.context
+    decision = state["decision"]
+    assert decision is not None
+    ctx.event("task.discarded", ctx.now(), {
+        "draft_id": state["draft_id"], "reason": "rejected", "note": decision["note"],
+        "outcome": "skipped" if ctx.task.kind == "step" else "discarded",
+    })
+    return {}
+
+
+@cache
+def builder() -> StateGraph[State, RunContext, State, State]:
+    """The uncompiled graph, built once per process (compiling binds a checkpointer)."""
+    graph: StateGraph[State, RunContext, State, State] = StateGraph(
+        State, context_schema=RunContext)
+    graph.add_node("draft", draft)
+    graph.add_node("review", review)
+    graph.add_node("gate", gate)
+    graph.add_node("send", send)
+    graph.add_node("discard", discard)
+    graph.add_edge(START, "draft")
+    graph.add_edge("draft", "review")
+    graph.add_conditional_edges("review", after_review, ["draft", "gate"])
+    graph.add_conditional_edges("gate", after_gate, ["send", "draft", "discard"])
+    graph.add_edge("send", END)
+    graph.add_edge("discard", END)
+    return graph

@@ -1,0 +1,370 @@
+"""The driver: starts, resumes and withdraws pipeline tasks on one compiled graph."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from teamsim.agents import Team, TeamMember, ThreadMessage
+from teamsim.domain import Contact, MessageStep, Sequence
+from teamsim.errors import PipelineError
+from teamsim.graph._nodes import RunContext, State, TaskInfo, builder, initial_state
+from teamsim.graph._types import (
+    HumanDecision,
+    NoRules,
+    PipelineConfig,
+    PipelineResult,
+    PipelineStatus,
+    RuleEvaluator,
+)
+from teamsim.store import MessageRecord, TaskRecord, UnitOfWork
+
+__all__ = ["Pipeline"]
+
+_AWAITING = "awaiting_approval"
+_WORKING = "working"
+
+
+class Pipeline:
+    """Runs every due message step and every chat request through one compiled LangGraph graph:
+    draft, peer review (with up to ``max_review_rounds`` revisions), approval gate, send.
+
+    **One graph.** The graph's shape is built once per process; each ``Pipeline`` compiles it
+    once, with its checkpointer, and reuses it for every task. Per-task objects (the unit of
+    work, the simulated ``at``, the sequence, the contact, the agents) are passed as LangGraph
+    runtime *context*, which is never checkpointed; the checkpointed state is ids, counters
+    and the current draft text. One thread per task: ``(enrollment, step, due time)`` or one
+    chat request. A finished task's thread is deleted, so the checkpointer holds only the
+    tasks awaiting approval, however large the campaign.
+
+    **Durability.** The default is ``durability="exit"``: LangGraph writes one checkpoint when
+    a run pauses at the approval gate or ends, and none between draft, review and gate.
+    Everything the run decides is written through the store's unit of work, which the caller
+    commits; a checkpoint taken mid-run (after a draft, before its review) would point at
+    store rows that a crash rolls back, so it buys no recovery, only cost. The checkpoint that
+    matters, the paused gate, is written either way. With a durable saver (SQLite, PostgreSQL)
+    pass ``PipelineConfig(durability="sync")`` if you want LangGraph's own crash recovery of
+    long agent calls; the store's idempotent ``send_message`` keeps sends exactly-once in any
+    mode.
+
+    **Exactly one send.** The approval gate writes nothing before ``interrupt()``; the
+    attention item is written here from the interrupt payload after ``invoke`` returns. A
+    resume is accepted only while the store says the task awaits approval, and sending goes
+    through ``uow.send_message``, unique per task. So a repeated resume raises
+    :class:`~teamsim.errors.PipelineError` and never sends twice, even after the thread is gone.
+
+    Args:
+        rules: the auto-approve rules to consult (default: none).
+        config: review rounds, what a rejection does, durability.
+        checkpointer: any LangGraph checkpoint saver (default: a new ``InMemorySaver``).
+        team: the :class:`~teamsim.agents.Team` whose members work the tasks; needed only to
+            resume a task this ``Pipeline`` did not start (after a restart with a durable
+            checkpointer), to find its drafter and reviewer again.
+    """
+
+    def __init__(
+        self,
+        *,
+        rules: RuleEvaluator | None = None,
+        config: PipelineConfig | None = None,
+        checkpointer: BaseCheckpointSaver[Any] | None = None,
+        team: Team | None = None,
+    ) -> None:
+        self.rules: RuleEvaluator = rules if rules is not None else NoRules()
+        self.config = config if config is not None else PipelineConfig()
+        self.checkpointer: BaseCheckpointSaver[Any] = (
+            checkpointer if checkpointer is not None else InMemorySaver())
+        self._team = team
+        self._graph: CompiledStateGraph[State, RunContext, State, State] = builder().compile(
+            checkpointer=self.checkpointer)
+        self._live: dict[int, TaskInfo] = {}
+        self._attention: dict[int, int] = {}
+
+    # -- starting ------------------------------------------------------------------------------
+
+    def start_step(
+        self,
+        *,
+        uow: UnitOfWork,
+        enrollment_id: int,
+        sequence: Sequence,
+        step: MessageStep,
+        contact: Contact,
+        drafter_member: TeamMember,
+        reviewer_member: TeamMember,
+        at: datetime,
+    ) -> PipelineResult:
+        """Draft, review and (by rule or human) approve the due message ``step`` of one
+        enrollment.
+
+        Drafting, reviewing and revising all happen in this call, timed from ``at``; the
+        result either awaits the human's approval (with the attention item's id) or, when a
+        rule approved it, is already sent.
+
+        Raises:
+            ValueError: the reviewer is the drafter, ``at`` is naive, or ids are missing.
+        """
+        at = _utc(at, "start_step")
+        if sequence.id is None or contact.id is None:
+            raise ValueError("start_step: sequence and contact must be stored (ids set)")
+        drafter_id, reviewer_id = _pair_ids(drafter_member, reviewer_member)
+        thread_id = f"enrollment:{enrollment_id}:step:{step.id}:{at:%Y%m%dT%H%M%S}"
+        task_id: int = uow.add_task(
+            kind="step", thread_id=thread_id, contact_id=contact.id,
+            teammate_id=drafter_id, reviewer_id=reviewer_id, at=at,
+            enrollment_id=enrollment_id, step_id=step.id, sequence_id=sequence.id,
+            brief=step.brief, status=_WORKING,
+        )
+        index = _step_index(sequence, step)
+        thread = _thread(uow.thread_messages(contact.id, sequence.id))
+        task = TaskInfo(
+            task_id=task_id, kind="step", thread_id=thread_id, contact=contact,
+            channel=step.channel, brief=step.brief, drafter=drafter_member,
+            drafter_id=drafter_id, reviewer=reviewer_member, reviewer_id=reviewer_id,
+            enrollment_id=enrollment_id, sequence=sequence,
+            step=step, step_index=index, thread=thread,
+        )
+        return self._start(task, uow, at)
+
+    def start_chat(
+        self,
+        *,
+        uow: UnitOfWork,
+        contact: Contact,
+        text: str,
+        teammate: TeamMember,
+        reviewer: TeamMember,
+        at: datetime,
+        channel: str = "email",
+    ) -> PipelineResult:
+        """Run a one-off chat request (not part of any sequence) through the same graph.
+
+        ``teammate`` drafts a message to ``contact`` saying ``text``, ``reviewer`` checks it,
+        then it waits for approval and is sent.
+
+        Raises:
+            ValueError: the reviewer is the drafter, ``at`` is naive, or the text is blank.
+        """
+        at = _utc(at, "start_chat")
+        if contact.id is None:
+            raise ValueError("start_chat: the contact must be stored (id set)")
+        if not text.strip():
+            raise ValueError("start_chat: the request text is blank; say what to write")
+        drafter_id, reviewer_id = _pair_ids(teammate, reviewer)
+        digest = hashlib.sha256(f"{teammate.name}\n{channel}\n{text}".encode()).hexdigest()[:12]
+        thread_id = f"chat:{contact.id}:{at:%Y%m%dT%H%M%S}:{digest}"
+        task_id: int = uow.add_task(
+            kind="chat", thread_id=thread_id, contact_id=contact.id,
+            teammate_id=drafter_id, reviewer_id=reviewer_id, at=at, brief=text,
+            status=_WORKING,
+        )
+        thread = _thread(uow.thread_messages(contact.id, None))
+        task = TaskInfo(
+            task_id=task_id, kind="chat", thread_id=thread_id, contact=contact,
+            channel=channel, brief=text, drafter=teammate, drafter_id=drafter_id,
+            reviewer=reviewer, reviewer_id=reviewer_id, thread=thread,
+        )
+        return self._start(task, uow, at)
+
+    def _start(self, task: TaskInfo, uow: UnitOfWork, at: datetime) -> PipelineResult:
+        uow.events.append(
+            "task.started", at,
+            {"kind": task.kind, "thread_id": task.thread_id, "channel": task.channel,
+             "drafter_id": task.drafter_id, "reviewer_id": task.reviewer_id,
+             "step_id": task.step.id if task.step is not None else None},
+            sequence_id=task.sequence.id if task.sequence is not None else None,
+            enrollment_id=task.enrollment_id, contact_id=task.contact.id, task_id=task.task_id,
+        )
+        self._live[task.task_id] = task
+        return self._run(task, initial_state(task.task_id), uow, at)
+
+    # -- resuming ------------------------------------------------------------------------------
+
+    def resume(
+        self, task_id: int, decision: HumanDecision, *, uow: UnitOfWork, at: datetime
+    ) -> PipelineResult:
+        """Carry the human's decision into the paused task: send, redraft or discard.
+
+        Raises:
+            PipelineError: the task is not awaiting approval (finished, withdrawn, or a
+                repeated resume): nothing is sent or written.
+        """
+        at = _utc(at, "resume")
+        if not isinstance(decision, HumanDecision):
+            raise TypeError(f"decision must be a HumanDecision, got {type(decision).__name__}")
+        record = uow.get_task(task_id)
+        if record.status != _AWAITING:
+            raise PipelineError(
+                f"task {task_id} is not awaiting approval (it is {record.status}"
+                f"{'' if record.outcome is None else ', ' + record.outcome}); only a task "
+                "waiting in Needs attention can be approved, edited or rejected"
+            )
+        task = self._task(record, uow)
+        item_id = self._attention_item(task_id, uow)
+        uow.resolve_attention(item_id, status="resolved", at=at)
+        uow.set_task_status(task_id, _WORKING, at)
+        self._attention.pop(task_id, None)
+        return self._run(task, Command(resume=asdict(decision)), uow, at)
+
+    def withdraw(self, task_id: int, reason: str, *, uow: UnitOfWork, at: datetime) -> None:
+        """Drop a task that awaits approval (the contact replied, the enrollment ended...):
+        its attention item is withdrawn and its thread deleted; nothing is sent.
+
+        Raises:
+            PipelineError: the task is not awaiting approval.
+        """
+        at = _utc(at, "withdraw")
+        record = uow.get_task(task_id)
+        if record.status != _AWAITING:
+            raise PipelineError(
+                f"task {task_id} is not awaiting approval (it is {record.status}); "
+                "only a task waiting in Needs attention can be withdrawn"
+            )
+        item_id = self._attention_item(task_id, uow)
+        uow.resolve_attention(item_id, status="withdrawn", at=at)
+        uow.set_task_status(task_id, "withdrawn", at, outcome="withdrawn")
+        uow.events.append(
+            "task.withdrawn", at, {"reason": reason, "attention_id": item_id},
+            sequence_id=record.sequence_id, enrollment_id=record.enrollment_id,
+            contact_id=record.contact_id, task_id=task_id,
+        )
+        self._forget(task_id, record.thread_id)
+
+    def live_tasks(self) -> list[int]:
+        """Ids of the tasks this pipeline has open (awaiting approval), oldest first."""
+        return sorted(self._live)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _run(self, task: TaskInfo, payload: State | Command[Any], uow: UnitOfWork,
+             at: datetime) -> PipelineResult:
+        ctx = RunContext(uow=uow, at=at, task=task, rules=self.rules, config=self.config)
+        out = self._graph.invoke(
+            payload, {"configurable": {"thread_id": task.thread_id}}, context=ctx,
+            durability=self.config.durability,
+        )
+        ready_at = ctx.now()
+        work = tuple(ctx.work)
+        interrupts = out.get("__interrupt__")
+        if interrupts:
+            attention: dict[str, Any] = interrupts[0].value
+            item_id: int = uow.open_attention(
+                kind="draft", at=ready_at, task_id=task.task_id, payload=attention)
+            uow.set_task_status(task.task_id, _AWAITING, ready_at)
+            ctx.event("attention.opened", ready_at, {
+                "attention_id": item_id, "draft_id": attention["draft"]["id"],
+                "flagged": attention["flagged"], "open_concerns": attention["open_concerns"],
+                "rule": attention["rule"],
+            })
+            self._attention[task.task_id] = item_id
+            return PipelineResult(
+                task_id=task.task_id, status="awaiting_approval", attention_id=item_id,
+                draft_id=out["draft_id"], work=work, ready_at=ready_at,
+                flagged=attention["flagged"],
+            )
+        decision: dict[str, Any] = out["decision"]
+        status: PipelineStatus
+        if decision["action"] == "reject":
+            status = "skipped" if task.kind == "step" else "discarded"
+        else:
+            status = "sent"
+        uow.set_task_status(task.task_id, status, ready_at, outcome=status)
+        self._forget(task.task_id, task.thread_id)
+        return PipelineResult(
+            task_id=task.task_id, status=status, message_id=decision.get("message_id"),
+            draft_id=out["draft_id"], work=work, ready_at=ready_at,
+            rule_id=decision["rule_id"], flagged=bool(out["concerns"]),
+        )
+
+    def _forget(self, task_id: int, thread_id: str) -> None:
+        self._live.pop(task_id, None)
+        self._attention.pop(task_id, None)
+        self.checkpointer.delete_thread(thread_id)
+
+    def _attention_item(self, task_id: int, uow: UnitOfWork) -> int:
+        if task_id in self._attention:
+            return self._attention[task_id]
+        for item in uow.list_attention("open", kind="draft"):
+            if item.task_id == task_id:
+                return int(item.id)
+        raise PipelineError(
+            f"task {task_id} awaits approval but has no open attention item; "
+            "the store and the pipeline disagree"
+        )
+
+    def _task(self, record: TaskRecord, uow: UnitOfWork) -> TaskInfo:
+        task = self._live.get(record.id)
+        if task is not None:
+            return task
+        if self._team is None or record.teammate_id is None or record.reviewer_id is None:
+            raise PipelineError(
+                f"task {record.id} was started by another Pipeline; to resume it here, "
+                "create this Pipeline with team=... and the same durable checkpointer"
+            )
+        drafter = self._team.member(uow.get_teammate(record.teammate_id).name)
+        reviewer = self._team.member(uow.get_teammate(record.reviewer_id).name)
+        contact = uow.get_contact(record.contact_id)
+        assert contact.id is not None
+        if record.kind == "chat" or record.sequence_id is None or record.step_id is None:
+            # The task record does not keep a chat's channel; chats default to email.
+            task = TaskInfo(
+                task_id=record.id, kind="chat", thread_id=record.thread_id, contact=contact,
+                channel="email", brief=record.brief,
+                thread=_thread(uow.thread_messages(contact.id, None)), drafter=drafter,
+                drafter_id=record.teammate_id, reviewer=reviewer, reviewer_id=record.reviewer_id,
+            )
+        else:
+            sequence = uow.get_sequence(record.sequence_id)
+            step = sequence.step(record.step_id)
+            if not isinstance(step, MessageStep):
+                raise PipelineError(f"task {record.id}: step {record.step_id!r} is no longer "
+                                    "a message step; withdraw the task instead")
+            task = TaskInfo(
+                task_id=record.id, kind="step", thread_id=record.thread_id, contact=contact,
+                channel=step.channel, brief=step.brief, enrollment_id=record.enrollment_id,
+                sequence=sequence, step=step, step_index=_step_index(sequence, step),
+                thread=_thread(uow.thread_messages(contact.id, sequence.id)), drafter=drafter,
+                drafter_id=record.teammate_id, reviewer=reviewer, reviewer_id=record.reviewer_id,
+            )
+        self._live[record.id] = task
+        return task
+
+
+def _pair_ids(drafter: TeamMember, reviewer: TeamMember) -> tuple[int, int]:
+    ids = []
+    for member in (drafter, reviewer):
+        if member.teammate.id is None:
+            raise ValueError(f"teammate {member.name!r} has no id; add it to the store first "
+                             "(uow.add_teammate) and use the returned teammate")
+        ids.append(member.teammate.id)
+    if ids[0] == ids[1]:
+        raise ValueError(
+            f"teammate {drafter.name!r} cannot review its own draft; pick another reviewer"
+        )
+    return ids[0], ids[1]
+
+
+def _step_index(sequence: Sequence, step: MessageStep) -> int:
+    return next((i for i, s in enumerate(sequence.message_steps()) if s.id == step.id), 0)
+
+
+def _thread(messages: list[MessageRecord]) -> tuple[ThreadMessage, ...]:
+    return tuple(
+        ThreadMessage(step_id=m.step_id, channel=m.channel, subject=m.subject, body=m.body,
+                      sent_at=m.sent_at)
+        for m in messages
+    )
+
+
+def _utc(at: datetime, where: str) -> datetime:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(f"{where}: at={at.isoformat()} is naive; pass a timezone-aware UTC "
+                         "datetime (the simulated now)")
+    return at.astimezone(UTC)
