@@ -146,7 +146,7 @@ class RuleReviewer:
         mine = _normalise(body)
         for earlier in asked.thread:
             theirs = _normalise(earlier.body)
-            where = f"step {earlier.step_id}" if earlier.step_id else "earlier"
+            where = f"at step {earlier.step_id}" if earlier.step_id else "earlier"
             if mine == theirs:
                 return [f"the body repeats the message sent {where}; say something new"]
             ratio = difflib.SequenceMatcher(None, mine, theirs, autojunk=False).ratio()
