@@ -1,0 +1,149 @@
+"""Contacts, teammates, enrollments: uniqueness and errors that change nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from teamsim.domain import Contact, EnrollmentStatus, Sequence, Teammate, TeammateRole
+from teamsim.errors import ConflictError, DuplicateEnrollmentError, NotFoundError
+from teamsim.store import Store
+
+from ._helpers import T0, at
+
+
+def test_contact_round_trips(store: Store) -> None:
+    contact = Contact(name="Ann Lee", email="Ann@Example.com", company="Lee & Co",
+                      timezone="Europe/Paris", attributes={"tier": 2, "vip": True, "x": 1.5})
+    with store.unit_of_work() as uow:
+        stored = uow.add_contact(contact)
+    with store.unit_of_work() as uow:
+        assert uow.get_contact(stored.id or 0) == stored
+        assert uow.get_contact("ann@example.com") == stored
+        assert uow.list_contacts() == [stored]
+
+
+def test_contact_emails_are_unique(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.add_contact(Contact(name="Ann", email="ann@example.com"))
+        with pytest.raises(ConflictError, match=r"'ann@example\.com' already exists"):
+            uow.add_contact(Contact(name="Other Ann", email="ANN@example.com"))
+
+
+def test_teammate_round_trips(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        stored = uow.add_teammate(Teammate(name="Rex", roles=[TeammateRole.REVIEWER], capacity=3))
+    with store.unit_of_work() as uow:
+        assert uow.get_teammate("Rex") == stored
+        assert uow.get_teammate(stored.id or 0) == stored
+        assert uow.list_teammates() == [stored]
+
+
+def test_teammate_names_are_unique(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.add_teammate(Teammate(name="Ada"))
+        with pytest.raises(ConflictError, match="teammate named 'Ada'"):
+            uow.add_teammate(Teammate(name="Ada"))
+
+
+def _seq_and_contact(store: Store) -> tuple[int, int]:
+    with store.unit_of_work() as uow:
+        seq = uow.add_sequence(Sequence.new("Welcome"), T0)
+        contact = uow.add_contact(Contact(name="Ann", email="ann@example.com"))
+    assert seq.id is not None
+    assert contact.id is not None
+    return seq.id, contact.id
+
+
+def test_enrollment_round_trips(store: Store) -> None:
+    seq_id, contact_id = _seq_and_contact(store)
+    with store.unit_of_work() as uow:
+        enrollment = uow.enroll(seq_id, contact_id, T0, current_step_id="s1", next_due_at=at(5))
+    with store.unit_of_work() as uow:
+        assert uow.get_enrollment(enrollment.id or 0) == enrollment
+    assert enrollment.status is EnrollmentStatus.ACTIVE
+    assert enrollment.next_due_at == at(5)
+
+
+def test_enrolling_twice_is_refused_and_changes_nothing(store: Store) -> None:
+    seq_id, contact_id = _seq_and_contact(store)
+    with store.unit_of_work() as uow:
+        first = uow.enroll(seq_id, contact_id, T0)
+
+    def enroll_again() -> None:
+        with store.unit_of_work() as uow:
+            uow.events.append("contact.enrolled", at(1), {})
+            uow.enroll(seq_id, contact_id, at(1))
+
+    with pytest.raises(
+        DuplicateEnrollmentError,
+        match=r"'ann@example\.com' \(id 1\) is already enrolled in sequence 'Welcome'",
+    ):
+        enroll_again()
+    with store.unit_of_work() as uow:
+        assert uow.list_enrollments() == [first]
+        assert uow.events.count() == 0
+
+
+def test_enrolling_into_a_missing_sequence_is_refused_and_changes_nothing(store: Store) -> None:
+    _, contact_id = _seq_and_contact(store)
+
+    def add_and_enroll() -> None:
+        with store.unit_of_work() as uow:
+            uow.add_contact(Contact(name="Bob", email="bob@example.com"))
+            uow.enroll(99, contact_id, T0)
+
+    with pytest.raises(NotFoundError, match=r"into sequence 99: no such sequence"):
+        add_and_enroll()
+    with store.unit_of_work() as uow:
+        assert uow.list_enrollments() == []
+        assert [c.email for c in uow.list_contacts()] == ["ann@example.com"]
+
+
+def test_enrolling_a_missing_contact_is_not_found(store: Store) -> None:
+    seq_id, _ = _seq_and_contact(store)
+    with store.unit_of_work() as uow, pytest.raises(NotFoundError, match="no such contact"):
+        uow.enroll(seq_id, 77, T0)
+
+
+def test_caught_enrollment_error_keeps_earlier_writes_of_the_unit(store: Store) -> None:
+    seq_id, contact_id = _seq_and_contact(store)
+    with store.unit_of_work() as uow:
+        uow.enroll(seq_id, contact_id, T0)
+        with pytest.raises(DuplicateEnrollmentError):
+            uow.enroll(seq_id, contact_id, T0)
+    with store.unit_of_work() as uow:
+        assert len(uow.list_enrollments()) == 1
+
+
+def test_enrollment_update_changes_only_the_fields_given(store: Store) -> None:
+    seq_id, contact_id = _seq_and_contact(store)
+    with store.unit_of_work() as uow:
+        enrollment = uow.enroll(seq_id, contact_id, T0, current_step_id="s1")
+        uow.update_enrollment(enrollment.id or 0, status="paused", paused_at=at(30))
+    with store.unit_of_work() as uow:
+        loaded = uow.get_enrollment(enrollment.id or 0)
+    assert loaded.status is EnrollmentStatus.PAUSED
+    assert loaded.paused_at == at(30)
+    assert loaded.current_step_id == "s1"
+
+
+def test_enrollment_update_rejects_unknown_fields(store: Store) -> None:
+    with store.unit_of_work() as uow, pytest.raises(TypeError, match="cannot change contact_id"):
+        uow.update_enrollment(1, contact_id=3)
+
+
+def test_enrollment_update_of_a_missing_enrollment_is_not_found(store: Store) -> None:
+    with store.unit_of_work() as uow, pytest.raises(NotFoundError, match="enrollment 5"):
+        uow.update_enrollment(5, status="ended")
+
+
+def test_enrollments_filter_by_sequence_contact_and_status(store: Store) -> None:
+    seq_id, contact_id = _seq_and_contact(store)
+    with store.unit_of_work() as uow:
+        other = uow.add_contact(Contact(name="Bob", email="bob@example.com"))
+        first = uow.enroll(seq_id, contact_id, T0)
+        second = uow.enroll(seq_id, other.id or 0, T0)
+        uow.update_enrollment(second.id or 0, status=EnrollmentStatus.COMPLETED)
+        assert [e.id for e in uow.list_enrollments(sequence_id=seq_id)] == [first.id, second.id]
+        assert [e.id for e in uow.list_enrollments(contact_id=other.id)] == [second.id]
+        assert [e.id for e in uow.list_enrollments(status="active")] == [first.id]

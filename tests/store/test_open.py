@@ -1,0 +1,91 @@
+"""Opening databases: schema creation, schema versions, URLs."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from teamsim.errors import SchemaVersionError, StoreError
+from teamsim.store import DATABASE_URL_ENV, SCHEMA_VERSION, Store
+
+
+def test_new_database_records_the_schema_version(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        assert uow.get_meta("schema_version") == str(SCHEMA_VERSION)
+
+
+def test_reopening_a_database_keeps_its_data(store_url: str) -> None:
+    with Store.open(store_url) as store, store.unit_of_work() as uow:
+        uow.set_meta("note", "kept")
+    with Store.open(store_url) as store, store.unit_of_work() as uow:
+        assert uow.get_meta("note") == "kept"
+
+
+def test_other_schema_version_is_refused_naming_both_versions(store_url: str) -> None:
+    Store.open(store_url).close()
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE meta SET value = '999' WHERE key = 'schema_version'"))
+    engine.dispose()
+    with pytest.raises(SchemaVersionError, match=rf"version 999.*expects {SCHEMA_VERSION}.*new"):
+        Store.open(store_url)
+
+
+def test_database_with_foreign_tables_is_refused_and_left_alone(store_url: str) -> None:
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE invoices (id INTEGER PRIMARY KEY)"))
+    with pytest.raises(SchemaVersionError, match=r"invoices.*not a teamsim database"):
+        Store.open(store_url)
+    with engine.connect() as connection:
+        tables = connection.execute(
+            text("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'")
+            if engine.dialect.name == "postgresql"
+            else text("SELECT count(*) FROM sqlite_master WHERE name = 'meta'")
+        ).scalar_one()
+    engine.dispose()
+    assert tables == 0
+
+
+def test_schema_version_cannot_be_overwritten(store: Store) -> None:
+    with store.unit_of_work() as uow, pytest.raises(ValueError, match="schema_version"):
+        uow.set_meta("schema_version", "2")
+
+
+def test_plain_path_opens_a_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "plain.db"
+    with Store.open(str(path)) as store:
+        assert store.dialect == "sqlite"
+    with sqlite3.connect(path) as connection:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert row == (str(SCHEMA_VERSION),)
+
+
+def test_environment_variable_names_the_default_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DATABASE_URL_ENV, f"sqlite:///{tmp_path / 'env.db'}")
+    with Store.open() as store:
+        assert store.url.endswith("env.db")
+    assert (tmp_path / "env.db").exists()
+
+
+def test_unknown_driver_is_a_store_error_naming_the_url() -> None:
+    with pytest.raises(StoreError, match=r"nosuchdb://u:\*\*\*@h/d.*postgresql\+psycopg"):
+        Store.open("nosuchdb://u:secret@h/d")
+
+
+def test_unreachable_server_is_a_store_error_with_the_password_masked() -> None:
+    url = "postgresql+psycopg://user:secret@127.0.0.1:1/nowhere?connect_timeout=2"
+    masked = r"user:\*\*\*@127\.0\.0\.1:1/nowhere.*server is running"
+    with pytest.raises(StoreError, match=masked) as info:
+        Store.open(url)
+    assert "secret" not in str(info.value)
+
+
+def test_missing_folder_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"no-such-dir.*writable"):
+        Store.open(str(tmp_path / "no-such-dir" / "x.db"))

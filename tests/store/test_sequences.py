@@ -1,0 +1,125 @@
+"""Sequences: stored as a JSON step tree, every save recorded as a version."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from teamsim.domain import BranchStep, SendWindow, Sequence, SequenceStatus
+from teamsim.errors import ConflictError, NotFoundError, ValidationError
+from teamsim.store import Store
+
+from ._helpers import T0, at
+
+
+def _rich_sequence() -> Sequence:
+    seq = Sequence.new("Welcome new renovation leads", "Leads from the fair")
+    seq.add_branch({"kind": "engagement", "step_id": "s1", "event": "opened", "within_days": 2})
+    seq.add_email("Thanks for reading", parent="s4", brief="Thank them")
+    seq.send_window = SendWindow(weekdays=[0, 2], start="08:30", end="12:00")
+    seq.daily_cap_per_teammate = 40
+    return seq
+
+
+def test_sequence_round_trips_with_its_step_tree(store: Store) -> None:
+    original = _rich_sequence()
+    with store.unit_of_work() as uow:
+        stored = uow.add_sequence(original, T0)
+    with store.unit_of_work() as uow:
+        loaded = uow.get_sequence(stored.id or 0)
+    assert loaded == stored
+    assert loaded.model_dump(exclude={"id", "version"}) == original.model_dump(
+        exclude={"id", "version"}
+    )
+    assert isinstance(loaded.steps[3], BranchStep)
+
+
+def test_added_sequence_gets_an_id_and_version_one(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        stored = uow.add_sequence(Sequence.new("Welcome"), T0)
+    assert stored.id is not None
+    assert stored.version == 1
+
+
+def test_sequence_is_found_by_name(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        stored = uow.add_sequence(Sequence.new("Welcome"), T0)
+        assert uow.get_sequence("Welcome") == stored
+
+
+def test_every_save_records_a_readable_version(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        seq = uow.add_sequence(Sequence.new("Welcome"), T0)
+        seq.add_wait(days=2)
+        seq = uow.save_sequence(seq, at(10))
+        seq.status = SequenceStatus.ACTIVE
+        seq = uow.save_sequence(seq, at(20))
+        assert seq.id is not None
+        versions = uow.sequence_versions(seq.id)
+        assert [v.version for v in versions] == [1, 2, 3]
+        assert [v.saved_at for v in versions] == [T0, at(10), at(20)]
+        assert [len(v.sequence.steps) for v in versions] == [3, 4, 4]
+        assert uow.sequence_version(seq.id, 1).sequence.status is SequenceStatus.DRAFT
+        assert uow.get_sequence(seq.id).version == 3
+
+
+def test_missing_version_is_not_found(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        seq = uow.add_sequence(Sequence.new("Welcome"), T0)
+        with pytest.raises(NotFoundError, match="sequence 1 has no version 7"):
+            uow.sequence_version(seq.id or 0, 7)
+
+
+def test_sequence_names_are_unique(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.add_sequence(Sequence.new("Welcome"), T0)
+        with pytest.raises(ConflictError, match="sequence named 'Welcome' already exists"):
+            uow.add_sequence(Sequence.new("Welcome"), T0)
+
+
+def test_renaming_onto_another_sequence_is_refused(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.add_sequence(Sequence.new("Welcome"), T0)
+        second = uow.add_sequence(Sequence.new("Nurture"), T0)
+        second.name = "Welcome"
+        with pytest.raises(ConflictError, match="'Welcome' already exists"):
+            uow.save_sequence(second, at(1))
+
+
+def test_invalid_sequence_is_not_saved(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        seq = uow.add_sequence(Sequence.new("Welcome"), T0)
+        broken = Sequence.model_construct(**{**seq.__dict__, "daily_cap_per_teammate": 0})
+        with pytest.raises(ValidationError, match="daily_cap_per_teammate"):
+            uow.save_sequence(broken, at(1))
+        assert len(uow.sequence_versions(seq.id or 0)) == 1
+
+
+def test_unknown_sequence_is_not_found(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        with pytest.raises(NotFoundError, match="sequence 42 does not exist"):
+            uow.get_sequence(42)
+        with pytest.raises(NotFoundError, match="no sequence named 'Nope'"):
+            uow.get_sequence("Nope")
+
+
+def test_sequences_are_listed_in_creation_order(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        for name in ("B", "A", "C"):
+            uow.add_sequence(Sequence.new(name), T0)
+        assert [s.name for s in uow.list_sequences()] == ["B", "A", "C"]
+
+
+def test_stored_step_tree_is_a_json_document(store_url: str) -> None:
+    with Store.open(store_url) as store, store.unit_of_work() as uow:
+        uow.add_sequence(Sequence.new("Welcome"), T0)
+    engine = create_engine(store_url)
+    with engine.connect() as connection:
+        document = connection.execute(text("SELECT document FROM sequences")).scalar_one()
+    engine.dispose()
+    if isinstance(document, str):  # SQLite hands JSON back as text, psycopg parses it
+        document = json.loads(document)
+    assert [step["label"] for step in document["steps"]] == ["Say hello", "Wait 3 days",
+                                                             "Follow up"]
