@@ -21,8 +21,9 @@ each of the contact's free attributes
 
 A variable the context lacks does not fail: it renders as ``{{ name }}``, visibly unfilled, so
 the reviewer catches it. On a revision the drafter drops the sentences that still hold a
-placeholder, and from the second revision (or when the notes are about the wording itself: the
-name, a repeat, a banned phrase) it writes plain wording instead, so the loop converges.
+placeholder (writing plain wording instead when that leaves less than half the text); from the
+second revision, or when the notes are about the wording itself (the name, a repeat, a banned
+phrase), it writes plain wording, so the revision loop converges.
 """
 
 from __future__ import annotations
@@ -129,6 +130,9 @@ class _Unfilled(Undefined):
     def __getitem__(self, key: Any) -> Any:
         return _Unfilled(name=f"{self._path()}.{key}")
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self
+
 
 class _Namespace:
     """A read-only bag of template values that knows its own path (``contact.attributes``)."""
@@ -199,7 +203,12 @@ class TemplateDrafter:
         if template.body is not None and not reword:
             body = _render(template.body, context, _where(request, "body"))
             if revising:
-                body = strip_placeholder_sentences(body, patterns)
+                rendered = body
+                body = strip_placeholder_sentences(rendered, patterns)
+                # Little left once the placeholders went: the template did not fit this
+                # contact, so write plain wording instead.
+                if word_count(body) * 2 < word_count(rendered):
+                    body = ""
         if not body:
             body = self._plain_body(request, spec)
         elif spec.needs_opt_out and (self.style.ensure_opt_out or revising):

@@ -113,9 +113,9 @@ class RuleReviewer:
         if check is Check.LENGTH:
             return self._length(draft.body, asked.channel)
         if check is Check.SUBJECT:
-            has_subject = channel_spec(asked.channel).has_subject
-            missing = has_subject and not (draft.subject or "").strip()
-            return [f"a {asked.channel} needs a subject line; write one"] if missing else []
+            if not channel_spec(asked.channel).has_subject or (draft.subject or "").strip():
+                return []
+            return [f"a message on {asked.channel} needs a subject line; write one"]
         if check is Check.REPEAT:
             return self._repeat(draft.body, asked)
         if check is Check.OPT_OUT:
@@ -163,7 +163,7 @@ class RuleReviewer:
         lowered = body.lower()
         if any(phrase.lower() in lowered for phrase in self.rules.opt_out_phrases):
             return []
-        return [f"a {channel} must tell the contact how to opt out; add an opt-out line"]
+        return [f"a message on {channel} must say how to opt out; add an opt-out line"]
 
     def _banned(self, draft: Draft) -> list[str]:
         text = f"{draft.subject or ''}\n{draft.body}"

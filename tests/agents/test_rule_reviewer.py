@@ -192,7 +192,7 @@ def test_email_without_subject_asks_for_revision(
     result = review(with_body(GOOD_BODY, subject=subject), make_request())
 
     assert reasons_of(result, Check.SUBJECT) == [
-        "subject: a email needs a subject line; write one"
+        "subject: a message on email needs a subject line; write one"
     ]
 
 
@@ -260,7 +260,7 @@ def test_email_without_opt_out_line_asks_for_revision(make_request: MakeRequest)
     result = review(with_body(body), make_request())
 
     assert reasons_of(result, Check.OPT_OUT) == [
-        "opt_out: a email must tell the contact how to opt out; add an opt-out line"
+        "opt_out: a message on email must say how to opt out; add an opt-out line"
     ]
 
 
