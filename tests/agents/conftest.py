@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from teamsim.agents import Draft, DraftRequest, ThreadMessage
-from teamsim.domain import Contact, Sequence
+from teamsim.domain import Contact, MessageStep, Sequence
 
 
 @pytest.fixture
@@ -39,6 +39,7 @@ def make_request(contact: Contact, sequence: Sequence) -> Callable[..., DraftReq
 
     def make(step_id: str = "s1", **overrides: Any) -> DraftRequest:
         step = sequence.step(step_id)
+        assert isinstance(step, MessageStep)
         fields: dict[str, Any] = {
             "contact": contact,
             "channel": step.channel,
