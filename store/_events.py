@@ -6,9 +6,9 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from teamsim.store._models import EventRow
@@ -18,6 +18,7 @@ from teamsim.store._types import require_utc
 __all__ = ["EventLog", "canonical_line", "events_digest"]
 
 _PAGE = 5_000
+_EVENTS = cast(Table, EventRow.__table__)
 
 
 def _iso(value: datetime) -> str:
@@ -132,7 +133,8 @@ class EventLog:
         if not self._buffer:
             return
         rows, self._buffer = self._buffer, []
-        self._session.execute(insert(EventRow), rows)
+        # Core insert of the table: one executemany, without the ORM bulk-insert bookkeeping.
+        self._session.execute(insert(_EVENTS), rows)
         self._flushed_seq = rows[-1]["seq"]
 
     def discard(self) -> None:

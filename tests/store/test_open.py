@@ -42,7 +42,10 @@ def test_database_with_foreign_tables_is_refused_and_left_alone(store_url: str) 
         Store.open(store_url)
     with engine.connect() as connection:
         tables = connection.execute(
-            text("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'")
+            text(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_name = 'meta' AND table_schema = current_schema()"
+            )
             if engine.dialect.name == "postgresql"
             else text("SELECT count(*) FROM sqlite_master WHERE name = 'meta'")
         ).scalar_one()
