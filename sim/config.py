@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from teamsim.agents import DraftStyle, ReviewRules
 from teamsim.domain import (
     AutoApproveRule,
     Contact,
@@ -31,7 +32,6 @@ __all__ = [
     "ContactSpec",
     "Delay",
     "DisableRuleAction",
-    "DrafterSpec",
     "EditAction",
     "EditOp",
     "EnableRuleAction",
@@ -42,7 +42,6 @@ __all__ = [
     "Persona",
     "Population",
     "ResumeAction",
-    "ReviewerSpec",
     "SimSettings",
     "TeammateSpec",
     "TimelineAction",
@@ -57,7 +56,9 @@ def _check_tz(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Paris")
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as Europe/Paris"
+        ) from None
     return value
 
 
@@ -237,27 +238,11 @@ class ApproverPolicy(BaseModel):
         return any(r.start <= day <= r.end for r in self.away)
 
 
-class DrafterSpec(BaseModel):
-    """The drafter a teammate uses: the built-in template drafter and its settings."""
-
-    model_config = _MODEL
-    kind: Literal["template"] = "template"
-    base_minutes: int = Field(default=6, ge=0)
-    minutes_per_100_words: int = Field(default=4, ge=0)
-    templates: dict[str, dict[str, str]] = Field(default_factory=dict)
-
-
-class ReviewerSpec(BaseModel):
-    """The reviewer a teammate uses: the built-in rule reviewer and its settings."""
-
-    model_config = _MODEL
-    kind: Literal["rules"] = "rules"
-    banned_phrases: list[str] = Field(default_factory=list)
-    base_minutes: int = Field(default=3, ge=0)
-
-
 class TeammateSpec(BaseModel):
     """An AI teammate: roles, capacity (tasks at once), drafter and reviewer.
+
+    ``drafter`` sets the template drafter's style and templates; ``reviewer`` sets the rule
+    reviewer's checks (banned phrases, length limits...).
 
     ``reviewed_by`` fixes the peer who reviews this teammate's drafts (default: round robin
     over the other reviewers).
@@ -268,8 +253,8 @@ class TeammateSpec(BaseModel):
     roles: list[TeammateRole] = Field(
         default_factory=lambda: [TeammateRole.DRAFTER, TeammateRole.REVIEWER])
     capacity: int = Field(default=2, ge=1)
-    drafter: DrafterSpec = Field(default_factory=DrafterSpec)
-    reviewer: ReviewerSpec = Field(default_factory=ReviewerSpec)
+    drafter: DraftStyle = Field(default_factory=DraftStyle)
+    reviewer: ReviewRules = Field(default_factory=ReviewRules)
     reviewed_by: str | None = None
 
 
@@ -620,7 +605,7 @@ class World(BaseModel):
             rule = getattr(a, "rule", None)
             if rule is not None and rule not in rules:
                 problems.append(f"{where}.rule: no rule {rule!r}")
-            for email in getattr(a, "contacts", []) + [getattr(a, "contact", None)]:
+            for email in [*getattr(a, "contacts", []), getattr(a, "contact", None)]:
                 if email is not None and known and email.lower() not in known:
                     problems.append(f"{where}: no contact {email!r}")
             if isinstance(a, ChatAction) and a.teammate is not None and a.teammate not in team:

@@ -1,0 +1,1004 @@
+"""The campaign simulator: one SimPy environment per run, every actor a process in it.
+
+Actors and their order within one simulated minute (SimPy runs events of the same minute in the
+order they were scheduled, which is itself a pure function of the world and the seed; the rules
+below fix the order inside each actor):
+
+- the **timeline** applies scripted actions in file order;
+- **enrollments** walk their sequence: a wait starts a timer, a branch decides, a message step
+  falls *due*;
+- the **scheduler** wakes every ``tick_minutes``; it picks up due steps oldest first (due time,
+  then enrollment id) and hands each to its sequence's teammate, then dispatches the outbox
+  (follow-ups before first messages, then by queue time and message id);
+- **teammates** are SimPy resources of their capacity; a task holds its drafter and its peer
+  reviewer (acquired in name order, so two tasks never deadlock) for the minutes the drafter
+  and reviewer report, and the draft then lands in Needs attention;
+- the **human** checks Needs attention in sessions and decides, oldest item first;
+- **contacts** react to each delivered message with draws keyed by who they are.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import simpy
+
+from teamsim.agents import Drafter, Reviewer, RuleReviewer, Team, TeamMember, TemplateDrafter
+from teamsim.domain import (
+    BranchStep,
+    Contact,
+    EngagementCondition,
+    EnrollmentStatus,
+    MessageStep,
+    Sequence,
+    SequenceStatus,
+    SimMinutes,
+    Teammate,
+    TeammateRole,
+    WaitStep,
+)
+from teamsim.errors import InvariantError
+from teamsim.graph import HumanDecision, Pipeline, PipelineConfig, PipelineResult, RuleEvaluator
+from teamsim.sim._checks import check_invariants, compute_metrics
+from teamsim.sim._names import generated_contact
+from teamsim.sim._random import KeyedRandom
+from teamsim.sim._rules import RulesEngine
+from teamsim.sim._walk import first_of, next_after, step_ids
+from teamsim.sim.config import (
+    ActivateAction,
+    ChatAction,
+    DisableRuleAction,
+    EditAction,
+    EnableRuleAction,
+    EndAction,
+    EnrollAction,
+    PauseAction,
+    Persona,
+    ResumeAction,
+    World,
+)
+from teamsim.store import (
+    EventRecord,
+    ReplyKind,
+    Store,
+    UnitOfWork,
+    canonical_line,
+    events_digest,
+)
+
+__all__ = ["ProcessGenerator", "Simulation", "SimulationResult"]
+
+ProcessGenerator = Generator[simpy.Event, Any, None]
+"""A SimPy process: a generator of events."""
+
+_DAY = 1440
+
+
+@dataclass(slots=True)
+class _Sent:
+    message_id: int
+    minute: SimMinutes
+    opened: SimMinutes | None = None
+    clicked: SimMinutes | None = None
+
+
+@dataclass(slots=True)
+class _Enrollment:
+    id: int
+    seq: str
+    contact: Contact
+    persona: Persona
+    status: EnrollmentStatus = EnrollmentStatus.ACTIVE
+    step_id: str | None = None
+    token: int = 0
+    due: SimMinutes | None = None
+    task_id: int | None = None
+    working: bool = False
+    parked: bool = False
+    sent: dict[str, _Sent] = field(default_factory=dict)
+    messages: int = 0
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    message_id: int
+    task_id: int
+    contact: Contact
+    teammate: str
+    channel: str
+    queued: SimMinutes
+    not_before: SimMinutes
+    enrollment: _Enrollment | None = None
+    token: int = 0
+    step_id: str | None = None
+    follow_up: bool = False
+    edited: bool = False
+    flagged: bool = False
+
+
+@dataclass(slots=True)
+class _Attention:
+    item_id: int
+    kind: str
+    created: SimMinutes
+    task_id: int | None = None
+    draft_id: int | None = None
+    enrollment: _Enrollment | None = None
+    open: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimulationResult:
+    """What a run produced.
+
+    Attributes:
+        world: the world that ran.
+        seed: the seed it ran with.
+        events: the event log in canonical order (simulated time, then sequence number).
+        digest: SHA-256 of the canonical event lines; equal for equal world and seed.
+        metrics: the run's metrics (see :func:`teamsim.sim.compute_metrics`).
+        violations: broken invariants, one line each (empty in a correct run).
+        store: the run's store, still open; close it when done.
+    """
+
+    world: World
+    seed: int
+    events: tuple[EventRecord, ...]
+    digest: str
+    metrics: dict[str, Any]
+    violations: tuple[str, ...]
+    store: Store
+
+    def event_lines(self) -> Iterator[str]:
+        """The events as canonical JSON lines (what ``events.jsonl`` holds)."""
+        return (canonical_line(e) for e in self.events)
+
+
+class Simulation:
+    """One deterministic run of a :class:`~teamsim.sim.World`.
+
+    Args:
+        world: sequences, teammates, contacts, personas, the human, rules and the timeline.
+        seed: the run's seed (default: the world's).
+        store: where the run is recorded (default: a new in-memory SQLite store).
+        until_days: stop after this many days instead of the world's ``days``.
+        drafters: drafters by teammate name, replacing the template drafter (plug in an LLM).
+        reviewers: reviewers by teammate name, replacing the rule reviewer.
+        rules: the auto-approve rule evaluator (default: teamsim's rules engine over the
+            world's rules).
+        progress: called with the simulated day number as each day ends.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        seed: int | None = None,
+        store: Store | None = None,
+        until_days: float | None = None,
+        drafters: Mapping[str, Drafter] | None = None,
+        reviewers: Mapping[str, Reviewer] | None = None,
+        rules: RuleEvaluator | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        if until_days is not None and until_days <= 0:
+            raise ValueError(f"until_days must be > 0, got {until_days}")
+        self.world = world
+        self.seed = world.seed if seed is None else seed
+        self.store = store if store is not None else Store.open("sqlite://")
+        self.until: SimMinutes = world.minutes if until_days is None else round(until_days * _DAY)
+        self.env = simpy.Environment()
+        self.rng = KeyedRandom(self.seed)
+        self._drafters = dict(drafters or {})
+        self._reviewers = dict(reviewers or {})
+        self._rules = rules
+        self._progress = progress
+        self._start = world.start_utc
+        self._tz = ZoneInfo(world.timezone)
+        self._human_tz = ZoneInfo(world.approver.timezone)
+        self._ran = False
+        self.rules_engine: RulesEngine | None = None
+
+    # ------------------------------------------------------------------------------------------
+    # running
+
+    def run(self, *, check: bool = True) -> SimulationResult:
+        """Run the world to its end and return the result.
+
+        Raises:
+            InvariantError: an invariant broke (when ``check``); ``err.result`` has the run.
+        """
+        if self._ran:
+            raise RuntimeError("a Simulation runs once; make a new one for another run")
+        self._ran = True
+        with ExitStack() as stack:
+            self.uow: UnitOfWork = stack.enter_context(self.store.unit_of_work())
+            self._setup()
+            for process in (self._timeline(), self._enroller(), self._scheduler(),
+                            self._approver(), self._days()):
+                self.env.process(process)
+            self.env.run(until=self.until)
+            self._log("run.ended", {"minute": self.until,
+                                    "teammate_busy_minutes": dict(sorted(self._busy.items())),
+                                    "human_minutes": self._human_minutes})
+            self.uow.commit()
+            events = tuple(sorted(self.uow.events.iter(), key=lambda e: (e.at, e.seq)))
+        violations = tuple(check_invariants(events))
+        metrics = compute_metrics(events, self.world, self.until)
+        result = SimulationResult(world=self.world, seed=self.seed, events=events,
+                                  digest=events_digest(events), metrics=metrics,
+                                  violations=violations, store=self.store)
+        if check and violations:
+            error = InvariantError(
+                f"run of {self.world.name!r} (seed {self.seed}) broke "
+                f"{len(violations)} invariant(s):\n" + "\n".join(violations[:20]))
+            error.result = result  # type: ignore[attr-defined]
+            raise error
+        return result
+
+    # ------------------------------------------------------------------------------------------
+    # time
+
+    def _now(self) -> datetime:
+        return self._start + timedelta(minutes=int(self.env.now))
+
+    def _minute(self) -> SimMinutes:
+        return int(self.env.now)
+
+    def _log(self, kind: str, payload: dict[str, Any] | None = None, *,
+             e: _Enrollment | None = None, contact_id: int | None = None,
+             sequence_id: int | None = None, task_id: int | None = None) -> None:
+        if e is not None:
+            contact_id = e.contact.id
+            sequence_id = self._seq(e.seq).id
+        self.uow.events.append(kind, self._now(), payload or {},
+                               sequence_id=sequence_id, contact_id=contact_id, task_id=task_id,
+                               enrollment_id=e.id if e is not None else None)
+
+    def _later(self, minutes: SimMinutes, action: Callable[[], None]) -> None:
+        """Run ``action`` ``minutes`` from now (a timeout callback: cheaper than a process)."""
+        event = self.env.timeout(max(0, minutes))
+        event.callbacks.append(lambda _: action())
+
+    # ------------------------------------------------------------------------------------------
+    # set-up
+
+    def _setup(self) -> None:
+        world, uow, at = self.world, self.uow, self._start
+        uow.set_meta("run.world", world.name)
+        uow.set_meta("run.seed", str(self.seed))
+        uow.set_meta("run.start", at.isoformat())
+        self._log("run.started", {"world": world.name, "seed": self.seed,
+                                  "start": at.isoformat(), "minutes": self.until})
+        stored = [uow.add_teammate(Teammate(name=t.name, roles=t.roles, capacity=t.capacity))
+                  for t in world.teammates]
+        drafters = {t.name: self._drafters.get(t.name) or TemplateDrafter(t.drafter)
+                    for t in world.teammates}
+        reviewers = {t.name: self._reviewers.get(t.name) or RuleReviewer(t.reviewer)
+                     for t in world.teammates}
+        pairing = {t.name: t.reviewed_by for t in world.teammates if t.reviewed_by}
+        self.team = Team.of(stored, drafters=drafters, reviewers=reviewers, pairing=pairing)
+        self._teammate_names: dict[int | None, str] = {t.id: t.name for t in stored}
+        self._default_drafter = next(t.name for t in world.teammates
+                                     if TeammateRole.DRAFTER in t.roles)
+        self._resources = {m.name: simpy.Resource(self.env, capacity=m.capacity)
+                           for m in self.team.members}
+        self._busy: dict[str, int] = dict.fromkeys(self._resources, 0)
+        self._seqs: dict[str, Sequence] = {}
+        for seq in world.sequences:
+            fresh = seq.model_copy(update={"id": None, "version": 0}, deep=True)
+            self._seqs[seq.name] = uow.add_sequence(fresh, at)
+            self._log("sequence.created", {"name": seq.name, "status": seq.status.value,
+                                           "version": self._seqs[seq.name].version},
+                      sequence_id=self._seqs[seq.name].id)
+        self._rule_ids: dict[str, int] = {}
+        for rule in world.rules:
+            saved = uow.add_rule(rule.model_copy(update={"id": None}))
+            assert saved.id is not None
+            self._rule_ids[rule.name] = saved.id
+            if rule.enabled:
+                self._log("rule.enabled", {"rule_id": saved.id, "name": rule.name})
+        self.pipeline = Pipeline(
+            rules=self._rules if self._rules is not None else self._default_rules(),
+            config=PipelineConfig(max_review_rounds=world.settings.max_review_rounds,
+                                  on_reject=world.settings.on_reject))
+        self._personas = {p.name: p for p in world.personas}
+        self._contacts: dict[str, Contact] = {}
+        self._contact_ids: dict[int, Contact] = {}
+        self._persona_of: dict[str, Persona] = {}
+        self._plan: list[tuple[SimMinutes, int, str, str]] = []
+        order = 0
+        for spec in world.contacts:
+            contact = uow.add_contact(Contact.model_validate(
+                spec.model_dump(exclude={"persona", "enroll_in", "enroll_at", "id"})))
+            self._contacts[contact.email] = contact
+            self._persona_of[contact.email] = self._personas[spec.persona]
+            for name in spec.enroll_in:
+                self._plan.append((round(spec.enroll_at * _DAY), order, contact.email, name))
+                order += 1
+        for pop in world.populations:
+            spread = round(pop.enroll_over_days * _DAY)
+            for n in range(1, pop.count + 1):
+                contact, persona = generated_contact(pop, n, self.rng)
+                contact = uow.add_contact(contact)
+                self._contacts[contact.email] = contact
+                self._persona_of[contact.email] = self._personas[persona]
+                offset = (n - 1) * spread // pop.count
+                for name in pop.enroll_in:
+                    self._plan.append((round(pop.enroll_at * _DAY) + offset, order,
+                                       contact.email, name))
+                    order += 1
+        self._plan.sort()
+        self._enrollments: dict[int, _Enrollment] = {}
+        self._by_pair: dict[tuple[str, str], _Enrollment] = {}
+        self._due: list[tuple[SimMinutes, int, int]] = []
+        self._parked: dict[str, list[_Enrollment]] = {name: [] for name in self._seqs}
+        self._outbox: list[_Outgoing] = []
+        self._attention: list[_Attention] = []
+        self._attention_by_task: dict[int, _Attention] = {}
+        self._sent_today: dict[tuple[str, date], int] = {}
+        self._human_minutes = 0.0
+        self._rounds: dict[int, int] = {}
+
+    def _default_rules(self) -> RuleEvaluator:
+        self.rules_engine = RulesEngine(self.uow.list_rules(), self.world.approver.timezone)
+        return self.rules_engine
+
+    def _seq(self, name: str) -> Sequence:
+        return self._seqs[name]
+
+    # ------------------------------------------------------------------------------------------
+    # processes
+
+    def _days(self) -> ProcessGenerator:
+        """Commit the store and report progress once a simulated day."""
+        day = 0
+        while True:
+            yield self.env.timeout(_DAY)
+            day += 1
+            self.uow.commit()
+            if self._progress is not None:
+                self._progress(day)
+
+    def _enroller(self) -> ProcessGenerator:
+        """Enroll the world's contacts at their planned minutes."""
+        for minute, _, email, name in self._plan:
+            if minute > self._minute():
+                yield self.env.timeout(minute - self._minute())
+            self._enroll(email, name)
+
+    def _timeline(self) -> ProcessGenerator:
+        """Apply the world's scripted actions at their minutes, in file order on ties."""
+        for action in sorted(self.world.timeline, key=lambda a: a.minute):
+            if action.minute > self._minute():
+                yield self.env.timeout(action.minute - self._minute())
+            self._apply(action)
+
+    def _scheduler(self) -> ProcessGenerator:
+        """Every tick: start work on due steps, then dispatch the outbox."""
+        tick = self.world.settings.tick_minutes
+        while True:
+            self._pick_up_due()
+            self._dispatch()
+            yield self.env.timeout(tick)
+
+    # ------------------------------------------------------------------------------------------
+    # enrollments
+
+    def _enroll(self, email: str, seq_name: str) -> _Enrollment | None:
+        contact = self._contacts[email.lower()]
+        seq = self._seq(seq_name)
+        assert seq.id is not None
+        assert contact.id is not None
+        if (email.lower(), seq_name) in self._by_pair:
+            self._log("enrollment.refused", {"reason": "already enrolled", "email": email},
+                      contact_id=contact.id, sequence_id=seq.id)
+            return None
+        enrollment = self.uow.enroll(seq.id, contact.id, self._now(),
+                                     current_step_id=first_of(seq.steps), next_due_at=None)
+        assert enrollment.id is not None
+        e = _Enrollment(id=enrollment.id, seq=seq_name, contact=contact,
+                        persona=self._persona_of[contact.email], step_id=first_of(seq.steps))
+        self._enrollments[e.id] = e
+        self._by_pair[(contact.email, seq_name)] = e
+        self._log("enrollment.created", {"step_id": e.step_id}, e=e)
+        self._enter(e)
+        return e
+
+    def _enter(self, e: _Enrollment) -> None:
+        """Run the person's current step: start a wait, take a branch, or make a message due."""
+        seq = self._seq(e.seq)
+        while e.status is EnrollmentStatus.ACTIVE:
+            if e.step_id is None:
+                self._finish(e, EnrollmentStatus.COMPLETED, "completed")
+                return
+            step = seq.step(e.step_id)
+            if isinstance(step, MessageStep):
+                if step.id in e.sent:  # never the same step twice (after an edit reorders it)
+                    e.step_id = next_after(seq, step.id)
+                    continue
+                self._make_due(e, step)
+                return
+            if isinstance(step, WaitStep):
+                e.token += 1
+                self._log("wait.started", {"step_id": step.id, "minutes": step.minutes,
+                                           "until": (self._now() + timedelta(
+                                               minutes=step.minutes)).isoformat()}, e=e)
+                self._later(step.minutes, self._waited(e, e.token, step.id))
+                return
+            taken = self._branch(e, step)
+            if taken is None:
+                return
+            arm = step.then_steps if taken else step.else_steps
+            self._log("branch.taken", {"step_id": step.id, "arm": "then" if taken else "else"},
+                      e=e)
+            e.step_id = first_of(arm) if arm else next_after(seq, step.id)
+
+    def _waited(self, e: _Enrollment, token: int, step_id: str) -> Callable[[], None]:
+        def done() -> None:
+            if e.token == token and e.status is EnrollmentStatus.ACTIVE and e.step_id == step_id:
+                self._log("wait.done", {"step_id": step_id}, e=e)
+                e.step_id = next_after(self._seq(e.seq), step_id)
+                self._enter(e)
+        return done
+
+    def _branch(self, e: _Enrollment, step: BranchStep) -> bool | None:
+        """Whether the branch's condition holds; ``None`` when it cannot be told yet (an
+        engagement window still open), in which case the branch is re-checked when it closes.
+        """
+        cond = step.condition
+        if not isinstance(cond, EngagementCondition):
+            return cond.holds(e.contact)
+        sent = e.sent.get(cond.step_id)
+        if sent is None:
+            return cond.event == "not_opened"
+        now = self._minute()
+        window_end = None if cond.within_days is None else sent.minute + round(
+            cond.within_days * _DAY)
+        seen = sent.opened if cond.event != "clicked" else sent.clicked
+        happened = seen is not None and (window_end is None or seen <= window_end)
+        if happened:
+            return cond.event != "not_opened"
+        if window_end is not None and now < window_end:
+            e.token += 1
+            token = e.token
+            self._log("branch.waiting", {"step_id": step.id, "until_minute": window_end}, e=e)
+
+            def recheck() -> None:
+                if e.token == token and e.status is EnrollmentStatus.ACTIVE:
+                    self._enter(e)
+            self._later(window_end - now, recheck)
+            return None
+        return cond.event == "not_opened"
+
+    def _make_due(self, e: _Enrollment, step: MessageStep) -> None:
+        e.due = self._minute()
+        self._log("step.due", {"step_id": step.id}, e=e)
+        heapq.heappush(self._due, (e.due, e.id, e.token))
+
+    def _finish(self, e: _Enrollment, status: EnrollmentStatus, reason: str) -> None:
+        """End an enrollment (completed, bounced, unsubscribed, ended by the human)."""
+        if e.status in (EnrollmentStatus.COMPLETED, EnrollmentStatus.BOUNCED,
+                        EnrollmentStatus.UNSUBSCRIBED, EnrollmentStatus.ENDED):
+            return
+        e.status = status
+        e.token += 1
+        self._withdraw_task(e, reason)
+        self.uow.update_enrollment(e.id, status=status, ended_reason=reason,
+                                   current_step_id=e.step_id)
+        kind = "enrollment.completed" if status is EnrollmentStatus.COMPLETED \
+            else "enrollment.ended"
+        self._log(kind, {"status": status.value, "reason": reason}, e=e)
+
+    def _withdraw_task(self, e: _Enrollment, reason: str) -> None:
+        if e.task_id is None:
+            return
+        item = self._attention_by_task.pop(e.task_id, None)
+        if item is not None and item.open:
+            item.open = False
+            self.pipeline.withdraw(e.task_id, reason, uow=self.uow, at=self._now())
+        e.task_id = None
+
+    def _pause_person(self, e: _Enrollment, reason: str) -> None:
+        if e.status is not EnrollmentStatus.ACTIVE:
+            return
+        e.status = EnrollmentStatus.PAUSED
+        e.token += 1
+        self._withdraw_task(e, reason)
+        self.uow.update_enrollment(e.id, status=EnrollmentStatus.PAUSED, paused_at=self._now())
+        self._log("enrollment.paused", {"reason": reason, "step_id": e.step_id}, e=e)
+
+    def _resume_person(self, e: _Enrollment, by: str) -> None:
+        if e.status is not EnrollmentStatus.PAUSED:
+            return
+        e.status = EnrollmentStatus.ACTIVE
+        e.token += 1
+        self.uow.update_enrollment(e.id, status=EnrollmentStatus.ACTIVE, paused_at=None)
+        self._log("enrollment.resumed", {"by": by, "step_id": e.step_id}, e=e)
+        self._enter(e)
+
+    # ------------------------------------------------------------------------------------------
+    # the scheduler and the teammates
+
+    def _pick_up_due(self) -> None:
+        now = self._minute()
+        while self._due and self._due[0][0] <= now:
+            _, eid, token = heapq.heappop(self._due)
+            e = self._enrollments[eid]
+            if e.token != token or e.status is not EnrollmentStatus.ACTIVE or e.working:
+                continue
+            if self._seq(e.seq).status is not SequenceStatus.ACTIVE:
+                if not e.parked:
+                    e.parked = True
+                    self._parked[e.seq].append(e)
+                    self._log("step.parked", {"step_id": e.step_id,
+                                              "status": self._seq(e.seq).status.value}, e=e)
+                continue
+            e.working = True
+            self.env.process(self._work(e, token))
+
+    def _pair(self, drafter: str) -> tuple[TeamMember, TeamMember]:
+        member = self.team.member(drafter)
+        return member, self.team.next_reviewer(drafter)
+
+    def _hold(self, names: list[str]) -> Generator[simpy.Event, Any, list[Any]]:
+        """Acquire the named teammates' resources in name order (no deadlock)."""
+        requests = []
+        for name in sorted(set(names)):
+            request = self._resources[name].request()
+            yield request
+            requests.append((name, request))
+        return requests
+
+    def _release(self, requests: list[Any], minutes: int) -> None:
+        for name, request in requests:
+            self._busy[name] += minutes
+            self._resources[name].release(request)
+
+    def _work(self, e: _Enrollment, token: int) -> ProcessGenerator:
+        """Draft, review and hand a due step to the approval gate, holding the teammates."""
+        seq = self._seq(e.seq)
+        drafter, reviewer = self._pair(seq.teammate or self._default_drafter)
+        requests = yield from self._hold([drafter.name, reviewer.name])
+        seq = self._seq(e.seq)
+        if (e.token != token or e.status is not EnrollmentStatus.ACTIVE or e.step_id is None
+                or seq.status is not SequenceStatus.ACTIVE):
+            self._release(requests, 0)
+            e.working = False
+            if e.token == token and e.status is EnrollmentStatus.ACTIVE:
+                heapq.heappush(self._due, (self._minute(), e.id, e.token))
+            return
+        step = seq.step(e.step_id)
+        assert isinstance(step, MessageStep)
+        result = self.pipeline.start_step(
+            uow=self.uow, enrollment_id=e.id, sequence=seq, step=step, contact=e.contact,
+            drafter_member=drafter, reviewer_member=reviewer, at=self._now())
+        e.task_id = result.task_id
+        yield self.env.timeout(result.busy_minutes)
+        self._release(requests, result.busy_minutes)
+        self._log("work.done", {"teammates": sorted({drafter.name, reviewer.name}),
+                                "minutes": result.busy_minutes}, e=e, task_id=result.task_id)
+        e.working = False
+        self._settle(e, result, token)
+
+    def _settle(self, e: _Enrollment | None, result: PipelineResult, token: int) -> None:
+        """Route a pipeline result: Needs attention, the outbox, or the next step."""
+        stale = e is not None and (e.token != token or e.task_id != result.task_id)
+        if result.status == "awaiting_approval":
+            assert result.attention_id is not None
+            if stale:
+                if (e is not None and e.task_id is None) or (e is not None and
+                                                           e.task_id != result.task_id):
+                    self._withdraw_if_open(result)
+                return
+            item = _Attention(item_id=result.attention_id, kind="draft",
+                              created=self._minute(), task_id=result.task_id,
+                              draft_id=result.draft_id, enrollment=e)
+            self._attention.append(item)
+            self._attention_by_task[result.task_id] = item
+        elif result.status == "sent":
+            assert result.message_id is not None
+            self._queue(e, result, token)
+        elif e is not None and not stale:
+            e.task_id = None
+            if result.status == "skipped":
+                assert e.step_id is not None
+                self._log("step.skipped", {"step_id": e.step_id}, e=e)
+                e.step_id = next_after(self._seq(e.seq), e.step_id)
+                self._enter(e)
+
+    def _withdraw_if_open(self, result: PipelineResult) -> None:
+        record = self.uow.get_task(result.task_id)
+        if record.status == "awaiting_approval":
+            self.pipeline.withdraw(result.task_id, "superseded", uow=self.uow, at=self._now())
+
+    # ------------------------------------------------------------------------------------------
+    # the outbox
+
+    def _queue(self, e: _Enrollment | None, result: PipelineResult, token: int) -> None:
+        assert result.message_id is not None
+        message = self.uow.get_message(result.message_id)
+        task = self.uow.get_task(result.task_id)
+        teammate = self._teammate_names[task.teammate_id]
+        decisions = self.uow.list_decisions(task_id=result.task_id)
+        edited = any(d.action == "edit" for d in decisions)
+        if e is not None:
+            e.task_id = None
+        out = _Outgoing(
+            message_id=result.message_id, task_id=result.task_id, contact=self._contact_by_id(
+                message.contact_id), teammate=teammate, channel=message.channel,
+            queued=self._minute(), not_before=self._minute(), enrollment=e, token=token,
+            step_id=message.step_id, follow_up=e is not None and e.messages > 0,
+            edited=edited, flagged=result.flagged)
+        self._outbox.append(out)
+
+    def _contact_by_id(self, contact_id: int) -> Contact:
+        if len(self._contact_ids) != len(self._contacts):
+            self._contact_ids = {c.id or 0: c for c in self._contacts.values()}
+        return self._contact_ids[contact_id]
+
+    def _dispatch(self) -> None:
+        if not self._outbox:
+            return
+        now = self._minute()
+        keep: list[_Outgoing] = []
+        for out in sorted(self._outbox, key=lambda o: (not o.follow_up, o.queued, o.message_id)):
+            verdict = self._can_deliver(out, now)
+            if verdict == "deliver":
+                self._deliver(out)
+            elif verdict == "wait":
+                keep.append(out)
+            else:
+                self.uow.cancel_message(out.message_id, reason=verdict, at=self._now())
+                self._log("message.cancelled", {"message_id": out.message_id,
+                                                "reason": verdict},
+                          e=out.enrollment, task_id=out.task_id,
+                          contact_id=out.contact.id)
+        self._outbox = keep
+
+    def _can_deliver(self, out: _Outgoing, now: SimMinutes) -> str:
+        e = out.enrollment
+        if e is not None:
+            if e.status is EnrollmentStatus.PAUSED:
+                return "the person replied"
+            if e.status is not EnrollmentStatus.ACTIVE:
+                return f"enrollment {e.status.value}"
+            if e.step_id != out.step_id:
+                return "the step was removed"
+            seq = self._seq(e.seq)
+            if seq.status is not SequenceStatus.ACTIVE or now < out.not_before:
+                return "wait"
+            if seq.send_window is not None and not self._in_window(seq, out.contact):
+                return "wait"
+            if seq.daily_cap_per_teammate is not None:
+                day = self._now().astimezone(self._tz).date()
+                if self._sent_today.get((out.teammate, day), 0) >= seq.daily_cap_per_teammate:
+                    return "wait"
+        return "deliver"
+
+    def _in_window(self, seq: Sequence, contact: Contact) -> bool:
+        window = seq.send_window
+        assert window is not None
+        local = self._now().astimezone(ZoneInfo(contact.timezone))
+        return local.weekday() in window.weekdays and window.start <= local.time() < window.end
+
+    def _deliver(self, out: _Outgoing) -> None:
+        now = self._now()
+        self.uow.deliver_message(out.message_id, at=now)
+        day = now.astimezone(self._tz).date()
+        self._sent_today[(out.teammate, day)] = self._sent_today.get((out.teammate, day), 0) + 1
+        e = out.enrollment
+        index = e.messages if e is not None else 0
+        self._log("message.sent", {"message_id": out.message_id, "step_id": out.step_id,
+                                   "channel": out.channel, "index": index,
+                                   "teammate": out.teammate, "follow_up": out.follow_up},
+                  e=e, task_id=out.task_id, contact_id=out.contact.id)
+        if e is None:
+            return
+        assert out.step_id is not None
+        e.messages += 1
+        e.sent[out.step_id] = _Sent(message_id=out.message_id, minute=self._minute())
+        self._react(e, out, index)
+        e.step_id = next_after(self._seq(e.seq), out.step_id)
+        self.uow.update_enrollment(e.id, current_step_id=e.step_id)
+        self._enter(e)
+
+    # ------------------------------------------------------------------------------------------
+    # contacts
+
+    def _react(self, e: _Enrollment, out: _Outgoing, index: int) -> None:
+        """Draw the person's reactions to a delivered message, keyed by who and which step."""
+        p, rng = e.persona, self.rng
+        key = (e.contact.email, e.seq, out.step_id)
+        sent = e.sent[str(out.step_id)]
+        if rng.chance(p.bounce, "bounce", *key):
+            self._later(1, lambda: self._bounce(e, out))
+            return
+        if rng.chance(p.out_of_office, "ooo", *key):
+            self._later(2, lambda: self._reply(e, out, "out_of_office"))
+        if rng.chance(p.open, "open", *key):
+            opened = p.open_delay.minutes(rng.uniform("open-delay", *key))
+
+            def open_() -> None:
+                sent.opened = self._minute()
+                self.uow.mark_engagement(out.message_id, "opened", self._now())
+                self._log("message.opened", {"message_id": out.message_id,
+                                             "step_id": out.step_id}, e=e)
+            self._later(opened, open_)
+            if rng.chance(p.click, "click", *key):
+                clicked = opened + p.click_delay.minutes(rng.uniform("click-delay", *key))
+
+                def click() -> None:
+                    sent.clicked = self._minute()
+                    self.uow.mark_engagement(out.message_id, "clicked", self._now())
+                    self._log("message.clicked", {"message_id": out.message_id,
+                                                  "step_id": out.step_id}, e=e)
+                self._later(clicked, click)
+        chance = p.reply_chance(index, out.channel, out.edited, out.flagged)
+        if rng.chance(chance, "reply", *key):
+            delay = p.reply_delay.minutes(rng.uniform("reply-delay", *key))
+            self._later(delay, lambda: self._reply(e, out, "reply"))
+        if rng.chance(p.unsubscribe, "unsubscribe", *key):
+            delay = p.unsubscribe_delay.minutes(rng.uniform("unsubscribe-delay", *key))
+            self._later(delay, lambda: self._unsubscribe(e, out))
+
+    def _bounce(self, e: _Enrollment, out: _Outgoing) -> None:
+        self.uow.add_reply(contact_id=e.contact.id or 0, kind="bounce", at=self._now(),
+                           enrollment_id=e.id, message_id=out.message_id)
+        self._log("reply.received", {"kind": "bounce", "message_id": out.message_id}, e=e)
+        self._finish(e, EnrollmentStatus.BOUNCED, "bounced")
+
+    def _unsubscribe(self, e: _Enrollment, out: _Outgoing) -> None:
+        self.uow.add_reply(contact_id=e.contact.id or 0, kind="unsubscribe", at=self._now(),
+                           enrollment_id=e.id, message_id=out.message_id)
+        self._log("reply.received", {"kind": "unsubscribe", "message_id": out.message_id}, e=e)
+        self._finish(e, EnrollmentStatus.UNSUBSCRIBED, "unsubscribed")
+
+    def _reply(self, e: _Enrollment, out: _Outgoing, kind: ReplyKind) -> None:
+        body = ("Thanks, I'm out of the office this week." if kind == "out_of_office" else
+                f"Hi {out.teammate}, thanks for reaching out. Can we talk next week? "
+                f"- {e.contact.first_name}")
+        reply_id = self.uow.add_reply(contact_id=e.contact.id or 0, kind=kind, at=self._now(),
+                                      enrollment_id=e.id, message_id=out.message_id, body=body)
+        if kind != "reply":
+            self._log("reply.received", {"kind": kind, "reply_id": reply_id,
+                                         "message_id": out.message_id}, e=e)
+            return
+        item_id = self.uow.open_attention(
+            kind="reply", at=self._now(), reply_id=reply_id,
+            payload={"contact": e.contact.email, "sequence": e.seq, "body": body,
+                     "message_id": out.message_id})
+        self._log("reply.received", {"kind": kind, "reply_id": reply_id,
+                                     "message_id": out.message_id, "attention_id": item_id}, e=e)
+        item = _Attention(item_id=item_id, kind="reply", created=self._minute(), enrollment=e)
+        self._attention.append(item)
+        self._pause_person(e, "replied")
+
+    # ------------------------------------------------------------------------------------------
+    # the human
+
+    def _next_session(self, after: SimMinutes) -> SimMinutes | None:
+        """The first check-in at or after minute ``after``, or ``None`` before the run ends."""
+        policy = self.world.approver
+        local = (self._start + timedelta(minutes=after)).astimezone(self._human_tz)
+        day = local.date()
+        for _ in range(3700):
+            if day.weekday() in policy.workdays and not policy.is_away(day):
+                for at in policy.sessions:
+                    moment = datetime.combine(day, at, tzinfo=self._human_tz).astimezone(UTC)
+                    minute = int((moment - self._start).total_seconds() // 60)
+                    if minute >= after:
+                        return minute if minute < self.until else None
+            day += timedelta(days=1)
+            if datetime.combine(day, policy.sessions[0], tzinfo=self._human_tz) > \
+                    self._start + timedelta(minutes=self.until + _DAY):
+                return None
+        return None
+
+    def _approver(self) -> ProcessGenerator:
+        """The human works Needs attention in check-in sessions."""
+        while True:
+            start = self._next_session(self._minute())
+            if start is None:
+                return
+            if start > self._minute():
+                yield self.env.timeout(start - self._minute())
+            yield from self._session()
+
+    def _session(self) -> ProcessGenerator:
+        policy = self.world.approver
+        self._attention = [a for a in self._attention if a.open]
+        waiting = sorted(self._attention, key=lambda a: (a.created, a.item_id))
+        self._log("approver.session_started", {"open_items": len(waiting)})
+        handled, minutes = 0, 0.0
+        for item in waiting[:policy.max_items_per_session]:
+            if not item.open:
+                continue
+            spend = policy.minutes_per_reply if item.kind == "reply" else policy.minutes_per_item
+            if spend:
+                yield self.env.timeout(round(spend))
+            minutes += spend
+            if not item.open:
+                continue
+            handled += 1
+            if item.kind == "reply":
+                self._handle_reply(item)
+            elif item.kind == "draft":
+                self._decide(item)
+            else:
+                self._handle_other(item)
+        self._human_minutes += minutes
+        self._log("approver.session_ended", {"handled": handled, "minutes": minutes})
+
+    def _handle_reply(self, item: _Attention) -> None:
+        item.open = False
+        self.uow.resolve_attention(item.item_id, status="resolved", at=self._now())
+        self._log("attention.resolved", {"attention_id": item.item_id, "kind": "reply"},
+                  e=item.enrollment)
+        e = item.enrollment
+        if e is None:
+            return
+        action = self.world.approver.on_reply
+        if action == "resume":
+            self._resume_person(e, "human")
+        elif action == "end":
+            self._finish(e, EnrollmentStatus.ENDED, "ended by the human after a reply")
+
+    def _handle_other(self, item: _Attention) -> None:
+        """Items of other kinds (rule suggestions) are read and left to their own handler."""
+        item.open = False
+
+    def _decide(self, item: _Attention) -> None:
+        assert item.task_id is not None
+        policy = self.world.approver
+        e = item.enrollment
+        round_ = self._rounds.get(item.task_id, 0)
+        self._rounds[item.task_id] = round_ + 1
+        who = (e.contact.email, e.seq, e.step_id) if e is not None else ("chat", item.task_id)
+        u = self.rng.uniform("approve", *who, round_)
+        item.open = False
+        self._attention_by_task.pop(item.task_id, None)
+        if u < policy.approve:
+            decision = HumanDecision(action="approve")
+        elif u < policy.approve + policy.edit:
+            assert item.draft_id is not None
+            decision = HumanDecision(action="edit",
+                                     body=_edited(self.uow.get_draft(item.draft_id).body))
+        else:
+            decision = HumanDecision(action="reject", note="Not quite right; try again.")
+        result = self.pipeline.resume(item.task_id, decision, uow=self.uow, at=self._now())
+        token = e.token if e is not None else 0
+        if result.work:
+            self.env.process(self._rework(e, result, token))
+        else:
+            self._settle(e, result, token)
+
+    def _rework(self, e: _Enrollment | None, result: PipelineResult,
+                token: int) -> ProcessGenerator:
+        """A redraft after a rejection: hold the teammates for the work, then settle."""
+        names = sorted({w.teammate for w in result.work})
+        requests = yield from self._hold(names)
+        yield self.env.timeout(result.busy_minutes)
+        self._release(requests, result.busy_minutes)
+        if e is not None:
+            e.task_id = result.task_id
+        self._settle(e, result, token)
+
+    # ------------------------------------------------------------------------------------------
+    # the timeline
+
+    def _apply(self, action: Any) -> None:
+        if isinstance(action, EnrollAction):
+            for email in action.contacts:
+                self._enroll(email, action.sequence)
+        elif isinstance(action, PauseAction):
+            self._set_status(action.sequence, SequenceStatus.PAUSED)
+        elif isinstance(action, ActivateAction):
+            self._activate(action.sequence)
+        elif isinstance(action, EditAction):
+            self._edit(action)
+        elif isinstance(action, EnableRuleAction | DisableRuleAction):
+            self._toggle_rule(action.rule, isinstance(action, EnableRuleAction))
+        elif isinstance(action, ChatAction):
+            self.env.process(self._chat(action))
+        elif isinstance(action, ResumeAction):
+            e = self._by_pair.get((action.contact.lower(), action.sequence))
+            if e is not None:
+                self._resume_person(e, "timeline")
+        elif isinstance(action, EndAction):
+            e = self._by_pair.get((action.contact.lower(), action.sequence))
+            if e is not None:
+                self._finish(e, EnrollmentStatus.ENDED, "ended by the human")
+
+    def _set_status(self, name: str, status: SequenceStatus) -> None:
+        seq = self._seq(name)
+        if seq.status is status:
+            return
+        seq.status = status
+        self._seqs[name] = self.uow.save_sequence(seq, self._now())
+        self._log(f"sequence.{'paused' if status is SequenceStatus.PAUSED else 'activated'}",
+                  {"status": status.value, "version": self._seqs[name].version},
+                  sequence_id=seq.id)
+
+    def _activate(self, name: str) -> None:
+        """Activate a sequence; steps that fell due meanwhile are spread over the catch-up
+        window instead of all firing at once (and so are approved messages held back)."""
+        seq = self._seq(name)
+        seq.check_activatable()
+        if seq.status is SequenceStatus.ACTIVE:
+            return
+        self._set_status(name, SequenceStatus.ACTIVE)
+        parked = [e for e in self._parked[name] if e.status is EnrollmentStatus.ACTIVE]
+        self._parked[name] = []
+        held = [o for o in self._outbox if o.enrollment is not None and o.enrollment.seq == name]
+        backlog: list[_Enrollment | _Outgoing] = [*held, *parked]
+        window = round(self.world.settings.catch_up_hours * 60)
+        now = self._minute()
+        for i, item in enumerate(backlog):
+            when = now + (i * window) // max(1, len(backlog))
+            if isinstance(item, _Outgoing):
+                item.not_before = when
+            else:
+                item.parked = False
+                heapq.heappush(self._due, (when, item.id, item.token))
+        if backlog:
+            self._log("sequence.catch_up", {"steps": len(parked), "messages": len(held),
+                                            "over_minutes": window}, sequence_id=seq.id)
+
+    def _edit(self, action: EditAction) -> None:
+        old = self._seq(action.sequence)
+        new = old.model_copy(deep=True)
+        for op in action.ops:
+            op.apply(new)
+        saved = self.uow.save_sequence(new, self._now())
+        self._seqs[action.sequence] = saved
+        self._log("sequence.edited", {"version": saved.version,
+                                      "ops": [op.model_dump(exclude_none=True)
+                                              for op in action.ops]}, sequence_id=saved.id)
+        surviving = step_ids(saved)
+        for e in [x for x in self._enrollments.values() if x.seq == action.sequence]:
+            if e.step_id is None or e.step_id in surviving:
+                continue
+            removed = e.step_id
+            target: str | None = removed
+            while target is not None and target not in surviving:
+                target = next_after(old, target)
+            e.token += 1
+            e.parked = False
+            self._withdraw_task(e, "its step was removed")
+            e.step_id = target
+            self.uow.update_enrollment(e.id, current_step_id=target)
+            self._log("enrollment.moved", {"from": removed, "to": target}, e=e)
+            if e.status is EnrollmentStatus.ACTIVE:
+                self._enter(e)
+
+    def _toggle_rule(self, name: str, enabled: bool) -> None:
+        rule = self.uow.get_rule(self._rule_ids[name])
+        self.uow.save_rule(rule.model_copy(update={"enabled": enabled}))
+        if self.rules_engine is not None:
+            self.rules_engine.set_enabled(self._rule_ids[name], enabled)
+        self._log(f"rule.{'enabled' if enabled else 'disabled'}",
+                  {"rule_id": rule.id, "name": name})
+
+    def _chat(self, action: ChatAction) -> ProcessGenerator:
+        contact = self._contacts[action.contact.lower()]
+        drafter, reviewer = self._pair(action.teammate or self._default_drafter)
+        requests = yield from self._hold([drafter.name, reviewer.name])
+        result = self.pipeline.start_chat(uow=self.uow, contact=contact, text=action.text,
+                                          teammate=drafter, reviewer=reviewer, at=self._now())
+        yield self.env.timeout(result.busy_minutes)
+        self._release(requests, result.busy_minutes)
+        self._settle(None, result, 0)
+
+
+def _edited(body: str) -> str:
+    """The human's light edit of a draft: a personal line before the sign-off."""
+    line = "I saw your recent project and thought of you."
+    parts = body.rsplit("\n\n", 1)
+    return f"{parts[0]}\n\n{line}\n\n{parts[1]}" if len(parts) == 2 else f"{body}\n\n{line}"
