@@ -112,8 +112,7 @@ def test_attribute_condition_evaluates_fields_and_attributes() -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda s: s.set_wait("s2", -1), r"steps\[1\]\.days: input should be greater than or "
-                                         r"equal to 0, got -1"),
+        (lambda s: s.set_wait("s2", -1), r"steps\[1\]\.days: must be >= 0, got -1"),
         (lambda s: s.set_channel("s1", "fax"), r"steps\[0\]\.channel: unknown channel 'fax'; "
                                                r"use one of: email, linkedin, sms"),
         (lambda s: s.add_branch({"kind": "attribute", "field": "shoe_size"}),

@@ -1,0 +1,221 @@
+"""Scenario files: a :class:`~teamsim.sim.World` written as YAML.
+
+A scenario file is one YAML mapping whose keys are the fields of
+:class:`teamsim.sim.config.World` (``name``, ``description``, ``start``, ``timezone``, ``days``,
+``seed``, ``settings``, ``teammates``, ``sequences``, ``personas``, ``contacts``,
+``populations``, ``approver``, ``rules``, ``timeline``, ``expect``); unknown keys are errors.
+:func:`scenario_schema` gives its JSON Schema for editors.
+
+Conveniences applied before validation, so files stay short:
+
+- **Step ids may be omitted.** A step without ``id`` gets ``s1``, ``s2``, ... in document order,
+  depth first (a branch, then its ``then_steps``, then its ``else_steps``), skipping any id
+  already written in that sequence. Ids only need writing when something refers to them (an
+  engagement condition's ``step_id``, a timeline edit).
+- **Sequences are active.** A sequence without ``status`` is ``active``, not ``draft`` as in
+  the workspace: a sequence shipped in a scenario is meant to run. Write ``status: draft`` or
+  ``status: paused`` to hold it back (a timeline ``activate`` action can start it later).
+
+Every problem is reported in one :class:`~teamsim.errors.ScenarioError` with one line per
+problem, ``FILE: path: message``, where FILE is the path as the caller gave it::
+
+    scenarios/x.yaml: sequences[0].steps[2].days: must be >= 0, got -1
+    scenarios/x.yaml: timeline[0].sequence: no sequence 'Welcom'; use one of Welcome
+
+A YAML syntax error is reported as ``FILE:LINE:COLUMN: invalid YAML: ...`` (1-based), a form
+editors and terminals turn into a link.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+from teamsim._validation import format_errors
+from teamsim.errors import ScenarioError
+from teamsim.sim import World
+
+__all__ = ["load_scenario", "parse_scenario", "scenario_schema"]
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+_STEP_ARMS = ("then_steps", "else_steps")
+_STEP_DEFS = ("MessageStep", "WaitStep", "BranchStep")
+_CONDITION_DEFS = ("AttributeCondition", "EngagementCondition")
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key written twice in one mapping.
+
+    Plain ``safe_load`` keeps the last value silently, which hides a whole block of settings.
+    """
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: dict[Any, yaml.Node] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, str | int | float | bool):
+            continue  # an unhashable key; construct_mapping reports it
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is written twice in this mapping; keep one",
+                key_node.start_mark)
+        seen[key] = key_node
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def load_scenario(path: str | Path) -> World:
+    """Read and validate the scenario file at ``path``.
+
+    Args:
+        path: the file; errors name it exactly as given here.
+
+    Returns:
+        The validated world.
+
+    Raises:
+        ScenarioError: the file is missing, unreadable, not YAML or not a valid scenario; the
+            message has one ``FILE: path: message`` line per problem.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{source}: no such file; check the path") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{source}: is a directory; give a .yaml file") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{source}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ScenarioError(f"{source}: cannot read the file: {exc.strerror or exc}") from None
+    return parse_scenario(text, source)
+
+
+def parse_scenario(text: str, source: str) -> World:
+    """Validate the scenario written in ``text``.
+
+    Args:
+        text: the YAML text of a scenario file.
+        source: what to call it in error messages (usually the file's path).
+
+    Returns:
+        The validated world.
+
+    Raises:
+        ScenarioError: ``text`` is not YAML or not a valid scenario.
+    """
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        raise ScenarioError(_yaml_message(exc, source)) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{source}: invalid YAML: {exc}") from None
+    if data is None:
+        raise ScenarioError(f"{source}: the file is empty; a scenario needs at least `name:`")
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            f"{source}: the top level must be a mapping of fields (name:, sequences:, ...), "
+            f"got {_kind(data)}"
+        )
+    data = _with_defaults(data)
+    try:
+        return World.model_validate(data)
+    except pydantic.ValidationError as err:
+        raise ScenarioError(format_errors(err, source, data=data, model=World)) from None
+
+
+def scenario_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a scenario file, for editors.
+
+    It is :class:`~teamsim.sim.config.World`'s schema adjusted to the file's conveniences: step
+    ids are optional and a sequence's status defaults to ``active``. Every step and condition
+    names its ``kind`` and every timeline action its ``action``, as the loader requires.
+    """
+    body = World.model_json_schema(mode="validation")
+    defs: dict[str, Any] = body.get("$defs", {})
+    for name in _STEP_DEFS:
+        spec = defs[name]
+        required = [f for f in spec.get("required", []) if f != "id"]
+        spec["required"] = sorted({*required, "kind"})
+        spec["properties"]["id"]["description"] = (
+            "Step id; omitted ids are assigned s1, s2... in document order.")
+    for name in _CONDITION_DEFS:
+        spec = defs[name]
+        spec["required"] = sorted({*spec.get("required", []), "kind"})
+    defs["Sequence"]["properties"]["status"]["default"] = "active"
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "title": "teamsim scenario",
+        **{k: v for k, v in body.items() if k not in {"title", "$id"}},
+    }
+
+
+def _yaml_message(exc: yaml.MarkedYAMLError, source: str) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or str(exc)
+    context = f" ({exc.context})" if exc.context and exc.problem else ""
+    if mark is None:
+        return f"{source}: invalid YAML: {problem}{context}"
+    return f"{source}:{mark.line + 1}:{mark.column + 1}: invalid YAML: {problem}{context}"
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _with_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the file's conveniences applied (see the module docstring)."""
+    data = copy.deepcopy(data)
+    sequences = data.get("sequences")
+    if not isinstance(sequences, list):
+        return data
+    for seq in sequences:
+        if not isinstance(seq, dict):
+            continue
+        seq.setdefault("status", "active")
+        steps = seq.get("steps")
+        if isinstance(steps, list):
+            _assign_ids(steps)
+    return data
+
+
+def _step_dicts(steps: list[Any]) -> list[dict[str, Any]]:
+    """Every step mapping in ``steps``, depth first in document order."""
+    found: list[dict[str, Any]] = []
+    for step in steps:
+        if not isinstance(step, dict):
+            continue
+        found.append(step)
+        for arm in _STEP_ARMS:
+            if isinstance(step.get(arm), list):
+                found.extend(_step_dicts(step[arm]))
+    return found
+
+
+def _assign_ids(steps: list[Any]) -> None:
+    every = _step_dicts(steps)
+    used = {str(step["id"]) for step in every if step.get("id") is not None}
+    number = 0
+    for step in every:
+        if step.get("id") is not None:
+            continue
+        number += 1
+        while f"s{number}" in used:
+            number += 1
+        step["id"] = f"s{number}"
+        used.add(step["id"])
