@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,7 @@ from langgraph.types import Command
 
 from teamsim.agents import Team, TeamMember, ThreadMessage
 from teamsim.domain import Contact, MessageStep, Sequence
-from teamsim.errors import PipelineError
+from teamsim.errors import ConflictError, PipelineError
 from teamsim.graph._nodes import RunContext, State, TaskInfo, builder, initial_state
 from teamsim.graph._types import (
     HumanDecision,
@@ -100,13 +101,15 @@ class Pipeline:
         drafter_member: TeamMember,
         reviewer_member: TeamMember,
         at: datetime,
+        thread: Iterable[ThreadMessage] | None = None,
     ) -> PipelineResult:
         """Draft, review and (by rule or human) approve the due message ``step`` of one
         enrollment.
 
         Drafting, reviewing and revising all happen in this call, timed from ``at``; the
         result either awaits the human's approval (with the attention item's id) or, when a
-        rule approved it, is already sent.
+        rule approved it, is already sent. ``thread`` (the messages already sent to the contact
+        in this sequence, oldest first) is read from the store unless the caller passes it.
 
         Raises:
             ValueError: the reviewer is the drafter, ``at`` is naive, or ids are missing.
@@ -123,13 +126,14 @@ class Pipeline:
             brief=step.brief, status=_WORKING,
         )
         index = _step_index(sequence, step)
-        thread = _thread(uow.thread_messages(contact.id, sequence.id))
+        if thread is None:
+            thread = _thread(uow.thread_messages(contact.id, sequence.id))
         task = TaskInfo(
             task_id=task_id, kind="step", thread_id=thread_id, contact=contact,
             channel=step.channel, brief=step.brief, drafter=drafter_member,
             drafter_id=drafter_id, reviewer=reviewer_member, reviewer_id=reviewer_id,
             enrollment_id=enrollment_id, sequence=sequence,
-            step=step, step_index=index, thread=thread,
+            step=step, step_index=index, thread=tuple(thread),
         )
         return self._start(task, uow, at)
 
@@ -199,17 +203,29 @@ class Pipeline:
         at = _utc(at, "resume")
         if not isinstance(decision, HumanDecision):
             raise TypeError(f"decision must be a HumanDecision, got {type(decision).__name__}")
-        record = uow.get_task(task_id)
-        if record.status != _AWAITING:
+        item_id = self._attention.get(task_id)
+        if item_id is not None:
+            # This pipeline opened the item and has not resumed it: the task is live here, and
+            # resolving the item (an UPDATE ... WHERE status = 'open') is the atomic guard
+            # against a second resume, so the task row need not be read.
+            task = self._live[task_id]
+        else:
+            record = uow.get_task(task_id)
+            if record.status != _AWAITING:
+                raise PipelineError(
+                    f"task {task_id} is not awaiting approval (it is {record.status}"
+                    f"{'' if record.outcome is None else ', ' + record.outcome}); only a task "
+                    "waiting in Needs attention can be approved, edited or rejected"
+                )
+            task = self._task(record, uow)
+            item_id = self._attention_item(task_id, uow)
+        try:
+            uow.resolve_attention(item_id, status="resolved", at=at)
+        except ConflictError as err:
             raise PipelineError(
-                f"task {task_id} is not awaiting approval (it is {record.status}"
-                f"{'' if record.outcome is None else ', ' + record.outcome}); only a task "
-                "waiting in Needs attention can be approved, edited or rejected"
-            )
-        task = self._task(record, uow)
-        item_id = self._attention_item(task_id, uow)
-        uow.resolve_attention(item_id, status="resolved", at=at)
-        uow.set_task_status(task_id, _WORKING, at)
+                f"task {task_id} is not awaiting approval ({err}); only a task waiting in "
+                "Needs attention can be approved, edited or rejected"
+            ) from None
         self._attention.pop(task_id, None)
         return self._run(task, Command(resume=asdict(decision)), uow, at)
 
@@ -358,7 +374,7 @@ def _step_index(sequence: Sequence, step: MessageStep) -> int:
 def _thread(messages: list[MessageRecord]) -> tuple[ThreadMessage, ...]:
     return tuple(
         ThreadMessage(step_id=m.step_id, channel=m.channel, subject=m.subject, body=m.body,
-                      sent_at=m.sent_at)
+                      sent_at=m.sent_at or m.queued_at)
         for m in messages
     )
 
