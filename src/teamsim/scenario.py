@@ -164,7 +164,12 @@ def scenario_schema() -> dict[str, Any]:
 def _yaml_message(exc: yaml.MarkedYAMLError, source: str) -> str:
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or str(exc)
-    context = f" ({exc.context})" if exc.context and exc.problem else ""
+    context = ""
+    if exc.context and exc.problem:
+        start = exc.context_mark
+        at = (f" at line {start.line + 1}, column {start.column + 1}"
+              if start is not None and mark is not None and start.line != mark.line else "")
+        context = f" ({exc.context}{at})"
     if mark is None:
         return f"{source}: invalid YAML: {problem}{context}"
     return f"{source}:{mark.line + 1}:{mark.column + 1}: invalid YAML: {problem}{context}"
