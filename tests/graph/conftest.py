@@ -97,6 +97,11 @@ def uow(store: Store) -> Iterator[UnitOfWork]:
 @pytest.fixture
 def world(uow: UnitOfWork) -> World:
     """A stored sequence with one email step, a contact enrolled on it, Ann and Bob."""
+    return make_world(uow)
+
+
+def make_world(uow: UnitOfWork) -> World:
+    """Store the sequence, contact, enrollment and teammates of :func:`world`."""
     sequence = uow.add_sequence(Sequence.new("Welcome new leads"), AT)
     step = sequence.message_steps()[0]
     contact = uow.add_contact(Contact(name="Dana Diaz", email="dana@example.com"))

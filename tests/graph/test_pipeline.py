@@ -11,6 +11,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+import teamsim.graph
 from teamsim.agents import Team, TeamMember
 from teamsim.errors import PipelineError
 from teamsim.graph import (
@@ -22,8 +23,9 @@ from teamsim.graph import (
     RuleDecision,
     WorkSegment,
 )
+from teamsim.store import Store, events_digest
 
-from .conftest import AT, World, passes, revises, writes
+from .conftest import AT, World, make_world, passes, revises, writes
 
 APPROVE = HumanDecision(action="approve")
 
@@ -327,3 +329,47 @@ def test_an_edit_needs_the_new_text() -> None:
 def test_a_naive_at_is_refused(world: World) -> None:
     with pytest.raises(ValueError, match="naive"):
         world.start(Pipeline(), at=AT.replace(tzinfo=None))
+
+
+def test_a_resume_after_the_item_was_closed_elsewhere_sends_nothing(world: World) -> None:
+    pipeline = Pipeline()
+    waiting = world.start(pipeline)
+    world.uow.resolve_attention(waiting.attention_id or 0, status="withdrawn", at=AT)
+    with pytest.raises(PipelineError, match="not awaiting approval"):
+        pipeline.resume(waiting.task_id, APPROVE, uow=world.uow, at=AT)
+    assert world.uow.message_for_task(waiting.task_id) is None
+
+
+def test_rules_are_not_asked_again_after_a_human_rejection(world: World) -> None:
+    asked: list[ApprovalRequest] = []
+    rule_id = world.rule("Second time lucky")
+
+    def rule(request: ApprovalRequest) -> RuleDecision | None:
+        asked.append(request)
+        return RuleDecision(rule_id=rule_id, approves=True) if len(asked) > 1 else None
+
+    pipeline = Pipeline(rules=FakeRules(rule), config=PipelineConfig(on_reject="redraft"))
+    first = world.start(pipeline)
+    again = pipeline.resume(first.task_id, HumanDecision(action="reject"), uow=world.uow, at=AT)
+    assert again.status == "awaiting_approval"
+    assert len(asked) == 1
+
+
+def test_the_same_run_logs_the_same_events(tmp_path: Path) -> None:
+    digests = []
+    for name in ("a", "b"):
+        with Store.open(tmp_path / f"{name}.db") as store, store.unit_of_work() as uow:
+            world = make_world(uow)
+            pipeline = Pipeline(config=PipelineConfig(on_reject="redraft"))
+            first = world.start(pipeline, reviewer=revises(until=1))
+            pipeline.resume(first.task_id, HumanDecision(action="reject", note="no"),
+                            uow=uow, at=AT + timedelta(hours=1))
+            pipeline.resume(first.task_id, APPROVE, uow=uow, at=AT + timedelta(hours=2))
+            digests.append(events_digest(uow.events.iter()))
+    assert digests[0] == digests[1]
+
+
+def test_the_package_exports_exactly_its_public_names() -> None:
+    exported = {name for name in dir(teamsim.graph) if not name.startswith("_")}
+    assert set(teamsim.graph.__all__) == exported - {"annotations"}
+    assert sorted(teamsim.graph.__all__) == teamsim.graph.__all__
