@@ -187,7 +187,12 @@ class Pipeline:
             enrollment_id=task.enrollment_id, contact_id=task.contact.id, task_id=task.task_id,
         )
         self._live[task.task_id] = task
-        return self._run(task, initial_state(task.task_id), uow, at)
+        try:
+            return self._run(task, initial_state(task.task_id), uow, at)
+        except BaseException:
+            # The caller's unit of work rolls the task back; drop its thread with it.
+            self._forget(task.task_id, task.thread_id)
+            raise
 
     # -- resuming ------------------------------------------------------------------------------
 
@@ -227,7 +232,12 @@ class Pipeline:
                 "Needs attention can be approved, edited or rejected"
             ) from None
         self._attention.pop(task_id, None)
-        return self._run(task, Command(resume=asdict(decision)), uow, at)
+        try:
+            return self._run(task, Command(resume=asdict(decision)), uow, at)
+        except BaseException:
+            # The caller's unit of work rolls the resolution back: the task still waits.
+            self._attention[task_id] = item_id
+            raise
 
     def withdraw(self, task_id: int, reason: str, *, uow: UnitOfWork, at: datetime) -> None:
         """Drop a task that awaits approval (the contact replied, the enrollment ended...):

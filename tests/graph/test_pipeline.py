@@ -12,7 +12,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 import teamsim.graph
-from teamsim.agents import Team, TeamMember
+from teamsim.agents import Draft, DraftRequest, FakeDrafter, Team, TeamMember
 from teamsim.errors import PipelineError
 from teamsim.graph import (
     ApprovalRequest,
@@ -373,3 +373,15 @@ def test_the_package_exports_exactly_its_public_names() -> None:
     exported = {name for name in dir(teamsim.graph) if not name.startswith("_")}
     assert set(teamsim.graph.__all__) == exported - {"annotations"}
     assert sorted(teamsim.graph.__all__) == teamsim.graph.__all__
+
+
+def test_a_failing_drafter_leaves_no_thread_behind(world: World) -> None:
+    def broken(request: DraftRequest) -> Draft:
+        raise RuntimeError("model unavailable")
+
+    saver = InMemorySaver()
+    pipeline = Pipeline(checkpointer=saver)
+    with pytest.raises(RuntimeError, match="model unavailable"):
+        world.start(pipeline, drafter=FakeDrafter(broken))
+    assert dict(saver.storage) == {}
+    assert pipeline.live_tasks() == []
