@@ -130,7 +130,7 @@ def _describe(error: Any, allowed: Sequence[str] | None = None) -> str:
         expected = str(ctx.get("expected", ""))
         head, sep, tail = expected.rpartition(" or ")
         return f"must be one of {head + ', ' + tail if sep else expected}{given}"
-    if kind in {"union_tag_invalid"}:
+    if kind == "union_tag_invalid":
         tag = str(ctx.get("discriminator", "")).strip("'")
         return (f"unknown {tag} {_show(ctx.get('tag'))}; use one of "
                 f"{ctx.get('expected_tags', '')}")
