@@ -803,13 +803,15 @@ class Simulation:
 
     def _approver(self) -> ProcessGenerator:
         """The human works Needs attention in check-in sessions."""
+        after = 0
         while True:
-            start = self._next_session(self._minute())
+            start = self._next_session(max(after, self._minute()))
             if start is None:
                 return
             if start > self._minute():
                 yield self.env.timeout(start - self._minute())
             yield from self._session()
+            after = start + 1
 
     def _session(self) -> ProcessGenerator:
         policy = self.world.approver

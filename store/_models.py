@@ -232,7 +232,8 @@ class DecisionRow(Base):
 
 
 class MessageRow(Base):
-    """A message that went out; at most one per task, so a send can never happen twice."""
+    """An approved message: queued by its task (at most one per task, so a send can never
+    happen twice), then sent (delivered) or cancelled."""
 
     __tablename__ = "messages"
 
@@ -245,7 +246,11 @@ class MessageRow(Base):
     subject: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     teammate_id: Mapped[int | None] = mapped_column(ForeignKey("teammates.id"))
-    sent_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    queued_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
     opened_at: Mapped[datetime | None]
     clicked_at: Mapped[datetime | None]
 

@@ -17,6 +17,7 @@ __all__ = [
     "Engagement",
     "EventRecord",
     "MessageRecord",
+    "MessageStatus",
     "ReplyKind",
     "ReplyRecord",
     "ReviewRecord",
@@ -38,6 +39,8 @@ ReplyKind = Literal["reply", "out_of_office", "bounce", "unsubscribe"]
 """What came back from a contact."""
 Engagement = Literal["opened", "clicked"]
 """How a contact engaged with a sent message."""
+MessageStatus = Literal["queued", "sent", "cancelled"]
+"""Where an approved message stands: waiting in the outbox, delivered, or cancelled."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,7 +123,8 @@ class DecisionRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageRecord:
-    """A message that went out, with when (if ever) it was opened and clicked."""
+    """An approved message: ``queued`` when its task approved it, then ``sent`` (delivered to
+    the contact) or ``cancelled``; with when (if ever) it was opened and clicked."""
 
     id: int
     task_id: int
@@ -131,7 +135,11 @@ class MessageRecord:
     subject: str | None
     body: str
     teammate_id: int | None
-    sent_at: datetime
+    status: MessageStatus
+    queued_at: datetime
+    sent_at: datetime | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
     opened_at: datetime | None
     clicked_at: datetime | None
 

@@ -75,6 +75,7 @@ from teamsim.store._records import (
     DraftRecord,
     Engagement,
     MessageRecord,
+    MessageStatus,
     ReplyKind,
     ReplyRecord,
     ReviewRecord,
@@ -876,7 +877,10 @@ class UnitOfWork:
         step_id: str | None = None,
         teammate_id: int | None = None,
     ) -> tuple[int, bool]:
-        """Record that a task's message went out, at most once per task.
+        """Queue a task's approved message for delivery, at most once per task.
+
+        The message is ``queued`` at ``at``; :meth:`deliver_message` records that it went out
+        and :meth:`cancel_message` that it never will.
 
         Returns:
             ``(message_id, True)`` when this call sent it; ``(first_message_id, False)`` when
@@ -890,8 +894,40 @@ class UnitOfWork:
         return self._insert(MessageRow, {
             "task_id": task_id, "enrollment_id": enrollment_id, "contact_id": contact_id,
             "step_id": step_id, "channel": channel, "subject": subject, "body": body,
-            "teammate_id": teammate_id, "sent_at": at,
+            "teammate_id": teammate_id, "queued_at": at, "status": "queued",
         }), True
+
+    def deliver_message(self, message_id: int, *, at: datetime) -> None:
+        """Record that a queued message was delivered to the contact at ``at``.
+
+        Raises:
+            NotFoundError: no such message.
+            ConflictError: the message is not queued (already sent, or cancelled).
+        """
+        at = require_utc(at, "deliver_message(at=...)")
+        if not self._update(MessageRow, message_id, {"status": "sent", "sent_at": at},
+                            MessageRow.__table__.c.status == "queued"):
+            self._refuse_message_change(message_id, "deliver")
+
+    def cancel_message(self, message_id: int, *, reason: str, at: datetime) -> None:
+        """Record that a queued message will never be delivered, and why.
+
+        Raises:
+            NotFoundError: no such message.
+            ConflictError: the message is not queued (already sent, or cancelled).
+        """
+        at = require_utc(at, "cancel_message(at=...)")
+        values = {"status": "cancelled", "cancelled_at": at, "cancel_reason": reason}
+        if not self._update(MessageRow, message_id, values,
+                            MessageRow.__table__.c.status == "queued"):
+            self._refuse_message_change(message_id, "cancel")
+
+    def _refuse_message_change(self, message_id: int, verb: str) -> None:
+        row = self._get(MessageRow, message_id, "message")
+        raise ConflictError(
+            f"cannot {verb} message {message_id}: it is {row.status}, not queued; only a "
+            "queued message can be delivered or cancelled"
+        )
 
     def mark_engagement(self, message_id: int, kind: Engagement, at: datetime) -> bool:
         """Record that a message was ``opened`` or ``clicked``; only the first time counts.
@@ -923,7 +959,7 @@ class UnitOfWork:
         self, *, contact_id: int | None = None, enrollment_id: int | None = None
     ) -> list[MessageRecord]:
         """Sent messages matching every filter given, in order of sending."""
-        query = select(MessageRow).order_by(MessageRow.sent_at, MessageRow.id)
+        query = select(MessageRow).order_by(MessageRow.queued_at, MessageRow.id)
         if contact_id is not None:
             query = query.where(MessageRow.contact_id == contact_id)
         if enrollment_id is not None:
@@ -931,11 +967,11 @@ class UnitOfWork:
         return [_message_record(row) for row in self._session.scalars(query)]
 
     def thread_messages(self, contact_id: int, sequence_id: int | None) -> list[MessageRecord]:
-        """Messages already sent to a contact in one sequence (``None``: in chats), oldest first."""
+        """Messages delivered to a contact in one sequence (``None``: in chats), oldest first."""
         query = (
             select(MessageRow)
             .join(TaskRow, TaskRow.id == MessageRow.task_id)
-            .where(MessageRow.contact_id == contact_id)
+            .where(MessageRow.contact_id == contact_id, MessageRow.status == "sent")
             .order_by(MessageRow.sent_at, MessageRow.id)
         )
         if sequence_id is None:
@@ -1145,7 +1181,9 @@ def _message_record(row: MessageRow) -> MessageRecord:
     return MessageRecord(
         id=row.id, task_id=row.task_id, enrollment_id=row.enrollment_id,
         contact_id=row.contact_id, step_id=row.step_id, channel=row.channel,
-        subject=row.subject, body=row.body, teammate_id=row.teammate_id, sent_at=row.sent_at,
+        subject=row.subject, body=row.body, teammate_id=row.teammate_id,
+        status=cast(MessageStatus, row.status), queued_at=row.queued_at, sent_at=row.sent_at,
+        cancelled_at=row.cancelled_at, cancel_reason=row.cancel_reason,
         opened_at=row.opened_at, clicked_at=row.clicked_at,
     )
 

@@ -25,6 +25,7 @@ from teamsim.domain import (
     Sequence,
     WaitStep,
 )
+from teamsim._cli_scenario import register as _register_scenario_commands
 from teamsim.errors import TeamsimError, ValidationError
 from teamsim.store import Store
 from teamsim.workspace import Workspace
@@ -44,8 +45,8 @@ seq_app = typer.Typer(
 )
 app.add_typer(seq_app, name="seq")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 T = TypeVar("T")
 
@@ -406,3 +407,6 @@ def seq_versions(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
                       saved.sequence.status.value,
                       str(sum(1 for _ in saved.sequence.iter_steps())))
     out.print(table)
+
+
+_register_scenario_commands(app)

@@ -143,6 +143,7 @@ def test_message_round_trips_with_engagement(store: Store) -> None:
             teammate_id=w.teammate_id,
         )
         assert sent
+        uow.deliver_message(message, at=at(55))
         assert uow.mark_engagement(message, "opened", at(60))
         assert not uow.mark_engagement(message, "opened", at(70))
         assert uow.mark_engagement(message, "clicked", at(80))
@@ -150,7 +151,8 @@ def test_message_round_trips_with_engagement(store: Store) -> None:
         expected = MessageRecord(
             id=message, task_id=w.task_id, enrollment_id=w.enrollment_id,
             contact_id=w.contact_id, step_id="s1", channel="email", subject="Hi", body="Hello",
-            teammate_id=w.teammate_id, sent_at=at(50), opened_at=at(60), clicked_at=at(80),
+            teammate_id=w.teammate_id, status="sent", queued_at=at(50), sent_at=at(55),
+            cancelled_at=None, cancel_reason=None, opened_at=at(60), clicked_at=at(80),
         )
         assert uow.get_message(message) == expected
         assert uow.message_for_task(w.task_id) == expected
@@ -175,7 +177,7 @@ def test_a_task_sends_at_most_once(store: Store) -> None:
     assert again == (first[0], False)
     with store.unit_of_work() as uow:
         assert len(uow.list_messages()) == 1
-        assert uow.get_message(first[0]).sent_at == at(1)
+        assert uow.get_message(first[0]).queued_at == at(1)
 
 
 def test_database_refuses_a_second_message_for_a_task(store_url: str) -> None:
@@ -186,8 +188,9 @@ def test_database_refuses_a_second_message_for_a_task(store_url: str) -> None:
     engine = create_engine(store_url)
     with engine.begin() as connection, pytest.raises(IntegrityError):
         connection.execute(text(
-            "INSERT INTO messages (task_id, contact_id, channel, body, sent_at) "
-            f"VALUES ({w.task_id}, {w.contact_id}, 'sms', 'again', '2025-01-06 10:00:00')"
+            "INSERT INTO messages (task_id, contact_id, channel, body, status, queued_at) "
+            f"VALUES ({w.task_id}, {w.contact_id}, 'sms', 'again', 'queued', "
+            "'2025-01-06 10:00:00')"
         ))
     engine.dispose()
 
@@ -243,3 +246,30 @@ def test_rule_approvals_count_since_a_time(store: Store) -> None:
         assert uow.rule_approvals(rule.id or 0) == 3
         assert uow.rule_approvals(rule.id or 0, since=at(20)) == 2
         assert len(uow.list_decisions(rule_id=rule.id)) == 3
+
+
+def test_a_queued_message_is_delivered_or_cancelled_once(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        w = world(uow)
+        message, _ = uow.send_message(task_id=w.task_id, contact_id=w.contact_id,
+                                      channel="email", subject="Hi", body="Hello", at=at(1))
+        assert uow.thread_messages(w.contact_id, w.sequence_id) == []
+        uow.deliver_message(message, at=at(2))
+        with pytest.raises(ConflictError, match=rf"cannot cancel message {message}: it is sent"):
+            uow.cancel_message(message, reason="replied", at=at(3))
+        record = uow.get_message(message)
+        assert (record.status, record.sent_at) == ("sent", at(2))
+        assert [m.id for m in uow.thread_messages(w.contact_id, w.sequence_id)] == [message]
+
+
+def test_a_cancelled_message_records_why_and_is_never_delivered(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        w = world(uow)
+        message, _ = uow.send_message(task_id=w.task_id, contact_id=w.contact_id,
+                                      channel="email", subject="Hi", body="Hello", at=at(1))
+        uow.cancel_message(message, reason="the person replied", at=at(2))
+        with pytest.raises(ConflictError, match="it is cancelled, not queued"):
+            uow.deliver_message(message, at=at(3))
+        record = uow.get_message(message)
+        assert (record.status, record.cancel_reason, record.sent_at) == (
+            "cancelled", "the person replied", None)
