@@ -31,6 +31,7 @@ import simpy
 
 from teamsim.agents import Drafter, Reviewer, RuleReviewer, Team, TeamMember, TemplateDrafter
 from teamsim.domain import (
+    AutoApproveRule,
     BranchStep,
     Contact,
     EngagementCondition,
@@ -130,6 +131,7 @@ class _Attention:
     task_id: int | None = None
     draft_id: int | None = None
     enrollment: _Enrollment | None = None
+    rule_id: int | None = None
     open: bool = True
 
 
@@ -274,6 +276,7 @@ class Simulation:
         uow.set_meta("run.world", world.name)
         uow.set_meta("run.seed", str(self.seed))
         uow.set_meta("run.start", at.isoformat())
+        uow.set_meta("run.tick_minutes", str(world.settings.tick_minutes))
         self._log("run.started", {"world": world.name, "seed": self.seed,
                                   "start": at.isoformat(), "minutes": self.until})
         stored = [uow.add_teammate(Teammate(name=t.name, roles=t.roles, capacity=t.capacity))
@@ -345,6 +348,8 @@ class Simulation:
         self._sent_today: dict[tuple[str, date], int] = {}
         self._human_minutes = 0.0
         self._rounds: dict[int, int] = {}
+        self._streaks: dict[tuple[str, str, str, str], int] = {}
+        self._suggested: set[tuple[str, str, str, str]] = set()
 
     def _default_rules(self) -> RuleEvaluator:
         self.rules_engine = RulesEngine(self.uow.list_rules(), self.world.approver.timezone)
@@ -427,9 +432,10 @@ class Simulation:
                 return
             if isinstance(step, WaitStep):
                 e.token += 1
+                until = self._now() + timedelta(minutes=step.minutes)
+                self.uow.update_enrollment(e.id, current_step_id=step.id, next_due_at=until)
                 self._log("wait.started", {"step_id": step.id, "minutes": step.minutes,
-                                           "until": (self._now() + timedelta(
-                                               minutes=step.minutes)).isoformat()}, e=e)
+                                           "until": until.isoformat()}, e=e)
                 self._later(step.minutes, self._waited(e, e.token, step.id))
                 return
             taken = self._branch(e, step)
@@ -479,6 +485,7 @@ class Simulation:
 
     def _make_due(self, e: _Enrollment, step: MessageStep) -> None:
         e.due = self._minute()
+        self.uow.update_enrollment(e.id, current_step_id=step.id, next_due_at=self._now())
         self._log("step.due", {"step_id": step.id}, e=e)
         heapq.heappush(self._due, (e.due, e.id, e.token))
 
@@ -819,7 +826,7 @@ class Simulation:
         waiting = sorted(self._attention, key=lambda a: (a.created, a.item_id))
         self._log("approver.session_started", {"open_items": len(waiting)})
         handled, minutes = 0, 0.0
-        for item in waiting[:policy.max_items_per_session]:
+        for item in [a for a in waiting if self._ready(a)][:policy.max_items_per_session]:
             if not item.open:
                 continue
             spend = policy.minutes_per_reply if item.kind == "reply" else policy.minutes_per_item
@@ -838,6 +845,14 @@ class Simulation:
         self._human_minutes += minutes
         self._log("approver.session_ended", {"handled": handled, "minutes": minutes})
 
+    def _ready(self, item: _Attention) -> bool:
+        """Whether the human acts on ``item`` now: a rule suggestion waits until the policy's
+        ``accept_suggestions_after_days`` have passed."""
+        delay = self.world.approver.accept_suggestions_after_days
+        if item.kind != "rule_suggestion" or delay is None:
+            return True
+        return self._minute() - item.created >= round(delay * _DAY)
+
     def _handle_reply(self, item: _Attention) -> None:
         item.open = False
         self.uow.resolve_attention(item.item_id, status="resolved", at=self._now())
@@ -853,8 +868,55 @@ class Simulation:
             self._finish(e, EnrollmentStatus.ENDED, "ended by the human after a reply")
 
     def _handle_other(self, item: _Attention) -> None:
-        """Items of other kinds (rule suggestions) are read and left to their own handler."""
+        """A rule suggestion: enable it when the human's policy accepts suggestions and the
+        suggestion is old enough; otherwise dismiss it (suggestions never enable anything by
+        themselves)."""
+        assert item.rule_id is not None
+        delay = self.world.approver.accept_suggestions_after_days
         item.open = False
+        self.uow.resolve_attention(item.item_id, status="resolved", at=self._now())
+        accepted = delay is not None
+        self._log("suggestion.handled", {"attention_id": item.item_id, "rule_id": item.rule_id,
+                                         "accepted": accepted})
+        if accepted:
+            rule = self.uow.get_rule(item.rule_id)
+            self._toggle_rule(rule.name, True)
+
+    def _note_streak(self, e: _Enrollment | None, action: str) -> None:
+        """Count approvals in a row without edits per kind of step; suggest a rule at N."""
+        if e is None or e.step_id is None:
+            return
+        seq = self._seq(e.seq)
+        step = seq.step(e.step_id)
+        if not isinstance(step, MessageStep):
+            return
+        teammate = seq.teammate or self._default_drafter
+        kind = (seq.name, step.id, step.channel, teammate)
+        streak = self._streaks.get(kind, 0) + 1 if action == "approve" else 0
+        self._streaks[kind] = streak
+        if streak < self.world.settings.suggest_after or kind in self._suggested:
+            return
+        self._suggested.add(kind)
+        name = f"Suggested: {seq.name} / {step.label or step.id} by {teammate}"
+        if any(r.name == name for r in self.uow.list_rules()):
+            return
+        rule = self.uow.add_rule(AutoApproveRule(
+            name=name, enabled=False, sequence=seq.name, step=step.id, channel=step.channel,
+            teammate=teammate, require_clean_review=True,
+            max_per_day=self.world.settings.suggested_rule_daily_cap))
+        assert rule.id is not None
+        self._rule_ids[rule.name] = rule.id
+        if self.rules_engine is not None:
+            self.rules_engine.add(rule)
+        item_id = self.uow.open_attention(
+            kind="rule_suggestion", at=self._now(),
+            payload={"rule_id": rule.id, "name": name, "approvals_in_a_row": streak})
+        self._attention.append(_Attention(item_id=item_id, kind="rule_suggestion",
+                                          created=self._minute(), rule_id=rule.id))
+        self._log("rule.suggested", {"rule_id": rule.id, "name": name, "sequence": seq.name,
+                                     "step": step.id, "channel": step.channel,
+                                     "teammate": teammate, "approvals_in_a_row": streak,
+                                     "attention_id": item_id}, sequence_id=seq.id)
 
     def _decide(self, item: _Attention) -> None:
         assert item.task_id is not None
@@ -875,6 +937,7 @@ class Simulation:
         else:
             decision = HumanDecision(action="reject", note="Not quite right; try again.")
         result = self.pipeline.resume(item.task_id, decision, uow=self.uow, at=self._now())
+        self._note_streak(e, decision.action)
         token = e.token if e is not None else 0
         if result.work:
             self.env.process(self._rework(e, result, token))

@@ -458,8 +458,9 @@ class SimSettings(BaseModel):
     ``tick_minutes``: how often the scheduler picks up due steps. ``catch_up_hours``: after a
     sequence is activated again, the steps that fell due while it was paused are spread evenly
     over this many hours instead of all firing at once. ``max_review_rounds`` and ``on_reject``
-    configure the pipeline. ``suggest_after``: approvals in a row without edits before a rule is
-    suggested.
+    configure the pipeline. ``suggest_after``: approvals in a row without edits (of the same
+    sequence step, channel and teammate) before a rule is suggested;
+    ``suggested_rule_daily_cap``: the per-day cap a suggested rule comes with.
     """
 
     model_config = _MODEL
@@ -468,6 +469,7 @@ class SimSettings(BaseModel):
     max_review_rounds: int = Field(default=2, ge=0)
     on_reject: Literal["skip", "redraft"] = "skip"
     suggest_after: int = Field(default=10, ge=1)
+    suggested_rule_daily_cap: int | None = Field(default=20, ge=1)
 
 
 class Expectation(BaseModel):
