@@ -110,6 +110,10 @@ class Workspace:
         with self.edit(sequence) as seq:
             return seq.add_message(channel, label, **options)
 
+    def add_email(self, sequence: str | int, label: str = "Email", **options: Any) -> MessageStep:
+        """Add an email step (the toolbar's *Add email*)."""
+        return self.add_message(sequence, "email", label, **options)
+
     def add_wait(self, sequence: str | int, days: float = 0, hours: float = 0, label: str = "",
                  **options: Any) -> WaitStep:
         """Add a wait step (*Add wait*)."""
