@@ -32,7 +32,7 @@ class Ticking:
 
 @pytest.fixture
 def ws(store: Store) -> Iterator[Workspace]:
-    yield Workspace(store, clock=Ticking())
+    return Workspace(store, clock=Ticking())
 
 
 def ada() -> Contact:
@@ -94,9 +94,13 @@ def test_edit_block_saves_one_version_and_nothing_on_error(ws: Workspace) -> Non
         seq.add_email("Third")
         seq.label_step("s4", "Last word")
     assert ws.sequence("Welcome").version == 2
-    with pytest.raises(ValidationError), ws.edit("Welcome") as seq:
-        seq.add_email("Fourth")
-        seq.set_wait("s2", -1)
+    def add_then_break() -> None:
+        with ws.edit("Welcome") as seq:
+            seq.add_email("Fourth")
+            seq.set_wait("s2", -1)
+
+    with pytest.raises(ValidationError):
+        add_then_break()
     assert ws.sequence("Welcome").version == 2
     assert len(ws.versions("Welcome")) == 2
 

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from teamsim._cli_scenario import register as _register_scenario_commands
 from teamsim._validation import format_errors
 from teamsim.domain import (
     BranchStep,
@@ -25,7 +26,6 @@ from teamsim.domain import (
     Sequence,
     WaitStep,
 )
-from teamsim._cli_scenario import register as _register_scenario_commands
 from teamsim.errors import TeamsimError, ValidationError
 from teamsim.store import Store
 from teamsim.workspace import Workspace
@@ -170,7 +170,8 @@ def seq_list(db: DbOption = "teamsim.db") -> None:
         return
     table = Table(show_edge=False, pad_edge=False)
     for column in ("id", "name", "status", "steps", "version"):
-        table.add_column(column, justify="right" if column in {"id", "steps", "version"} else "left")
+        numeric = column in {"id", "steps", "version"}
+        table.add_column(column, justify="right" if numeric else "left")
     for seq in seqs:
         count = sum(1 for _ in seq.iter_steps())
         table.add_row(str(seq.id), seq.name, seq.status.value, str(count), str(seq.version))
@@ -369,8 +370,12 @@ def seq_pause(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
 @seq_app.command("enroll")
 def seq_enroll(
     sequence: SeqArg,
-    email: Annotated[str, typer.Option(help="The contact's email (an existing contact is reused).")],
-    name: Annotated[str | None, typer.Option(help="The contact's name (for a new contact).")] = None,
+    email: Annotated[
+        str, typer.Option(help="The contact's email (an existing contact is reused).")
+    ],
+    name: Annotated[
+        str | None, typer.Option(help="The contact's name (for a new contact).")
+    ] = None,
     company: Annotated[str, typer.Option(help="The contact's company.")] = "",
     timezone: Annotated[str, typer.Option(help="The contact's IANA time zone.")] = "UTC",
     attr: Annotated[

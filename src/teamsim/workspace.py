@@ -106,7 +106,7 @@ class Workspace:
 
     def add_message(self, sequence: str | int, channel: str = "email", label: str = "",
                     **options: Any) -> MessageStep:
-        """Add a message step (*Add email* for ``channel="email"``); see :meth:`Sequence.add_message`."""
+        """Add a message step on ``channel``; see :meth:`Sequence.add_message`."""
         with self.edit(sequence) as seq:
             return seq.add_message(channel, label, **options)
 
@@ -197,7 +197,8 @@ class Workspace:
         with self.store.unit_of_work() as uow:
             seq = uow.get_sequence(_key(name_or_id))
             stored = _stored_contact(uow, contact)
-            assert seq.id is not None and stored.id is not None
+            assert seq.id is not None
+            assert stored.id is not None
             return uow.enroll(seq.id, stored.id, self._clock(),
                               current_step_id=first_step_id(seq), next_due_at=None)
 
