@@ -204,6 +204,13 @@ def diagnose(
         at = _default_at(uow, versions, enrollments, reads, run_start)
     at = at.astimezone(UTC)
     ends = _end_times(uow, enrollments, reads)
+    rewound = _rewind(uow, enrollments, at)
+    for index, enrollment in enumerate(enrollments):
+        if enrollment.id in rewound:
+            enrollments[index], ended_at = rewound[enrollment.id]
+            ends.pop(enrollment.id, None)
+            if ended_at is not None:
+                ends[enrollment.id] = ended_at
     checklist = _Checklist(
         uow=uow, at=at, tick=tick, run_start=run_start, seq=seq,
         versions=_versions_by(versions, seq, at), reads=reads,
@@ -403,6 +410,60 @@ def _default_at(uow: UnitOfWork, versions: list[SequenceVersion],
     return max(known)
 
 
+def _rewind(uow: UnitOfWork, enrollments: list[Enrollment], at: datetime
+            ) -> dict[int, tuple[Enrollment, datetime | None]]:
+    """The enrollments as they stood at ``at``, replayed from the simulator's event log.
+
+    Only when the log goes on past ``at`` (the rows then show a later state) and only for
+    enrollments with events by ``at``; returns each with the time it ended, if it had.
+    """
+    count = uow.events.count()
+    if not count or max(e.at for e in uow.events.iter(after=count - 1)) <= at:
+        return {}
+    rows = {e.id: e for e in enrollments if e.id is not None}
+    states: dict[int, dict[str, Any]] = {}
+    for event in uow.events.iter():
+        if event.at > at:
+            break  # the simulator appends in time order
+        eid = event.enrollment_id
+        if eid is None or eid not in rows:
+            continue
+        state = states.setdefault(eid, {
+            "status": EnrollmentStatus.ACTIVE, "current_step_id": None, "next_due_at": None,
+            "paused_at": None, "ended_reason": None, "ended_at": None,
+        })
+        _replay(state, event.type, event.at, event.payload)
+    rewound: dict[int, tuple[Enrollment, datetime | None]] = {}
+    for eid, state in states.items():
+        ended_at = state.pop("ended_at")
+        rewound[eid] = (rows[eid].model_copy(update=state), ended_at)
+    return rewound
+
+
+def _replay(state: dict[str, Any], kind: str, at: datetime, payload: dict[str, Any]) -> None:
+    """Apply one enrollment event to its replayed state."""
+    step = payload.get("step_id")
+    if kind in ("enrollment.created", "step.due"):
+        state.update(current_step_id=step, next_due_at=at if kind == "step.due" else None)
+    elif kind == "wait.started":
+        until = payload.get("until")
+        state.update(current_step_id=step,
+                     next_due_at=datetime.fromisoformat(until) if until else None)
+    elif kind in ("wait.done", "message.sent", "step.skipped"):
+        state.update(next_due_at=None)
+    elif kind == "enrollment.moved":
+        state.update(current_step_id=payload.get("to"), next_due_at=None)
+    elif kind == "enrollment.paused":
+        state.update(status=EnrollmentStatus.PAUSED, paused_at=at)
+    elif kind == "enrollment.resumed":
+        state.update(status=EnrollmentStatus.ACTIVE, paused_at=None)
+    elif kind in ("enrollment.completed", "enrollment.ended"):
+        status = EnrollmentStatus(payload.get("status", EnrollmentStatus.COMPLETED.value))
+        state.update(status=status, ended_reason=payload.get("reason"), ended_at=at)
+        if status is EnrollmentStatus.COMPLETED:
+            state.update(current_step_id=None, next_due_at=None)
+
+
 def _person(enrollment: Enrollment, at: datetime, ends: dict[int, datetime]) -> _Person:
     status = enrollment.status
     ended_at = None
@@ -479,6 +540,10 @@ class _Checklist:
         label = next((s.label for s in self.current.iter_steps() if s.id == step_id), "")
         return f"step {step_id} '{label}'" if label else f"step {step_id}"
 
+    def is_wait(self, step_id: str | None) -> bool:
+        return any(isinstance(s, WaitStep) and s.id == step_id
+                   for s in self.current.iter_steps())
+
     def open_items(self, kind: str) -> list[AttentionItem]:
         """Needs attention items of ``kind`` that were open at ``at``, oldest first."""
         return [
@@ -554,11 +619,13 @@ class _Checklist:
             return findings
         person = self.people[0]
         self.contacts[contact.id] = contact
+        step_id = person.enrollment.current_step_id
+        where = f"they are at {self.step_text(step_id)}" if step_id is not None \
+            else "they have no step left"
         findings.append(Finding(
             check=Check.NOT_ENROLLED, status=FindingStatus.OK,
             message=f"{contact.name} has been enrolled since "
-                    f"{self.when(person.enrollment.enrolled_at)}; they are at "
-                    f"{self.step_text(person.enrollment.current_step_id)} "
+                    f"{self.when(person.enrollment.enrolled_at)}; {where} "
                     f"({person.status.value}).",
         ))
         findings += [self.contact_waiting(person), self.contact_replied(person),
@@ -650,9 +717,11 @@ class _Checklist:
                 fix=FIX_REPLIED + _RESUME,
             )
         if reply is not None:
+            now = (f"their enrollment is {person.status.value} anyway"
+                   if person.status in _ENDED else
+                   "they have been resumed since, so the sequence runs for them again")
             return Finding(check=Check.REPLIED, status=FindingStatus.OK,
-                           message=f"{name} replied at {self.when(reply.received_at)}, but "
-                                   "they are not paused now.")
+                           message=f"{name} replied at {self.when(reply.received_at)}; {now}.")
         other = [r for r in self.replies(person) if r.kind == "out_of_office"]
         note = (f" (an out-of-office note at {_stamp(other[-1].received_at)} does not pause "
                 "the sequence)") if other else ""
@@ -728,8 +797,7 @@ class _Checklist:
         step = self.step_text(e.current_step_id)
         due = e.next_due_at
         tick = _stamp(self.next_tick(due))
-        is_wait = any(isinstance(s, WaitStep) and s.id == e.current_step_id
-                      for s in self.current.iter_steps())
+        is_wait = self.is_wait(e.current_step_id)
         if due is None:
             message = f"{step} is next for {name}; no due time is recorded yet; the next " \
                       f"tick is at {tick}"
@@ -769,8 +837,8 @@ class _Checklist:
                           key=lambda t: (t.created_at, t.id))
         if drafting:
             count = len(drafting)
-            parts.append(f"{count} step{'s are' if count != 1 else ' is'} being drafted "
-                         f"(the oldest since {self.when(drafting[0].created_at)})")
+            parts.append(f"{count} step{'s are' if count != 1 else ' is'} being drafted, "
+                         f"the oldest since {self.when(drafting[0].created_at)}")
         busy = {t.enrollment_id for t in drafting}
         busy |= {t.enrollment_id for i in self.open_items("draft")
                  if (t := self.task(i.task_id)) is not None}
@@ -782,10 +850,12 @@ class _Checklist:
         if dues:
             due, _, person = dues[0]
             assert due is not None
+            step_id = person.enrollment.current_step_id
+            what = "the end of " if self.is_wait(step_id) else ""
             parts.append(
-                f"the next step due is {self.step_text(person.enrollment.current_step_id)} "
-                f"for {self.contact_of(person).name}, at {self.when(due)}; the scheduler "
-                f"picks it up at the tick at {_stamp(self.next_tick(due))}"
+                f"the next due is {what}{self.step_text(step_id)} for "
+                f"{self.contact_of(person).name}, at {self.when(due)}; the scheduler picks it "
+                f"up at the tick at {_stamp(self.next_tick(due))}"
             )
         if not parts:
             return Finding(check=Check.SCHEDULE, status=FindingStatus.OK,
