@@ -121,6 +121,7 @@ class _Outgoing:
     follow_up: bool = False
     edited: bool = False
     flagged: bool = False
+    rule_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -353,6 +354,13 @@ class Simulation:
 
     def _default_rules(self) -> RuleEvaluator:
         self.rules_engine = RulesEngine(self.uow.list_rules(), self.world.approver.timezone)
+        # The pipeline asks the rules when a draft is ready, minutes after its work began;
+        # scheduled switches make a rule switched in between count for that draft.
+        for action in self.world.timeline:
+            if isinstance(action, EnableRuleAction | DisableRuleAction):
+                self.rules_engine.set_enabled(self._rule_ids[action.rule],
+                                              isinstance(action, EnableRuleAction),
+                                              at=self.world.at(action.minute))
         return self.rules_engine
 
     def _seq(self, name: str) -> Sequence:
@@ -642,7 +650,7 @@ class Simulation:
                 message.contact_id), teammate=teammate, channel=message.channel,
             queued=self._minute(), not_before=self._minute(), enrollment=e, token=token,
             step_id=message.step_id, follow_up=e is not None and e.messages > 0,
-            edited=edited, flagged=result.flagged)
+            edited=edited, flagged=result.flagged, rule_id=result.rule_id)
         self._outbox.append(out)
 
     def _contact_by_id(self, contact_id: int) -> Contact:
@@ -1047,9 +1055,31 @@ class Simulation:
         rule = self.uow.get_rule(self._rule_ids[name])
         self.uow.save_rule(rule.model_copy(update={"enabled": enabled}))
         if self.rules_engine is not None:
-            self.rules_engine.set_enabled(self._rule_ids[name], enabled)
+            self.rules_engine.set_enabled(self._rule_ids[name], enabled, at=self._now())
         self._log(f"rule.{'enabled' if enabled else 'disabled'}",
                   {"rule_id": rule.id, "name": name})
+        if not enabled:
+            self._recall(self._rule_ids[name])
+
+    def _recall(self, rule_id: int) -> None:
+        """Cancel the messages a just-disabled rule approved that still wait in the outbox;
+        their steps fall due again, so fresh drafts go to the human."""
+        keep: list[_Outgoing] = []
+        for out in self._outbox:
+            if out.rule_id != rule_id:
+                keep.append(out)
+                continue
+            reason = "its auto-approve rule was disabled"
+            self.uow.cancel_message(out.message_id, reason=reason, at=self._now())
+            self._log("message.cancelled", {"message_id": out.message_id, "reason": reason},
+                      e=out.enrollment, task_id=out.task_id, contact_id=out.contact.id)
+            e = out.enrollment
+            if (e is not None and e.status is EnrollmentStatus.ACTIVE and e.task_id is None
+                    and out.step_id is not None and e.step_id == out.step_id):
+                step = self._seq(e.seq).step(out.step_id)
+                assert isinstance(step, MessageStep)
+                self._make_due(e, step)
+        self._outbox = keep
 
     def _chat(self, action: ChatAction) -> ProcessGenerator:
         contact = self._contacts[action.contact.lower()]
