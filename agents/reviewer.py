@@ -149,7 +149,13 @@ class RuleReviewer:
             where = f"at step {earlier.step_id}" if earlier.step_id else "earlier"
             if mine == theirs:
                 return [f"the body repeats the message sent {where}; say something new"]
-            ratio = difflib.SequenceMatcher(None, mine, theirs, autojunk=False).ratio()
+            matcher = difflib.SequenceMatcher(None, mine, theirs, autojunk=False)
+            # real_quick_ratio and quick_ratio are cheap upper bounds of ratio: most pairs of
+            # messages are ruled out by them without the quadratic comparison.
+            if (matcher.real_quick_ratio() < self.rules.near_duplicate_ratio
+                    or matcher.quick_ratio() < self.rules.near_duplicate_ratio):
+                continue
+            ratio = matcher.ratio()
             if ratio >= self.rules.near_duplicate_ratio:
                 return [
                     f"the body is {ratio:.0%} the same as the message sent {where}; "
