@@ -307,6 +307,8 @@ class Pipeline:
             task_id=task.task_id, status=status, message_id=decision.get("message_id"),
             draft_id=out["draft_id"], work=work, ready_at=ready_at,
             rule_id=decision["rule_id"], flagged=bool(out["concerns"]),
+            subject=decision["subject"] if status == "sent" else None,
+            body=decision["body"] if status == "sent" else None,
         )
 
     def _forget(self, task_id: int, thread_id: str) -> None:

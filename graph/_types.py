@@ -204,6 +204,8 @@ class PipelineResult:
             attention item's or the send's time.
         rule_id: the auto-approve rule that approved the draft, if one did.
         flagged: whether the draft reached the human with the reviewer's concerns still open.
+        subject: when ``sent``, the queued message's subject (as approved or edited).
+        body: when ``sent``, the queued message's body (as approved or edited).
     """
 
     task_id: int
@@ -215,6 +217,8 @@ class PipelineResult:
     ready_at: datetime
     rule_id: int | None = None
     flagged: bool = False
+    subject: str | None = None
+    body: str | None = None
 
     @property
     def busy_minutes(self) -> SimMinutes:

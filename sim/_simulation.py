@@ -29,7 +29,15 @@ from zoneinfo import ZoneInfo
 
 import simpy
 
-from teamsim.agents import Drafter, Reviewer, RuleReviewer, Team, TeamMember, TemplateDrafter
+from teamsim.agents import (
+    Drafter,
+    Reviewer,
+    RuleReviewer,
+    Team,
+    TeamMember,
+    TemplateDrafter,
+    ThreadMessage,
+)
 from teamsim.domain import (
     AutoApproveRule,
     BranchStep,
@@ -104,6 +112,18 @@ class _Enrollment:
     parked: bool = False
     sent: dict[str, _Sent] = field(default_factory=dict)
     messages: int = 0
+    thread: list[ThreadMessage] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Task:
+    """What the simulator remembers of a pipeline task until its message is queued."""
+
+    drafter: str
+    contact: Contact
+    channel: str
+    step_id: str | None
+    edited: bool = False
 
 
 @dataclass(slots=True)
@@ -121,6 +141,8 @@ class _Outgoing:
     follow_up: bool = False
     edited: bool = False
     flagged: bool = False
+    subject: str | None = None
+    body: str = ""
     rule_id: int | None = None
 
 
@@ -314,7 +336,7 @@ class Simulation:
                                   on_reject=world.settings.on_reject))
         self._personas = {p.name: p for p in world.personas}
         self._contacts: dict[str, Contact] = {}
-        self._contact_ids: dict[int, Contact] = {}
+        self._tasks: dict[int, _Task] = {}
         self._persona_of: dict[str, Persona] = {}
         self._plan: list[tuple[SimMinutes, int, str, str]] = []
         order = 0
@@ -593,8 +615,11 @@ class Simulation:
         assert isinstance(step, MessageStep)
         result = self.pipeline.start_step(
             uow=self.uow, enrollment_id=e.id, sequence=seq, step=step, contact=e.contact,
-            drafter_member=drafter, reviewer_member=reviewer, at=self._now())
+            drafter_member=drafter, reviewer_member=reviewer, at=self._now(),
+            thread=tuple(e.thread))
         e.task_id = result.task_id
+        self._tasks[result.task_id] = _Task(drafter=drafter.name, contact=e.contact,
+                                            channel=step.channel, step_id=step.id)
         yield self.env.timeout(result.busy_minutes)
         self._release(requests, result.busy_minutes)
         self._log("work.done", {"teammates": sorted({drafter.name, reviewer.name}),
@@ -638,25 +663,17 @@ class Simulation:
 
     def _queue(self, e: _Enrollment | None, result: PipelineResult, token: int) -> None:
         assert result.message_id is not None
-        message = self.uow.get_message(result.message_id)
-        task = self.uow.get_task(result.task_id)
-        teammate = self._teammate_names[task.teammate_id]
-        decisions = self.uow.list_decisions(task_id=result.task_id)
-        edited = any(d.action == "edit" for d in decisions)
+        task = self._tasks.pop(result.task_id)
         if e is not None:
             e.task_id = None
         out = _Outgoing(
-            message_id=result.message_id, task_id=result.task_id, contact=self._contact_by_id(
-                message.contact_id), teammate=teammate, channel=message.channel,
-            queued=self._minute(), not_before=self._minute(), enrollment=e, token=token,
-            step_id=message.step_id, follow_up=e is not None and e.messages > 0,
-            edited=edited, flagged=result.flagged, rule_id=result.rule_id)
+            message_id=result.message_id, task_id=result.task_id, contact=task.contact,
+            teammate=task.drafter, channel=task.channel, queued=self._minute(),
+            not_before=self._minute(), enrollment=e, token=token, step_id=task.step_id,
+            follow_up=e is not None and e.messages > 0, edited=task.edited,
+            flagged=result.flagged, rule_id=result.rule_id, subject=result.subject,
+            body=result.body or "")
         self._outbox.append(out)
-
-    def _contact_by_id(self, contact_id: int) -> Contact:
-        if len(self._contact_ids) != len(self._contacts):
-            self._contact_ids = {c.id or 0: c for c in self._contacts.values()}
-        return self._contact_ids[contact_id]
 
     def _dispatch(self) -> None:
         if not self._outbox:
@@ -686,6 +703,8 @@ class Simulation:
                 return f"enrollment {e.status.value}"
             if e.step_id != out.step_id:
                 return "the step was removed"
+            if e.token != out.token:  # paused (a reply) and resumed since it was approved
+                return "the person replied"
             seq = self._seq(e.seq)
             if seq.status is not SequenceStatus.ACTIVE or now < out.not_before:
                 return "wait"
@@ -719,6 +738,8 @@ class Simulation:
         assert out.step_id is not None
         e.messages += 1
         e.sent[out.step_id] = _Sent(message_id=out.message_id, minute=self._minute())
+        e.thread.append(ThreadMessage(step_id=out.step_id, channel=out.channel,
+                                      subject=out.subject, body=out.body, sent_at=now))
         self._react(e, out, index)
         e.step_id = next_after(self._seq(e.seq), out.step_id)
         self.uow.update_enrollment(e.id, current_step_id=e.step_id)
@@ -944,6 +965,8 @@ class Simulation:
                                      body=_edited(self.uow.get_draft(item.draft_id).body))
         else:
             decision = HumanDecision(action="reject", note="Not quite right; try again.")
+        if decision.action == "edit":
+            self._tasks[item.task_id].edited = True
         result = self.pipeline.resume(item.task_id, decision, uow=self.uow, at=self._now())
         self._note_streak(e, decision.action)
         token = e.token if e is not None else 0
@@ -1087,6 +1110,8 @@ class Simulation:
         requests = yield from self._hold([drafter.name, reviewer.name])
         result = self.pipeline.start_chat(uow=self.uow, contact=contact, text=action.text,
                                           teammate=drafter, reviewer=reviewer, at=self._now())
+        self._tasks[result.task_id] = _Task(drafter=drafter.name, contact=contact,
+                                            channel="email", step_id=None)
         yield self.env.timeout(result.busy_minutes)
         self._release(requests, result.busy_minutes)
         self._settle(None, result, 0)
