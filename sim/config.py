@@ -29,8 +29,10 @@ __all__ = [
     "ActivateAction",
     "ApproverPolicy",
     "ChatAction",
+    "Comparison",
     "ContactSpec",
     "Delay",
+    "DiagnosisCheck",
     "DisableRuleAction",
     "EditAction",
     "EditOp",
@@ -505,6 +507,36 @@ class Expectation(BaseModel):
         return ", ".join(parts) or "anything"
 
 
+class DiagnosisCheck(BaseModel):
+    """An expected answer of the troubleshooting checklist at the end of the run.
+
+    ``answer`` is the first thing the checklist finds for ``sequence`` (and ``contact``, an
+    email, if given): not_active, no_one_enrolled, not_enrolled, waiting_on_you, replied,
+    schedule, ended or all_clear.
+    """
+
+    model_config = _MODEL
+    sequence: str
+    contact: str | None = None
+    answer: Literal["not_active", "no_one_enrolled", "not_enrolled", "waiting_on_you",
+                    "replied", "schedule", "ended", "all_clear"]
+
+
+class Comparison(BaseModel):
+    """A variant of the scenario run on the same seed and compared with it.
+
+    ``set`` changes values by dotted path (``approver.approve: 0.9``,
+    ``sequences.0.steps.2.days: 1``); ``expect`` checks the variant's own metrics and
+    ``expect_change`` checks the variant's metric minus the scenario's (common random numbers
+    make the difference sharp).
+    """
+
+    model_config = _MODEL
+    set: dict[str, Any] = Field(min_length=1)
+    expect: dict[str, Expectation | float] = Field(default_factory=dict)
+    expect_change: dict[str, Expectation | float] = Field(default_factory=dict)
+
+
 class World(BaseModel):
     """Everything one simulated run needs: the body of a scenario file.
 
@@ -530,6 +562,8 @@ class World(BaseModel):
     rules: list[AutoApproveRule] = Field(default_factory=list)
     timeline: list[TimelineAction] = Field(default_factory=list)
     expect: dict[str, Expectation | float] = Field(default_factory=dict)
+    diagnose: list[DiagnosisCheck] = Field(default_factory=list)
+    compare: dict[str, Comparison] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -595,6 +629,9 @@ class World(BaseModel):
                      range(1, p.count + 1)} if sum(p.count for p in self.populations) < 200_000 \
             else set()
         known = set(emails) | generated
+        for i, d in enumerate(self.diagnose):
+            if d.sequence not in seq_names:
+                problems.append(f"diagnose[{i}].sequence: no sequence {d.sequence!r}")
         for i, a in enumerate(self.timeline):
             where = f"timeline[{i}]"
             if a.minute > self.minutes:
