@@ -5,9 +5,10 @@ Every read and write of teamsim goes through a unit of work; no other layer writ
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar, cast
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     Engine,
+    Select,
     Table,
     bindparam,
     create_engine,
@@ -67,6 +69,7 @@ from teamsim.store._models import (
     TaskRow,
     TeammateRow,
 )
+from teamsim.store._pending import WriteBehind
 from teamsim.store._records import (
     AttentionItem,
     AttentionKind,
@@ -77,7 +80,6 @@ from teamsim.store._records import (
     DraftRecord,
     Engagement,
     MessageRecord,
-    MessageStatus,
     ReplyKind,
     ReplyRecord,
     ReviewRecord,
@@ -108,6 +110,41 @@ _ENROLLMENT_FIELDS = frozenset(
 )
 
 _Row = TypeVar("_Row", bound=Base)
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+_TASKS = cast(Table, TaskRow.__table__)
+_DRAFTS = cast(Table, DraftRow.__table__)
+_REVIEWS = cast(Table, ReviewRow.__table__)
+_ATTENTION = cast(Table, AttentionRow.__table__)
+_DECISIONS = cast(Table, DecisionRow.__table__)
+_MESSAGES = cast(Table, MessageRow.__table__)
+_REPLIES = cast(Table, ReplyRow.__table__)
+
+# Hot-path reads built once, with bound parameters, so SQLAlchemy compiles each one once.
+_BY_ID: dict[type[Base], Select[Any]] = {
+    model: select(table).where(table.c.id == bindparam("row_id_"))
+    for model, table in (
+        (TaskRow, _TASKS), (DraftRow, _DRAFTS), (ReviewRow, _REVIEWS),
+        (AttentionRow, _ATTENTION), (DecisionRow, _DECISIONS), (MessageRow, _MESSAGES),
+        (ReplyRow, _REPLIES),
+    )
+}
+_OF_TASK: dict[type[Base], Select[Any]] = {
+    model: select(table).where(table.c.task_id == bindparam("task_id")).order_by(table.c.id)
+    for model, table in (
+        (DraftRow, _DRAFTS), (ReviewRow, _REVIEWS), (DecisionRow, _DECISIONS),
+        (MessageRow, _MESSAGES),
+    )
+}
+_TASK_ID_BY_THREAD = select(_TASKS.c.id).where(_TASKS.c.thread_id == bindparam("thread_id"))
+_THREAD = (
+    select(_MESSAGES)
+    .join(_TASKS, _TASKS.c.id == _MESSAGES.c.task_id)
+    .where(_MESSAGES.c.contact_id == bindparam("contact_id"), _MESSAGES.c.status == "sent")
+    .order_by(_MESSAGES.c.sent_at, _MESSAGES.c.id)
+)
+_THREAD_IN_SEQUENCE = _THREAD.where(_TASKS.c.sequence_id == bindparam("sequence_id"))
+_THREAD_IN_CHATS = _THREAD.where(_TASKS.c.sequence_id.is_(None))
 
 
 def _one_of(value: str, allowed: frozenset[str], what: str) -> str:
@@ -131,13 +168,25 @@ def _resolve_url(target: str | os.PathLike[str] | None) -> URL:
         ) from None
 
 
+def _json_copy(value: dict[str, Any], what: str) -> dict[str, Any]:
+    """``value`` as the database would give it back (a fresh copy; tuples become lists)."""
+    try:
+        copied: dict[str, Any] = json.loads(json.dumps(value))
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{what}: not JSON data ({err})") from None
+    return copied
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # The write-behind buffer relies on foreign keys being enforced (see UnitOfWork._of_task).
     cursor.execute("PRAGMA foreign_keys=ON")
     # WAL + NORMAL keeps commits cheap for a simulator that commits often; a crash can lose
-    # the last commits but never corrupts the file.
+    # the last commits but never corrupts the file. (An in-memory database keeps its journal
+    # in memory whatever is asked.)
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 
@@ -145,6 +194,18 @@ class Store:
     """A teamsim database: open it, then work in it through units of work.
 
     Use :meth:`open`; the store is a context manager that closes itself.
+
+    One writer per database: a unit of work numbers events and the rows of the pipeline
+    tables (tasks, drafts, reviews, decisions, messages, replies, attention items) itself,
+    from counters started at the largest stored id, and buffers those writes until it
+    flushes. A second process writing the same database at the same time would collide on
+    those ids and fail at flush (never interleave silently); readers are fine.
+
+    Durability: a commit is what is durable, and buffered writes only reach the database
+    when the unit of work flushes or commits (the simulator commits once per simulated day).
+    SQLite files run in WAL mode with ``synchronous=NORMAL`` and temporary tables in memory:
+    a power cut or OS crash can lose the last commits but never corrupts the file; an
+    application crash loses nothing committed. PostgreSQL keeps its server settings.
     """
 
     def __init__(self, engine: Engine, *, shown_url: str) -> None:
@@ -262,14 +323,25 @@ class UnitOfWork:
 
     ``with store.unit_of_work() as uow: ...`` commits when the block ends normally and rolls
     back (changing nothing) when it raises. A long run may keep one unit of work open and call
-    :meth:`commit` from time to time. Hot-path writes return integer ids and issue one
-    statement each; the event log (:attr:`events`) is buffered and written in bulk.
+    :meth:`commit` from time to time.
+
+    Writes to the pipeline tables (tasks, drafts, reviews, attention items, decisions,
+    messages, replies) are write-behind, like the event log (:attr:`events`): the id is given
+    at once from a per-table counter, the row is buffered, and the buffer is written with one
+    executemany ``INSERT`` per table, parents first, at :meth:`flush`, :meth:`commit`, when a
+    read needs the database to see it, or every 10,000 rows. Reads see buffered rows and
+    buffered changes exactly as if they had been written. The API checks the usual conflicts
+    (one message per task, resolving a closed attention item, a taken thread id) when called;
+    what only the database can check (a reference to a row that does not exist) raises
+    :class:`~teamsim.errors.ConflictError` at the flush, and the unit of work should then be
+    rolled back.
     """
 
     def __init__(self, session: Session, *, where: str = "the database") -> None:
         """Wrap ``session``; ``where`` names the database in error messages."""
         self._session = session
         self._where = where
+        self._pending = WriteBehind(session, where=where)
         self.events = EventLog(session)
         """The append-only event log (see :class:`~teamsim.store.EventLog`)."""
 
@@ -298,23 +370,36 @@ class UnitOfWork:
         finally:
             self.close()
 
+    @property
+    def pending(self) -> int:
+        """How many pipeline rows are buffered, not yet written (events not counted)."""
+        return self._pending.pending
+
     def flush(self) -> None:
-        """Send pending writes (buffered events included) without committing."""
-        self.events.flush()
+        """Send pending writes (buffered rows and events included) without committing.
+
+        Raises:
+            ConflictError: the database refused buffered rows; roll back.
+        """
         self._session.flush()
+        self._pending.flush()
+        self.events.flush()
 
     def commit(self) -> None:
         """Make everything written so far durable; the unit of work stays usable."""
+        self._pending.flush()
         self.events.flush()
         self._session.commit()
 
     def rollback(self) -> None:
-        """Undo everything since the last commit, buffered events included."""
+        """Undo everything since the last commit, buffered rows and events included."""
         self._session.rollback()
+        self._pending.discard()
         self.events.discard()
 
     def close(self) -> None:
         """Release the connection; uncommitted writes are discarded."""
+        self._pending.discard()
         self.events.discard()
         self._session.close()
 
@@ -334,8 +419,45 @@ class UnitOfWork:
         statement = update(table).where(table.c.id == bindparam("row_id_"), *extra).values(
             {name: bindparam(f"v_{name}") for name in values})
         parameters = {"row_id_": row_id, **{f"v_{k}": v for k, v in values.items()}}
-        result = self._session.execute(statement, parameters)
+        result = self._conn().execute(statement, parameters)
         return int(cast(CursorResult[Any], result).rowcount)
+
+    def _conn(self) -> Connection:
+        """The transaction's connection, for Core statements (no ORM identity-map work)."""
+        return self._session.connection()
+
+    def _load(self, model: type[Base], row_id: int, what: str) -> Mapping[str, Any]:
+        """A pipeline row by id, buffered or written."""
+        row = self._pending.tables[model].get(row_id)
+        if row is not None:
+            return row
+        found = self._fetch(_BY_ID[model], {"row_id_": row_id})
+        if not found:
+            raise NotFoundError(f"{what} {row_id} does not exist in {self._where}")
+        return found[0]
+
+    def _fetch(
+        self, statement: Select[Any], parameters: Mapping[str, Any] | None = None
+    ) -> list[Mapping[str, Any]]:
+        """The rows of a Core ``SELECT`` as mappings of column name to value."""
+        rows = self._conn().execute(statement, parameters or {}).mappings().all()
+        return cast("list[Mapping[str, Any]]", rows)
+
+    def _of_task(self, model: type[Base], task_id: int) -> list[Mapping[str, Any]]:
+        """The rows of ``model`` that belong to task ``task_id``, in id order."""
+        rows: list[Mapping[str, Any]] = []
+        # While a task is buffered no written row can refer to it (foreign keys are enforced
+        # on both backends), so its rows are all in the buffer and the database need not be
+        # asked.
+        if task_id not in self._pending.tables[TaskRow].rows:
+            rows.extend(self._fetch(_OF_TASK[model], {"task_id": task_id}))
+        rows.extend(self._pending.tables[model].where("task_id", task_id))
+        return rows
+
+    def _written(self, query: Select[Any]) -> list[Mapping[str, Any]]:
+        """Write the buffer, then run ``query`` (for reads the buffer cannot answer)."""
+        self._pending.flush()
+        return self._fetch(query)
 
     def _get(self, model: type[_Row], row_id: int, what: str) -> _Row:
         row = self._session.get(model, row_id)
@@ -668,27 +790,41 @@ class UnitOfWork:
         brief: str = "",
         status: str = "open",
     ) -> int:
-        """Record a new pipeline task (one LangGraph thread) and return its id."""
-        return self._insert(TaskRow, {
-            "kind": _one_of(kind, _TASK_KINDS, "task kind"),
-            "thread_id": thread_id, "contact_id": contact_id, "teammate_id": teammate_id,
-            "reviewer_id": reviewer_id, "enrollment_id": enrollment_id, "step_id": step_id,
-            "sequence_id": sequence_id, "brief": brief, "status": status,
-            "created_at": require_utc(at, "add_task(at=...)"),
+        """Record a new pipeline task (one LangGraph thread) and return its id.
+
+        Raises:
+            ConflictError: a task with that ``thread_id`` exists.
+        """
+        _one_of(kind, _TASK_KINDS, "task kind")
+        created_at = require_utc(at, "add_task(at=...)")
+        other = next(self._pending.tables[TaskRow].where("thread_id", thread_id), None)
+        other_id = other["id"] if other is not None else self._conn().scalar(
+            _TASK_ID_BY_THREAD, {"thread_id": thread_id})
+        if other_id is not None:
+            raise ConflictError(
+                f"a task with thread id {thread_id!r} already exists (id {other_id}) in "
+                f"{self._where}; every task needs a thread id of its own"
+            )
+        return self._pending.add(TaskRow, {
+            "kind": kind, "thread_id": thread_id, "enrollment_id": enrollment_id,
+            "sequence_id": sequence_id, "step_id": step_id, "contact_id": contact_id,
+            "teammate_id": teammate_id, "reviewer_id": reviewer_id, "brief": brief,
+            "status": status, "outcome": None, "created_at": created_at, "finished_at": None,
         })
 
     def get_task(self, task_id: int) -> TaskRecord:
         """A task, by id."""
-        return _task_record(self._get(TaskRow, task_id, "task"))
+        return _task_record(self._load(TaskRow, task_id, "task"))
 
     def task_by_thread(self, thread_id: str) -> TaskRecord:
         """A task, by its LangGraph thread id."""
-        row = self._session.scalars(
-            select(TaskRow).where(TaskRow.thread_id == thread_id)
-        ).one_or_none()
-        if row is None:
+        row = next(self._pending.tables[TaskRow].where("thread_id", thread_id), None)
+        if row is not None:
+            return _task_record(row)
+        found = self._fetch(select(_TASKS).where(_TASKS.c.thread_id == thread_id))
+        if not found:
             raise NotFoundError(f"no task with thread id {thread_id!r} in {self._where}")
-        return _task_record(row)
+        return _task_record(found[0])
 
     def list_tasks(
         self,
@@ -698,14 +834,14 @@ class UnitOfWork:
         kind: TaskKind | None = None,
     ) -> list[TaskRecord]:
         """The tasks matching every filter given, in order of creation."""
-        query = select(TaskRow).order_by(TaskRow.id)
+        query = select(_TASKS).order_by(_TASKS.c.id)
         if enrollment_id is not None:
-            query = query.where(TaskRow.enrollment_id == enrollment_id)
+            query = query.where(_TASKS.c.enrollment_id == enrollment_id)
         if status is not None:
-            query = query.where(TaskRow.status == status)
+            query = query.where(_TASKS.c.status == status)
         if kind is not None:
-            query = query.where(TaskRow.kind == kind)
-        return [_task_record(row) for row in self._session.scalars(query)]
+            query = query.where(_TASKS.c.kind == kind)
+        return [_task_record(row) for row in self._written(query)]
 
     def set_task_status(
         self, task_id: int, status: str, at: datetime, outcome: str | None = None
@@ -715,12 +851,17 @@ class UnitOfWork:
         values: dict[str, Any] = {"status": status}
         if outcome is not None:
             values.update(outcome=outcome, finished_at=at)
-        if not self._update(TaskRow, task_id, values):
-            raise NotFoundError(f"task {task_id} does not exist in {self._where}")
+        self._change_task(task_id, values)
 
     def assign_reviewer(self, task_id: int, reviewer_id: int) -> None:
         """Record which teammate reviews a task."""
-        if not self._update(TaskRow, task_id, {"reviewer_id": reviewer_id}):
+        self._change_task(task_id, {"reviewer_id": reviewer_id})
+
+    def _change_task(self, task_id: int, values: dict[str, Any]) -> None:
+        row = self._pending.tables[TaskRow].get(task_id)
+        if row is not None:
+            row.update(values)
+        elif not self._update(TaskRow, task_id, values):
             raise NotFoundError(f"task {task_id} does not exist in {self._where}")
 
     def add_draft(
@@ -735,7 +876,7 @@ class UnitOfWork:
         at: datetime,
     ) -> int:
         """Record a draft (``revision`` 0) or a revision of a task's message; returns its id."""
-        return self._insert(DraftRow, {
+        return self._pending.add(DraftRow, {
             "task_id": task_id, "revision": revision, "author_id": author_id,
             "subject": subject, "body": body, "minutes": minutes,
             "created_at": require_utc(at, "add_draft(at=...)"),
@@ -743,15 +884,13 @@ class UnitOfWork:
 
     def get_draft(self, draft_id: int) -> DraftRecord:
         """A draft, by id."""
-        return _draft_record(self._get(DraftRow, draft_id, "draft"))
+        return _draft_record(self._load(DraftRow, draft_id, "draft"))
 
     def list_drafts(self, task_id: int) -> list[DraftRecord]:
         """A task's drafts, first draft first."""
-        rows = self._session.scalars(
-            select(DraftRow).where(DraftRow.task_id == task_id)
-            .order_by(DraftRow.revision, DraftRow.id)
-        )
-        return [_draft_record(row) for row in rows]
+        rows = [_draft_record(row) for row in self._of_task(DraftRow, task_id)]
+        rows.sort(key=lambda draft: (draft.revision, draft.id))
+        return rows
 
     def add_review(
         self,
@@ -765,7 +904,7 @@ class UnitOfWork:
         at: datetime,
     ) -> int:
         """Record a peer review of a draft; returns its id."""
-        return self._insert(ReviewRow, {
+        return self._pending.add(ReviewRow, {
             "task_id": task_id, "draft_id": draft_id, "reviewer_id": reviewer_id,
             "verdict": verdict, "notes": list(notes), "minutes": minutes,
             "created_at": require_utc(at, "add_review(at=...)"),
@@ -773,10 +912,7 @@ class UnitOfWork:
 
     def list_reviews(self, task_id: int) -> list[ReviewRecord]:
         """A task's reviews, oldest first."""
-        rows = self._session.scalars(
-            select(ReviewRow).where(ReviewRow.task_id == task_id).order_by(ReviewRow.id)
-        )
-        return [_review_record(row) for row in rows]
+        return [_review_record(row) for row in self._of_task(ReviewRow, task_id)]
 
     # -- needs attention ----------------------------------------------------------------------
 
@@ -790,10 +926,11 @@ class UnitOfWork:
         payload: Mapping[str, Any] | None = None,
     ) -> int:
         """Put an item in the Needs attention queue; returns its id."""
-        return self._insert(AttentionRow, {
-            "kind": _one_of(kind, _ATTENTION_KINDS, "attention kind"), "status": "open",
-            "task_id": task_id, "reply_id": reply_id, "payload": dict(payload or {}),
-            "created_at": require_utc(at, "open_attention(at=...)"),
+        _one_of(kind, _ATTENTION_KINDS, "attention kind")
+        return self._pending.add(AttentionRow, {
+            "kind": kind, "status": "open", "task_id": task_id, "reply_id": reply_id,
+            "payload": _json_copy(dict(payload or {}), "open_attention(payload=...)"),
+            "created_at": require_utc(at, "open_attention(at=...)"), "resolved_at": None,
         })
 
     def resolve_attention(
@@ -807,11 +944,17 @@ class UnitOfWork:
         """
         _one_of(status, _ATTENTION_STATUSES - {"open"}, "resolve_attention status")
         values = {"status": status, "resolved_at": require_utc(at, "resolve_attention(at=...)")}
-        if self._update(AttentionRow, item_id, values, AttentionRow.__table__.c.status == "open"):
+        row = self._pending.tables[AttentionRow].get(item_id)
+        if row is not None:
+            current: str | None = row["status"]
+            if current == "open":
+                row.update(values)
+                return
+        elif self._update(AttentionRow, item_id, values, _ATTENTION.c.status == "open"):
             return
-        current = self._session.scalar(
-            select(AttentionRow.status).where(AttentionRow.id == item_id)
-        )
+        else:
+            current = self._conn().scalar(
+                select(_ATTENTION.c.status).where(_ATTENTION.c.id == item_id))
         if current is None:
             raise NotFoundError(f"attention item {item_id} does not exist in {self._where}")
         raise ConflictError(
@@ -820,18 +963,26 @@ class UnitOfWork:
 
     def get_attention(self, item_id: int) -> AttentionItem:
         """An attention item, by id."""
-        return _attention_item(self._get(AttentionRow, item_id, "attention item"))
+        return _attention_item(self._load(AttentionRow, item_id, "attention item"))
 
     def list_attention(
         self, status: AttentionStatus | None = "open", *, kind: AttentionKind | None = None
     ) -> list[AttentionItem]:
         """Attention items with ``status`` (``None``: any), oldest first."""
-        query = select(AttentionRow).order_by(AttentionRow.id)
+        query = select(_ATTENTION).order_by(_ATTENTION.c.id)
         if status is not None:
-            query = query.where(AttentionRow.status == status)
+            query = query.where(_ATTENTION.c.status == status)
         if kind is not None:
-            query = query.where(AttentionRow.kind == kind)
-        return [_attention_item(row) for row in self._session.scalars(query)]
+            query = query.where(_ATTENTION.c.kind == kind)
+        # Buffered ids are above every written one, so written rows then buffered rows is
+        # id order.
+        items = [_attention_item(row) for row in self._fetch(query)]
+        items.extend(
+            _attention_item(row) for row in self._pending.tables[AttentionRow].rows.values()
+            if (status is None or row["status"] == status)
+            and (kind is None or row["kind"] == kind)
+        )
+        return items
 
     def add_decision(
         self,
@@ -851,7 +1002,7 @@ class UnitOfWork:
         _one_of(by, _DECIDERS, "decision by")
         if by == "rule" and rule_id is None:
             raise ValueError("a decision by a rule needs the rule_id of that rule")
-        return self._insert(DecisionRow, {
+        return self._pending.add(DecisionRow, {
             "task_id": task_id, "draft_id": draft_id, "action": action, "by": by,
             "rule_id": rule_id, "note": note, "subject": subject, "body": body,
             "decided_at": require_utc(at, "add_decision(at=...)"),
@@ -861,12 +1012,15 @@ class UnitOfWork:
         self, task_id: int | None = None, *, rule_id: int | None = None
     ) -> list[DecisionRecord]:
         """Decisions (of one task, or of one rule), oldest first."""
-        query = select(DecisionRow).order_by(DecisionRow.id)
         if task_id is not None:
-            query = query.where(DecisionRow.task_id == task_id)
+            return [
+                _decision_record(row) for row in self._of_task(DecisionRow, task_id)
+                if rule_id is None or row["rule_id"] == rule_id
+            ]
+        query = select(_DECISIONS).order_by(_DECISIONS.c.id)
         if rule_id is not None:
-            query = query.where(DecisionRow.rule_id == rule_id)
-        return [_decision_record(row) for row in self._session.scalars(query)]
+            query = query.where(_DECISIONS.c.rule_id == rule_id)
+        return [_decision_record(row) for row in self._written(query)]
 
     # -- messages and replies -----------------------------------------------------------------
 
@@ -894,13 +1048,14 @@ class UnitOfWork:
             ``task_id`` backs this up in the database.
         """
         at = require_utc(at, "send_message(at=...)")
-        first = self._session.scalar(select(MessageRow.id).where(MessageRow.task_id == task_id))
+        first = next(iter(self._of_task(MessageRow, task_id)), None)
         if first is not None:
-            return first, False
-        return self._insert(MessageRow, {
+            return int(first["id"]), False
+        return self._pending.add(MessageRow, {
             "task_id": task_id, "enrollment_id": enrollment_id, "contact_id": contact_id,
             "step_id": step_id, "channel": channel, "subject": subject, "body": body,
-            "teammate_id": teammate_id, "queued_at": at, "status": "queued",
+            "teammate_id": teammate_id, "status": "queued", "queued_at": at, "sent_at": None,
+            "cancelled_at": None, "cancel_reason": None, "opened_at": None, "clicked_at": None,
         }), True
 
     def deliver_message(self, message_id: int, *, at: datetime) -> None:
@@ -911,9 +1066,7 @@ class UnitOfWork:
             ConflictError: the message is not queued (already sent, or cancelled).
         """
         at = require_utc(at, "deliver_message(at=...)")
-        if not self._update(MessageRow, message_id, {"status": "sent", "sent_at": at},
-                            MessageRow.__table__.c.status == "queued"):
-            self._refuse_message_change(message_id, "deliver")
+        self._change_queued(message_id, {"status": "sent", "sent_at": at}, "deliver")
 
     def cancel_message(self, message_id: int, *, reason: str, at: datetime) -> None:
         """Record that a queued message will never be delivered, and why.
@@ -924,14 +1077,21 @@ class UnitOfWork:
         """
         at = require_utc(at, "cancel_message(at=...)")
         values = {"status": "cancelled", "cancelled_at": at, "cancel_reason": reason}
-        if not self._update(MessageRow, message_id, values,
-                            MessageRow.__table__.c.status == "queued"):
-            self._refuse_message_change(message_id, "cancel")
+        self._change_queued(message_id, values, "cancel")
 
-    def _refuse_message_change(self, message_id: int, verb: str) -> None:
-        row = self._get(MessageRow, message_id, "message")
+    def _change_queued(self, message_id: int, values: dict[str, Any], verb: str) -> None:
+        row = self._pending.tables[MessageRow].get(message_id)
+        if row is not None:
+            status: str = row["status"]
+            if status == "queued":
+                row.update(values)
+                return
+        elif self._update(MessageRow, message_id, values, _MESSAGES.c.status == "queued"):
+            return
+        else:
+            status = self._load(MessageRow, message_id, "message")["status"]
         raise ConflictError(
-            f"cannot {verb} message {message_id}: it is {row.status}, not queued; only a "
+            f"cannot {verb} message {message_id}: it is {status}, not queued; only a "
             "queued message can be delivered or cancelled"
         )
 
@@ -943,8 +1103,13 @@ class UnitOfWork:
         """
         column = f"{_one_of(kind, _ENGAGEMENTS, 'engagement')}_at"
         at = require_utc(at, "mark_engagement(at=...)")
-        if self._update(MessageRow, message_id, {column: at},
-                        MessageRow.__table__.c[column].is_(None)):
+        row = self._pending.tables[MessageRow].get(message_id)
+        if row is not None:
+            if row[column] is not None:
+                return False
+            row[column] = at
+            return True
+        if self._update(MessageRow, message_id, {column: at}, _MESSAGES.c[column].is_(None)):
             return True
         if not self._exists(MessageRow, message_id):
             raise NotFoundError(f"message {message_id} does not exist in {self._where}")
@@ -952,39 +1117,48 @@ class UnitOfWork:
 
     def get_message(self, message_id: int) -> MessageRecord:
         """A sent message, by id."""
-        return _message_record(self._get(MessageRow, message_id, "message"))
+        return _message_record(self._load(MessageRow, message_id, "message"))
 
     def message_for_task(self, task_id: int) -> MessageRecord | None:
         """The message a task sent, or ``None`` if it sent none."""
-        row = self._session.scalars(
-            select(MessageRow).where(MessageRow.task_id == task_id)
-        ).one_or_none()
+        row = next(iter(self._of_task(MessageRow, task_id)), None)
         return None if row is None else _message_record(row)
 
     def list_messages(
         self, *, contact_id: int | None = None, enrollment_id: int | None = None
     ) -> list[MessageRecord]:
         """Sent messages matching every filter given, in order of sending."""
-        query = select(MessageRow).order_by(MessageRow.queued_at, MessageRow.id)
+        query = select(_MESSAGES).order_by(_MESSAGES.c.queued_at, _MESSAGES.c.id)
         if contact_id is not None:
-            query = query.where(MessageRow.contact_id == contact_id)
+            query = query.where(_MESSAGES.c.contact_id == contact_id)
         if enrollment_id is not None:
-            query = query.where(MessageRow.enrollment_id == enrollment_id)
-        return [_message_record(row) for row in self._session.scalars(query)]
+            query = query.where(_MESSAGES.c.enrollment_id == enrollment_id)
+        return [_message_record(row) for row in self._written(query)]
 
     def thread_messages(self, contact_id: int, sequence_id: int | None) -> list[MessageRecord]:
         """Messages delivered to a contact in one sequence (``None``: in chats), oldest first."""
-        query = (
-            select(MessageRow)
-            .join(TaskRow, TaskRow.id == MessageRow.task_id)
-            .where(MessageRow.contact_id == contact_id, MessageRow.status == "sent")
-            .order_by(MessageRow.sent_at, MessageRow.id)
-        )
+        tasks = self._pending.tables[TaskRow].rows
+        buffered = [
+            row for row in self._pending.tables[MessageRow].where("contact_id", contact_id)
+            if row["status"] == "sent"
+        ]
+        if any(row["task_id"] not in tasks for row in buffered):
+            # A buffered message of a task already written: let the database do the join.
+            self._pending.flush()
+            buffered = []
         if sequence_id is None:
-            query = query.where(TaskRow.sequence_id.is_(None))
+            written = self._fetch(_THREAD_IN_CHATS, {"contact_id": contact_id})
         else:
-            query = query.where(TaskRow.sequence_id == sequence_id)
-        return [_message_record(row) for row in self._session.scalars(query)]
+            written = self._fetch(
+                _THREAD_IN_SEQUENCE, {"contact_id": contact_id, "sequence_id": sequence_id})
+        found = [_message_record(row) for row in written]
+        mine = [
+            _message_record(row) for row in buffered
+            if tasks[row["task_id"]]["sequence_id"] == sequence_id
+        ]
+        if not mine:
+            return found
+        return sorted(found + mine, key=lambda message: (message.sent_at or _NEVER, message.id))
 
     def add_reply(
         self,
@@ -997,7 +1171,7 @@ class UnitOfWork:
         body: str = "",
     ) -> int:
         """Record something that came back from a contact; returns its id."""
-        return self._insert(ReplyRow, {
+        return self._pending.add(ReplyRow, {
             "contact_id": contact_id, "enrollment_id": enrollment_id,
             "message_id": message_id, "kind": _one_of(kind, _REPLY_KINDS, "reply kind"),
             "body": body, "received_at": require_utc(at, "add_reply(at=...)"),
@@ -1005,18 +1179,18 @@ class UnitOfWork:
 
     def get_reply(self, reply_id: int) -> ReplyRecord:
         """A reply, by id."""
-        return _reply_record(self._get(ReplyRow, reply_id, "reply"))
+        return _reply_record(self._load(ReplyRow, reply_id, "reply"))
 
     def list_replies(
         self, *, contact_id: int | None = None, enrollment_id: int | None = None
     ) -> list[ReplyRecord]:
         """Replies matching every filter given, in order of arrival."""
-        query = select(ReplyRow).order_by(ReplyRow.received_at, ReplyRow.id)
+        query = select(_REPLIES).order_by(_REPLIES.c.received_at, _REPLIES.c.id)
         if contact_id is not None:
-            query = query.where(ReplyRow.contact_id == contact_id)
+            query = query.where(_REPLIES.c.contact_id == contact_id)
         if enrollment_id is not None:
-            query = query.where(ReplyRow.enrollment_id == enrollment_id)
-        return [_reply_record(row) for row in self._session.scalars(query)]
+            query = query.where(_REPLIES.c.enrollment_id == enrollment_id)
+        return [_reply_record(row) for row in self._written(query)]
 
     # -- auto-approve rules -------------------------------------------------------------------
 
@@ -1065,6 +1239,7 @@ class UnitOfWork:
 
     def rule_approvals(self, rule_id: int, since: datetime | None = None) -> int:
         """How many drafts rule ``rule_id`` approved (at or after ``since``, if given)."""
+        self._pending.flush()
         query = select(func.count()).select_from(DecisionRow).where(
             DecisionRow.rule_id == rule_id, DecisionRow.action.in_(("approve", "edit"))
         )
@@ -1142,60 +1317,30 @@ def _rule_from_row(row: RuleRow) -> AutoApproveRule:
     )
 
 
-def _task_record(row: TaskRow) -> TaskRecord:
-    return TaskRecord(
-        id=row.id, kind=row.kind, thread_id=row.thread_id, status=row.status,
-        outcome=row.outcome, contact_id=row.contact_id, teammate_id=row.teammate_id,
-        reviewer_id=row.reviewer_id, enrollment_id=row.enrollment_id,
-        sequence_id=row.sequence_id, step_id=row.step_id, brief=row.brief,
-        created_at=row.created_at, finished_at=row.finished_at,
-    )
+def _task_record(row: Mapping[str, Any]) -> TaskRecord:
+    return TaskRecord(**row)
 
 
-def _draft_record(row: DraftRow) -> DraftRecord:
-    return DraftRecord(
-        id=row.id, task_id=row.task_id, revision=row.revision, author_id=row.author_id,
-        subject=row.subject, body=row.body, minutes=row.minutes, created_at=row.created_at,
-    )
+def _draft_record(row: Mapping[str, Any]) -> DraftRecord:
+    return DraftRecord(**row)
 
 
-def _review_record(row: ReviewRow) -> ReviewRecord:
-    return ReviewRecord(
-        id=row.id, task_id=row.task_id, draft_id=row.draft_id, reviewer_id=row.reviewer_id,
-        verdict=row.verdict, notes=tuple(row.notes), minutes=row.minutes,
-        created_at=row.created_at,
-    )
+def _review_record(row: Mapping[str, Any]) -> ReviewRecord:
+    return ReviewRecord(**{**row, "notes": tuple(row["notes"])})
 
 
-def _attention_item(row: AttentionRow) -> AttentionItem:
-    return AttentionItem(
-        id=row.id, kind=row.kind, status=row.status, task_id=row.task_id,
-        reply_id=row.reply_id, payload=row.payload, created_at=row.created_at,
-        resolved_at=row.resolved_at,
-    )
+def _attention_item(row: Mapping[str, Any]) -> AttentionItem:
+    # A fresh payload each time, as a read from the database would give.
+    return AttentionItem(**{**row, "payload": _json_copy(row["payload"], "attention payload")})
 
 
-def _decision_record(row: DecisionRow) -> DecisionRecord:
-    return DecisionRecord(
-        id=row.id, task_id=row.task_id, draft_id=row.draft_id, action=row.action, by=row.by,
-        rule_id=row.rule_id, note=row.note, subject=row.subject, body=row.body,
-        decided_at=row.decided_at,
-    )
+def _decision_record(row: Mapping[str, Any]) -> DecisionRecord:
+    return DecisionRecord(**row)
 
 
-def _message_record(row: MessageRow) -> MessageRecord:
-    return MessageRecord(
-        id=row.id, task_id=row.task_id, enrollment_id=row.enrollment_id,
-        contact_id=row.contact_id, step_id=row.step_id, channel=row.channel,
-        subject=row.subject, body=row.body, teammate_id=row.teammate_id,
-        status=cast(MessageStatus, row.status), queued_at=row.queued_at, sent_at=row.sent_at,
-        cancelled_at=row.cancelled_at, cancel_reason=row.cancel_reason,
-        opened_at=row.opened_at, clicked_at=row.clicked_at,
-    )
+def _message_record(row: Mapping[str, Any]) -> MessageRecord:
+    return MessageRecord(**row)
 
 
-def _reply_record(row: ReplyRow) -> ReplyRecord:
-    return ReplyRecord(
-        id=row.id, contact_id=row.contact_id, enrollment_id=row.enrollment_id,
-        message_id=row.message_id, kind=row.kind, body=row.body, received_at=row.received_at,
-    )
+def _reply_record(row: Mapping[str, Any]) -> ReplyRecord:
+    return ReplyRecord(**row)
