@@ -22,10 +22,14 @@ from teamsim.store import AttentionItem, DecisionRecord, Store, TaskRecord, Unit
 __all__ = [
     "PreviewedDraft",
     "RulePreview",
+    "RuleUsage",
     "RulesEngine",
+    "human_timezone",
     "preview",
     "preview_world_rules",
     "rule_matches",
+    "rule_usage",
+    "run_ended",
 ]
 
 
@@ -248,7 +252,7 @@ def preview(
     rule: AutoApproveRule,
     *,
     at: datetime | None = None,
-    timezone: str = "UTC",
+    timezone: str | None = None,
     since: datetime | None = None,
 ) -> RulePreview:
     """Which drafts in the store ``rule`` would have approved, and would approve now.
@@ -276,12 +280,14 @@ def preview(
         rule: the rule (stored or not; its ``enabled`` flag is ignored).
         at: the preview's "now" (default: when the run ended, else the latest moment the
             store records).
-        timezone: the IANA time zone of the per-day cap (the human's).
+        timezone: the IANA time zone of the per-day cap (default: the human's, as the run
+            recorded it, else UTC).
         since: look only at drafts that reached the gate at or after this moment.
 
     Returns:
         The drafts the rule would approve and those its caps stop, with counts.
     """
+    timezone = timezone or human_timezone(uow)
     zone = ZoneInfo(timezone)
     arrivals = [a for a in _arrivals(uow) if since is None or a.at >= since]
     now = at if at is not None else _now(uow, arrivals)
@@ -353,11 +359,84 @@ def _arrivals(uow: UnitOfWork) -> list[_Arrival]:
 
 def _now(uow: UnitOfWork, arrivals: list[_Arrival]) -> datetime:
     """When the run ended, else the latest arrival; the Unix epoch for an empty store."""
-    for event in uow.events.iter(type="run.ended"):
-        return event.at
+    ended = run_ended(uow)
+    if ended is not None:
+        return ended
     if arrivals:
         return arrivals[-1].at
     return datetime.fromtimestamp(0, tz=UTC)
+
+
+def run_ended(uow: UnitOfWork) -> datetime | None:
+    """When the run recorded in the store ended (its ``run.ended`` event), if it did."""
+    for event in uow.events.iter(type="run.ended"):
+        return event.at
+    return None
+
+
+def human_timezone(uow: UnitOfWork) -> str:
+    """The human's time zone as the run recorded it (``UTC`` if it did not)."""
+    return uow.get_meta("run.human_timezone") or "UTC"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleUsage:
+    """How much of its caps a stored rule has used, as ``teamsim rules list`` shows it.
+
+    Attributes:
+        rule: the rule.
+        used: drafts it approved in all.
+        day: the day counted as today (in the human's time zone).
+        used_today: drafts it approved on ``day``.
+        suggested: whether the rule came from a suggestion.
+    """
+
+    rule: AutoApproveRule
+    used: int
+    day: date
+    used_today: int
+    suggested: bool
+
+    @property
+    def status(self) -> str:
+        """``on`` or ``off``, then which cap is used up, if one is."""
+        parts = ["on" if self.rule.enabled else "off"]
+        if self.rule.max_total is not None and self.used >= self.rule.max_total:
+            parts.append("total cap used up")
+        elif self.rule.max_per_day is not None and self.used_today >= self.rule.max_per_day:
+            parts.append("today's cap used up")
+        return ", ".join(parts)
+
+
+def rule_usage(
+    uow: UnitOfWork, *, at: datetime | None = None, timezone: str | None = None
+) -> list[RuleUsage]:
+    """Every stored rule's use against its caps, in id order.
+
+    Args:
+        uow: an open unit of work on the run's store.
+        at: "now", whose day is today (default: when the run ended, else the current time
+            of the store's latest decision).
+        timezone: the time zone of the per-day caps (default: the human's, as recorded).
+    """
+    zone = ZoneInfo(timezone or human_timezone(uow))
+    now = at or run_ended(uow)
+    if now is None:
+        decided = uow.list_decisions()
+        now = decided[-1].decided_at if decided else datetime.fromtimestamp(0, tz=UTC)
+    local = now.astimezone(zone)
+    today = local.date()
+    midnight = datetime.combine(today, datetime.min.time(), tzinfo=zone).astimezone(UTC)
+    suggested = {item.payload.get("rule_id")
+                 for item in uow.list_attention(None, kind="rule_suggestion")}
+    usage = []
+    for rule in uow.list_rules():
+        assert rule.id is not None
+        usage.append(RuleUsage(
+            rule=rule, used=uow.rule_approvals(rule.id), day=today,
+            used_today=uow.rule_approvals(rule.id, since=midnight),
+            suggested=rule.id in suggested))
+    return usage
 
 
 class _Lookup:

@@ -300,6 +300,7 @@ class Simulation:
         uow.set_meta("run.seed", str(self.seed))
         uow.set_meta("run.start", at.isoformat())
         uow.set_meta("run.tick_minutes", str(world.settings.tick_minutes))
+        uow.set_meta("run.human_timezone", world.approver.timezone)
         self._log("run.started", {"world": world.name, "seed": self.seed,
                                   "start": at.isoformat(), "minutes": self.until})
         stored = [uow.add_teammate(Teammate(name=t.name, roles=t.roles, capacity=t.capacity))

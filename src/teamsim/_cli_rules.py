@@ -1,0 +1,209 @@
+"""The ``teamsim rules`` commands: ``list`` a run's auto-approve rules, ``preview`` one.
+
+Both read a *run directory* (what ``teamsim run`` leaves: ``run.json`` and the run's
+``store.db``, or the database ``run.json`` names). :func:`register` adds the group to the
+Typer app; this module reaches ``teamsim.cli`` (for ``fail``) only inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from teamsim.domain import AutoApproveRule
+from teamsim.errors import NotFoundError, TeamsimError
+from teamsim.sim._rules import PreviewedDraft, RulePreview, preview, rule_usage
+from teamsim.store import Store, UnitOfWork
+
+__all__ = ["describe_match", "register", "rules_app"]
+
+rules_app = typer.Typer(
+    help="Auto-approve rules of a run: list them with their use, preview one.",
+    no_args_is_help=True,
+)
+
+RunDirArg = Annotated[
+    Path, typer.Argument(help="A run directory (what `teamsim run` wrote).", show_default=False)
+]
+TimezoneOption = Annotated[
+    str | None,
+    typer.Option("--timezone", help="Time zone of the per-day caps (default: the human's).",
+                 show_default=False),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``rules`` group (``list``, ``preview``) to ``app``."""
+    app.add_typer(rules_app, name="rules")
+
+
+def describe_match(rule: AutoApproveRule) -> str:
+    """What a rule matches, in words: ``Welcome / step hello / email / any teammate / clean
+    review``."""
+    return " / ".join([
+        rule.sequence or "any sequence",
+        f"step {rule.step}" if rule.step is not None else "any step",
+        rule.channel or "any channel",
+        rule.teammate or "any teammate",
+        "clean review" if rule.require_clean_review else "flagged too",
+    ])
+
+
+def _of(used: int, cap: int | None) -> str:
+    return str(used) if cap is None else f"{used} of {cap}"
+
+
+def _console() -> Console:
+    # Made per command so the width follows the terminal (or COLUMNS) at the time.
+    return Console(highlight=False, emoji=False)
+
+
+@contextmanager
+def _run_store(run_dir: Path) -> Iterator[UnitOfWork]:
+    """A unit of work on a run directory's store; teamsim errors exit with code 2."""
+    from teamsim.cli import fail
+
+    if not run_dir.is_dir():
+        raise fail(f"{run_dir}: no such run directory; give the folder `teamsim run` wrote")
+    info_path = run_dir / "run.json"
+    try:
+        info: Any = json.loads(info_path.read_text(encoding="utf-8"))
+    except OSError:
+        raise fail(f"{run_dir}: not a teamsim run directory (no run.json); run "
+                   "`teamsim run` first") from None
+    except ValueError as exc:
+        raise fail(f"{info_path}: damaged ({exc}); run `teamsim run` again") from None
+    db = info.get("db") if isinstance(info, dict) else None
+    target: str | Path = db if isinstance(db, str) and db else run_dir / "store.db"
+    if isinstance(target, Path) and not target.is_file():
+        raise fail(f"{run_dir}: no store.db beside run.json; run `teamsim run` again "
+                   "without --db to keep the store with the run")
+    try:
+        with Store.open(target) as store, store.unit_of_work() as uow:
+            yield uow
+    except TeamsimError as exc:
+        raise fail(str(exc)) from None
+
+
+def _timezone(name: str | None) -> str | None:
+    from teamsim.cli import fail
+
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise fail(f"--timezone: unknown time zone {name!r}; use an IANA name like "
+                   "Europe/Paris") from None
+    return name
+
+
+@rules_app.command("list")
+def list_rules(run_dir: RunDirArg, timezone: TimezoneOption = None) -> None:
+    """Each rule of a run: what it matches, whether it is on, its use against its caps."""
+    zone = _timezone(timezone)
+    with _run_store(run_dir) as uow:
+        usage = rule_usage(uow, timezone=zone)
+    console = _console()
+    if not usage:
+        console.print("no auto-approve rules in this run", markup=False)
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column, right in (("id", True), ("name", False), ("on", False), ("matches", False),
+                          ("used", True), (f"today ({usage[0].day})", True),
+                          ("status", False)):
+        table.add_column(column, justify="right" if right else "left")
+    for use in usage:
+        rule = use.rule
+        name = f"{rule.name} (suggested)" if use.suggested else rule.name
+        table.add_row(str(rule.id), name, "yes" if rule.enabled else "no",
+                      describe_match(rule), _of(use.used, rule.max_total),
+                      _of(use.used_today, rule.max_per_day), use.status)
+    console.print(table, markup=False)
+
+
+@rules_app.command("preview")
+def preview_rule(
+    run_dir: RunDirArg,
+    rule: Annotated[str, typer.Argument(help="The rule's name or id.", show_default=False)],
+    timezone: TimezoneOption = None,
+    examples: Annotated[
+        int, typer.Option("--examples", min=0, help="How many example drafts to show.")
+    ] = 5,
+) -> None:
+    """What a rule would approve: past drafts, drafts waiting now, and where its caps stop it."""
+    from teamsim.cli import fail
+
+    zone = _timezone(timezone)
+    with _run_store(run_dir) as uow:
+        found = _find_rule(uow, rule)
+        if found is None:
+            raise fail(f"{run_dir}: no rule {rule!r}; `teamsim rules list {run_dir}` shows "
+                       "them by name and id")
+        result = preview(uow, found, timezone=zone)
+    _render(_console(), result, examples)
+
+
+def _find_rule(uow: UnitOfWork, key: str) -> AutoApproveRule | None:
+    try:
+        return uow.get_rule(key)
+    except NotFoundError:
+        pass
+    if key.isdigit():
+        try:
+            return uow.get_rule(int(key))
+        except NotFoundError:
+            return None
+    return None
+
+
+def _render(console: Console, result: RulePreview, examples: int) -> None:
+    rule = result.rule
+    say = console.print
+    say(f"rule {rule.id} {rule.name!r} ({'on' if rule.enabled else 'off'}): "
+        f"{describe_match(rule)}", markup=False)
+    caps = [f"{rule.max_total} in all"] if rule.max_total is not None else []
+    if rule.max_per_day is not None:
+        caps.append(f"{rule.max_per_day} a day ({result.timezone})")
+    say(f"caps: {', '.join(caps) or 'none'}", markup=False)
+    say(f"drafts that reached approval: {result.reached_gate}", markup=False)
+    say(f"would have approved: {len(result.past)} past drafts"
+        + (f" ({len(result.past_capped)} more matched; a cap stopped them)"
+           if result.past_capped else ""), markup=False)
+    say(f"would approve now: {len(result.waiting)} waiting drafts"
+        + (f" ({len(result.waiting_capped)} more matched; a cap stops them)"
+           if result.waiting_capped else ""), markup=False)
+    if rule.max_total is not None:
+        say(f"total cap: {result.would_approve} of {rule.max_total} "
+            f"({result.total_left} left)", markup=False)
+    if result.per_day:
+        say("per day:", markup=False)
+        for day, count in result.per_day.items():
+            full = (" (cap reached)" if rule.max_per_day is not None and count >= rule.max_per_day
+                    else "")
+            say(f"  {day}  {_of(count, rule.max_per_day)}{full}", markup=False)
+    shown = [*result.past, *result.waiting][:examples]
+    stopped = [*result.past_capped, *result.waiting_capped][:examples]
+    if shown:
+        say("for example:", markup=False)
+        for draft in shown:
+            say(_example(draft, result.timezone), markup=False)
+    if stopped:
+        say("stopped by a cap, for example:", markup=False)
+        for draft in stopped:
+            say(f"{_example(draft, result.timezone)}: {draft.reason}", markup=False)
+
+
+def _example(draft: PreviewedDraft, timezone: str) -> str:
+    local = draft.at.astimezone(ZoneInfo(timezone))
+    step = draft.step_label or draft.step_id
+    return (f"  task {draft.task_id}  {local:%Y-%m-%d %H:%M}  {draft.sequence} / {step}  "
+            f"{draft.channel}  {draft.teammate} -> {draft.contact}")
