@@ -8,10 +8,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from teamsim.store._models import EventRow
+from teamsim.store._pending import bulk_insert
 from teamsim.store._records import EventRecord
 from teamsim.store._types import require_utc
 
@@ -133,8 +134,8 @@ class EventLog:
         if not self._buffer:
             return
         rows, self._buffer = self._buffer, []
-        # Core insert of the table: one executemany, without the ORM bulk-insert bookkeeping.
-        self._session.execute(insert(_EVENTS), rows)
+        # One executemany straight to the driver, without the ORM bulk-insert bookkeeping.
+        bulk_insert(self._session.connection(), _EVENTS, rows)
         self._flushed_seq = rows[-1]["seq"]
 
     def discard(self) -> None:

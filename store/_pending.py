@@ -9,10 +9,12 @@ each table is written with one executemany ``INSERT``, parents before children.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Connection, Table, func, insert, select, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,7 +30,7 @@ from teamsim.store._models import (
     TaskRow,
 )
 
-__all__ = ["FLUSH_ORDER", "PendingTable", "WriteBehind"]
+__all__ = ["FLUSH_ORDER", "PendingTable", "WriteBehind", "bulk_insert"]
 
 Row = dict[str, Any]
 
@@ -47,6 +49,59 @@ _INDEXED: Final[dict[type[Base], tuple[str, ...]]] = {
     AttentionRow: (),
 }
 _SETVAL = text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :value)")
+
+
+class _Insert:
+    """A table's full-row ``INSERT`` compiled once for a dialect, with its bind processors."""
+
+    __slots__ = ("columns", "positional", "sql")
+
+    def __init__(self, table: Table, dialect: Dialect) -> None:
+        keys = [column.key for column in table.c]
+        compiled = insert(table).compile(dialect=dialect, column_keys=keys)
+        self.sql = str(compiled)
+        self.positional = bool(compiled.positional)
+        order = list(compiled.positiontup or ()) if self.positional else keys
+        # The same conversions SQLAlchemy applies to each parameter (UTC datetimes to naive,
+        # JSON to text...), looked up once instead of once per row.
+        processors = {
+            column.key: column.type.dialect_impl(dialect).bind_processor(dialect)
+            for column in table.c
+        }
+        self.columns: list[tuple[str, Callable[[Any], Any] | None]] = [
+            (key, processors[key]) for key in order
+        ]
+
+    def parameters(self, rows: Sequence[Row]) -> list[Any]:
+        columns = self.columns
+        if self.positional:
+            return [
+                tuple(row[key] if process is None else process(row[key])
+                      for key, process in columns)
+                for row in rows
+            ]
+        return [
+            {key: row[key] if process is None else process(row[key]) for key, process in columns}
+            for row in rows
+        ]
+
+
+_INSERTS: weakref.WeakKeyDictionary[Dialect, dict[str, _Insert]] = weakref.WeakKeyDictionary()
+
+
+def bulk_insert(connection: Connection, table: Table, rows: Sequence[Row]) -> None:
+    """Insert ``rows`` (each a dict of every column of ``table``) with one executemany.
+
+    The statement is compiled once per dialect and the rows go straight to the driver's
+    ``executemany``: SQLAlchemy's per-row parameter handling cost more than the database's
+    own work for the small rows teamsim writes.
+    """
+    dialect = connection.dialect
+    compiled = _INSERTS.setdefault(dialect, {})
+    statement = compiled.get(table.name)
+    if statement is None:
+        statement = compiled[table.name] = _Insert(table, dialect)
+    connection.exec_driver_sql(statement.sql, statement.parameters(rows))
 
 
 class PendingTable:
@@ -152,8 +207,7 @@ class WriteBehind:
             rows = pending.take()
             self._count -= len(rows)
             try:
-                # Core executemany on the table: no ORM objects, no identity map, no RETURNING.
-                self._session.execute(insert(pending.table), rows)
+                bulk_insert(self._session.connection(), pending.table, rows)
             except IntegrityError as err:
                 for row in rows:
                     pending.add(row)
