@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,11 +18,13 @@ import pytest
 from teamsim.agents import FakeReviewer, Review, ReviewRequest, Verdict
 from teamsim.domain import AutoApproveRule
 from teamsim.graph import ApprovalRequest
+from teamsim.scenario import load_scenario
 from teamsim.sim import RulesEngine, Simulation, SimulationResult, World, check_invariants
 from teamsim.sim._rules import RulePreview, preview, preview_world_rules, rule_matches
 from teamsim.store import EventRecord
 
 NEW_YORK = ZoneInfo("America/New_York")
+DATA = Path(__file__).parent.parent / "data"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -557,3 +560,28 @@ def test_invariants_hold_with_rules_switched_capped_and_suggested(seed: int) -> 
                       for e in decisions(result, "rule"))
     caps = {1: 4, 2: 2}
     assert all(n <= caps.get(rule_id, 10**9) for (rule_id, _), n in per_day.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# scenario files
+
+
+def test_scenario_file_defines_rules_switches_them_and_accepts_suggestions() -> None:
+    world = load_scenario(DATA / "rules_welcome.yaml")
+    assert [(r.name, r.enabled) for r in world.rules] == [
+        ("routine hellos", True), ("linkedin nudges", False)]
+    assert world.approver.accept_suggestions_after_days == 1
+    result = Simulation(world).run()
+    assert check_invariants(result.events, world) == []
+    by_rule = Counter(e.payload["rule_id"] for e in decisions(result, "rule"))
+    assert by_rule[1] == 8
+    assert by_rule[2] > 0
+    switches = [e for e in result.events if e.type in ("rule.enabled", "rule.disabled")
+                and e.payload["rule_id"] == 2]
+    assert [(e.type, e.at - world.start_utc) for e in switches] == [
+        ("rule.enabled", timedelta(days=2)), ("rule.disabled", timedelta(days=5))]
+    assert all(switches[0].at <= e.at < switches[1].at for e in decisions(result, "rule")
+               if e.payload["rule_id"] == 2)
+    accepted = [e for e in result.events if e.type == "suggestion.handled"]
+    assert accepted
+    assert all(e.payload["accepted"] for e in accepted)
