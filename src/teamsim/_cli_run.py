@@ -1,0 +1,427 @@
+"""The evaluation commands of the ``teamsim`` command line: run, test, sweep, inbox, diagnose.
+
+:func:`register` adds them to the Typer app. Like :mod:`teamsim._cli_scenario`, this module
+reaches ``teamsim.cli`` (for ``fail``, ``out`` and ``err``) only inside the commands, so
+``teamsim.cli`` can import it.
+
+Exit codes: 0 when everything passed; 1 when an expectation or an invariant failed (after
+printing everything); 2 for invalid input (a bad scenario file, option or run directory), with
+one ``error: ...`` line per problem on stderr and nothing written.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich import box
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from teamsim import runner
+from teamsim.errors import ScenarioError, TeamsimError
+from teamsim.scenario import load_scenario
+from teamsim.store import AttentionItem, Store, UnitOfWork
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["KEY_METRICS", "register"]
+
+KEY_METRICS = (
+    "enrolled", "sent", "approvals_human", "approvals_rule", "edits", "rejections", "replies",
+    "reply_rate", "paused_by_reply", "approval_latency_hours_p50", "approval_latency_hours_p90",
+    "attention_peak", "attention_open_at_end", "human_minutes",
+)
+"""The metrics ``teamsim run`` shows after the funnel (metrics.json holds every one)."""
+
+_EXCERPT = 160
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run``, ``test``, ``sweep``, ``inbox`` and ``diagnose`` to ``app``."""
+    app.command("run")(run_command)
+    app.command("test")(run_tests)
+    app.command("sweep")(sweep_command)
+    app.command("inbox")(inbox_command)
+    app.command("diagnose")(diagnose_command)
+
+
+def _consoles() -> tuple[Console, Console]:
+    from teamsim.cli import err, out
+
+    return out, err
+
+
+def _fail(message: str) -> typer.Exit:
+    from teamsim.cli import fail
+
+    return fail(message)
+
+
+@contextmanager
+def _progress(total: float, what: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (drawn only on a terminal); yields ``update(completed)``."""
+    _, err = _consoles()
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=err, transient=True,
+                   disable=not err.is_terminal)
+    with bar:
+        task = bar.add_task(what, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "—"
+        return f"{value:.4g}" if abs(value) < 1 else f"{value:,.2f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _table(*columns: str, title: str | None = None, right: tuple[str, ...] = ()) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False)
+    for column in columns:
+        table.add_column(column, justify="right" if column in right else "left")
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# run
+
+
+def run_command(
+    scenario: Annotated[str, typer.Argument(help="The scenario file (YAML).",
+                                            show_default=False)],
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).",
+                                             show_default=False)] = None,
+    until: Annotated[float | None, typer.Option(
+        "--until", help="Stop after this many simulated days (default: the scenario's days).",
+        show_default=False)] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Run directory (default: runs/<file stem>-seed<N>).",
+        show_default=False)] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Record the run in this database (SQLite path or SQLAlchemy URL) "
+        "instead of the run directory's store.db.", show_default=False)] = None,
+) -> None:
+    """Run a scenario: funnel per step, key metrics, expectations; exit 1 if any fails."""
+    out, _ = _consoles()
+    if until is not None and until <= 0:
+        raise _fail(f"--until: must be > 0 days, got {until:g}")
+    try:
+        world = load_scenario(scenario)
+        runner.check_expectation_names(world, scenario)
+        chosen = world.seed if seed is None else seed
+        target = out_dir if out_dir is not None else runner.default_out_dir(scenario, chosen)
+        days = world.days if until is None else until
+        with _progress(math.ceil(days), f"{world.name} (seed {chosen})") as update:
+            result = runner.run(scenario, seed=chosen, until_days=until, out=target, db=db,
+                                progress=update)
+    except TeamsimError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        print_run(out, result)
+    finally:
+        result.close()
+    if not result.passed:
+        raise typer.Exit(code=1)
+
+
+def print_run(out: Console, result: runner.RunResult) -> None:
+    """The summary of a run: header, funnel per step, key metrics, expectations, violations."""
+    where = f" -> {result.out_dir}" if result.out_dir is not None else ""
+    out.print(f"{result.world.name}: seed {result.seed}, {result.until_days:g} days, "
+              f"{len(result.events)} events, digest {result.digest[:12]}{where}", markup=False)
+    counts = ("due", "drafted", "human", "rule", "sent", "opened", "clicked", "replied")
+    funnel = _table("step", *counts, title="Funnel per step (approved by the human / by a rule)",
+                    right=counts)
+    for column in funnel.columns[1:]:
+        column.no_wrap = True
+    for row in runner.step_funnel(result.events, result.world):
+        channel = f" ({row.channel})" if row.channel else ""
+        funnel.add_row(f"{row.sequence}/{row.step_id} {row.label}".strip() + channel,
+                       *(str(v) for v in (row.due, row.drafted, row.approved_human,
+                                          row.approved_rule, row.sent, row.opened,
+                                          row.clicked, row.replied)))
+    out.print(funnel)
+    metrics = _table("metric", "value", title="Key metrics", right=("value",))
+    for name in KEY_METRICS:
+        metrics.add_row(name, _number(result.metrics[name]))
+    out.print(metrics)
+    if result.expectations:
+        checks = _table("", "metric", "expected", "actual", title="Expectations")
+        for e in result.expectations:
+            checks.add_row("PASS" if e.passed else "FAIL", e.metric, e.expected,
+                           _number(e.actual))
+        out.print(checks)
+    else:
+        out.print("Expectations: none in this scenario")
+    if result.violations:
+        out.print(f"Invariant violations ({len(result.violations)}):")
+        for line in result.violations:
+            out.print(f"  {line}", markup=False)
+    failed = sum(not e.passed for e in result.expectations)
+    verdict = "passed" if result.passed else "FAILED"
+    out.print(f"{verdict}: {len(result.expectations) - failed} of {len(result.expectations)} "
+              f"expectations met, {len(result.violations)} invariant violations", markup=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# test
+
+
+def _scenario_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    files: list[Path] = []
+    problems: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.yaml") if p.is_file())
+            if not found:
+                problems.append(f"{path}: no scenario files (*.yaml) in it")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(f"{path}: no such file or directory; check the path")
+    return files, problems
+
+
+def run_tests(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Scenario files or folders searched for *.yaml (default: scenarios/).",
+        show_default=False)] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Also write each run to DIR/<file stem>-seed<N>.",
+        show_default=False)] = None,
+) -> None:
+    """Run every scenario with its default seed and report each expectation, like pytest."""
+    out, _ = _consoles()
+    files, problems = _scenario_files(paths or [Path("scenarios")])
+    for problem in problems:
+        _fail(problem)
+    invalid = bool(problems)
+    passed = failed = 0
+    for path in files:
+        try:
+            world = load_scenario(path)
+            runner.check_expectation_names(world, str(path))
+            target = None if out_dir is None else out_dir / f"{path.stem}-seed{world.seed}"
+            result = runner.run(world, out=target)
+        except ScenarioError as exc:
+            _fail(str(exc))
+            invalid = True
+            continue
+        except TeamsimError as exc:
+            _fail(f"{path}: {exc}")
+            invalid = True
+            continue
+        try:
+            out.print(f"{path} ({world.name}, seed {result.seed})", markup=False)
+            for e in result.expectations:
+                out.print(f"  {'PASS' if e.passed else 'FAIL'} {e.metric} {e.expected} "
+                          f"{_number(e.actual)}", markup=False)
+                passed += e.passed
+                failed += not e.passed
+            if result.violations:
+                failed += 1
+                out.print(f"  FAIL invariants {len(result.violations)} broken", markup=False)
+                for line in result.violations:
+                    out.print(f"    {line}", markup=False)
+            else:
+                passed += 1
+                out.print("  PASS invariants all hold", markup=False)
+        finally:
+            result.close()
+    out.print(f"{passed} passed, {failed} failed", markup=False)
+    if invalid:
+        raise typer.Exit(code=2)
+    if failed:
+        raise typer.Exit(code=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# sweep
+
+
+def sweep_command(
+    scenario: Annotated[str, typer.Argument(help="The scenario file (YAML).",
+                                            show_default=False)],
+    seeds: Annotated[str, typer.Option(
+        help="Seeds: A:B (half-open, 0:100 is 0..99) or a list 1,5,9.")] = "0:20",
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="path=v1,v2: a value inside the scenario by dotted path "
+        "(approver.approve, sequences.0.steps.2.days); several make every combination.",
+        show_default=False)] = None,
+    metrics: Annotated[str, typer.Option(help="Metrics to report, comma separated.")] = ",".join(
+        runner.DEFAULT_SWEEP_METRICS),
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes (default: min(2, CPUs)).", min=1, show_default=False)] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Output directory for sweep.csv and summary.json "
+        "(default: runs/<file stem>-sweep).", show_default=False)] = None,
+) -> None:
+    """Run every variant x seed in parallel; means with 95% intervals and paired differences."""
+    out, _ = _consoles()
+    chosen = [m.strip() for m in metrics.split(",") if m.strip()]
+    target = out_dir if out_dir is not None else Path("runs") / f"{Path(scenario).stem}-sweep"
+    try:
+        seed_list = runner.parse_seeds(seeds)
+        variants = runner.parse_sets(set_ or [])
+        with _progress(len(seed_list) * len(variants), "runs") as update:
+            result = runner.sweep(scenario, seed_list, variants=variants, metrics=chosen,
+                                  workers=workers, out=target,
+                                  progress=lambda done, _total: update(done))
+    except TeamsimError as exc:
+        raise _fail(str(exc)) from None
+    print_sweep(out, result)
+
+
+def _interval(estimate: runner.Estimate) -> str:
+    if math.isnan(estimate.low):
+        return "—"
+    return f"[{_number(estimate.low)}, {_number(estimate.high)}]"
+
+
+def print_sweep(out: Console, result: runner.SweepResult) -> None:
+    """Per variant the mean and 95% interval of each metric, then each variant against the
+    first: the paired difference over common seeds and, for comparison, the unpaired one."""
+    out.print(f"{result.runs} runs: {len(result.variants)} variant(s) x {len(result.seeds)} "
+              f"seed(s) -> {result.csv_path}", markup=False)
+    means = _table("variant", "metric", "n", "mean", "95% CI", title="Per variant",
+                   right=("n", "mean"))
+    for variant, by_metric in result.summary.items():
+        for metric, estimate in by_metric.items():
+            means.add_row(variant, metric, str(estimate.n), _number(estimate.mean),
+                          _interval(estimate))
+    out.print(means)
+    if not result.comparisons:
+        return
+    baseline = next(iter(result.variants))
+    diffs = _table("variant", "metric", "paired diff", "paired 95% CI", "±",
+                   "unpaired 95% CI", "±",
+                   title=f"Against {baseline} (same seeds, common random numbers)",
+                   right=("paired diff", "±"))
+    for c in result.comparisons:
+        diffs.add_row(c.variant, c.metric, _number(c.paired.mean), _interval(c.paired),
+                      _number(c.paired.half_width), _interval(c.unpaired),
+                      _number(c.unpaired.half_width))
+    out.print(diffs)
+
+
+# ---------------------------------------------------------------------------------------------
+# inbox and diagnose
+
+
+@contextmanager
+def _run_store(run_dir: Path, db: str | None) -> Iterator[tuple[runner.RunInfo, UnitOfWork]]:
+    """The run's info and a unit of work on its store; teamsim errors exit with code 2."""
+    try:
+        info = runner.read_run_info(run_dir)
+        url = db or info.db
+        if url is None:
+            url = str(run_dir / "store.db")
+            if not Path(url).is_file():
+                raise TeamsimError(f"{run_dir}: store.db is missing; run `teamsim run` again")
+        elif "***" in url and db is None:
+            raise TeamsimError(f"{run_dir}: the run was recorded in {url}; pass --db with the "
+                               "full URL (the password is not stored)")
+        with Store.open(url) as store, store.unit_of_work() as uow:
+            yield info, uow
+    except TeamsimError as exc:
+        raise _fail(str(exc)) from None
+
+
+RunDirArg = Annotated[Path, typer.Argument(help="A run directory written by `teamsim run`.",
+                                           show_default=False)]
+RunDbOption = Annotated[str | None, typer.Option(
+    "--db", help="The database, when the run was recorded with --db (run.json masks the "
+    "password).", show_default=False)]
+
+
+def _excerpt(text: str | None) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= _EXCERPT else flat[:_EXCERPT - 1].rstrip() + "…"
+
+
+def _contact(uow: UnitOfWork, key: int | str | None) -> str:
+    if key is None:
+        return "?"
+    try:
+        contact = uow.get_contact(key)
+    except TeamsimError:
+        return str(key)
+    return f"{contact.name} <{contact.email}>"
+
+
+def describe_item(uow: UnitOfWork, item: AttentionItem) -> list[str]:
+    """An open Needs attention item as the human sees it: a heading and its details."""
+    p = item.payload
+    since = item.created_at.strftime("%Y-%m-%d %H:%M UTC")
+    if item.kind == "draft":
+        seq = (p.get("sequence") or {}).get("name") or "chat"
+        step = p.get("step") or {}
+        where = f"{seq} / {step.get('id')} {step.get('label') or ''}".strip() if step else seq
+        contact = _contact(uow, (p.get("contact") or {}).get("id"))
+        draft = p.get("draft") or {}
+        lines = [f"draft · since {since} · {contact} · {where} · {p.get('channel', '')} · "
+                 f"by {(p.get('drafter') or {}).get('name', '?')}"]
+        if draft.get("subject"):
+            lines.append(f"Subject: {draft['subject']}")
+        lines.append(f"Body: {_excerpt(draft.get('body'))}")
+        concerns = p.get("open_concerns") or []
+        reviewer = (p.get("reviewer") or {}).get("name", "?")
+        if p.get("flagged"):
+            lines.append(f"Reviewer {reviewer} flagged it: " + "; ".join(map(str, concerns)))
+        else:
+            lines.append(f"Reviewer {reviewer}: no open concerns")
+        if p.get("rule"):
+            lines.append(f"Rule: {p['rule']}")
+        return lines
+    if item.kind == "reply":
+        return [f"reply · since {since} · {_contact(uow, p.get('contact'))} · "
+                f"{p.get('sequence', '')}",
+                f"Reply: {_excerpt(p.get('body'))}"]
+    return [f"rule suggestion · since {since} · {p.get('name', '')}",
+            f"{p.get('approvals_in_a_row', '?')} approvals in a row without edits; "
+            "the rule starts switched off"]
+
+
+def inbox_command(run_dir: RunDirArg, db: RunDbOption = None) -> None:
+    """What is in Needs attention at the end of a run, oldest first, as the human sees it."""
+    out, _ = _consoles()
+    with _run_store(run_dir, db) as (info, uow):
+        items = uow.list_attention("open")
+        plural = "item" if len(items) == 1 else "items"
+        out.print(f"Needs attention at the end of {info.scenario!r} (seed {info.seed}, "
+                  f"{info.end:%Y-%m-%d %H:%M} UTC): {len(items)} open {plural}, oldest first",
+                  markup=False)
+        for number, item in enumerate(items, start=1):
+            heading, *details = describe_item(uow, item)
+            out.print(f"{number}. {heading}", markup=False)
+            for line in details:
+                out.print(f"   {line}", markup=False)
+
+
+def diagnose_command(
+    run_dir: RunDirArg,
+    sequence: Annotated[str, typer.Option(help="The sequence's name.", show_default=False)],
+    contact: Annotated[str | None, typer.Option(
+        help="One person's email; default: the whole sequence.", show_default=False)] = None,
+    db: RunDbOption = None,
+) -> None:
+    """The troubleshooting checklist for a sequence (or one person) at the run's end."""
+    from teamsim.sim.diagnose import diagnose, render
+
+    out, _ = _consoles()
+    with _run_store(run_dir, db) as (info, uow):
+        try:
+            diagnosis = diagnose(uow, sequence, contact, at=info.end)
+        except TeamsimError as exc:
+            raise _fail(str(exc)) from None
+        out.print(render(diagnosis), markup=False)

@@ -1,0 +1,865 @@
+"""Run scenarios and sweeps: the engine behind ``teamsim run``, ``test`` and ``sweep``.
+
+:func:`run` runs one scenario with one seed and, given ``out``, leaves a *run directory*::
+
+    events.jsonl   one event a line, canonical JSON (what the digest is computed from)
+    metrics.json   every metric at the top level, plus ``expectations`` (one object per
+                   expectation: metric, expected, actual, passed) and ``violations`` (broken
+                   invariants, one line each); sorted keys, indent 2
+    digest.txt     the SHA-256 of the events, hex, and a newline
+    store.db       the run's SQLite store (absent when the run went to ``db=``)
+    run.json       scenario name, source, seed, until_days, start/end (UTC), digest, teamsim
+                   version and the database URL (password masked) when it was not store.db
+
+The directory is written under a temporary sibling name and renamed into place at the end, so
+invalid input or a crash leaves nothing half-written (an existing run directory is replaced only
+once the new one is complete). A run whose expectations fail is still a completed run: it is
+written, and :attr:`RunResult.passed` is false.
+
+:func:`sweep` runs every variant x seed in worker processes, streams one CSV row per finished
+run (variant, seed, digest, each metric), then reads the file back for the per-variant means
+with 95% confidence intervals and, for each variant against the first, the paired difference
+over common seeds (common random numbers) beside the unpaired (Welch) one.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import re
+import shutil
+import statistics
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Sequence as SequenceOf
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+from scipy import stats
+
+from teamsim._validation import format_errors
+from teamsim.errors import ScenarioError, TeamsimError, ValidationError
+from teamsim.scenario import load_scenario
+from teamsim.sim import METRICS, Expectation, Simulation, World
+from teamsim.store import EventRecord, Store
+
+__all__ = [
+    "DEFAULT_SWEEP_METRICS",
+    "Comparison",
+    "Estimate",
+    "ExpectationResult",
+    "RunInfo",
+    "RunResult",
+    "StepFunnel",
+    "SweepResult",
+    "check_expectation_names",
+    "default_out_dir",
+    "evaluate_expectations",
+    "mean_interval",
+    "parse_seeds",
+    "parse_sets",
+    "read_run_info",
+    "run",
+    "step_funnel",
+    "summarize",
+    "sweep",
+    "welch_interval",
+    "with_values",
+]
+
+DEFAULT_SWEEP_METRICS: tuple[str, ...] = (
+    "sent", "replies", "reply_rate", "approvals_human", "human_minutes",
+    "approval_latency_hours_p50",
+)
+"""The metrics a sweep reports when none are chosen."""
+
+RUN_FILES = ("events.jsonl", "metrics.json", "digest.txt", "run.json")
+"""What every run directory holds (``store.db`` too, unless the run went to another database)."""
+_CONFIDENCE = 0.95
+
+ScenarioInput = World | str | Path
+"""A scenario: a validated world, or the path of a scenario file."""
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpectationResult:
+    """One expectation of a scenario checked against a run.
+
+    Attributes:
+        metric: the metric's name (a key of :data:`teamsim.sim.METRICS`).
+        expected: the expectation in words, like ``between 40 and 60``.
+        actual: the metric's value in the run.
+        passed: whether the value meets the expectation.
+    """
+
+    metric: str
+    expected: str
+    actual: float
+    passed: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunResult:
+    """One completed run.
+
+    Attributes:
+        world: the world that ran.
+        seed: the seed it ran with.
+        until_days: how many simulated days it ran.
+        metrics: every metric (see :data:`teamsim.sim.METRICS`).
+        expectations: the scenario's expectations, checked, in file order.
+        violations: broken invariants, one line each (empty in a correct run).
+        digest: SHA-256 of the canonical event lines; equal for equal world and seed.
+        events: the event log in canonical order.
+        store: the run's store, open (``store.db`` of the run directory, the ``db`` given, or
+            an in-memory database); close it, or the result, when done.
+        out_dir: the run directory, or ``None`` when none was written.
+    """
+
+    world: World
+    seed: int
+    until_days: float
+    metrics: dict[str, Any]
+    expectations: tuple[ExpectationResult, ...]
+    violations: tuple[str, ...]
+    digest: str
+    events: tuple[EventRecord, ...]
+    store: Store
+    out_dir: Path | None
+
+    @property
+    def passed(self) -> bool:
+        """Every expectation met and no invariant broken."""
+        return not self.violations and all(e.passed for e in self.expectations)
+
+    def close(self) -> None:
+        """Close the run's store."""
+        self.store.close()
+
+
+class RunInfo(pydantic.BaseModel):
+    """``run.json``: what identifies a run directory."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    scenario: str
+    source: str | None
+    seed: int
+    until_days: float
+    start: datetime
+    end: datetime
+    digest: str
+    events: int
+    teamsim_version: str
+    db: str | None
+
+
+# ---------------------------------------------------------------------------------------------
+# expectations
+
+
+def check_expectation_names(world: World, source: str | None = None) -> None:
+    """Refuse expectations on metrics that do not exist, before anything runs.
+
+    Raises:
+        ScenarioError: one ``FILE: expect.NAME: ...`` line per unknown metric.
+    """
+    where = f"{source}: " if source else ""
+    problems = [
+        f"{where}expect.{name}: no metric {name!r}; use one of {', '.join(sorted(METRICS))}"
+        for name in world.expect if name not in METRICS
+    ]
+    if problems:
+        raise ScenarioError("\n".join(problems))
+
+
+def evaluate_expectations(
+    world: World, metrics: Mapping[str, Any]
+) -> tuple[ExpectationResult, ...]:
+    """Check the world's ``expect:`` against a run's metrics (a bare number means equals)."""
+    results = []
+    for name, spec in world.expect.items():
+        expectation = spec if isinstance(spec, Expectation) else Expectation(equals=spec)
+        actual = float(metrics[name])
+        results.append(ExpectationResult(metric=name, expected=expectation.describe(),
+                                         actual=actual, passed=expectation.check(actual)))
+    return tuple(results)
+
+
+# ---------------------------------------------------------------------------------------------
+# one run
+
+
+def _load(scenario: ScenarioInput) -> tuple[World, str | None]:
+    if isinstance(scenario, World):
+        return scenario, None
+    if isinstance(scenario, str | os.PathLike):
+        return load_scenario(scenario), os.fspath(scenario)
+    raise TypeError(f"scenario must be a World or a path, got {type(scenario).__name__}")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "scenario"
+
+
+def default_out_dir(scenario: ScenarioInput, seed: int) -> Path:
+    """Where ``teamsim run`` writes by default: ``runs/<file stem>-seed<N>``.
+
+    A world without a file is named by a slug of its name.
+    """
+    stem = _slug(scenario.name) if isinstance(scenario, World) else Path(scenario).stem
+    return Path("runs") / f"{stem}-seed{seed}"
+
+
+def run(
+    scenario: ScenarioInput,
+    *,
+    seed: int | None = None,
+    until_days: float | None = None,
+    out: str | Path | None = None,
+    db: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Run a scenario once.
+
+    Args:
+        scenario: a validated world or the path of a scenario file.
+        seed: the seed (default: the scenario's ``seed``).
+        until_days: stop after this many simulated days (default: the scenario's ``days``).
+        out: write a run directory here (see the module docstring); ``None`` writes nothing.
+        db: record the run in this database (a SQLite path or SQLAlchemy URL) instead of
+            ``store.db`` or memory.
+        progress: called with the simulated day number as each day ends.
+
+    Returns:
+        The completed run; failed expectations and broken invariants are reported in it, not
+        raised.
+
+    Raises:
+        ScenarioError: the file is invalid, or an expectation names an unknown metric.
+        TeamsimError: the output directory or the database cannot be used.
+        ValueError: ``until_days`` is not positive.
+    """
+    world, source = _load(scenario)
+    check_expectation_names(world, source)
+    if until_days is not None and until_days <= 0:
+        raise ValueError(f"until_days must be > 0, got {until_days}")
+    seed = world.seed if seed is None else seed
+    days = world.days if until_days is None else until_days
+    target = None if out is None else Path(out)
+    staging = None if target is None else _staging_dir(target)
+    try:
+        store = Store.open(db if db is not None else
+                           (staging / "store.db" if staging is not None else "sqlite://"))
+        try:
+            sim = Simulation(world, seed=seed, store=store, until_days=days, progress=progress)
+            result = sim.run(check=False)
+            expectations = evaluate_expectations(world, result.metrics)
+            if staging is not None:
+                info = RunInfo(
+                    scenario=world.name, source=source, seed=seed, until_days=days,
+                    start=world.start_utc, end=world.start_utc + timedelta(minutes=sim.until),
+                    digest=result.digest, events=len(result.events),
+                    teamsim_version=_version(), db=None if db is None else store.url)
+                _write_run(staging, info, result.event_lines(), result.metrics, expectations,
+                           result.violations)
+        except BaseException:
+            store.close()
+            raise
+        if target is not None and staging is not None:
+            if db is None:
+                # SQLite's -wal/-shm files are found by path: close before the rename.
+                store.close()
+            _put_in_place(staging, target)
+            staging = None
+            if db is None:
+                store = Store.open(target / "store.db")
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    return RunResult(world=world, seed=seed, until_days=days, metrics=result.metrics,
+                     expectations=expectations, violations=result.violations,
+                     digest=result.digest, events=result.events, store=store, out_dir=target)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("teamsim")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
+def _staging_dir(target: Path) -> Path:
+    """A fresh temporary sibling of ``target``, after checking ``target`` may be replaced."""
+    if target.exists() and not (target / "run.json").is_file() and (
+            not target.is_dir() or any(target.iterdir())):
+        raise TeamsimError(
+            f"{target}: exists and is not a teamsim run directory (no run.json); choose "
+            "another --out or remove it")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.",
+                                     suffix=".tmp"))
+    except OSError as exc:
+        raise TeamsimError(
+            f"{target}: cannot create the output directory: {exc.strerror or exc}") from None
+
+
+def _put_in_place(staging: Path, target: Path) -> None:
+    """Rename ``staging`` to ``target``, replacing an old run only now that the new is whole."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.",
+                                    suffix=".old"))
+        os.replace(target, old / "run")
+    os.replace(staging, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _write_run(
+    folder: Path, info: RunInfo, lines: Iterable[str], metrics: Mapping[str, Any],
+    expectations: Iterable[ExpectationResult], violations: Iterable[str],
+) -> None:
+    with (folder / "events.jsonl").open("w", encoding="utf-8", newline="\n") as stream:
+        for line in lines:
+            stream.write(line + "\n")
+    body = {**metrics,
+            "expectations": [{"metric": e.metric, "expected": e.expected, "actual": e.actual,
+                              "passed": e.passed} for e in expectations],
+            "violations": list(violations)}
+    (folder / "metrics.json").write_text(_json(body), encoding="utf-8")
+    (folder / "digest.txt").write_text(info.digest + "\n", encoding="utf-8")
+    (folder / "run.json").write_text(_json(info.model_dump(mode="json")), encoding="utf-8")
+
+
+def read_run_info(run_dir: str | Path) -> RunInfo:
+    """Read a run directory's ``run.json``.
+
+    Raises:
+        TeamsimError: ``run_dir`` is not a run directory, or its run.json is damaged.
+    """
+    path = Path(run_dir) / "run.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        raise TeamsimError(f"{run_dir}: not a teamsim run directory (no run.json); run "
+                           "`teamsim run` first") from None
+    try:
+        return RunInfo.model_validate_json(text)
+    except pydantic.ValidationError as err:
+        raise TeamsimError(format_errors(err, str(path)) + "\n" +
+                           f"{path}: damaged; run `teamsim run` again") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# the funnel per step
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepFunnel:
+    """How far one message step's work got: due, drafted, approved, sent, and the reactions.
+
+    ``drafted`` counts tasks (a redraft is not a second one); ``approved_human`` and
+    ``approved_rule`` split approvals (edits included) by who gave them.
+    """
+
+    sequence: str
+    step_id: str
+    label: str
+    channel: str
+    due: int
+    drafted: int
+    approved_human: int
+    approved_rule: int
+    sent: int
+    opened: int
+    clicked: int
+    replied: int
+
+
+def step_funnel(events: Iterable[EventRecord], world: World) -> list[StepFunnel]:
+    """The funnel per message step, read off the events, in the world's step order."""
+    names: dict[int | None, str] = {}
+    task_step: dict[int, tuple[str, str]] = {}
+    message_step: dict[int, tuple[str, str]] = {}
+    counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for ev in events:
+        p = ev.payload
+        key = (names.get(ev.sequence_id, ""), str(p.get("step_id")))
+        if ev.type == "sequence.created":
+            names[ev.sequence_id] = p["name"]
+        elif ev.type == "step.due":
+            counts[key]["due"] += 1
+        elif ev.type == "task.started" and p.get("step_id") is not None \
+                and ev.task_id is not None:
+            task_step[ev.task_id] = key
+            counts[key]["drafted"] += 1
+        elif ev.type == "decision.made" and p.get("action") in ("approve", "edit"):
+            step = task_step.get(ev.task_id or 0)
+            if step is not None:
+                counts[step]["approved_rule" if p.get("by") == "rule" else "approved_human"] += 1
+        elif ev.type == "message.sent" and p.get("step_id") is not None:
+            message_step[p["message_id"]] = key
+            counts[key]["sent"] += 1
+        elif ev.type in ("message.opened", "message.clicked") and p.get("step_id") is not None:
+            counts[key][ev.type.removeprefix("message.")] += 1
+        elif ev.type == "reply.received" and p.get("kind") == "reply":
+            step = message_step.get(p.get("message_id") or 0)
+            if step is not None:
+                counts[step]["replied"] += 1
+    rows: list[StepFunnel] = []
+    known: set[tuple[str, str]] = set()
+    for seq in world.sequences:
+        for message in seq.message_steps():
+            known.add((seq.name, message.id))
+            rows.append(_funnel_row(seq.name, message.id, message.label, message.channel,
+                                    counts.get((seq.name, message.id), Counter())))
+    for key in sorted(set(counts) - known):  # steps added by a timeline edit
+        rows.append(_funnel_row(key[0], key[1], "", "", counts[key]))
+    return rows
+
+
+def _funnel_row(sequence: str, step_id: str, label: str, channel: str,
+                count: Counter[str]) -> StepFunnel:
+    return StepFunnel(sequence=sequence, step_id=step_id, label=label, channel=channel,
+                      due=count["due"], drafted=count["drafted"],
+                      approved_human=count["approved_human"],
+                      approved_rule=count["approved_rule"], sent=count["sent"],
+                      opened=count["opened"], clicked=count["clicked"],
+                      replied=count["replied"])
+
+
+# ---------------------------------------------------------------------------------------------
+# sweeps: variants and seeds
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """Seeds written as ``A:B`` (half-open, ``0:100`` is 0..99) or ``1,5,9``.
+
+    Raises:
+        ValidationError: the text is neither.
+    """
+    text = text.strip()
+    try:
+        if ":" in text:
+            first, _, last = text.partition(":")
+            seeds = tuple(range(int(first), int(last)))
+        else:
+            seeds = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValidationError(
+            f"--seeds {text!r}: write a range A:B (0:100 is seeds 0 to 99) or a list 1,5,9"
+        ) from None
+    if not seeds:
+        raise ValidationError(f"--seeds {text!r}: no seeds in it; 0:20 runs seeds 0 to 19")
+    if len(set(seeds)) != len(seeds):
+        raise ValidationError(f"--seeds {text!r}: a seed is written twice")
+    return seeds
+
+
+def parse_sets(items: SequenceOf[str]) -> dict[str, dict[str, Any]]:
+    """The variants of ``--set path=v1,v2`` options: the cartesian product of their values.
+
+    Values are read as YAML scalars (``0.8``, ``true``, ``email``). A variant is named by its
+    settings, like ``approver.approve=0.8 sequences.0.steps.2.days=3``. No options: one
+    variant, ``base``, that changes nothing.
+
+    Raises:
+        ValidationError: an option is not ``path=value[,value...]``.
+    """
+    axes: list[list[tuple[str, str, Any]]] = []
+    for item in items:
+        path, sep, values = item.partition("=")
+        path = path.strip()
+        texts = [v.strip() for v in values.split(",")]
+        if not sep or not path or not all(texts):
+            raise ValidationError(
+                f"--set {item!r}: write it as path=value[,value...], like "
+                "approver.approve=0.8,0.9")
+        axis = []
+        for text in texts:
+            try:
+                value = yaml.safe_load(text)
+            except yaml.YAMLError:
+                value = text
+            axis.append((path, text, value))
+        axes.append(axis)
+    if not axes:
+        return {"base": {}}
+    variants: dict[str, dict[str, Any]] = {}
+    for combo in itertools.product(*axes):
+        name = " ".join(f"{path}={text}" for path, text, _ in combo)
+        variants[name] = {path: value for path, _, value in combo}
+    return variants
+
+
+def with_values(world: World, values: Mapping[str, Any], *, variant: str = "") -> World:
+    """``world`` with each dotted path (list indices as numbers) set to its value.
+
+    ``approver.approve`` and ``sequences.0.steps.2.days`` are paths. The result is validated
+    as a whole.
+
+    Raises:
+        ScenarioError: a path leads nowhere, or the changed world is not valid.
+    """
+    data = world.model_dump(mode="json")
+    where = f"variant {variant!r}" if variant else "variant"
+    for path, value in values.items():
+        _set_path(data, path, value, where)
+    try:
+        return World.model_validate(data)
+    except pydantic.ValidationError as err:
+        raise ScenarioError(format_errors(err, where, data=data, model=World)) from None
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any, where: str) -> None:
+    parts = path.split(".")
+    node: Any = data
+    for depth, part in enumerate(parts):
+        here = ".".join(parts[:depth]) or "the scenario"
+        last = depth == len(parts) - 1
+        if isinstance(node, dict):
+            if part not in node and not last:
+                raise ScenarioError(f"{where}: {path}: {here} has no {part!r}; use one of "
+                                    f"{', '.join(sorted(map(str, node))) or '(nothing)'}")
+            if last:
+                node[part] = value
+            else:
+                node = node[part]
+        elif isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError(f"{where}: {path}: {here} is a list of {len(node)}; "
+                                    f"use an index from 0 to {len(node) - 1}")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        else:
+            raise ScenarioError(f"{where}: {path}: {here} is a value ({node!r}), "
+                                f"it has no {part!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# sweeps: estimates
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Estimate:
+    """A mean with its 95% confidence interval (Student t); the interval is NaN below 2 runs.
+
+    Attributes:
+        mean: the mean (of a metric, or of a difference).
+        low: the interval's lower end.
+        high: the interval's upper end.
+        n: how many runs (or seed pairs) it rests on.
+    """
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    @property
+    def half_width(self) -> float:
+        """Half the interval's width."""
+        return (self.high - self.low) / 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Comparison:
+    """A variant against the baseline on one metric.
+
+    Attributes:
+        variant: the variant.
+        baseline: the first variant.
+        metric: the metric.
+        paired: the mean of per-seed differences (variant - baseline) over common seeds.
+        unpaired: the difference of means with Welch's interval, ignoring the pairing.
+    """
+
+    variant: str
+    baseline: str
+    metric: str
+    paired: Estimate
+    unpaired: Estimate
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepResult:
+    """What a sweep found.
+
+    Attributes:
+        variants: each variant's name and the values it sets, the baseline first.
+        seeds: the seeds every variant ran with.
+        metrics: the metrics summarised.
+        summary: ``summary[variant][metric]``: the mean and its interval.
+        comparisons: every non-baseline variant against the baseline, per metric.
+        runs: how many runs finished.
+        csv_path: the streamed results (``sweep.csv``), or ``None`` when ``out`` was not given.
+    """
+
+    variants: dict[str, dict[str, Any]]
+    seeds: tuple[int, ...]
+    metrics: tuple[str, ...]
+    summary: dict[str, dict[str, Estimate]]
+    comparisons: tuple[Comparison, ...]
+    runs: int
+    csv_path: Path | None
+
+    def comparison(self, variant: str, metric: str) -> Comparison:
+        """The comparison of ``variant`` with the baseline on ``metric``."""
+        for item in self.comparisons:
+            if item.variant == variant and item.metric == metric:
+                return item
+        raise KeyError(f"no comparison of {variant!r} on {metric!r}")
+
+
+def _t(df: float) -> float:
+    return float(stats.t.ppf(0.5 + _CONFIDENCE / 2, df))
+
+
+def mean_interval(values: SequenceOf[float]) -> Estimate:
+    """The mean of ``values`` with its Student t interval."""
+    n = len(values)
+    if n == 0:
+        return Estimate(mean=math.nan, low=math.nan, high=math.nan, n=0)
+    mean = statistics.fmean(values)
+    if n < 2:
+        return Estimate(mean=mean, low=math.nan, high=math.nan, n=n)
+    half = _t(n - 1) * statistics.stdev(values) / math.sqrt(n)
+    return Estimate(mean=mean, low=mean - half, high=mean + half, n=n)
+
+
+def welch_interval(a: SequenceOf[float], b: SequenceOf[float]) -> Estimate:
+    """mean(a) - mean(b) with Welch's interval (unequal variances, no pairing)."""
+    na, nb = len(a), len(b)
+    if na < 2 or nb < 2:
+        diff = statistics.fmean(a) - statistics.fmean(b) if na and nb else math.nan
+        return Estimate(mean=diff, low=math.nan, high=math.nan, n=min(na, nb))
+    diff = statistics.fmean(a) - statistics.fmean(b)
+    va, vb = statistics.variance(a) / na, statistics.variance(b) / nb
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return Estimate(mean=diff, low=diff, high=diff, n=min(na, nb))
+    df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+    half = _t(df) * se
+    return Estimate(mean=diff, low=diff - half, high=diff + half, n=min(na, nb))
+
+
+def summarize(
+    csv_path: Path, variants: SequenceOf[str], metrics: SequenceOf[str]
+) -> tuple[dict[str, dict[str, Estimate]], tuple[Comparison, ...], int]:
+    """Read a sweep's CSV back: estimates per variant, comparisons with the first, row count."""
+    values: dict[str, dict[str, dict[int, float]]] = {
+        v: {m: {} for m in metrics} for v in variants}
+    rows = 0
+    with csv_path.open(newline="", encoding="utf-8") as stream:
+        for row in csv.DictReader(stream):
+            rows += 1
+            seed = int(row["seed"])
+            for metric in metrics:
+                values[row["variant"]][metric][seed] = float(row[metric])
+    summary = {v: {m: mean_interval(list(values[v][m].values())) for m in metrics}
+               for v in variants}
+    comparisons = []
+    baseline = variants[0]
+    for variant in variants[1:]:
+        for metric in metrics:
+            ours, base = values[variant][metric], values[baseline][metric]
+            common = sorted(set(ours) & set(base))
+            comparisons.append(Comparison(
+                variant=variant, baseline=baseline, metric=metric,
+                paired=mean_interval([ours[s] - base[s] for s in common]),
+                unpaired=welch_interval(list(ours.values()), list(base.values()))))
+    return summary, tuple(comparisons), rows
+
+
+# ---------------------------------------------------------------------------------------------
+# sweeps: running
+
+
+def _sweep_one(
+    world_data: dict[str, Any], variant: str, seed: int, metrics: tuple[str, ...]
+) -> dict[str, Any]:
+    """Run one variant x seed (in a worker process) and return its CSV row."""
+    world = World.model_validate(world_data)
+    with Store.open("sqlite://") as store:
+        result = Simulation(world, seed=seed, store=store).run(check=False)
+    return {"variant": variant, "seed": seed, "digest": result.digest,
+            **{m: result.metrics[m] for m in metrics}}
+
+
+def _check_metrics(metrics: SequenceOf[str]) -> tuple[str, ...]:
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValidationError(f"--metrics: no metric {', '.join(map(repr, unknown))}; use "
+                              f"some of {', '.join(sorted(METRICS))}")
+    if not metrics:
+        raise ValidationError("--metrics: choose at least one metric")
+    return tuple(dict.fromkeys(metrics))
+
+
+def sweep(
+    scenario: ScenarioInput,
+    seeds: Iterable[int] | str,
+    *,
+    variants: Mapping[str, Mapping[str, Any]] | None = None,
+    sets: SequenceOf[str] | None = None,
+    metrics: SequenceOf[str] | None = None,
+    workers: int | None = None,
+    out: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
+    """Run every variant x seed in worker processes and summarise the chosen metrics.
+
+    Rows are streamed to ``sweep.csv`` as runs finish (never all held in memory), then the
+    file is read back for the estimates. With the same seed, variants share their random
+    numbers (teamsim's draws are keyed by identity), so the paired difference is usually much
+    tighter than the unpaired one.
+
+    Args:
+        scenario: a validated world or the path of a scenario file.
+        seeds: the seeds, or their text (``0:20`` or ``1,5,9``).
+        variants: variant name -> {dotted path: value}; the first is the baseline.
+        sets: ``path=v1,v2`` texts, as ``--set`` takes them (their cartesian product);
+            give ``variants`` or ``sets``, not both. Neither: the scenario as it is.
+        metrics: the metrics to summarise (default :data:`DEFAULT_SWEEP_METRICS`).
+        workers: worker processes (default ``min(2, cpu count)``); 1 runs in this process.
+        out: write ``sweep.csv`` and ``summary.json`` into this directory (replaced only when
+            the sweep is complete); ``None`` keeps nothing on disk.
+        progress: called with (finished runs, total runs) as each run finishes.
+
+    Raises:
+        ScenarioError: the scenario or a variant of it is invalid.
+        ValidationError: bad seeds, sets or metrics.
+    """
+    world, source = _load(scenario)
+    if isinstance(seeds, str):
+        seed_list = parse_seeds(seeds)
+    else:
+        seed_list = tuple(seeds)
+        if not seed_list:
+            raise ValidationError("seeds: give at least one seed")
+    if variants is not None and sets:
+        raise ValueError("give variants or sets, not both")
+    chosen = (dict(parse_sets(sets or [])) if variants is None
+              else {name: dict(values) for name, values in variants.items()})
+    if not chosen:
+        raise ValidationError("variants: give at least one variant")
+    names = _check_metrics(list(metrics) if metrics is not None else DEFAULT_SWEEP_METRICS)
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    worlds = {name: with_values(world, values, variant=name).model_dump(mode="json")
+              for name, values in chosen.items()}
+    target = None if out is None else Path(out)
+    folder = (_staging_dir_for_sweep(target) if target is not None
+              else Path(tempfile.mkdtemp(prefix="teamsim-sweep-")))
+    leftover: Path | None = folder
+    try:
+        csv_path = folder / "sweep.csv"
+        jobs = [(name, seed) for name in worlds for seed in seed_list]
+        count = workers or min(2, os.cpu_count() or 1)
+        with csv_path.open("w", newline="", encoding="utf-8") as stream:
+            writer = csv.DictWriter(stream, fieldnames=["variant", "seed", "digest", *names])
+            writer.writeheader()
+            stream.flush()
+            for done, row in enumerate(_execute(worlds, jobs, names, count), start=1):
+                writer.writerow(row)
+                stream.flush()
+                if progress is not None:
+                    progress(done, len(jobs))
+        summary, comparisons, rows = summarize(csv_path, list(worlds), names)
+        if target is not None:
+            (folder / "summary.json").write_text(_json(_summary_document(
+                world, source, chosen, seed_list, summary, comparisons)), encoding="utf-8")
+            _put_in_place(folder, target)
+            leftover = None
+    finally:
+        if leftover is not None:
+            shutil.rmtree(leftover, ignore_errors=True)
+    return SweepResult(variants=chosen, seeds=seed_list, metrics=names, summary=summary,
+                       comparisons=comparisons, runs=rows,
+                       csv_path=None if target is None else target / "sweep.csv")
+
+
+def _staging_dir_for_sweep(target: Path) -> Path:
+    if target.exists() and not (target / "sweep.csv").is_file() and (
+            not target.is_dir() or any(target.iterdir())):
+        raise TeamsimError(
+            f"{target}: exists and is not a teamsim sweep directory (no sweep.csv); choose "
+            "another --out or remove it")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.",
+                                     suffix=".tmp"))
+    except OSError as exc:
+        raise TeamsimError(
+            f"{target}: cannot create the output directory: {exc.strerror or exc}") from None
+
+
+def _execute(
+    worlds: Mapping[str, dict[str, Any]], jobs: list[tuple[str, int]],
+    metrics: tuple[str, ...], workers: int,
+) -> Iterator[dict[str, Any]]:
+    """Each job's row, as the jobs finish."""
+    if workers == 1:
+        for name, seed in jobs:
+            yield _sweep_one(worlds[name], name, seed, metrics)
+        return
+    # spawn: workers start clean (no inherited threads or open database connections).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures: list[Future[dict[str, Any]]] = [
+            pool.submit(_sweep_one, worlds[name], name, seed, metrics) for name, seed in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _estimate_document(estimate: Estimate) -> dict[str, Any]:
+    return {"mean": _finite(estimate.mean), "low": _finite(estimate.low),
+            "high": _finite(estimate.high), "n": estimate.n}
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _summary_document(
+    world: World, source: str | None, variants: Mapping[str, Mapping[str, Any]],
+    seeds: tuple[int, ...], summary: Mapping[str, Mapping[str, Estimate]],
+    comparisons: Iterable[Comparison],
+) -> dict[str, Any]:
+    return {
+        "scenario": world.name, "source": source, "seeds": list(seeds),
+        "teamsim_version": _version(), "confidence": _CONFIDENCE,
+        "variants": [{"name": name, "values": dict(values),
+                      "metrics": {m: _estimate_document(e) for m, e in summary[name].items()}}
+                     for name, values in variants.items()],
+        "comparisons": [{"variant": c.variant, "baseline": c.baseline, "metric": c.metric,
+                         "paired": _estimate_document(c.paired),
+                         "unpaired": _estimate_document(c.unpaired)} for c in comparisons],
+    }
