@@ -212,7 +212,8 @@ class WriteBehind:
                 for row in rows:
                     pending.add(row)
                 self._count += len(rows)
-                reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
+                # The first lines name the constraint (and, on PostgreSQL, the clashing key).
+                reason = "; ".join(str(err.orig or err).strip().splitlines()[:2])
                 raise ConflictError(
                     f"{self._where}: writing {len(rows)} buffered {pending.table.name} rows "
                     f"(ids {rows[0]['id']}..{rows[-1]['id']}) failed: {reason}; a row repeats "

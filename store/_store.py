@@ -136,7 +136,6 @@ _OF_TASK: dict[type[Base], Select[Any]] = {
         (MessageRow, _MESSAGES),
     )
 }
-_TASK_ID_BY_THREAD = select(_TASKS.c.id).where(_TASKS.c.thread_id == bindparam("thread_id"))
 _THREAD = (
     select(_MESSAGES)
     .join(_TASKS, _TASKS.c.id == _MESSAGES.c.task_id)
@@ -331,7 +330,8 @@ class UnitOfWork:
     executemany ``INSERT`` per table, parents first, at :meth:`flush`, :meth:`commit`, when a
     read needs the database to see it, or every 10,000 rows. Reads see buffered rows and
     buffered changes exactly as if they had been written. The API checks the usual conflicts
-    (one message per task, resolving a closed attention item, a taken thread id) when called;
+    (one message per task, resolving a closed attention item, delivering a message that is
+    not queued, a thread id taken in this unit of work) when called;
     what only the database can check (a reference to a row that does not exist) raises
     :class:`~teamsim.errors.ConflictError` at the flush, and the unit of work should then be
     rolled back.
@@ -793,16 +793,17 @@ class UnitOfWork:
         """Record a new pipeline task (one LangGraph thread) and return its id.
 
         Raises:
-            ConflictError: a task with that ``thread_id`` exists.
+            ConflictError: a task with that ``thread_id`` is buffered in this unit of work.
+                (A clash with a task already written is refused by the database's unique
+                constraint when the buffer is flushed, also as a ``ConflictError``; checking
+                here would cost a query per task.)
         """
         _one_of(kind, _TASK_KINDS, "task kind")
         created_at = require_utc(at, "add_task(at=...)")
         other = next(self._pending.tables[TaskRow].where("thread_id", thread_id), None)
-        other_id = other["id"] if other is not None else self._conn().scalar(
-            _TASK_ID_BY_THREAD, {"thread_id": thread_id})
-        if other_id is not None:
+        if other is not None:
             raise ConflictError(
-                f"a task with thread id {thread_id!r} already exists (id {other_id}) in "
+                f"a task with thread id {thread_id!r} already exists (id {other['id']}) in "
                 f"{self._where}; every task needs a thread id of its own"
             )
         return self._pending.add(TaskRow, {
