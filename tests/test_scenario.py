@@ -188,7 +188,7 @@ def test_schema_is_json_with_the_top_level_properties() -> None:
     assert set(schema["properties"]) == {
         "name", "description", "start", "timezone", "days", "seed", "settings", "teammates",
         "sequences", "personas", "contacts", "populations", "approver", "rules", "timeline",
-        "expect"}
+        "expect", "diagnose", "compare"}
     assert schema["required"] == ["name"]
 
 
