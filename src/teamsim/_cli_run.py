@@ -285,7 +285,11 @@ def sweep_command(
 def _interval(estimate: runner.Estimate) -> str:
     if math.isnan(estimate.low):
         return "—"
-    return f"[{_number(estimate.low)}, {_number(estimate.high)}]"
+    return f"[{estimate.low:.4g}, {estimate.high:.4g}]"
+
+
+def _half(estimate: runner.Estimate) -> str:
+    return "—" if math.isnan(estimate.half_width) else f"{estimate.half_width:.4g}"
 
 
 def print_sweep(out: Console, result: runner.SweepResult) -> None:
@@ -293,25 +297,25 @@ def print_sweep(out: Console, result: runner.SweepResult) -> None:
     first: the paired difference over common seeds and, for comparison, the unpaired one."""
     out.print(f"{result.runs} runs: {len(result.variants)} variant(s) x {len(result.seeds)} "
               f"seed(s) -> {result.csv_path}", markup=False)
-    means = _table("variant", "metric", "n", "mean", "95% CI", title="Per variant",
-                   right=("n", "mean"))
-    for variant, by_metric in result.summary.items():
-        for metric, estimate in by_metric.items():
-            means.add_row(variant, metric, str(estimate.n), _number(estimate.mean),
-                          _interval(estimate))
-    out.print(means)
-    if not result.comparisons:
-        return
     baseline = next(iter(result.variants))
-    diffs = _table("variant", "metric", "paired diff", "paired 95% CI", "±",
-                   "unpaired 95% CI", "±",
-                   title=f"Against {baseline} (same seeds, common random numbers)",
-                   right=("paired diff", "±"))
-    for c in result.comparisons:
-        diffs.add_row(c.variant, c.metric, _number(c.paired.mean), _interval(c.paired),
-                      _number(c.paired.half_width), _interval(c.unpaired),
-                      _number(c.unpaired.half_width))
-    out.print(diffs)
+    for variant, by_metric in result.summary.items():
+        role = " (baseline)" if variant == baseline and len(result.variants) > 1 else ""
+        means = _table("metric", "n", "mean", "95% CI", "±", title=f"{variant}{role}",
+                       right=("n", "mean", "±"))
+        for metric, estimate in by_metric.items():
+            means.add_row(metric, str(estimate.n), f"{estimate.mean:.4g}", _interval(estimate),
+                          _half(estimate))
+        out.print(means)
+    for variant in list(result.variants)[1:]:
+        diffs = _table("metric", "difference", "paired ±", "unpaired ±",
+                       title=f"{variant} minus {baseline}: 95% intervals, difference ± "
+                             "half-width (paired: same seeds)",
+                       right=("difference", "paired ±", "unpaired ±"))
+        for c in result.comparisons:
+            if c.variant == variant:
+                diffs.add_row(c.metric, f"{c.paired.mean:.4g}", _half(c.paired),
+                              _half(c.unpaired))
+        out.print(diffs)
 
 
 # ---------------------------------------------------------------------------------------------

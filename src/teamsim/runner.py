@@ -263,11 +263,26 @@ def run(
     target = None if out is None else Path(out)
     staging = None if target is None else _staging_dir(target)
     try:
+        # Simulating straight into store.db measured as fast as simulating in memory and
+        # copying with SQLite's backup API (200 contacts x 14 days: 2.8-4.2 s against
+        # 2.7-6.1 s, on a busy 2-CPU machine), and needs no raw DB-API connection.
         store = Store.open(db if db is not None else
                            (staging / "store.db" if staging is not None else "sqlite://"))
         try:
-            sim = Simulation(world, seed=seed, store=store, until_days=days, progress=progress)
+            reported: list[int] = []
+
+            def report(day: int) -> None:
+                reported.append(day)
+                if progress is not None:
+                    progress(day)
+
+            sim = Simulation(world, seed=seed, store=store, until_days=days, progress=report)
             result = sim.run(check=False)
+            last = math.ceil(days)
+            if progress is not None and (not reported or reported[-1] < last):
+                # SimPy stops before the events of the last minute: the last day is not
+                # reported by the simulation itself.
+                progress(last)
             expectations = evaluate_expectations(world, result.metrics)
             if staging is not None:
                 info = RunInfo(
