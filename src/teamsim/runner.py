@@ -56,6 +56,7 @@ from teamsim.store import EventRecord, Store
 
 __all__ = [
     "DEFAULT_SWEEP_METRICS",
+    "RUN_FILES",
     "Comparison",
     "Estimate",
     "ExpectationResult",
