@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from teamsim.sim.config import World
 from teamsim.store import EventRecord
@@ -61,14 +62,12 @@ METRICS: dict[str, str] = {
 """Every metric a run reports, with its definition."""
 
 
-def check_invariants(events: Sequence[EventRecord], world: World | None = None) -> list[str]:
+def check_invariants(events: Sequence[EventRecord]) -> list[str]:
     """Every broken invariant, one line each (empty in a correct run)."""
-    return audit(events, world)[1]
+    return audit(events)[1]
 
 
-def audit(
-    events: Sequence[EventRecord], world: World | None = None
-) -> tuple[dict[str, int], list[str]]:
+def audit(events: Sequence[EventRecord]) -> tuple[dict[str, int], list[str]]:
     """Check the invariants over a run's events: counters and one line per violation.
 
     1. No message sent without an approval (a human decision, or an enabled rule within its
@@ -76,18 +75,21 @@ def audit(
     3. No message sent while its sequence is draft or paused. 4. At most one message per
     enrollment per step. 5. No message before the wait in front of it has elapsed.
     6. Every reply lands in Needs attention.
+
+    Everything needed is in the events themselves (a rule's caps and the human's time zone are
+    recorded when it is switched on), so a stored ``events.jsonl`` can be audited alone.
     """
     counts = dict.fromkeys(INVARIANT_COUNTERS, 0)
     problems: list[str] = []
-    caps = {r.name: r for r in world.rules} if world is not None else {}
     approved: dict[int, str] = {}
     seq_status: dict[int | None, str] = {}
     replied: set[int | None] = set()
     wait_until: dict[int | None, datetime] = {}
     sent_steps: Counter[tuple[int | None, Any]] = Counter()
     rule_enabled: dict[Any, bool] = {}
-    rule_names: dict[Any, str] = {}
+    rule_caps: dict[Any, dict[str, Any]] = {}
     rule_total: Counter[Any] = Counter()
+    rule_daily: Counter[tuple[Any, str]] = Counter()
 
     def broke(name: str, event: EventRecord, text: str) -> None:
         counts[name] += 1
@@ -100,20 +102,26 @@ def audit(
             seq_status[ev.sequence_id] = p["status"]
         elif kind in ("rule.enabled", "rule.disabled"):
             rule_enabled[p["rule_id"]] = kind == "rule.enabled"
-            rule_names[p["rule_id"]] = p["name"]
+            rule_caps[p["rule_id"]] = p
         elif kind == "decision.made" and p.get("action") in ("approve", "edit"):
             if p.get("rule_id") is not None:
                 rule_id = p["rule_id"]
+                cap = rule_caps.get(rule_id, {})
+                day = ev.at.astimezone(ZoneInfo(cap.get("timezone") or "UTC")).date().isoformat()
                 rule_total[rule_id] += 1
-                rule = caps.get(rule_names.get(rule_id, ""))
+                rule_daily[(rule_id, day)] += 1
                 if not rule_enabled.get(rule_id, False):
                     broke("sends_without_approval", ev,
                           f"task {ev.task_id} approved by rule {rule_id} while it was off")
                     continue
-                if rule is not None and rule.max_total is not None and \
-                        rule_total[rule_id] > rule.max_total:
+                if cap.get("max_total") is not None and rule_total[rule_id] > cap["max_total"]:
                     broke("sends_without_approval", ev,
                           f"task {ev.task_id} approved by rule {rule_id} past its total cap")
+                    continue
+                if (cap.get("max_per_day") is not None
+                        and rule_daily[(rule_id, day)] > cap["max_per_day"]):
+                    broke("sends_without_approval", ev,
+                          f"task {ev.task_id} approved by rule {rule_id} past its cap for {day}")
                     continue
             if ev.task_id is not None:
                 approved[ev.task_id] = p.get("by", "human")
@@ -239,7 +247,7 @@ def compute_metrics(
             busy = p.get("teammate_busy_minutes", {})
             human_minutes = float(p.get("human_minutes", 0.0))
         peak = max(peak, open_items)
-    invariants, _ = audit(events, world)
+    invariants, _ = audit(events)
     capacity = {t.name: t.capacity for t in world.teammates}
     utilisation = [busy.get(name, 0) / (cap * minutes) for name, cap in capacity.items()
                    if minutes > 0]

@@ -330,7 +330,7 @@ class Simulation:
             assert saved.id is not None
             self._rule_ids[rule.name] = saved.id
             if rule.enabled:
-                self._log("rule.enabled", {"rule_id": saved.id, "name": rule.name})
+                self._log("rule.enabled", self._rule_payload(saved))
         self.pipeline = Pipeline(
             rules=self._rules if self._rules is not None else self._default_rules(),
             config=PipelineConfig(max_review_rounds=world.settings.max_review_rounds,
@@ -1080,10 +1080,14 @@ class Simulation:
         self.uow.save_rule(rule.model_copy(update={"enabled": enabled}))
         if self.rules_engine is not None:
             self.rules_engine.set_enabled(self._rule_ids[name], enabled, at=self._now())
-        self._log(f"rule.{'enabled' if enabled else 'disabled'}",
-                  {"rule_id": rule.id, "name": name})
+        self._log(f"rule.{'enabled' if enabled else 'disabled'}", self._rule_payload(rule))
         if not enabled:
             self._recall(self._rule_ids[name])
+
+    def _rule_payload(self, rule: AutoApproveRule) -> dict[str, Any]:
+        """What the event log records of a rule switched on or off: enough to audit its caps."""
+        return {"rule_id": rule.id, "name": rule.name, "max_total": rule.max_total,
+                "max_per_day": rule.max_per_day, "timezone": self.world.approver.timezone}
 
     def _recall(self, rule_id: int) -> None:
         """Cancel the messages a just-disabled rule approved that still wait in the outbox;

@@ -28,7 +28,7 @@ def test_random_worlds_keep_every_invariant(world: World) -> None:
     try:
         events = result.events
         assert result.violations == ()
-        assert check_invariants(events, world) == []
+        assert check_invariants(events) == []
         metrics = result.metrics
         approvals = metrics["approvals_human"] + metrics["approvals_rule"]
         assert metrics["sent"] + metrics["cancelled"] <= approvals
