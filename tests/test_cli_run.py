@@ -79,7 +79,7 @@ def test_run_prints_funnel_metrics_and_expectations(small_run_dir: tuple[Path, s
 def test_run_writes_the_run_directory(small_run_dir: tuple[Path, str]) -> None:
     out, _ = small_run_dir
     assert sorted(p.name for p in out.iterdir()) == [
-        "digest.txt", "events.jsonl", "metrics.json", "run.json", "store.db"]
+        "digest.txt", "events.jsonl", "metrics.json", "previews.json", "run.json", "store.db"]
     assert json.loads((out / "run.json").read_text())["seed"] == 7
 
 
@@ -157,7 +157,7 @@ def test_run_with_db_records_the_url(cli: typer.Typer, runner: CliRunner, work: 
                                  "--out", "r", "--db", "other.db"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (work / "r").iterdir()) == [
-        "digest.txt", "events.jsonl", "metrics.json", "run.json"]
+        "digest.txt", "events.jsonl", "metrics.json", "previews.json", "run.json"]
     assert json.loads((work / "r" / "run.json").read_text())["db"].endswith("other.db")
     inbox = runner.invoke(cli, ["inbox", "r"])
     assert inbox.exit_code == 0, inbox.output

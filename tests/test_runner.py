@@ -60,7 +60,7 @@ def test_run_directory_holds_the_promised_files(small_run: runner.RunResult) -> 
     assert out is not None
     # store.db-wal and -shm exist while the result's store is open (SQLite's WAL mode)
     assert [n for n in _siblings(out) if not n.endswith(("-wal", "-shm"))] == [
-        "digest.txt", "events.jsonl", "metrics.json", "run.json", "store.db"]
+        "digest.txt", "events.jsonl", "metrics.json", "previews.json", "run.json", "store.db"]
     assert (out / "digest.txt").read_text() == small_run.digest + "\n"
     lines = (out / "events.jsonl").read_text().splitlines()
     assert len(lines) == len(small_run.events)

@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from teamsim._cli_rules import register as _register_rules_commands
+from teamsim._cli_run import register as _register_run_commands
 from teamsim._cli_scenario import register as _register_scenario_commands
 from teamsim._validation import format_errors
 from teamsim.domain import (
@@ -415,3 +417,5 @@ def seq_versions(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
 
 
 _register_scenario_commands(app)
+_register_run_commands(app)
+_register_rules_commands(app)

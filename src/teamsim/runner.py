@@ -51,7 +51,8 @@ from scipy import stats
 from teamsim._validation import format_errors
 from teamsim.errors import ScenarioError, TeamsimError, ValidationError
 from teamsim.scenario import load_scenario
-from teamsim.sim import METRICS, Expectation, Simulation, World
+from teamsim.sim import METRICS, Expectation, Simulation, World, preview_world_rules
+from teamsim.sim.diagnose import diagnose
 from teamsim.store import EventRecord, Store
 
 __all__ = [
@@ -102,15 +103,17 @@ class ExpectationResult:
     """One expectation of a scenario checked against a run.
 
     Attributes:
-        metric: the metric's name (a key of :data:`teamsim.sim.METRICS`).
+        metric: what was checked: a metric's name (a key of :data:`teamsim.sim.METRICS`),
+            ``VARIANT: metric`` or ``VARIANT: change in metric`` for a ``compare:`` variant,
+            or ``diagnose SEQUENCE [CONTACT]`` for a troubleshooting answer.
         expected: the expectation in words, like ``between 40 and 60``.
-        actual: the metric's value in the run.
+        actual: the value in the run (the checklist's answer for ``diagnose``).
         passed: whether the value meets the expectation.
     """
 
     metric: str
     expected: str
-    actual: float
+    actual: float | str
     passed: bool
 
 
@@ -180,25 +183,75 @@ def check_expectation_names(world: World, source: str | None = None) -> None:
         ScenarioError: one ``FILE: expect.NAME: ...`` line per unknown metric.
     """
     where = f"{source}: " if source else ""
+    blocks = [("expect", world.expect)]
+    for variant, comparison in world.compare.items():
+        blocks += [(f"compare.{variant}.expect", comparison.expect),
+                   (f"compare.{variant}.expect_change", comparison.expect_change)]
     problems = [
-        f"{where}expect.{name}: no metric {name!r}; use one of {', '.join(sorted(METRICS))}"
-        for name in world.expect if name not in METRICS
+        f"{where}{block}.{name}: no metric {name!r}; use one of {', '.join(sorted(METRICS))}"
+        for block, expect in blocks for name in expect if name not in METRICS
     ]
     if problems:
         raise ScenarioError("\n".join(problems))
+    for variant, comparison in world.compare.items():
+        with_values(world, comparison.set, variant=f"{where}compare.{variant}")
 
 
 def evaluate_expectations(
     world: World, metrics: Mapping[str, Any]
 ) -> tuple[ExpectationResult, ...]:
     """Check the world's ``expect:`` against a run's metrics (a bare number means equals)."""
+    return _evaluate(world.expect, metrics)
+
+
+def _evaluate(
+    expect: Mapping[str, Expectation | float], metrics: Mapping[str, Any], prefix: str = ""
+) -> tuple[ExpectationResult, ...]:
     results = []
-    for name, spec in world.expect.items():
+    for name, spec in expect.items():
         expectation = spec if isinstance(spec, Expectation) else Expectation(equals=spec)
         actual = float(metrics[name])
-        results.append(ExpectationResult(metric=name, expected=expectation.describe(),
-                                         actual=actual, passed=expectation.check(actual)))
+        results.append(ExpectationResult(metric=f"{prefix}{name}",
+                                         expected=expectation.describe(), actual=actual,
+                                         passed=expectation.check(actual)))
     return tuple(results)
+
+
+def check_diagnoses(world: World, store: Store) -> tuple[ExpectationResult, ...]:
+    """Check the world's ``diagnose:`` answers against the troubleshooting checklist run on
+    the finished run's store (at its last event)."""
+    results = []
+    with store.unit_of_work() as uow:
+        for check in world.diagnose:
+            answer = diagnose(uow, check.sequence, check.contact).answer.check.value
+            what = f"diagnose {check.sequence}" + (f" {check.contact}" if check.contact else "")
+            results.append(ExpectationResult(metric=what, expected=f"answer {check.answer}",
+                                             actual=answer, passed=answer == check.answer))
+    return tuple(results)
+
+
+def compare_variants(
+    world: World, seed: int, days: float, metrics: Mapping[str, Any]
+) -> tuple[tuple[ExpectationResult, ...], tuple[str, ...]]:
+    """Run each ``compare:`` variant on the same seed and check its expectations.
+
+    Returns:
+        The checks (``VARIANT: metric`` on the variant's metrics, ``VARIANT: change in
+        metric`` on the variant minus the scenario) and the variants' broken invariants.
+    """
+    results: list[ExpectationResult] = []
+    violations: list[str] = []
+    for name, comparison in world.compare.items():
+        variant = with_values(world, comparison.set, variant=f"compare.{name}")
+        with Store.open("sqlite://") as store:
+            outcome = Simulation(variant, seed=seed, store=store, until_days=days).run(
+                check=False)
+        results += _evaluate(comparison.expect, outcome.metrics, f"{name}: ")
+        change = {m: float(outcome.metrics[m]) - float(metrics[m])
+                  for m in comparison.expect_change}
+        results += _evaluate(comparison.expect_change, change, f"{name}: change in ")
+        violations += [f"{name}: {line}" for line in outcome.violations]
+    return tuple(results), tuple(violations)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,7 +337,11 @@ def run(
                 # SimPy stops before the events of the last minute: the last day is not
                 # reported by the simulation itself.
                 progress(last)
-            expectations = evaluate_expectations(world, result.metrics)
+            expectations = (evaluate_expectations(world, result.metrics)
+                            + check_diagnoses(world, store))
+            compared, variant_violations = compare_variants(world, seed, days, result.metrics)
+            expectations += compared
+            violations = result.violations + variant_violations
             if staging is not None:
                 info = RunInfo(
                     scenario=world.name, source=source, seed=seed, until_days=days,
@@ -292,7 +349,7 @@ def run(
                     digest=result.digest, events=len(result.events),
                     teamsim_version=_version(), db=None if db is None else store.url)
                 _write_run(staging, info, result.event_lines(), result.metrics, expectations,
-                           result.violations)
+                           violations, _previews(store, world))
         except BaseException:
             store.close()
             raise
@@ -308,7 +365,7 @@ def run(
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     return RunResult(world=world, seed=seed, until_days=days, metrics=result.metrics,
-                     expectations=expectations, violations=result.violations,
+                     expectations=expectations, violations=violations,
                      digest=result.digest, events=result.events, store=store, out_dir=target)
 
 
@@ -351,9 +408,21 @@ def _json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def _previews(store: Store, world: World) -> dict[str, Any]:
+    """Each rule's preview over the whole run, as counts (``previews.json``)."""
+    return {
+        name: {"enabled": p.rule.enabled, "reached_gate": p.reached_gate,
+               "matched": p.matched, "would_approve": p.would_approve, "capped": p.capped,
+               "waiting": len(p.waiting), "total_left": p.total_left,
+               "per_day": {day.isoformat(): n for day, n in sorted(p.per_day.items())}}
+        for name, p in preview_world_rules(store, world).items()
+    }
+
+
 def _write_run(
     folder: Path, info: RunInfo, lines: Iterable[str], metrics: Mapping[str, Any],
     expectations: Iterable[ExpectationResult], violations: Iterable[str],
+    previews: Mapping[str, Any],
 ) -> None:
     with (folder / "events.jsonl").open("w", encoding="utf-8", newline="\n") as stream:
         for line in lines:
@@ -364,6 +433,7 @@ def _write_run(
             "violations": list(violations)}
     (folder / "metrics.json").write_text(_json(body), encoding="utf-8")
     (folder / "digest.txt").write_text(info.digest + "\n", encoding="utf-8")
+    (folder / "previews.json").write_text(_json(previews), encoding="utf-8")
     (folder / "run.json").write_text(_json(info.model_dump(mode="json")), encoding="utf-8")
 
 
