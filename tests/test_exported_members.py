@@ -1,0 +1,27 @@
+"""`teamsim.__all__` is exactly the public surface, and every name in it is importable."""
+
+from __future__ import annotations
+
+import teamsim
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    public = {name for name in dir(teamsim) if not name.startswith("_")}
+    subpackages = {"agents", "cli", "domain", "errors", "graph", "runner", "scenario", "sim",
+                   "store", "workspace"}
+    assert set(teamsim.__all__) == public - subpackages
+
+
+def test_every_exported_name_has_a_docstring() -> None:
+    for name in teamsim.__all__:
+        member = getattr(teamsim, name)
+        assert (member.__doc__ or "").strip(), f"teamsim.{name} has no docstring"
+
+
+def test_subpackages_export_explicit_lists() -> None:
+    from teamsim import agents, graph, sim, store
+
+    for package in (agents, graph, sim, store):
+        assert len(package.__all__) == len(set(package.__all__)), package.__name__
+        for name in package.__all__:
+            assert hasattr(package, name), f"{package.__name__}.{name} is listed but missing"
