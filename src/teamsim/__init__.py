@@ -17,8 +17,8 @@ The layers live in their own subpackages: ``teamsim.agents``, ``teamsim.graph``,
 
 from teamsim.agents import (
     Draft,
-    DraftRequest,
     Drafter,
+    DraftRequest,
     FakeDrafter,
     FakeReviewer,
     Review,
