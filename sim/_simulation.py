@@ -113,6 +113,7 @@ class _Enrollment:
     sent: dict[str, _Sent] = field(default_factory=dict)
     messages: int = 0
     thread: list[ThreadMessage] = field(default_factory=list)
+    watch: tuple[str, Callable[[], None]] | None = None
 
 
 @dataclass(slots=True)
@@ -508,8 +509,12 @@ class Simulation:
             self._log("branch.waiting", {"step_id": step.id, "until_minute": window_end}, e=e)
 
             def recheck() -> None:
-                if e.token == token and e.status is EnrollmentStatus.ACTIVE:
+                watching = e.watch is not None and e.watch[1] is recheck
+                if watching and e.token == token and e.status is EnrollmentStatus.ACTIVE:
+                    e.watch = None
                     self._enter(e)
+            # Decided at the window's end, or as soon as the person opens (or clicks) it.
+            e.watch = (cond.step_id, recheck)
             self._later(window_end - now, recheck)
             return None
         return cond.event == "not_opened"
@@ -529,7 +534,7 @@ class Simulation:
         e.token += 1
         self._withdraw_task(e, reason)
         self.uow.update_enrollment(e.id, status=status, ended_reason=reason,
-                                   current_step_id=e.step_id)
+                                   current_step_id=e.step_id, next_due_at=None)
         kind = "enrollment.completed" if status is EnrollmentStatus.COMPLETED \
             else "enrollment.ended"
         self._log(kind, {"status": status.value, "reason": reason}, e=e)
@@ -767,6 +772,7 @@ class Simulation:
                 self.uow.mark_engagement(out.message_id, "opened", self._now())
                 self._log("message.opened", {"message_id": out.message_id,
                                              "step_id": out.step_id}, e=e)
+                self._engaged(e, out.step_id)
             self._later(opened, open_)
             if rng.chance(p.click, "click", *key):
                 clicked = opened + p.click_delay.minutes(rng.uniform("click-delay", *key))
@@ -776,6 +782,7 @@ class Simulation:
                     self.uow.mark_engagement(out.message_id, "clicked", self._now())
                     self._log("message.clicked", {"message_id": out.message_id,
                                                   "step_id": out.step_id}, e=e)
+                    self._engaged(e, out.step_id)
                 self._later(clicked, click)
         chance = p.reply_chance(index, out.channel, out.edited, out.flagged)
         if rng.chance(chance, "reply", *key):
@@ -784,6 +791,11 @@ class Simulation:
         if rng.chance(p.unsubscribe, "unsubscribe", *key):
             delay = p.unsubscribe_delay.minutes(rng.uniform("unsubscribe-delay", *key))
             self._later(delay, lambda: self._unsubscribe(e, out))
+
+    def _engaged(self, e: _Enrollment, step_id: str | None) -> None:
+        """An open or click may decide a branch that waits on that message's engagement."""
+        if e.watch is not None and e.watch[0] == step_id:
+            e.watch[1]()
 
     def _bounce(self, e: _Enrollment, out: _Outgoing) -> None:
         self.uow.add_reply(contact_id=e.contact.id or 0, kind="bounce", at=self._now(),

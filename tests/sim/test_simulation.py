@@ -157,7 +157,9 @@ def test_branch_on_attribute_takes_the_matching_arm(simulate: Any) -> None:
     assert [e.payload["step_id"] for e in select(result, "message.sent")] == ["s2", "s3"]
 
 
-def test_branch_on_not_opened_waits_for_the_window(simulate: Any) -> None:
+def test_branch_on_not_opened_waits_for_the_window_or_the_open(simulate: Any) -> None:
+    """Ann never opens: decided when the window closes. Bob opens after an hour: decided
+    then, without waiting for the rest of the window."""
     seq = {"name": "Welcome", "status": "active", "steps": [
         {"kind": "message", "id": "s1"},
         {"kind": "branch", "id": "s2",
@@ -176,9 +178,9 @@ def test_branch_on_not_opened_waits_for_the_window(simulate: Any) -> None:
         window_end, window_end]
     assert when(result, "message.opened", enrollment_id=bob, step_id="s1") == [135]
     assert when(result, "branch.taken", enrollment_id=ann, arm="then") == [window_end]
-    assert when(result, "branch.taken", enrollment_id=bob, arm="else") == [window_end]
+    assert when(result, "branch.taken", enrollment_id=bob, arm="else") == [135]
     assert when(result, "step.due", enrollment_id=ann, step_id="s3") == [window_end]
-    assert when(result, "step.due", enrollment_id=bob, step_id="s4") == [window_end]
+    assert when(result, "step.due", enrollment_id=bob, step_id="s4") == [135]
 
 
 def test_branch_on_clicked_after_the_window_is_decided_at_once(simulate: Any) -> None:
