@@ -649,9 +649,38 @@ class World(BaseModel):
                     problems.append(f"{where}: no contact {email!r}")
             if isinstance(a, ChatAction) and a.teammate is not None and a.teammate not in team:
                 problems.append(f"{where}.teammate: no teammate {a.teammate!r}")
+        problems += _check_edits(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+
+def _check_edits(world: World) -> list[str]:
+    """Apply the timeline's edits, in time order, to copies of their sequences: each must be a
+    valid edit of the sequence as it stands then, and must leave an active sequence with a
+    message step to send."""
+    problems: list[str] = []
+    current = {s.name: s.model_copy(deep=True) for s in world.sequences}
+    order = sorted(range(len(world.timeline)), key=lambda i: world.timeline[i].minute)
+    for i in order:
+        action = world.timeline[i]
+        if isinstance(action, PauseAction | ActivateAction) and action.sequence in current:
+            active = isinstance(action, ActivateAction)
+            current[action.sequence].status = (SequenceStatus.ACTIVE if active
+                                               else SequenceStatus.PAUSED)
+        if not isinstance(action, EditAction) or action.sequence not in current:
+            continue
+        seq = current[action.sequence]
+        for j, op in enumerate(action.ops):
+            try:
+                op.apply(seq)
+            except (ValueError, LookupError) as err:
+                problems.append(f"timeline[{i}].ops[{j}]: {err}")
+                break
+        if seq.status is not SequenceStatus.DRAFT and not seq.message_steps():
+            problems.append(f"timeline[{i}]: this edit leaves {seq.name!r} with no message step "
+                            "while it runs; keep at least one message step")
+    return problems
 
 
 def _dupes(what: str, names: list[str], problems: list[str]) -> None:

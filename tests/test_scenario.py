@@ -205,3 +205,23 @@ def test_loading_does_not_change_the_file() -> None:
     with pytest.raises(ScenarioError):
         load_scenario(DATA / "negative_wait.yaml")
     assert (DATA / "negative_wait.yaml").read_bytes() == before
+
+
+def test_timeline_edits_are_checked_against_the_sequence_as_it_will_stand() -> None:
+    text = """
+name: bad edit
+sequences:
+  - name: Welcome
+    steps:
+      - {kind: message, label: Hello}
+      - {kind: wait, days: 1}
+timeline:
+  - {at: 2, action: edit, sequence: Welcome, ops: [{op: remove, step: s1}]}
+  - {at: 1, action: edit, sequence: Welcome, ops: [{op: add_wait, days: 2}, {op: remove, step: s9}]}
+"""
+    assert _error(text).splitlines() == [
+        "x.yaml: timeline[1].ops[1]: sequence 'Welcome' has no step 's9'; `teamsim seq show` "
+        "lists its steps with their ids",
+        "x.yaml: timeline[0]: this edit leaves 'Welcome' with no message step while it runs; "
+        "keep at least one message step",
+    ]
