@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,8 @@ INVARIANT_COUNTERS = (
     "duplicate_sends",
     "sends_before_wait",
     "replies_not_in_attention",
+    "sends_outside_window",
+    "sends_over_daily_cap",
 )
 """Counters of broken invariants; every one is 0 in a correct run."""
 
@@ -74,7 +76,9 @@ def audit(events: Sequence[EventRecord]) -> tuple[dict[str, int], list[str]]:
        caps). 2. No message sent to a person after they replied, unless resumed since.
     3. No message sent while its sequence is draft or paused. 4. At most one message per
     enrollment per step. 5. No message before the wait in front of it has elapsed.
-    6. Every reply lands in Needs attention.
+    6. Every reply lands in Needs attention. 7. No message of a sequence with a sending window
+    goes out outside it (in the contact's time zone). 8. No teammate sends more in a day than
+    the daily cap of the sequence being sent.
 
     Everything needed is in the events themselves (a rule's caps and the human's time zone are
     recorded when it is switched on), so a stored ``events.jsonl`` can be audited alone.
@@ -90,6 +94,8 @@ def audit(events: Sequence[EventRecord]) -> tuple[dict[str, int], list[str]]:
     rule_caps: dict[Any, dict[str, Any]] = {}
     rule_total: Counter[Any] = Counter()
     rule_daily: Counter[tuple[Any, str]] = Counter()
+    limits: dict[int | None, dict[str, Any]] = {}
+    sent_by: Counter[tuple[str, str]] = Counter()
 
     def broke(name: str, event: EventRecord, text: str) -> None:
         counts[name] += 1
@@ -98,8 +104,10 @@ def audit(events: Sequence[EventRecord]) -> tuple[dict[str, int], list[str]]:
     for ev in events:
         p = ev.payload
         kind = ev.type
-        if kind == "sequence.created" or kind in ("sequence.paused", "sequence.activated"):
+        if kind in ("sequence.created", "sequence.paused", "sequence.activated"):
             seq_status[ev.sequence_id] = p["status"]
+        if kind in ("sequence.created", "sequence.edited"):
+            limits[ev.sequence_id] = p
         elif kind in ("rule.enabled", "rule.disabled"):
             rule_enabled[p["rule_id"]] = kind == "rule.enabled"
             rule_caps[p["rule_id"]] = p
@@ -138,6 +146,7 @@ def audit(events: Sequence[EventRecord]) -> tuple[dict[str, int], list[str]]:
         elif kind == "enrollment.moved":
             wait_until.pop(ev.enrollment_id, None)
         elif kind == "message.sent":
+            _check_limits(ev, limits.get(ev.sequence_id, {}), sent_by, broke)
             if ev.task_id not in approved:
                 broke("sends_without_approval", ev,
                       f"message {p['message_id']} went out with no approval of task {ev.task_id}")
@@ -161,6 +170,34 @@ def audit(events: Sequence[EventRecord]) -> tuple[dict[str, int], list[str]]:
                       f"message {p['message_id']} went out before the wait ending "
                       f"{until:%Y-%m-%d %H:%M}Z had elapsed")
     return counts, problems
+
+
+def _check_limits(
+    ev: EventRecord, limit: dict[str, Any], sent_by: Counter[tuple[str, str]],
+    broke: Callable[[str, EventRecord, str], None],
+) -> None:
+    """The sending window (contact's local time) and the per-teammate daily cap."""
+    p = ev.payload
+    cap_day = ev.at.astimezone(ZoneInfo(limit.get("cap_timezone") or "UTC")).date().isoformat()
+    teammate = str(p.get("teammate"))
+    sent_by[(teammate, cap_day)] += 1
+    if ev.enrollment_id is None:
+        return
+    window = limit.get("send_window")
+    if window is not None:
+        local = ev.at.astimezone(ZoneInfo(p.get("contact_timezone") or "UTC"))
+        inside = (local.weekday() in window["weekdays"]
+                  and time.fromisoformat(window["start"]) <= local.time()
+                  < time.fromisoformat(window["end"]))
+        if not inside:
+            broke("sends_outside_window", ev,
+                  f"message {p['message_id']} went out at {local:%a %H:%M} local time, "
+                  f"outside {window['start']}-{window['end']}")
+    cap = limit.get("daily_cap_per_teammate")
+    if cap is not None and sent_by[(teammate, cap_day)] > cap:
+        broke("sends_over_daily_cap", ev,
+              f"{teammate} sent {sent_by[(teammate, cap_day)]} messages on {cap_day}, over the "
+              f"daily cap of {cap}")
 
 
 def _quantile(values: list[float], q: float) -> float:

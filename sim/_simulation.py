@@ -323,7 +323,8 @@ class Simulation:
             fresh = seq.model_copy(update={"id": None, "version": 0}, deep=True)
             self._seqs[seq.name] = uow.add_sequence(fresh, at)
             self._log("sequence.created", {"name": seq.name, "status": seq.status.value,
-                                           "version": self._seqs[seq.name].version},
+                                           "version": self._seqs[seq.name].version,
+                                           **self._limits(seq)},
                       sequence_id=self._seqs[seq.name].id)
         self._rule_ids: dict[str, int] = {}
         for rule in world.rules:
@@ -375,6 +376,18 @@ class Simulation:
         self._rounds: dict[int, int] = {}
         self._streaks: dict[tuple[str, str, str, str], int] = {}
         self._suggested: set[tuple[str, str, str, str]] = set()
+
+    def _limits(self, seq: Sequence) -> dict[str, Any]:
+        """A sequence's sending window and daily cap as the event log records them, so the
+        invariants can be audited from the events alone."""
+        window = seq.send_window
+        return {
+            "send_window": None if window is None else {
+                "weekdays": window.weekdays, "start": window.start.isoformat(),
+                "end": window.end.isoformat()},
+            "daily_cap_per_teammate": seq.daily_cap_per_teammate,
+            "cap_timezone": self.world.timezone,
+        }
 
     def _default_rules(self) -> RuleEvaluator:
         self.rules_engine = RulesEngine(self.uow.list_rules(), self.world.approver.timezone)
@@ -737,7 +750,8 @@ class Simulation:
         index = e.messages if e is not None else 0
         self._log("message.sent", {"message_id": out.message_id, "step_id": out.step_id,
                                    "channel": out.channel, "index": index,
-                                   "teammate": out.teammate, "follow_up": out.follow_up},
+                                   "teammate": out.teammate, "follow_up": out.follow_up,
+                                   "contact_timezone": out.contact.timezone},
                   e=e, task_id=out.task_id, contact_id=out.contact.id)
         if e is None:
             return
@@ -1069,7 +1083,8 @@ class Simulation:
         self._seqs[action.sequence] = saved
         self._log("sequence.edited", {"version": saved.version,
                                       "ops": [op.model_dump(exclude_none=True)
-                                              for op in action.ops]}, sequence_id=saved.id)
+                                              for op in action.ops], **self._limits(saved)},
+                  sequence_id=saved.id)
         surviving = step_ids(saved)
         for e in [x for x in self._enrollments.values() if x.seq == action.sequence]:
             if e.step_id is None or e.step_id in surviving:
