@@ -1,0 +1,27 @@
+"""The README stays true: its commands name real files and every metric is defined in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from teamsim.sim import METRICS
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_metric_is_defined_in_the_readme() -> None:
+    for name, definition in METRICS.items():
+        assert f"| `{name}` | {definition} |" in README, name
+
+
+def test_the_main_job_runs_a_shipped_scenario() -> None:
+    command = next(line for line in README.splitlines() if "teamsim run scenarios/" in line)
+    scenario = command.split("teamsim run ")[1].split()[0]
+    assert (ROOT / scenario).is_file()
+
+
+def test_the_test_command_is_what_ci_runs() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "pip install -e '.[test]' && .venv/bin/pytest" in README
+    assert "\npytest\n" in ci
