@@ -143,3 +143,11 @@ def test_schema_out_to_a_missing_directory_fails_cleanly(
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {target}: cannot write the schema: ")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_refuses_expectations_on_unknown_metrics(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("name: x\nexpect:\n  replys: 3\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {path}: expect.replys: no metric 'replys'; use one of")

@@ -45,11 +45,13 @@ def validate(
 ) -> None:
     """Check scenario files without running them: one line per file, exit 2 if any is bad."""
     from teamsim.cli import fail, out
+    from teamsim.runner import check_expectation_names
 
     bad = False
     for name in files:
         try:
             world = load_scenario(name)
+            check_expectation_names(world, name)
         except ScenarioError as exc:
             fail(str(exc))
             bad = True
