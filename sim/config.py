@@ -10,7 +10,7 @@ import math
 from datetime import UTC, date, datetime, time, timedelta
 from statistics import NormalDist
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,6 +23,7 @@ from teamsim.domain import (
     SimMinutes,
     TeammateRole,
     channels,
+    check_timezone,
 )
 
 __all__ = [
@@ -52,16 +53,6 @@ __all__ = [
 
 _MODEL = ConfigDict(extra="forbid")
 _NORMAL = NormalDist()
-
-
-def _check_tz(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {value!r}; use an IANA name such as Europe/Paris"
-        ) from None
-    return value
 
 
 class Delay(BaseModel):
@@ -210,7 +201,7 @@ class ApproverPolicy(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        return _check_tz(value)
+        return check_timezone(value)
 
     @field_validator("workdays")
     @classmethod
@@ -298,7 +289,7 @@ class Population(BaseModel):
     @classmethod
     def _tzs(cls, value: dict[str, float]) -> dict[str, float]:
         for name in value:
-            _check_tz(name)
+            check_timezone(name)
         return value
 
 
@@ -568,7 +559,7 @@ class World(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        return _check_tz(value)
+        return check_timezone(value)
 
     @property
     def start_utc(self) -> datetime:

@@ -45,6 +45,7 @@ __all__ = [
     "WaitStep",
     "channel_spec",
     "channels",
+    "check_timezone",
     "register_channel",
 ]
 
@@ -78,6 +79,18 @@ _CHANNELS: dict[str, ChannelSpec] = {
     "sms": ChannelSpec(name="sms", max_chars=160),
     "linkedin": ChannelSpec(name="linkedin", max_chars=1900),
 }
+
+
+def check_timezone(value: str) -> str:
+    """Return ``value`` if it is an IANA time-zone name ``zoneinfo`` knows, else raise
+    ``ValueError`` saying how to write one."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as Europe/Paris"
+        ) from None
+    return value
 
 
 def register_channel(spec: ChannelSpec) -> None:
@@ -616,13 +629,7 @@ class Contact(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as Europe/Paris"
-            ) from None
-        return value
+        return check_timezone(value)
 
     @property
     def first_name(self) -> str:

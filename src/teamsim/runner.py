@@ -376,12 +376,13 @@ def _version() -> str:
         return "unknown"
 
 
-def _staging_dir(target: Path) -> Path:
-    """A fresh temporary sibling of ``target``, after checking ``target`` may be replaced."""
-    if target.exists() and not (target / "run.json").is_file() and (
+def _staging_dir(target: Path, marker: str = "run.json", what: str = "run") -> Path:
+    """A fresh temporary sibling of ``target``, after checking ``target`` may be replaced: it
+    does not exist, is empty, or is a teamsim ``what`` directory (it holds ``marker``)."""
+    if target.exists() and not (target / marker).is_file() and (
             not target.is_dir() or any(target.iterdir())):
         raise TeamsimError(
-            f"{target}: exists and is not a teamsim run directory (no run.json); choose "
+            f"{target}: exists and is not a teamsim {what} directory (no {marker}); choose "
             "another --out or remove it")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -857,7 +858,7 @@ def sweep(
     worlds = {name: with_values(world, values, variant=name).model_dump(mode="json")
               for name, values in chosen.items()}
     target = None if out is None else Path(out)
-    folder = (_staging_dir_for_sweep(target) if target is not None
+    folder = (_staging_dir(target, "sweep.csv", "sweep") if target is not None
               else Path(tempfile.mkdtemp(prefix="teamsim-sweep-")))
     leftover: Path | None = folder
     try:
@@ -885,21 +886,6 @@ def sweep(
     return SweepResult(variants=chosen, seeds=seed_list, metrics=names, summary=summary,
                        comparisons=comparisons, runs=rows,
                        csv_path=None if target is None else target / "sweep.csv")
-
-
-def _staging_dir_for_sweep(target: Path) -> Path:
-    if target.exists() and not (target / "sweep.csv").is_file() and (
-            not target.is_dir() or any(target.iterdir())):
-        raise TeamsimError(
-            f"{target}: exists and is not a teamsim sweep directory (no sweep.csv); choose "
-            "another --out or remove it")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.",
-                                     suffix=".tmp"))
-    except OSError as exc:
-        raise TeamsimError(
-            f"{target}: cannot create the output directory: {exc.strerror or exc}") from None
 
 
 def _execute(
