@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.util import identity_key
 
 from teamsim._validation import format_errors
 from teamsim.domain import (
@@ -720,20 +721,44 @@ class UnitOfWork:
             TypeError: a field that cannot be changed.
             NotFoundError: no such enrollment.
         """
-        unknown = set(fields) - _ENROLLMENT_FIELDS
-        if unknown:
-            raise TypeError(
-                f"update_enrollment: cannot change {', '.join(sorted(unknown))}; "
-                f"changeable fields are {', '.join(sorted(_ENROLLMENT_FIELDS))}"
-            )
-        values = dict(fields)
-        if "status" in values:
-            values["status"] = EnrollmentStatus(values["status"]).value
-        for key in ("next_due_at", "paused_at"):
-            if values.get(key) is not None:
-                values[key] = require_utc(values[key], f"update_enrollment({key}=...)")
+        values = _enrollment_values(fields)
         if values and not self._update(EnrollmentRow, enrollment_id, values):
             raise NotFoundError(f"enrollment {enrollment_id} does not exist in {self._where}")
+        self._forget_loaded(EnrollmentRow, [enrollment_id])
+
+    def update_enrollments(self, changes: Mapping[int, Mapping[str, Any]]) -> None:
+        """Apply many :meth:`update_enrollment` changes at once: one ``executemany`` per set
+        of changed fields (the simulator writes its enrollments' state this way each day).
+
+        Raises:
+            TypeError: a field that cannot be changed.
+            NotFoundError: an enrollment that does not exist (nothing is changed then only if
+                the caller rolls back, as with any error inside a unit of work).
+        """
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for enrollment_id, fields in changes.items():
+            values = _enrollment_values(fields)
+            if values:
+                groups.setdefault(tuple(sorted(values)), []).append(
+                    {"row_id_": enrollment_id, **{f"v_{k}": v for k, v in values.items()}})
+        table = cast(Table, EnrollmentRow.__table__)
+        for names, rows in groups.items():
+            statement = update(table).where(table.c.id == bindparam("row_id_")).values(
+                {name: bindparam(f"v_{name}") for name in names})
+            result = self._session.execute(statement, rows)
+            if cast(CursorResult[Any], result).rowcount != len(rows):
+                raise NotFoundError(
+                    f"some of enrollments {sorted(r['row_id_'] for r in rows)} do not exist in "
+                    f"{self._where}"
+                )
+        self._forget_loaded(EnrollmentRow, list(changes))
+
+    def _forget_loaded(self, model: type[Base], row_ids: Iterable[int]) -> None:
+        """Expire ORM objects of rows just changed with a Core UPDATE, so reads are fresh."""
+        for row_id in row_ids:
+            loaded = self._session.identity_map.get(identity_key(model, row_id))
+            if loaded is not None:
+                self._session.expire(loaded)
 
     # -- teammates ----------------------------------------------------------------------------
 
@@ -1337,6 +1362,23 @@ def _attention_item(row: Mapping[str, Any]) -> AttentionItem:
 
 def _decision_record(row: Mapping[str, Any]) -> DecisionRecord:
     return DecisionRecord(**row)
+
+
+def _enrollment_values(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Checked column values for an enrollment update."""
+    unknown = set(fields) - _ENROLLMENT_FIELDS
+    if unknown:
+        raise TypeError(
+            f"update_enrollment: cannot change {', '.join(sorted(unknown))}; "
+            f"changeable fields are {', '.join(sorted(_ENROLLMENT_FIELDS))}"
+        )
+    values = dict(fields)
+    if "status" in values:
+        values["status"] = EnrollmentStatus(values["status"]).value
+    for key in ("next_due_at", "paused_at"):
+        if values.get(key) is not None:
+            values[key] = require_utc(values[key], f"update_enrollment({key}=...)")
+    return values
 
 
 def _message_record(row: Mapping[str, Any]) -> MessageRecord:

@@ -147,3 +147,31 @@ def test_enrollments_filter_by_sequence_contact_and_status(store: Store) -> None
         assert [e.id for e in uow.list_enrollments(sequence_id=seq_id)] == [first.id, second.id]
         assert [e.id for e in uow.list_enrollments(contact_id=other.id)] == [second.id]
         assert [e.id for e in uow.list_enrollments(status="active")] == [first.id]
+
+
+def test_many_enrollment_updates_at_once_and_reads_are_fresh(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        seq = uow.add_sequence(Sequence.new("Bulk"), T0)
+        assert seq.id is not None
+        ids = []
+        for n in range(3):
+            contact = uow.add_contact(Contact(name=f"P {n}", email=f"p{n}@example.com"))
+            assert contact.id is not None
+            ids.append(uow.enroll(seq.id, contact.id, T0, current_step_id="s1").id)
+        assert uow.get_enrollment(ids[0]).current_step_id == "s1"
+        uow.update_enrollments({
+            ids[0]: {"current_step_id": "s2", "next_due_at": T0},
+            ids[1]: {"current_step_id": "s3", "next_due_at": T0},
+            ids[2]: {"status": "paused", "paused_at": T0},
+        })
+        assert uow.get_enrollment(ids[0]).current_step_id == "s2"
+        uow.update_enrollment(ids[0], current_step_id="s3")
+        assert uow.get_enrollment(ids[0]).current_step_id == "s3"
+    with store.unit_of_work() as uow:
+        got = [uow.get_enrollment(i) for i in ids]
+        assert [e.current_step_id for e in got] == ["s3", "s3", "s1"]
+        assert got[2].status.value == "paused"
+        with pytest.raises(NotFoundError, match="do not exist"):
+            uow.update_enrollments({999: {"current_step_id": "s2"}})
+        with pytest.raises(TypeError, match="cannot change contact_id"):
+            uow.update_enrollments({ids[0]: {"contact_id": 3}})
