@@ -253,7 +253,7 @@ class Simulation:
             self._log("run.ended", {"minute": self.until,
                                     "teammate_busy_minutes": dict(sorted(self._busy.items())),
                                     "human_minutes": self._human_minutes})
-            self.uow.commit()
+            self._commit()
             events = tuple(sorted(self.uow.events.iter(), key=lambda e: (e.at, e.seq)))
         violations = tuple(check_invariants(events))
         metrics = compute_metrics(events, self.world, self.until)
@@ -340,6 +340,7 @@ class Simulation:
         self._personas = {p.name: p for p in world.personas}
         self._contacts: dict[str, Contact] = {}
         self._tasks: dict[int, _Task] = {}
+        self._dirty: dict[int, dict[str, Any]] = {}
         self._persona_of: dict[str, Persona] = {}
         self._plan: list[tuple[SimMinutes, int, str, str]] = []
         order = 0
@@ -406,13 +407,23 @@ class Simulation:
     # ------------------------------------------------------------------------------------------
     # processes
 
+    def _save(self, e: _Enrollment, **fields: Any) -> None:
+        """Note a change of an enrollment's stored state; written in bulk once a day."""
+        self._dirty.setdefault(e.id, {}).update(fields)
+
+    def _commit(self) -> None:
+        if self._dirty:
+            self.uow.update_enrollments(self._dirty)
+            self._dirty = {}
+        self.uow.commit()
+
     def _days(self) -> ProcessGenerator:
         """Commit the store and report progress once a simulated day."""
         day = 0
         while True:
             yield self.env.timeout(_DAY)
             day += 1
-            self.uow.commit()
+            self._commit()
             if self._progress is not None:
                 self._progress(day)
 
@@ -478,7 +489,7 @@ class Simulation:
             if isinstance(step, WaitStep):
                 e.token += 1
                 until = self._now() + timedelta(minutes=step.minutes)
-                self.uow.update_enrollment(e.id, current_step_id=step.id, next_due_at=until)
+                self._save(e, current_step_id=step.id, next_due_at=until)
                 self._log("wait.started", {"step_id": step.id, "minutes": step.minutes,
                                            "until": until.isoformat()}, e=e)
                 self._later(step.minutes, self._waited(e, e.token, step.id))
@@ -534,7 +545,7 @@ class Simulation:
 
     def _make_due(self, e: _Enrollment, step: MessageStep) -> None:
         e.due = self._minute()
-        self.uow.update_enrollment(e.id, current_step_id=step.id, next_due_at=self._now())
+        self._save(e, current_step_id=step.id, next_due_at=self._now())
         self._log("step.due", {"step_id": step.id}, e=e)
         heapq.heappush(self._due, (e.due, e.id, e.token))
 
@@ -546,7 +557,7 @@ class Simulation:
         e.status = status
         e.token += 1
         self._withdraw_task(e, reason)
-        self.uow.update_enrollment(e.id, status=status, ended_reason=reason,
+        self._save(e, status=status, ended_reason=reason,
                                    current_step_id=e.step_id, next_due_at=None)
         kind = "enrollment.completed" if status is EnrollmentStatus.COMPLETED \
             else "enrollment.ended"
@@ -567,7 +578,7 @@ class Simulation:
         e.status = EnrollmentStatus.PAUSED
         e.token += 1
         self._withdraw_task(e, reason)
-        self.uow.update_enrollment(e.id, status=EnrollmentStatus.PAUSED, paused_at=self._now())
+        self._save(e, status=EnrollmentStatus.PAUSED, paused_at=self._now())
         self._log("enrollment.paused", {"reason": reason, "step_id": e.step_id}, e=e)
 
     def _resume_person(self, e: _Enrollment, by: str) -> None:
@@ -575,7 +586,7 @@ class Simulation:
             return
         e.status = EnrollmentStatus.ACTIVE
         e.token += 1
-        self.uow.update_enrollment(e.id, status=EnrollmentStatus.ACTIVE, paused_at=None)
+        self._save(e, status=EnrollmentStatus.ACTIVE, paused_at=None)
         self._log("enrollment.resumed", {"by": by, "step_id": e.step_id}, e=e)
         self._enter(e)
 
@@ -762,7 +773,7 @@ class Simulation:
                                       subject=out.subject, body=out.body, sent_at=now))
         self._react(e, out, index)
         e.step_id = next_after(self._seq(e.seq), out.step_id)
-        self.uow.update_enrollment(e.id, current_step_id=e.step_id)
+        self._save(e, current_step_id=e.step_id)
         self._enter(e)
 
     # ------------------------------------------------------------------------------------------
@@ -1097,7 +1108,7 @@ class Simulation:
             e.parked = False
             self._withdraw_task(e, "its step was removed")
             e.step_id = target
-            self.uow.update_enrollment(e.id, current_step_id=target)
+            self._save(e, current_step_id=target)
             self._log("enrollment.moved", {"from": removed, "to": target}, e=e)
             if e.status is EnrollmentStatus.ACTIVE:
                 self._enter(e)
