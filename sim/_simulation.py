@@ -245,6 +245,7 @@ class Simulation:
         self._ran = True
         with ExitStack() as stack:
             self.uow: UnitOfWork = stack.enter_context(self.store.unit_of_work())
+            self.uow.events.retain()  # the whole log is needed at the end: no read-back
             self._setup()
             for process in (self._timeline(), self._enroller(), self._scheduler(),
                             self._approver(), self._days()):
@@ -254,7 +255,7 @@ class Simulation:
                                     "teammate_busy_minutes": dict(sorted(self._busy.items())),
                                     "human_minutes": self._human_minutes})
             self._commit()
-            events = tuple(sorted(self.uow.events.iter(), key=lambda e: (e.at, e.seq)))
+            events = tuple(sorted(self.uow.events.retained(), key=lambda e: (e.at, e.seq)))
         violations = tuple(check_invariants(events))
         metrics = compute_metrics(events, self.world, self.until)
         result = SimulationResult(world=self.world, seed=self.seed, events=events,

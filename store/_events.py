@@ -84,6 +84,7 @@ class EventLog:
         self._buffer: list[dict[str, Any]] = []
         self._last_seq: int | None = None
         self._flushed_seq: int | None = None
+        self._retained: list[EventRecord] | None = None
 
     def append(
         self,
@@ -113,18 +114,19 @@ class EventLog:
         if self._last_seq is None:
             self._last_seq = self._flushed_seq = self._max_seq()
         self._last_seq += 1
-        self._buffer.append(
-            {
-                "seq": self._last_seq,
-                "at": at_utc,
-                "type": type,
-                "sequence_id": sequence_id,
-                "enrollment_id": enrollment_id,
-                "contact_id": contact_id,
-                "task_id": task_id,
-                "payload": dict(payload) if payload else {},
-            }
-        )
+        row: dict[str, Any] = {
+            "seq": self._last_seq,
+            "at": at_utc,
+            "type": type,
+            "sequence_id": sequence_id,
+            "enrollment_id": enrollment_id,
+            "contact_id": contact_id,
+            "task_id": task_id,
+            "payload": dict(payload) if payload else {},
+        }
+        self._buffer.append(row)
+        if self._retained is not None:
+            self._retained.append(EventRecord(**row))
         if len(self._buffer) >= self._batch_size:
             self.flush()
         return self._last_seq
@@ -139,9 +141,28 @@ class EventLog:
         self._flushed_seq = rows[-1]["seq"]
 
     def discard(self) -> None:
-        """Forget buffered events and the seq counter (after a rollback)."""
+        """Forget buffered events and the seq counter (after a rollback); retention stops."""
         self._buffer = []
         self._last_seq = self._flushed_seq = None
+        self._retained = None
+
+    def retain(self) -> None:
+        """Also keep every event appended from now on in memory, as :meth:`retained` returns
+        them: a writer that needs its whole log at the end (the simulator) then need not read
+        it back. A rollback stops the retention (the retained events would no longer match
+        the database)."""
+        if self._retained is None:
+            self._retained = []
+
+    def retained(self) -> list[EventRecord]:
+        """The events appended since :meth:`retain`, in append order.
+
+        Raises:
+            RuntimeError: retention is off (never started, or stopped by a rollback).
+        """
+        if self._retained is None:
+            raise RuntimeError("event retention is off: call retain() before appending")
+        return list(self._retained)
 
     @property
     def pending(self) -> int:

@@ -120,3 +120,18 @@ def test_digest_is_stable_across_backends(store: Store) -> None:
 def test_event_with_a_naive_time_is_refused(store: Store) -> None:
     with store.unit_of_work() as uow, pytest.raises(ValueError, match="naive datetime"):
         uow.events.append("tick", datetime(2025, 1, 6, 9, 0))
+
+
+def test_retained_events_equal_what_the_store_reads_back(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.events.retain()
+        for n in range(7):
+            uow.events.append("thing.happened", at(n), {"n": n, "tags": ["a", "b"]},
+                              contact_id=n)
+        uow.events.flush()
+        uow.events.append("thing.happened", at(9), {"n": 9})
+        kept = uow.events.retained()
+        assert [canonical_line(e) for e in kept] == [canonical_line(e) for e in uow.events.iter()]
+        uow.rollback()
+        with pytest.raises(RuntimeError, match="retention is off"):
+            uow.events.retained()
