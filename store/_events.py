@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, func, select
@@ -110,26 +110,35 @@ class EventLog:
         """
         if not type:
             raise ValueError("event type must not be empty")
-        at_utc = require_utc(at, f"event {type!r} at")
-        if self._last_seq is None:
-            self._last_seq = self._flushed_seq = self._max_seq()
-        self._last_seq += 1
-        row: dict[str, Any] = {
-            "seq": self._last_seq,
-            "at": at_utc,
+        if at.__class__ is not datetime or at.tzinfo is not UTC:
+            # Only a value that is not already a UTC datetime needs the checks (the message
+            # naming the event is built only then).
+            at = require_utc(at, f"event {type!r} at")
+        seq = self._last_seq
+        if seq is None:
+            seq = self._flushed_seq = self._max_seq()
+        self._last_seq = seq = seq + 1
+        copied: dict[str, Any] = dict(payload) if payload else {}
+        buffer = self._buffer
+        buffer.append({
+            "seq": seq,
+            "at": at,
             "type": type,
             "sequence_id": sequence_id,
             "enrollment_id": enrollment_id,
             "contact_id": contact_id,
             "task_id": task_id,
-            "payload": dict(payload) if payload else {},
-        }
-        self._buffer.append(row)
+            "payload": copied,
+        })
         if self._retained is not None:
-            self._retained.append(EventRecord(**row))
-        if len(self._buffer) >= self._batch_size:
+            self._retained.append(EventRecord(
+                seq=seq, at=at, type=type, sequence_id=sequence_id,
+                enrollment_id=enrollment_id, contact_id=contact_id, task_id=task_id,
+                payload=copied,
+            ))
+        if len(buffer) >= self._batch_size:
             self.flush()
-        return self._last_seq
+        return seq
 
     def flush(self) -> None:
         """Write the buffered events in one bulk insert (inside the open transaction)."""

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, Final, cast
 
-from sqlalchemy import Connection, Table, func, insert, select, text
+from sqlalchemy import Column, Connection, Table, func, insert, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -29,6 +31,7 @@ from teamsim.store._models import (
     ReviewRow,
     TaskRow,
 )
+from teamsim.store._types import UTCDateTime
 
 __all__ = ["FLUSH_ORDER", "PendingTable", "WriteBehind", "bulk_insert"]
 
@@ -54,7 +57,7 @@ _SETVAL = text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :value)")
 class _Insert:
     """A table's full-row ``INSERT`` compiled once for a dialect, with its bind processors."""
 
-    __slots__ = ("columns", "positional", "sql")
+    __slots__ = ("converted", "keys", "positional", "sql", "values")
 
     def __init__(self, table: Table, dialect: Dialect) -> None:
         keys = [column.key for column in table.c]
@@ -62,28 +65,78 @@ class _Insert:
         self.sql = str(compiled)
         self.positional = bool(compiled.positional)
         order = list(compiled.positiontup or ()) if self.positional else keys
+        self.keys: tuple[str, ...] = tuple(order)
+        # A row's values in statement order, as one tuple (a C call per row).
+        self.values: Callable[[Row], tuple[Any, ...]] = (
+            itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],))
         # The same conversions SQLAlchemy applies to each parameter (UTC datetimes to naive,
-        # JSON to text...), looked up once instead of once per row.
-        processors = {
-            column.key: column.type.dialect_impl(dialect).bind_processor(dialect)
-            for column in table.c
-        }
-        self.columns: list[tuple[str, Callable[[Any], Any] | None]] = [
-            (key, processors[key]) for key in order
-        ]
+        # JSON to text...), looked up once instead of once per row, and only for the columns
+        # that have one.
+        columns = {column.key: column for column in table.c}
+        self.converted: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
+            (index, process) for index, process in (
+                (index, _bind_processor(columns[key], dialect))
+                for index, key in enumerate(order))
+            if process is not None
+        )
 
     def parameters(self, rows: Sequence[Row]) -> list[Any]:
-        columns = self.columns
+        values = self.values
+        converted = self.converted
+        if converted:
+            out: list[Any] = []
+            append = out.append
+            for row in rows:
+                params = list(values(row))
+                for index, process in converted:
+                    params[index] = process(params[index])
+                append(params)
+        else:
+            out = [values(row) for row in rows]
         if self.positional:
-            return [
-                tuple(row[key] if process is None else process(row[key])
-                      for key, process in columns)
-                for row in rows
-            ]
-        return [
-            {key: row[key] if process is None else process(row[key]) for key, process in columns}
-            for row in rows
-        ]
+            return [tuple(params) for params in out] if converted else out
+        keys = self.keys
+        return [dict(zip(keys, params, strict=True)) for params in out]
+
+
+def _bind_processor(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The bind processor SQLAlchemy would apply to ``column``'s values on ``dialect``, with a
+    shortcut for :class:`UTCDateTime` values already in UTC (every buffered timestamp is: the
+    store checks them with ``require_utc`` when they come in) that gives the same result."""
+    kind = column.type
+    process = kind.dialect_impl(dialect).bind_processor(dialect)
+    if process is None or not isinstance(kind, UTCDateTime):
+        return process
+    general = process
+    impl = kind.dialect_impl(dialect).impl_instance
+    naive = impl.bind_processor(dialect)
+    if naive is not None and getattr(impl, "_storage_format", None) == _SQLITE_DATETIME:
+        # SQLite's default text form is the naive ISO form with a space and microseconds,
+        # which is the aware UTC value's ``isoformat`` without its "+00:00".
+
+        def sqlite_utc(value: Any) -> Any:
+            if value is None:
+                return None
+            if value.__class__ is datetime and value.tzinfo is UTC:
+                return value.isoformat(" ", "microseconds")[:-6]
+            return general(value)
+
+        return sqlite_utc
+
+    def utc(value: Any) -> Any:
+        if value is None:
+            return None
+        if value.__class__ is datetime and value.tzinfo is UTC:
+            plain = value.replace(tzinfo=None)
+            return plain if naive is None else naive(plain)
+        return general(value)
+
+    return utc
+
+
+_SQLITE_DATETIME: Final = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
 
 
 _INSERTS: weakref.WeakKeyDictionary[Dialect, dict[str, _Insert]] = weakref.WeakKeyDictionary()

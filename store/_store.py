@@ -168,8 +168,51 @@ def _resolve_url(target: str | os.PathLike[str] | None) -> URL:
         ) from None
 
 
+class _NotPlain(Exception):
+    """A value :func:`_plain_copy` leaves to the JSON round trip."""
+
+
+_PLAIN_DEPTH: Final = 64
+
+
+def _plain_copy(value: Any, depth: int) -> Any:
+    """A fresh copy of plain JSON data (dicts with ``str`` keys, lists, tuples, ``str``,
+    ``int``, ``bool``, finite ``float``, ``None``; exactly those types) as
+    ``json.loads(json.dumps(value))`` would give it: containers copied, tuples turned into
+    lists, scalars kept (immutable, and the round trip gives them back equal and of the same
+    type). Anything else raises :class:`_NotPlain`."""
+    kind = value.__class__
+    if kind in _SCALARS:
+        return value
+    if kind is float:
+        if value - value != 0.0:
+            raise _NotPlain  # NaN and infinities: left to json, as before
+        return value
+    if depth > _PLAIN_DEPTH:
+        raise _NotPlain  # deep (or circular) data: json's own checks apply
+    if kind is dict:
+        copied: dict[str, Any] = {}
+        for key, item in value.items():
+            if key.__class__ is not str:
+                raise _NotPlain  # json turns other keys into strings
+            copied[key] = item if item.__class__ in _SCALARS else _plain_copy(item, depth + 1)
+        return copied
+    if kind is list or kind is tuple:
+        return [item if item.__class__ in _SCALARS else _plain_copy(item, depth + 1)
+                for item in value]
+    raise _NotPlain
+
+
+_SCALARS: Final = frozenset({str, int, bool, type(None)})
 def _json_copy(value: dict[str, Any], what: str) -> dict[str, Any]:
     """``value`` as the database would give it back (a fresh copy; tuples become lists)."""
+    try:
+        # Plain data (the usual case) is copied structurally, with the same result as the
+        # JSON round trip below and a fraction of its cost.
+        plain: dict[str, Any] = _plain_copy(value, 0)
+        return plain
+    except _NotPlain:
+        pass
     try:
         copied: dict[str, Any] = json.loads(json.dumps(value))
     except (TypeError, ValueError) as err:

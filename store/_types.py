@@ -22,6 +22,9 @@ def require_utc(value: datetime, what: str) -> datetime:
         TypeError: ``value`` is not a datetime.
         ValueError: ``value`` has no time zone.
     """
+    if type(value) is datetime and value.tzinfo is UTC:
+        # Already UTC (the common case): astimezone(UTC) would return it unchanged.
+        return value
     if not isinstance(value, datetime):
         raise TypeError(f"{what}: expected a datetime, got {type(value).__name__} {value!r}")
     if value.tzinfo is None or value.utcoffset() is None:
