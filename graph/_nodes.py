@@ -7,7 +7,9 @@ Shape::
                                                \\--(reject, redraft)--> draft
                                                \\--(reject)--> discard -> END
 
-The state holds ids and the current draft text only; everything heavy (the sequence, the
+The state holds ids and the current draft text only, all in one channel (``task``: LangGraph's
+per-step work grows with the number of channels, and the nodes run one at a time, so one
+channel replaced whole by each node costs least); everything heavy (the sequence, the
 contact, the agents, the unit of work, the simulated ``at``) comes in as LangGraph runtime
 context, which is never checkpointed. Nodes write through the unit of work in the context.
 
@@ -47,10 +49,10 @@ from teamsim.graph._types import (
 )
 from teamsim.store import UnitOfWork
 
-__all__ = ["RunContext", "State", "TaskInfo", "builder", "initial_state"]
+__all__ = ["RunContext", "State", "TaskInfo", "TaskState", "builder", "initial_state"]
 
 
-class State(TypedDict):
+class TaskState(TypedDict):
     """The checkpointed state of one task: ids, counters and the current draft text."""
 
     task_id: int
@@ -67,12 +69,24 @@ class State(TypedDict):
     decision: dict[str, Any] | None
 
 
+class State(TypedDict):
+    """The graph's state: the task's :class:`TaskState`, in one channel that every node
+    replaces whole (a copy with its changes)."""
+
+    task: TaskState
+
+
 def initial_state(task_id: int) -> State:
     """The state a new task's thread starts from."""
-    return State(
+    return State(task=TaskState(
         task_id=task_id, revision=-1, draft_id=0, subject=None, body="", rounds=0, reviews=[],
         notes=[], concerns=[], rule=None, redrafted=False, decision=None,
-    )
+    ))
+
+
+def _changed(state: TaskState, **changes: Any) -> dict[str, Any]:
+    """The node's update: the task state with ``changes``."""
+    return {"task": {**state, **changes}}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,7 +132,8 @@ class RunContext:
 
     def now(self) -> datetime:
         """The simulated time after the work done so far in this invoke."""
-        return self.at + timedelta(minutes=self.elapsed)
+        elapsed = self.elapsed
+        return self.at if elapsed == 0 else self.at + timedelta(minutes=elapsed)
 
     def record_work(self, teammate_id: int, teammate: str, kind: WorkKind, minutes: int,
                     draft_id: int) -> None:
@@ -139,7 +154,7 @@ class RunContext:
         )
 
 
-def _draft_request(state: State, task: TaskInfo, *, revision: int, notes: list[str],
+def _draft_request(state: TaskState, task: TaskInfo, *, revision: int, notes: list[str],
                    previous: Draft | None) -> DraftRequest:
     return DraftRequest(
         contact=task.contact, channel=task.channel, teammate=task.drafter.name,
@@ -148,8 +163,9 @@ def _draft_request(state: State, task: TaskInfo, *, revision: int, notes: list[s
     )
 
 
-def draft(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def draft(graph_state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Have the drafter write (or revise) the message; record the draft."""
+    state = graph_state["task"]
     ctx = runtime.context
     task = ctx.task
     revision = state["revision"] + 1
@@ -170,13 +186,14 @@ def draft(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
         "draft_id": draft_id, "revision": revision, "author_id": task.drafter_id,
         "author": task.drafter.name, "minutes": minutes, "notes": list(state["notes"]),
     })
-    return {"revision": revision, "draft_id": draft_id, "subject": written.subject,
-            "body": written.body}
+    return _changed(state, revision=revision, draft_id=draft_id, subject=written.subject,
+                    body=written.body)
 
 
-def review(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def review(graph_state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Have the peer reviewer check the draft; record the review; on the last round of this
     approval round, ask the rules whether one approves it."""
+    state = graph_state["task"]
     ctx = runtime.context
     task = ctx.task
     current = Draft(subject=state["subject"], body=state["body"])
@@ -210,7 +227,7 @@ def review(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     }
     if passed or rounds > ctx.config.max_review_rounds:
         update["rule"] = None if state["redrafted"] else _consult_rules(ctx, passed)
-    return update
+    return _changed(state, **update)
 
 
 def _consult_rules(ctx: RunContext, clean: bool) -> dict[str, Any] | None:
@@ -229,8 +246,9 @@ def _consult_rules(ctx: RunContext, clean: bool) -> dict[str, Any] | None:
             "reason": decision.reason}
 
 
-def after_review(state: State, runtime: Runtime[RunContext]) -> Literal["draft", "gate"]:
+def after_review(graph_state: State, runtime: Runtime[RunContext]) -> Literal["draft", "gate"]:
     """Back to the drafter while the reviewer asks for changes and rounds are left."""
+    state = graph_state["task"]
     last = state["reviews"][-1]
     if last["verdict"] == Verdict.REVISE.value and (
         state["rounds"] <= runtime.context.config.max_review_rounds
@@ -239,7 +257,7 @@ def after_review(state: State, runtime: Runtime[RunContext]) -> Literal["draft",
     return "gate"
 
 
-def attention_payload(state: State, task: TaskInfo) -> dict[str, Any]:
+def attention_payload(state: TaskState, task: TaskInfo) -> dict[str, Any]:
     """The JSON payload of the interrupt, which becomes the Needs attention item."""
     return {
         "task_id": state["task_id"],
@@ -261,12 +279,13 @@ def attention_payload(state: State, task: TaskInfo) -> dict[str, Any]:
     }
 
 
-def gate(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def gate(graph_state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Approve by rule, or pause for the human and record what they decided.
 
     Nothing is written before ``interrupt()``: on resume LangGraph runs this node again from
     its top, and only the code after ``interrupt()`` sees the human's answer.
     """
+    state = graph_state["task"]
     ctx = runtime.context
     task = ctx.task
     rule = state["rule"]
@@ -303,12 +322,12 @@ def gate(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
         note = decision["note"] or "the human rejected this draft; write a different one"
         update.update(redrafted=True, notes=[note], rounds=0, reviews=[], concerns=[],
                       rule=None)
-    return update
+    return _changed(state, **update)
 
 
-def after_gate(state: State) -> Literal["send", "draft", "discard"]:
+def after_gate(graph_state: State) -> Literal["send", "draft", "discard"]:
     """Send what was approved; redraft once on a rejection if configured; else discard."""
-    decision = state["decision"]
+    decision = graph_state["task"]["decision"]
     assert decision is not None
     if decision["action"] != "reject":
         return "send"
@@ -317,8 +336,9 @@ def after_gate(state: State) -> Literal["send", "draft", "discard"]:
     return "discard"
 
 
-def send(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def send(graph_state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Queue the approved text; ``send_message`` is unique per task, so this sends once."""
+    state = graph_state["task"]
     ctx = runtime.context
     task = ctx.task
     decision = state["decision"]
@@ -335,11 +355,12 @@ def send(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
             "teammate_id": task.drafter_id, "by": decision["by"],
             "rule_id": decision["rule_id"], "edited": decision["action"] == "edit",
         })
-    return {"decision": {**decision, "message_id": message_id}}
+    return _changed(state, decision={**decision, "message_id": message_id})
 
 
-def discard(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def discard(graph_state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Drop the rejected draft."""
+    state = graph_state["task"]
     ctx = runtime.context
     decision = state["decision"]
     assert decision is not None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
@@ -233,7 +233,7 @@ class Pipeline:
             ) from None
         self._attention.pop(task_id, None)
         try:
-            return self._run(task, Command(resume=asdict(decision)), uow, at)
+            return self._run(task, Command(resume=_answer(decision)), uow, at)
         except BaseException:
             # The caller's unit of work rolls the resolution back: the task still waits.
             self._attention[task_id] = item_id
@@ -278,6 +278,7 @@ class Pipeline:
         )
         ready_at = ctx.now()
         work = tuple(ctx.work)
+        state = out["task"]
         interrupts = out.get("__interrupt__")
         if interrupts:
             attention: dict[str, Any] = interrupts[0].value
@@ -292,10 +293,10 @@ class Pipeline:
             self._attention[task.task_id] = item_id
             return PipelineResult(
                 task_id=task.task_id, status="awaiting_approval", attention_id=item_id,
-                draft_id=out["draft_id"], work=work, ready_at=ready_at,
+                draft_id=state["draft_id"], work=work, ready_at=ready_at,
                 flagged=attention["flagged"],
             )
-        decision: dict[str, Any] = out["decision"]
+        decision: dict[str, Any] = state["decision"]
         status: PipelineStatus
         if decision["action"] == "reject":
             status = "skipped" if task.kind == "step" else "discarded"
@@ -305,8 +306,8 @@ class Pipeline:
         self._forget(task.task_id, task.thread_id)
         return PipelineResult(
             task_id=task.task_id, status=status, message_id=decision.get("message_id"),
-            draft_id=out["draft_id"], work=work, ready_at=ready_at,
-            rule_id=decision["rule_id"], flagged=bool(out["concerns"]),
+            draft_id=state["draft_id"], work=work, ready_at=ready_at,
+            rule_id=decision["rule_id"], flagged=bool(state["concerns"]),
             subject=decision["subject"] if status == "sent" else None,
             body=decision["body"] if status == "sent" else None,
         )
@@ -389,6 +390,19 @@ def _thread(messages: list[MessageRecord]) -> tuple[ThreadMessage, ...]:
                       sent_at=m.sent_at or m.queued_at)
         for m in messages
     )
+
+
+_DECISION_FIELDS: Final = tuple(field.name for field in fields(HumanDecision))
+
+
+def _answer(decision: HumanDecision) -> dict[str, Any]:
+    """``dataclasses.asdict(decision)``, built directly when every field is a plain ``str`` or
+    ``None`` (which ``asdict`` would return as they are)."""
+    answer = {name: getattr(decision, name) for name in _DECISION_FIELDS}
+    for value in answer.values():
+        if value is not None and value.__class__ is not str:
+            return asdict(decision)
+    return answer
 
 
 def _utc(at: datetime, where: str) -> datetime:
