@@ -8,6 +8,7 @@ a drafter can tell what to fix and a report can count reasons by kind.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from enum import StrEnum
 
@@ -175,9 +176,19 @@ class RuleReviewer:
         text = f"{draft.subject or ''}\n{draft.body}"
         return [
             f"uses the banned phrase {phrase!r}; reword it"
-            for phrase in self.rules.banned_phrases
-            if re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.IGNORECASE)
+            for phrase, pattern in _banned_patterns(self.rules.banned_phrases)
+            if pattern.search(text)
         ]
+
+
+@functools.lru_cache(maxsize=64)
+def _banned_patterns(phrases: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Each banned phrase with its whole-word, case-insensitive pattern, compiled once per
+    set of rules (not once per review)."""
+    return tuple(
+        (phrase, re.compile(rf"(?<!\w){re.escape(phrase)}(?!\w)", re.IGNORECASE))
+        for phrase in phrases
+    )
 
 
 def _name(body: str, contact: Contact, generic: frozenset[str]) -> list[str]:
