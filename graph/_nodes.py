@@ -163,14 +163,15 @@ def _draft_request(state: TaskState, task: TaskInfo, *, revision: int, notes: li
     )
 
 
-def draft(graph_state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def draft(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Have the drafter write (or revise) the message; record the draft."""
-    state = graph_state["task"]
+    task_state = state["task"]
     ctx = runtime.context
     task = ctx.task
-    revision = state["revision"] + 1
-    previous = (Draft(subject=state["subject"], body=state["body"]) if revision > 0 else None)
-    request = _draft_request(state, task, revision=revision, notes=state["notes"],
+    revision = task_state["revision"] + 1
+    previous = (Draft(subject=task_state["subject"], body=task_state["body"])
+                if revision > 0 else None)
+    request = _draft_request(task_state, task, revision=revision, notes=task_state["notes"],
                              previous=previous)
     written = task.drafter.drafter.draft(request)
     minutes = max(0, written.minutes)
@@ -184,21 +185,21 @@ def draft(graph_state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx.request = request
     ctx.event("draft.created", at, {
         "draft_id": draft_id, "revision": revision, "author_id": task.drafter_id,
-        "author": task.drafter.name, "minutes": minutes, "notes": list(state["notes"]),
+        "author": task.drafter.name, "minutes": minutes, "notes": list(task_state["notes"]),
     })
-    return _changed(state, revision=revision, draft_id=draft_id, subject=written.subject,
+    return _changed(task_state, revision=revision, draft_id=draft_id, subject=written.subject,
                     body=written.body)
 
 
-def review(graph_state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def review(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Have the peer reviewer check the draft; record the review; on the last round of this
     approval round, ask the rules whether one approves it."""
-    state = graph_state["task"]
+    task_state = state["task"]
     ctx = runtime.context
     task = ctx.task
-    current = Draft(subject=state["subject"], body=state["body"])
+    current = Draft(subject=task_state["subject"], body=task_state["body"])
     request = ctx.request or _draft_request(
-        state, task, revision=state["revision"], notes=state["notes"], previous=None)
+        task_state, task, revision=task_state["revision"], notes=task_state["notes"], previous=None)
     checked = task.reviewer.reviewer.review(
         ReviewRequest(draft=current, request=request, reviewer=task.reviewer.name))
     minutes = max(0, checked.minutes)
@@ -206,28 +207,28 @@ def review(graph_state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     verdict = Verdict(checked.verdict)
     reasons = list(checked.reasons)
     review_id: int = ctx.uow.add_review(
-        task_id=task.task_id, draft_id=state["draft_id"], reviewer_id=task.reviewer_id,
+        task_id=task.task_id, draft_id=task_state["draft_id"], reviewer_id=task.reviewer_id,
         verdict=verdict.value, notes=reasons, minutes=minutes, at=at,
     )
-    ctx.record_work(task.reviewer_id, task.reviewer.name, "review", minutes, state["draft_id"])
+    ctx.record_work(task.reviewer_id, task.reviewer.name, "review", minutes, task_state["draft_id"])
     ctx.event("review.done", at, {
-        "review_id": review_id, "draft_id": state["draft_id"], "reviewer_id": task.reviewer_id,
+        "review_id": review_id, "draft_id": task_state["draft_id"], "reviewer_id": task.reviewer_id,
         "reviewer": task.reviewer.name, "verdict": verdict.value, "notes": reasons,
         "minutes": minutes,
     })
-    rounds = state["rounds"] + 1
+    rounds = task_state["rounds"] + 1
     passed = verdict is Verdict.PASS
     update: dict[str, Any] = {
         "rounds": rounds,
-        "reviews": [*state["reviews"], {"draft_id": state["draft_id"],
-                                        "revision": state["revision"],
+        "reviews": [*task_state["reviews"], {"draft_id": task_state["draft_id"],
+                                        "revision": task_state["revision"],
                                         "verdict": verdict.value, "notes": reasons}],
         "notes": reasons,
         "concerns": [] if passed else reasons,
     }
     if passed or rounds > ctx.config.max_review_rounds:
-        update["rule"] = None if state["redrafted"] else _consult_rules(ctx, passed)
-    return _changed(state, **update)
+        update["rule"] = None if task_state["redrafted"] else _consult_rules(ctx, passed)
+    return _changed(task_state, **update)
 
 
 def _consult_rules(ctx: RunContext, clean: bool) -> dict[str, Any] | None:
@@ -246,12 +247,12 @@ def _consult_rules(ctx: RunContext, clean: bool) -> dict[str, Any] | None:
             "reason": decision.reason}
 
 
-def after_review(graph_state: State, runtime: Runtime[RunContext]) -> Literal["draft", "gate"]:
+def after_review(state: State, runtime: Runtime[RunContext]) -> Literal["draft", "gate"]:
     """Back to the drafter while the reviewer asks for changes and rounds are left."""
-    state = graph_state["task"]
-    last = state["reviews"][-1]
+    task_state = state["task"]
+    last = task_state["reviews"][-1]
     if last["verdict"] == Verdict.REVISE.value and (
-        state["rounds"] <= runtime.context.config.max_review_rounds
+        task_state["rounds"] <= runtime.context.config.max_review_rounds
     ):
         return "draft"
     return "gate"
@@ -279,55 +280,55 @@ def attention_payload(state: TaskState, task: TaskInfo) -> dict[str, Any]:
     }
 
 
-def gate(graph_state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def gate(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Approve by rule, or pause for the human and record what they decided.
 
     Nothing is written before ``interrupt()``: on resume LangGraph runs this node again from
     its top, and only the code after ``interrupt()`` sees the human's answer.
     """
-    state = graph_state["task"]
+    task_state = state["task"]
     ctx = runtime.context
     task = ctx.task
-    rule = state["rule"]
+    rule = task_state["rule"]
     if rule is not None and rule["approves"]:
         decision: dict[str, Any] = {
             "action": "approve", "by": "rule", "rule_id": rule["rule_id"], "note": "",
-            "subject": state["subject"], "body": state["body"], "redraft": False}
+            "subject": task_state["subject"], "body": task_state["body"], "redraft": False}
     else:
-        answer = interrupt(attention_payload(state, task))
+        answer = interrupt(attention_payload(task_state, task))
         human = HumanDecision(**answer)
-        subject, body = state["subject"], state["body"]
+        subject, body = task_state["subject"], task_state["body"]
         if human.action == "edit":
             subject = human.subject if human.subject is not None else subject
             body = human.body or body
         decision = {"action": human.action, "by": human.by, "rule_id": None,
                     "note": human.note, "subject": subject, "body": body, "redraft": False}
     if (decision["action"] == "reject" and ctx.config.on_reject == "redraft"
-            and not state["redrafted"]):
+            and not task_state["redrafted"]):
         decision["redraft"] = True
     at = ctx.now()
     approved = decision["action"] != "reject"
     decision_id = ctx.uow.add_decision(
-        task_id=task.task_id, draft_id=state["draft_id"], action=decision["action"],
+        task_id=task.task_id, draft_id=task_state["draft_id"], action=decision["action"],
         by="rule" if decision["rule_id"] is not None else "human",
         rule_id=decision["rule_id"], note=decision["note"],
         subject=decision["subject"] if approved else None,
         body=decision["body"] if approved else None, at=at,
     )
     ctx.event("decision.made", at, {
-        "decision_id": decision_id, "draft_id": state["draft_id"], **decision,
+        "decision_id": decision_id, "draft_id": task_state["draft_id"], **decision,
     })
     update: dict[str, Any] = {"decision": decision}
     if decision["redraft"]:
         note = decision["note"] or "the human rejected this draft; write a different one"
         update.update(redrafted=True, notes=[note], rounds=0, reviews=[], concerns=[],
                       rule=None)
-    return _changed(state, **update)
+    return _changed(task_state, **update)
 
 
-def after_gate(graph_state: State) -> Literal["send", "draft", "discard"]:
+def after_gate(state: State) -> Literal["send", "draft", "discard"]:
     """Send what was approved; redraft once on a rejection if configured; else discard."""
-    decision = graph_state["task"]["decision"]
+    decision = state["task"]["decision"]
     assert decision is not None
     if decision["action"] != "reject":
         return "send"
@@ -336,12 +337,12 @@ def after_gate(graph_state: State) -> Literal["send", "draft", "discard"]:
     return "discard"
 
 
-def send(graph_state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def send(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Queue the approved text; ``send_message`` is unique per task, so this sends once."""
-    state = graph_state["task"]
+    task_state = state["task"]
     ctx = runtime.context
     task = ctx.task
-    decision = state["decision"]
+    decision = task_state["decision"]
     assert decision is not None
     at = ctx.now()
     message_id, created = ctx.uow.send_message(
@@ -351,21 +352,21 @@ def send(graph_state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     )
     if created:
         ctx.event("message.queued", at, {
-            "message_id": message_id, "draft_id": state["draft_id"], "channel": task.channel,
+            "message_id": message_id, "draft_id": task_state["draft_id"], "channel": task.channel,
             "teammate_id": task.drafter_id, "by": decision["by"],
             "rule_id": decision["rule_id"], "edited": decision["action"] == "edit",
         })
-    return _changed(state, decision={**decision, "message_id": message_id})
+    return _changed(task_state, decision={**decision, "message_id": message_id})
 
 
-def discard(graph_state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def discard(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Drop the rejected draft."""
-    state = graph_state["task"]
+    task_state = state["task"]
     ctx = runtime.context
-    decision = state["decision"]
+    decision = task_state["decision"]
     assert decision is not None
     ctx.event("task.discarded", ctx.now(), {
-        "draft_id": state["draft_id"], "reason": "rejected", "note": decision["note"],
+        "draft_id": task_state["draft_id"], "reason": "rejected", "note": decision["note"],
         "outcome": "skipped" if ctx.task.kind == "step" else "discarded",
     })
     return {}

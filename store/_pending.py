@@ -19,6 +19,7 @@ from sqlalchemy import Column, Connection, Table, func, insert, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from teamsim.errors import ConflictError
 from teamsim.store._models import (
@@ -108,7 +109,7 @@ def _bind_processor(column: Column[Any], dialect: Dialect) -> Callable[[Any], An
     if process is None or not isinstance(kind, UTCDateTime):
         return process
     general = process
-    impl = kind.dialect_impl(dialect).impl_instance
+    impl = cast("TypeDecorator[Any]", kind.dialect_impl(dialect)).impl_instance
     naive = impl.bind_processor(dialect)
     if naive is not None and getattr(impl, "_storage_format", None) == _SQLITE_DATETIME:
         # SQLite's default text form is the naive ISO form with a space and microseconds,
