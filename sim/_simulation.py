@@ -345,26 +345,24 @@ class Simulation:
         self._persona_of: dict[str, Persona] = {}
         self._plan: list[tuple[SimMinutes, int, str, str]] = []
         order = 0
-        for spec in world.contacts:
-            contact = uow.add_contact(Contact.model_validate(
-                spec.model_dump(exclude={"persona", "enroll_in", "enroll_at", "id"})))
-            self._contacts[contact.email] = contact
-            self._persona_of[contact.email] = self._personas[spec.persona]
-            for name in spec.enroll_in:
-                self._plan.append((round(spec.enroll_at * _DAY), order, contact.email, name))
-                order += 1
+        people: list[tuple[Contact, str, list[str], SimMinutes]] = [
+            (Contact.model_validate(spec.model_dump(
+                exclude={"persona", "enroll_in", "enroll_at", "id"})),
+             spec.persona, spec.enroll_in, round(spec.enroll_at * _DAY))
+            for spec in world.contacts]
         for pop in world.populations:
             spread = round(pop.enroll_over_days * _DAY)
             for n in range(1, pop.count + 1):
                 contact, persona = generated_contact(pop, n, self.rng)
-                contact = uow.add_contact(contact)
-                self._contacts[contact.email] = contact
-                self._persona_of[contact.email] = self._personas[persona]
-                offset = (n - 1) * spread // pop.count
-                for name in pop.enroll_in:
-                    self._plan.append((round(pop.enroll_at * _DAY) + offset, order,
-                                       contact.email, name))
-                    order += 1
+                when = round(pop.enroll_at * _DAY) + (n - 1) * spread // pop.count
+                people.append((contact, persona, pop.enroll_in, when))
+        added = uow.add_contacts(contact for contact, _, _, _ in people)
+        for contact, (_, persona, sequences, when) in zip(added, people, strict=True):
+            self._contacts[contact.email] = contact
+            self._persona_of[contact.email] = self._personas[persona]
+            for name in sequences:
+                self._plan.append((when, order, contact.email, name))
+                order += 1
         self._plan.sort()
         self._enrollments: dict[int, _Enrollment] = {}
         self._by_pair: dict[tuple[str, str], _Enrollment] = {}

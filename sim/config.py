@@ -7,6 +7,7 @@ a scenario file; :class:`World` is one whole run's input.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from statistics import NormalDist
 from typing import Annotated, Any, Literal
@@ -619,6 +620,14 @@ class World(BaseModel):
         generated = {f"{p.name}-{n}@{p.domain}" for p in self.populations for n in
                      range(1, p.count + 1)} if sum(p.count for p in self.populations) < 200_000 \
             else set()
+        for i, p in enumerate(self.populations):
+            pattern = re.compile(rf"{re.escape(p.name)}-(\d+)@{re.escape(p.domain.lower())}")
+            clash = any((m := pattern.fullmatch(e)) and 1 <= int(m.group(1)) <= p.count
+                        for e in emails) or any(
+                (q.name, q.domain) == (p.name, p.domain) for q in self.populations[:i])
+            if clash:
+                problems.append(f"populations[{i}]: its generated emails ({p.name}-N@{p.domain}) "
+                                "clash with other contacts; give it another name or domain")
         known = set(emails) | generated
         for i, d in enumerate(self.diagnose):
             if d.sequence not in seq_names:

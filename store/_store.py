@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import weakref
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -707,6 +708,41 @@ class UnitOfWork:
         data = contact.model_dump(mode="json", exclude={"id"})
         contact_id = self._insert(ContactRow, data)
         return contact.model_copy(update={"id": contact_id})
+
+    def add_contacts(self, contacts: Iterable[Contact]) -> list[Contact]:
+        """Store many new contacts with one multi-row ``INSERT``; returns them with their ids,
+        in the order given (the simulator adds whole populations this way).
+
+        Raises:
+            ConflictError: an email is given twice, or a contact with it exists (nothing is
+                written).
+        """
+        batch = list(contacts)
+        counts = Counter(c.email for c in batch)
+        twice = sorted(email for email, n in counts.items() if n > 1)
+        if twice:
+            raise ConflictError(
+                f"add_contacts: email(s) {', '.join(map(repr, twice[:5]))} given more than once; "
+                "every contact needs its own email"
+            )
+        table = cast(Table, ContactRow.__table__)
+        emails = list(counts)
+        for start in range(0, len(emails), 500):
+            found = self._session.connection().execute(
+                select(table.c.email).where(table.c.email.in_(emails[start:start + 500]))
+            ).scalars().all()
+            if found:
+                raise ConflictError(
+                    f"add_contacts: contact(s) with email {', '.join(map(repr, sorted(found)[:5]))}"
+                    f" already exist in {self._where}; use them or other emails"
+                )
+        if not batch:
+            return []
+        rows = [c.model_dump(mode="json", exclude={"id"}) for c in batch]
+        ids = self._session.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+        ).scalars().all()
+        return [c.model_copy(update={"id": i}) for c, i in zip(batch, ids, strict=True)]
 
     def get_contact(self, id_or_email: int | str) -> Contact:
         """A contact, by id or by email."""

@@ -225,3 +225,18 @@ timeline:
         "x.yaml: timeline[0]: this edit leaves 'Welcome' with no message step while it runs; "
         "keep at least one message step",
     ]
+
+
+def test_generated_emails_may_not_clash_with_listed_contacts() -> None:
+    text = """
+name: clash
+sequences: [{name: S, steps: [{kind: message}]}]
+contacts: [{name: Ann, email: lead-2@example.com}]
+populations: [{count: 3}, {count: 2}]
+"""
+    assert _error(text).splitlines() == [
+        "x.yaml: populations[0]: its generated emails (lead-N@example.com) clash with other "
+        "contacts; give it another name or domain",
+        "x.yaml: populations[1]: its generated emails (lead-N@example.com) clash with other "
+        "contacts; give it another name or domain",
+    ]

@@ -175,3 +175,17 @@ def test_many_enrollment_updates_at_once_and_reads_are_fresh(store: Store) -> No
             uow.update_enrollments({999: {"current_step_id": "s2"}})
         with pytest.raises(TypeError, match="cannot change contact_id"):
             uow.update_enrollments({ids[0]: {"contact_id": 3}})
+
+
+def test_many_contacts_at_once_keep_their_order_and_refuse_clashes(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        added = uow.add_contacts(
+            Contact(name=f"P {n}", email=f"p{n}@example.com") for n in range(3))
+        assert [c.email for c in added] == ["p0@example.com", "p1@example.com", "p2@example.com"]
+        assert [uow.get_contact(c.email).id for c in added] == [c.id for c in added]
+        with pytest.raises(ConflictError, match=r"'p1@example\.com' already exist"):
+            uow.add_contacts([Contact(name="X", email="x@example.com"),
+                              Contact(name="Y", email="p1@example.com")])
+        with pytest.raises(ConflictError, match="given more than once"):
+            uow.add_contacts([Contact(name="Z", email="z@example.com")] * 2)
+        assert len(uow.list_contacts()) == 3
