@@ -25,3 +25,18 @@ def test_the_test_command_is_what_ci_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "pip install -e '.[test]' && .venv/bin/pytest" in README
     assert "\npytest\n" in ci
+
+
+def test_the_shown_run_output_is_what_the_main_job_prints_now() -> None:
+    import re
+
+    import teamsim
+
+    shown = re.search(r"digest ([0-9a-f]{12}) -> runs/welcome-renovation-leads-seed7", README)
+    assert shown is not None
+    result = teamsim.run(ROOT / "scenarios" / "welcome-renovation-leads.yaml")
+    try:
+        assert result.digest.startswith(shown.group(1))
+        assert f"({shown.group(1)}..." in README.replace("`", "")
+    finally:
+        result.close()
