@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
 
 from teamsim.store import Store
 
@@ -51,3 +52,9 @@ def store(store_url: str) -> Iterator[Store]:
     """An open store on an empty database (both backends)."""
     with Store.open(store_url) as opened:
         yield opened
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """Typer's test runner; ``result.stdout`` and ``result.stderr`` stay apart."""
+    return CliRunner()

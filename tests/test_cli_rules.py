@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from teamsim._cli_rules import describe_match, register
+from teamsim._cli_rules import describe_match
 from teamsim.cli import app
 from teamsim.domain import AutoApproveRule
 from teamsim.sim import Simulation, World
@@ -17,13 +17,6 @@ from teamsim.sim._rules import preview
 from teamsim.store import Store
 
 WIDE = {"COLUMNS": "220"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _rules_registered() -> None:
-    """Register the ``rules`` group unless ``teamsim.cli`` already does."""
-    if not any(group.name == "rules" for group in app.registered_groups):
-        register(app)
 
 
 def make_world(**changes: Any) -> World:

@@ -11,7 +11,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from teamsim._cli_run import register
 from teamsim.cli import app
 
 DATA = Path(__file__).parent / "data"
@@ -20,16 +19,8 @@ ROOT = Path(__file__).parent.parent
 
 @pytest.fixture(scope="module")
 def cli() -> typer.Typer:
-    """The ``teamsim`` app with the run commands (registered once, if cli.py does not)."""
-    if not any(c.name == "run" for c in app.registered_commands):
-        register(app)
+    """The ``teamsim`` app."""
     return app
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    """A runner that keeps stdout and stderr apart."""
-    return CliRunner()
 
 
 @pytest.fixture

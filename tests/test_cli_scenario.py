@@ -10,24 +10,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from teamsim._cli_scenario import register
 from teamsim.cli import app
 
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.fixture(scope="module")
-def cli() -> typer.Typer:
-    """The ``teamsim`` app with the scenario commands (registered once, if cli.py does not)."""
-    if not any(c.name == "validate" for c in app.registered_commands):
-        register(app)
-    return app
-
-
 @pytest.fixture
-def runner() -> CliRunner:
-    """A runner that keeps stdout and stderr apart."""
-    return CliRunner()
+def cli() -> typer.Typer:
+    """The ``teamsim`` app."""
+    return app
 
 
 @pytest.fixture
