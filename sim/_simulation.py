@@ -662,9 +662,9 @@ class Simulation:
         if result.status == "awaiting_approval":
             assert result.attention_id is not None
             if stale:
-                if (e is not None and e.task_id is None) or (e is not None and
-                                                           e.task_id != result.task_id):
-                    self._withdraw_if_open(result)
+                # The person replied, ended or lost this step while it was being drafted: the
+                # draft never reaches the human.
+                self._withdraw_if_open(result)
                 return
             item = _Attention(item_id=result.attention_id, kind="draft",
                               created=self._minute(), task_id=result.task_id,
