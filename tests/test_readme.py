@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from teamsim.sim import METRICS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,3 +42,9 @@ def test_the_shown_run_output_is_what_the_main_job_prints_now() -> None:
         assert f"({shown.group(1)}..." in README.replace("`", "")
     finally:
         result.close()
+
+
+def test_the_python_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = README.split("### From Python")[1].split("```python\n")[1].split("```")[0]
+    monkeypatch.chdir(ROOT)
+    exec(compile(source, "README.md (Python example)", "exec"), {})
