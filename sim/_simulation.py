@@ -764,6 +764,7 @@ class Simulation:
                                    "contact_timezone": out.contact.timezone},
                   e=e, task_id=out.task_id, contact_id=out.contact.id)
         if e is None:
+            self._react_to_chat(out)
             return
         assert out.step_id is not None
         e.messages += 1
@@ -815,6 +816,37 @@ class Simulation:
         if rng.chance(p.unsubscribe, "unsubscribe", *key):
             delay = p.unsubscribe_delay.minutes(rng.uniform("unsubscribe-delay", *key))
             self._later(delay, lambda: self._unsubscribe(e, out))
+
+    def _react_to_chat(self, out: _Outgoing) -> None:
+        """A one-off chat message: the person may open it and reply (keyed by the chat task);
+        the reply lands in Needs attention, and there is no sequence to pause."""
+        contact = out.contact
+        p, rng = self._persona_of[contact.email], self.rng
+        key = ("chat", contact.email, out.task_id)
+        if rng.chance(p.open, "open", *key):
+            def open_() -> None:
+                self.uow.mark_engagement(out.message_id, "opened", self._now())
+                self._log("message.opened", {"message_id": out.message_id, "step_id": None},
+                          contact_id=contact.id, task_id=out.task_id)
+            self._later(p.open_delay.minutes(rng.uniform("open-delay", *key)), open_)
+        if rng.chance(p.reply_chance(0, out.channel, out.edited, out.flagged), "reply", *key):
+            def reply() -> None:
+                body = (f"Hi {out.teammate}, thanks for the note. Yes, let's talk. "
+                        f"- {contact.first_name}")
+                reply_id = self.uow.add_reply(contact_id=contact.id or 0, kind="reply",
+                                              at=self._now(), message_id=out.message_id,
+                                              body=body)
+                item_id = self.uow.open_attention(
+                    kind="reply", at=self._now(), reply_id=reply_id,
+                    payload={"contact": contact.email, "sequence": None, "body": body,
+                             "message_id": out.message_id})
+                self._log("reply.received", {"kind": "reply", "reply_id": reply_id,
+                                             "message_id": out.message_id,
+                                             "attention_id": item_id},
+                          contact_id=contact.id, task_id=out.task_id)
+                self._attention.append(_Attention(item_id=item_id, kind="reply",
+                                                  created=self._minute()))
+            self._later(p.reply_delay.minutes(rng.uniform("reply-delay", *key)), reply)
 
     def _engaged(self, e: _Enrollment, step_id: str | None) -> None:
         """An open or click may decide a branch that waits on that message's engagement."""

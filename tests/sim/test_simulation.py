@@ -607,6 +607,21 @@ def test_chat_request_end_to_end(simulate: Any) -> None:
         assert message.enrollment_id is None
 
 
+def test_a_reply_to_a_chat_lands_in_needs_attention(simulate: Any) -> None:
+    w = world(contacts=[person("Ann", "replier", enroll_in=())],
+              timeline=[{"action": "chat", "at": 0.5, "contact": "ann@example.com",
+                         "text": "Send Ann the price list.", "teammate": "Sam"}])
+    result = simulate(w)
+    (sent,) = select(result, "message.sent")
+    (reply,) = select(result, "reply.received")
+    assert reply.task_id == sent.task_id
+    assert reply.enrollment_id is None
+    assert reply.payload["attention_id"] is not None
+    assert select(result, "enrollment.paused") == []
+    assert result.metrics["replies"] == 1
+    assert result.violations == ()
+
+
 def test_enabled_rule_approves_without_the_human(simulate: Any) -> None:
     w = world(contacts=[person("Ann")],
               rules=[{"name": "Hello", "enabled": False, "sequence": "Welcome", "step": "s1"}],
