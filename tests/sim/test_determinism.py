@@ -166,3 +166,14 @@ def test_keyed_random_weighted_follows_the_weights_in_stable_order() -> None:
     assert picks == [KeyedRandom(2).weighted({"a": 3.0, "b": 1.0, "c": 0.0}, "w", i)
                      for i in range(2000)]
 
+
+
+def test_the_backend_does_not_change_the_run(store_url: str) -> None:
+    """The same world and seed give the same digest recorded in a SQLite file or in
+    PostgreSQL as in the default in-memory store."""
+    from teamsim.store import Store
+
+    with Store.open(store_url) as store:
+        on_backend = Simulation(campaign(), seed=5, store=store).run(check=False)
+    assert on_backend.digest == run(campaign(), 5).digest
+    assert on_backend.violations == ()
