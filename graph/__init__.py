@@ -8,6 +8,7 @@ the :class:`RuleEvaluator` protocol.
 """
 
 from teamsim.graph._pipeline import Pipeline
+from teamsim.graph._saver import ThreadIndexedSaver
 from teamsim.graph._types import (
     ApprovalRequest,
     FakeRules,
@@ -35,6 +36,7 @@ __all__ = [
     "PipelineStatus",
     "RuleDecision",
     "RuleEvaluator",
+    "ThreadIndexedSaver",
     "WorkKind",
     "WorkSegment",
 ]

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
@@ -17,6 +16,7 @@ from teamsim.agents import Team, TeamMember, ThreadMessage
 from teamsim.domain import Contact, MessageStep, Sequence
 from teamsim.errors import ConflictError, PipelineError
 from teamsim.graph._nodes import RunContext, State, TaskInfo, builder, initial_state
+from teamsim.graph._saver import ThreadIndexedSaver
 from teamsim.graph._types import (
     HumanDecision,
     NoRules,
@@ -64,7 +64,9 @@ class Pipeline:
     Args:
         rules: the auto-approve rules to consult (default: none).
         config: review rounds, what a rejection does, durability.
-        checkpointer: any LangGraph checkpoint saver (default: a new ``InMemorySaver``).
+        checkpointer: any LangGraph checkpoint saver (default: a new
+            :class:`ThreadIndexedSaver`, LangGraph's in-memory saver with a thread deletion
+            that stays cheap however many tasks are paused at once).
         team: the :class:`~teamsim.agents.Team` whose members work the tasks; needed only to
             resume a task this ``Pipeline`` did not start (after a restart with a durable
             checkpointer), to find its drafter and reviewer again.
@@ -81,7 +83,7 @@ class Pipeline:
         self.rules: RuleEvaluator = rules if rules is not None else NoRules()
         self.config = config if config is not None else PipelineConfig()
         self.checkpointer: BaseCheckpointSaver[Any] = (
-            checkpointer if checkpointer is not None else InMemorySaver())
+            checkpointer if checkpointer is not None else ThreadIndexedSaver())
         self._team = team
         self._graph: CompiledStateGraph[State, RunContext, State, State] = builder().compile(
             checkpointer=self.checkpointer)

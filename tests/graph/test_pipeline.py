@@ -21,6 +21,7 @@ from teamsim.graph import (
     Pipeline,
     PipelineConfig,
     RuleDecision,
+    ThreadIndexedSaver,
     WorkSegment,
 )
 from teamsim.store import Store, events_digest
@@ -288,8 +289,11 @@ def test_a_rejected_chat_request_is_discarded(world: World) -> None:
     assert result.status == "discarded"
 
 
-def test_finished_tasks_leave_no_thread_in_the_in_memory_saver(world: World) -> None:
-    saver = InMemorySaver()
+@pytest.mark.parametrize("make_saver", [InMemorySaver, ThreadIndexedSaver])
+def test_finished_tasks_leave_no_thread_in_the_in_memory_saver(
+    world: World, make_saver: type[InMemorySaver]
+) -> None:
+    saver = make_saver()
     pipeline = Pipeline(checkpointer=saver, config=PipelineConfig(on_reject="redraft"))
     sent = world.start(pipeline)
     pipeline.resume(sent.task_id, APPROVE, uow=world.uow, at=AT)
@@ -385,3 +389,20 @@ def test_a_failing_drafter_leaves_no_thread_behind(world: World) -> None:
         world.start(pipeline, drafter=FakeDrafter(broken))
     assert dict(saver.storage) == {}
     assert pipeline.live_tasks() == []
+
+
+def test_the_indexed_saver_deletes_exactly_one_threads_entries(world: World) -> None:
+    saver = ThreadIndexedSaver()
+    pipeline = Pipeline(checkpointer=saver)
+    first = world.start(pipeline)
+    second = world.start(pipeline, at=AT + timedelta(days=1))
+    kept = world.uow.get_task(second.task_id).thread_id
+    before = {key for key in saver.blobs if key[0] == kept}
+    assert before
+    pipeline.resume(first.task_id, APPROVE, uow=world.uow, at=AT)
+    assert list(saver.storage) == [kept]
+    assert {key for key in saver.blobs} == before
+    assert {key[0] for key in saver.writes} == {kept}
+    result = pipeline.resume(second.task_id, APPROVE, uow=world.uow, at=AT)
+    assert result.status == "sent"
+    assert (dict(saver.storage), dict(saver.writes), dict(saver.blobs)) == ({}, {}, {})
