@@ -554,6 +554,18 @@ class UnitOfWork:
             raise NotFoundError(f"{what} {row_id} does not exist in {self._where}")
         return row
 
+    def _get_by(
+        self, model: type[_Row], key: int | str, column: Any, what: str, hint: str
+    ) -> _Row:
+        """A row by its id (an int) or by its natural key ``column`` (a str); ``what`` and
+        ``hint`` word the error: ``no {what} {key!r} in <database>; {hint}``."""
+        if isinstance(key, int):
+            return self._get(model, key, what.split()[0])
+        row = self._session.scalars(select(model).where(column == key)).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no {what} {key!r} in {self._where}; {hint}")
+        return row
+
     def _exists(self, model: type[Base], row_id: int) -> bool:
         table = model.__table__
         return self._session.scalar(select(table.c.id).where(table.c.id == row_id)) is not None
@@ -669,17 +681,8 @@ class UnitOfWork:
         return _version_from_row(row)
 
     def _sequence_row(self, id_or_name: int | str) -> SequenceRow:
-        if isinstance(id_or_name, int):
-            return self._get(SequenceRow, id_or_name, "sequence")
-        row = self._session.scalars(
-            select(SequenceRow).where(SequenceRow.name == id_or_name)
-        ).one_or_none()
-        if row is None:
-            raise NotFoundError(
-                f"no sequence named {id_or_name!r} in {self._where}; "
-                "list_sequences() shows the stored ones"
-            )
-        return row
+        return self._get_by(SequenceRow, id_or_name, SequenceRow.name, "sequence named",
+                            "list_sequences() shows the stored ones")
 
     def _check_sequence_name(self, name: str, own_id: int | None) -> None:
         other = self._session.scalar(select(SequenceRow.id).where(SequenceRow.name == name))
@@ -746,17 +749,10 @@ class UnitOfWork:
 
     def get_contact(self, id_or_email: int | str) -> Contact:
         """A contact, by id or by email."""
-        if isinstance(id_or_email, int):
-            return _contact_from_row(self._get(ContactRow, id_or_email, "contact"))
-        row = self._session.scalars(
-            select(ContactRow).where(ContactRow.email == id_or_email.lower())
-        ).one_or_none()
-        if row is None:
-            raise NotFoundError(
-                f"no contact with email {id_or_email!r} in {self._where}; "
-                "list_contacts() shows the stored ones"
-            )
-        return _contact_from_row(row)
+        key = id_or_email if isinstance(id_or_email, int) else id_or_email.lower()
+        return _contact_from_row(
+            self._get_by(ContactRow, key, ContactRow.email, "contact with email",
+                         "list_contacts() shows the stored ones"))
 
     def list_contacts(self) -> list[Contact]:
         """Every contact, in order of creation."""
@@ -914,17 +910,9 @@ class UnitOfWork:
 
     def get_teammate(self, id_or_name: int | str) -> Teammate:
         """A teammate, by id or by name."""
-        if isinstance(id_or_name, int):
-            return _teammate_from_row(self._get(TeammateRow, id_or_name, "teammate"))
-        row = self._session.scalars(
-            select(TeammateRow).where(TeammateRow.name == id_or_name)
-        ).one_or_none()
-        if row is None:
-            raise NotFoundError(
-                f"no teammate named {id_or_name!r} in {self._where}; "
-                "list_teammates() shows the stored ones"
-            )
-        return _teammate_from_row(row)
+        return _teammate_from_row(
+            self._get_by(TeammateRow, id_or_name, TeammateRow.name, "teammate named",
+                         "list_teammates() shows the stored ones"))
 
     def list_teammates(self) -> list[Teammate]:
         """Every teammate, in order of creation."""
@@ -1383,16 +1371,9 @@ class UnitOfWork:
 
     def get_rule(self, id_or_name: int | str) -> AutoApproveRule:
         """A rule, by id or by name."""
-        if isinstance(id_or_name, int):
-            return _rule_from_row(self._get(RuleRow, id_or_name, "rule"))
-        row = self._session.scalars(
-            select(RuleRow).where(RuleRow.name == id_or_name)
-        ).one_or_none()
-        if row is None:
-            raise NotFoundError(
-                f"no rule named {id_or_name!r} in {self._where}; list_rules() shows them"
-            )
-        return _rule_from_row(row)
+        return _rule_from_row(
+            self._get_by(RuleRow, id_or_name, RuleRow.name, "rule named",
+                         "list_rules() shows them"))
 
     def list_rules(self) -> list[AutoApproveRule]:
         """Every rule, in order of creation."""
