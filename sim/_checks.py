@@ -210,9 +210,14 @@ def _quantile(values: list[float], q: float) -> float:
 
 
 def compute_metrics(
-    events: Iterable[EventRecord], world: World, minutes: int
+    events: Iterable[EventRecord], world: World, minutes: int,
+    *, invariants: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The run's metrics (see :data:`METRICS`), from its events."""
+    """The run's metrics (see :data:`METRICS`), from its events.
+
+    ``invariants`` are the counters of :func:`audit` over the same events, when the caller
+    has them already (the simulator audits every run); otherwise they are computed here.
+    """
     events = list(events)
     counts: Counter[str] = Counter()
     messaged: set[int | None] = set()
@@ -284,7 +289,8 @@ def compute_metrics(
             busy = p.get("teammate_busy_minutes", {})
             human_minutes = float(p.get("human_minutes", 0.0))
         peak = max(peak, open_items)
-    invariants, _ = audit(events)
+    if invariants is None:
+        invariants, _ = audit(events)
     capacity = {t.name: t.capacity for t in world.teammates}
     utilisation = [busy.get(name, 0) / (cap * minutes) for name, cap in capacity.items()
                    if minutes > 0]

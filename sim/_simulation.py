@@ -54,7 +54,7 @@ from teamsim.domain import (
 )
 from teamsim.errors import InvariantError
 from teamsim.graph import HumanDecision, Pipeline, PipelineConfig, PipelineResult, RuleEvaluator
-from teamsim.sim._checks import check_invariants, compute_metrics
+from teamsim.sim._checks import audit, compute_metrics
 from teamsim.sim._names import generated_contact
 from teamsim.sim._random import KeyedRandom
 from teamsim.sim._rules import RulesEngine
@@ -106,7 +106,6 @@ class _Enrollment:
     status: EnrollmentStatus = EnrollmentStatus.ACTIVE
     step_id: str | None = None
     token: int = 0
-    due: SimMinutes | None = None
     task_id: int | None = None
     working: bool = False
     parked: bool = False
@@ -256,8 +255,9 @@ class Simulation:
                                     "human_minutes": self._human_minutes})
             self._commit()
             events = tuple(sorted(self.uow.events.retained(), key=lambda e: (e.at, e.seq)))
-        violations = tuple(check_invariants(events))
-        metrics = compute_metrics(events, self.world, self.until)
+        counters, problems = audit(events)
+        violations = tuple(problems)
+        metrics = compute_metrics(events, self.world, self.until, invariants=counters)
         result = SimulationResult(world=self.world, seed=self.seed, events=events,
                                   digest=events_digest(events), metrics=metrics,
                                   violations=violations, store=self.store)
@@ -543,10 +543,9 @@ class Simulation:
         return cond.event == "not_opened"
 
     def _make_due(self, e: _Enrollment, step: MessageStep) -> None:
-        e.due = self._minute()
         self._save(e, current_step_id=step.id, next_due_at=self._now())
         self._log("step.due", {"step_id": step.id}, e=e)
-        heapq.heappush(self._due, (e.due, e.id, e.token))
+        heapq.heappush(self._due, (self._minute(), e.id, e.token))
 
     def _finish(self, e: _Enrollment, status: EnrollmentStatus, reason: str) -> None:
         """End an enrollment (completed, bounced, unsubscribed, ended by the human)."""

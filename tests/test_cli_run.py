@@ -12,6 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from teamsim.cli import app
+from teamsim.sim import audit
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -100,8 +101,8 @@ def test_run_failing_expectation_exits_1_after_printing_everything(
 def test_run_broken_invariant_exits_1(
     cli: typer.Typer, runner: CliRunner, work: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("teamsim.sim._simulation.check_invariants",
-                        lambda events, world=None: ["sends_after_reply: made up"])
+    monkeypatch.setattr("teamsim.sim._simulation.audit",
+                        lambda events: (audit(events)[0], ["sends_after_reply: made up"]))
     result = runner.invoke(cli, ["run", "scenarios/run_small.yaml", "--until", "1"])
     assert result.exit_code == 1
     assert "Invariant violations (1):\n  sends_after_reply: made up\n" in result.stdout

@@ -14,7 +14,7 @@ import pytest
 from teamsim import runner
 from teamsim.errors import ScenarioError, TeamsimError, ValidationError
 from teamsim.scenario import load_scenario
-from teamsim.sim import METRICS, Expectation, Simulation
+from teamsim.sim import METRICS, Expectation, Simulation, audit
 from teamsim.store import Store
 
 DATA = Path(__file__).parent / "data"
@@ -200,8 +200,8 @@ def test_db_records_the_run_elsewhere(tmp_path: Path) -> None:
 def test_broken_invariants_are_reported_not_raised(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("teamsim.sim._simulation.check_invariants",
-                        lambda events, world=None: ["sends_after_reply: made up"])
+    monkeypatch.setattr("teamsim.sim._simulation.audit",
+                        lambda events: (audit(events)[0], ["sends_after_reply: made up"]))
     result = runner.run(SMALL, out=tmp_path / "run", until_days=1)
     result.close()
     assert result.violations == ("sends_after_reply: made up",)
