@@ -166,7 +166,8 @@ class SimulationResult:
         world: the world that ran.
         seed: the seed it ran with.
         events: the event log in canonical order (simulated time, then sequence number).
-        digest: SHA-256 of the canonical event lines; equal for equal world and seed.
+        digest: SHA-256 of the canonical event lines, each with its newline (the bytes of
+            ``events.jsonl``); equal for equal world and seed.
         metrics: the run's metrics (see :func:`teamsim.sim.compute_metrics`).
         violations: broken invariants, one line each (empty in a correct run).
         store: the run's store, still open; close it when done.

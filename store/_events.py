@@ -56,12 +56,12 @@ def canonical_line(event: EventRecord) -> str:
 
 
 def events_digest(events: Iterable[EventRecord]) -> str:
-    """The SHA-256 (hex) of the events' canonical lines joined by newlines."""
+    """The SHA-256 (hex) of the events' canonical lines, each ending in a newline: exactly the
+    bytes of ``events.jsonl``, so ``sha256sum events.jsonl`` prints the run's digest."""
     digest = hashlib.sha256()
-    for index, event in enumerate(events):
-        if index:
-            digest.update(b"\n")
+    for event in events:
         digest.update(canonical_line(event).encode("utf-8"))
+        digest.update(b"\n")
     return digest.hexdigest()
 
 

@@ -177,3 +177,20 @@ def test_the_backend_does_not_change_the_run(store_url: str) -> None:
         on_backend = Simulation(campaign(), seed=5, store=store).run(check=False)
     assert on_backend.digest == run(campaign(), 5).digest
     assert on_backend.violations == ()
+
+
+def test_the_digest_is_the_sha256_of_events_jsonl(tmp_path: Path) -> None:
+    """``sha256sum events.jsonl`` prints the run's digest: it hashes exactly the bytes written,
+    final newline included, and digest.txt and the result agree."""
+    import hashlib
+
+    from teamsim import runner
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "run"
+    result = runner.run(root / "data" / "run_small.yaml", out=out, until_days=1)
+    result.close()
+    data = (out / "events.jsonl").read_bytes()
+    assert data.endswith(b"\n")
+    assert hashlib.sha256(data).hexdigest() == result.digest
+    assert (out / "digest.txt").read_text(encoding="utf-8") == result.digest + "\n"

@@ -91,10 +91,11 @@ def test_canonical_line_is_compact_sorted_and_utc() -> None:
     )
 
 
-def test_digest_is_sha256_of_the_lines_joined_by_newlines() -> None:
+def test_digest_is_sha256_of_the_lines_each_ending_in_a_newline() -> None:
     events = [EventRecord(seq=i, at=T0, type="t", payload={}) for i in (1, 2)]
-    lines = "\n".join(canonical_line(e) for e in events)
+    lines = "".join(canonical_line(e) + "\n" for e in events)
     assert events_digest(events) == hashlib.sha256(lines.encode()).hexdigest()
+    assert events_digest([]) == hashlib.sha256(b"").hexdigest()
 
 
 def _record_run(store: Store) -> str:
