@@ -202,6 +202,62 @@ def test_waiting_on_you_for_the_sequence_counts_drafts_and_names_the_oldest(
     )
 
 
+def test_one_draft_waiting_for_the_sequence_is_singular(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        ids = welcome(uow, due=T0)
+        draft, item = drafted(uow, ids, when=at(30))
+        result = diagnose(uow, "Welcome", at=at(hours=1))
+    assert result.answer.message == (
+        f"1 draft of 'Welcome' waits for your OK in Needs attention; the oldest, draft {draft} "
+        f"of step s1 'Say hello' for Ann Lee (item {item}), since 2025-01-06 09:30 UTC "
+        "(30 min ago)."
+    )
+
+
+@pytest.mark.parametrize(("people", "text"), [(1, "1 step is being drafted"),
+                                              (2, "2 steps are being drafted")])
+def test_steps_being_drafted_agree_in_number(store: Store, people: int, text: str) -> None:
+    with store.unit_of_work() as uow:
+        ids = welcome(uow, due=T0)
+        others = [ids]
+        if people == 2:
+            bo = uow.add_contact(Contact(name="Bo Ray", email="bo@example.com"))
+            assert bo.id is not None
+            second = uow.enroll(ids.sequence, bo.id, T0, current_step_id="s1", next_due_at=T0)
+            others.append(Ids(sequence=ids.sequence, contact=bo.id, enrollment=second.id,
+                              teammate=ids.teammate))
+        for who in others:
+            uow.add_task(kind="step", thread_id=f"enr-{who.enrollment}-s1",
+                         contact_id=who.contact, teammate_id=who.teammate, at=at(15),
+                         enrollment_id=who.enrollment, sequence_id=who.sequence,
+                         step_id="s1", status="working")
+        result = diagnose(uow, "Welcome", at=at(40))
+    assert result.answer.check is Check.SCHEDULE
+    assert result.answer.message.startswith(f"{text}, the oldest since")
+
+
+@pytest.mark.parametrize(("paused", "text"), [(1, "1 person is paused without a reply"),
+                                              (2, "2 people are paused without a reply")])
+def test_people_paused_by_hand_agree_in_number(store: Store, paused: int, text: str) -> None:
+    with store.unit_of_work() as uow:
+        ids = welcome(uow, step="s3", due=at(days=3))
+        assert ids.enrollment is not None
+        enrollments = [ids.enrollment]
+        if paused == 2:
+            bo = uow.add_contact(Contact(name="Bo Ray", email="bo@example.com"))
+            assert bo.id is not None
+            second = uow.enroll(ids.sequence, bo.id, T0, current_step_id="s3",
+                                next_due_at=at(days=3))
+            assert second.id is not None
+            enrollments.append(second.id)
+        for enrollment in enrollments:
+            uow.update_enrollment(enrollment, status=EnrollmentStatus.PAUSED,
+                                  paused_at=at(hours=1))
+        result = diagnose(uow, "Welcome", at=at(hours=2))
+    assert result.answer.check is Check.REPLIED
+    assert result.answer.message == f"{text}; no one is active."
+
+
 # -- 4. did the person reply? ------------------------------------------------------------------
 
 
