@@ -177,7 +177,9 @@ def diagnose(
             ``run.start``, if later).
         tick_minutes: the scheduler's tick. Default: meta ``run.tick_minutes``, else 15.
             Ticks fall at meta ``run.start`` plus whole ticks; with no run start, on the hour
-            plus whole ticks.
+            plus whole ticks. A tick at ``at`` itself counts as run, except at or after the
+            end of a recorded run (its ``run.ended`` event): a run never reaches its closing
+            minute, so a tick there is the next one, as it would be in a longer run.
 
     Returns:
         The findings in the spec's order and the answer among them.
@@ -212,7 +214,7 @@ def diagnose(
             if ended_at is not None:
                 ends[enrollment.id] = ended_at
     checklist = _Checklist(
-        uow=uow, at=at, tick=tick, run_start=run_start, seq=seq,
+        uow=uow, at=at, tick=tick, run_start=run_start, run_end=_run_end(uow), seq=seq,
         versions=_versions_by(versions, seq, at), reads=reads,
         people=[_person(e, at, ends) for e in enrollments if e.enrolled_at <= at],
         contacts={} if person is not None else {c.id: c for c in uow.list_contacts()},
@@ -343,6 +345,15 @@ def _run_start(uow: UnitOfWork) -> datetime | None:
             f"diagnose: meta run.start is {stored!r}, not an ISO date and time"
         ) from None
     return start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+
+
+def _run_end(uow: UnitOfWork) -> datetime | None:
+    """When the recorded run ended: its ``run.ended`` event, always the simulator's last."""
+    count = uow.events.count()
+    if not count:
+        return None
+    last = next(uow.events.iter(after=count - 1), None)
+    return last.at if last is not None and last.type == "run.ended" else None
 
 
 def _find_sequence(uow: UnitOfWork, sequence: str | int) -> Sequence:
@@ -511,6 +522,7 @@ class _Checklist:
     at: datetime
     tick: int
     run_start: datetime | None
+    run_end: datetime | None
     seq: Sequence
     versions: list[SequenceVersion]
     reads: _Reads
@@ -582,7 +594,15 @@ class _Checklist:
         return f"{_stamp(moment)} ({_relative(moment, self.at)})"
 
     def next_tick(self, due: datetime | None) -> datetime:
-        return _next_tick(after=self.at, due=due, anchor=self.run_start, tick=self.tick)
+        """The scheduler's next tick at or after ``due`` that has not run by ``at``.
+
+        A run covers the minutes before its end: nothing scheduled at the closing minute runs
+        (SimPy's ``run(until=T)`` stops before events at ``T``), so from the run's end on, the
+        tick at ``at`` itself is still to come.
+        """
+        ended = self.run_end is not None and self.at >= self.run_end
+        return _next_tick(after=self.at, due=due, anchor=self.run_start, tick=self.tick,
+                          inclusive=ended)
 
     # -- the questions --------------------------------------------------------------------------
 
@@ -940,15 +960,16 @@ def _answer(findings: list[Finding]) -> Finding | None:
 
 
 def _next_tick(*, after: datetime, due: datetime | None, anchor: datetime | None,
-               tick: int) -> datetime:
-    """The first tick at or after ``due`` that is later than ``after``.
+               tick: int, inclusive: bool = False) -> datetime:
+    """The first tick at or after ``due`` that is later than ``after`` (or at ``after`` itself
+    when ``inclusive``: the tick there has not run, as at the run's closing minute).
 
     Ticks fall at ``anchor`` plus whole ticks (none before ``anchor``); with no anchor, at the
     top of the hour plus whole ticks.
     """
     step = timedelta(minutes=tick)
-    strict = due is None or due <= after
-    target = after if strict or due is None else due
+    target = after if due is None or due <= after else due
+    strict = target == after and not inclusive
     base = anchor if anchor is not None else target.replace(minute=0, second=0, microsecond=0)
     if target < base:
         return base

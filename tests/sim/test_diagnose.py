@@ -546,3 +546,32 @@ the schedule.
 6. [ok] Has the enrollment ended? Ann Lee's enrollment has not ended.
 Answer: 3. Is the step waiting on you? Open Needs attention — the next message may be drafted \
 and waiting for your OK."""
+
+
+# -- the run's closing minute -------------------------------------------------------------------
+
+
+def test_at_the_end_of_a_run_the_tick_at_its_closing_minute_is_still_to_come(
+    store: Store,
+) -> None:
+    with store.unit_of_work() as uow:
+        uow.set_meta("run.start", T0.isoformat())
+        welcome(uow, due=at(hours=3, minutes=56))
+        uow.events.append("run.started", T0)
+        uow.events.append("run.ended", at(hours=4))
+        result = diagnose(uow, "Welcome", "ann@example.com")
+    assert result.at == at(hours=4)
+    assert result.answer.message == (
+        "Step s1 'Say hello' for Ann Lee has been due since 2025-01-06 12:56 UTC (4 min ago); "
+        "the scheduler picks it up at the next tick, 2025-01-06 13:00 UTC."
+    )
+
+
+def test_mid_run_the_tick_at_at_has_run(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.set_meta("run.start", T0.isoformat())
+        welcome(uow, due=at(hours=3, minutes=56))
+        uow.events.append("run.started", T0)
+        uow.events.append("tick", at(hours=4))
+        result = diagnose(uow, "Welcome", "ann@example.com")
+    assert result.answer.message.endswith("picks it up at the next tick, 2025-01-06 13:15 UTC.")

@@ -11,6 +11,8 @@ approved message goes out on the scheduler's next tick (every 15 minutes).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -664,3 +666,27 @@ def test_run_records_metrics_and_invariant_counters(simulate: Any) -> None:
     assert all(metrics[name] == 0 for name in (
         "sends_without_approval", "sends_after_reply", "sends_while_paused",
         "duplicate_sends", "sends_before_wait", "replies_not_in_attention"))
+
+
+def test_diagnose_names_the_tick_at_which_a_longer_run_picks_the_step_up() -> None:
+    """The shipped schedule-lag scenario ends four minutes after Jonas's step fell due: the tick
+    diagnose names is the minute the same world, run a day longer, starts drafting it."""
+    from teamsim import load_scenario
+    from teamsim.sim.diagnose import diagnose
+
+    path = Path(__file__).resolve().parents[2] / "scenarios" / "troubleshoot-schedule-lag.yaml"
+    w = load_scenario(path)
+    short = Simulation(w).run()
+    try:
+        with short.store.unit_of_work() as uow:
+            found = diagnose(uow, "Attic insulation leads", "jonas.weber@example.de")
+    finally:
+        short.store.close()
+    longer = Simulation(w, until_days=w.days + 1).run()
+    longer.store.close()
+    jonas = next(e.enrollment_id for e in longer.events if e.type == "enrollment.created"
+                 and e.at > w.start_utc + timedelta(days=2))
+    started = next(e.at for e in longer.events
+                   if e.type == "task.started" and e.enrollment_id == jonas)
+    assert started == short.events[-1].at  # the run's closing minute
+    assert f"picks it up at the next tick, {started:%Y-%m-%d %H:%M} UTC." in found.answer.message
