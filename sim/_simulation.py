@@ -54,6 +54,7 @@ from teamsim.domain import (
 )
 from teamsim.errors import InvariantError
 from teamsim.graph import HumanDecision, Pipeline, PipelineConfig, PipelineResult, RuleEvaluator
+from teamsim.sim._catch_up import release_minutes
 from teamsim.sim._checks import audit, compute_metrics
 from teamsim.sim._names import generated_contact
 from teamsim.sim._random import KeyedRandom
@@ -1093,7 +1094,8 @@ class Simulation:
 
     def _activate(self, name: str) -> None:
         """Activate a sequence; steps that fell due meanwhile are spread over the catch-up
-        window instead of all firing at once (and so are approved messages held back)."""
+        (``catch_up_hours`` of open sending-window time, see :mod:`teamsim.sim._catch_up`)
+        instead of all firing at once, and so are approved messages held back."""
         seq = self._seq(name)
         seq.check_activatable()
         if seq.status is SequenceStatus.ACTIVE:
@@ -1104,14 +1106,23 @@ class Simulation:
         held = [o for o in self._outbox if o.enrollment is not None and o.enrollment.seq == name]
         backlog: list[_Enrollment | _Outgoing] = [*held, *parked]
         window = round(self.world.settings.catch_up_hours * 60)
-        now = self._minute()
-        for i, item in enumerate(backlog):
-            when = now + (i * window) // max(1, len(backlog))
-            if isinstance(item, _Outgoing):
-                item.not_before = when
-            else:
-                item.parked = False
-                heapq.heappush(self._due, (when, item.id, item.token))
+        # With a sending window the spread counts open window time in each contact's zone, so
+        # each zone's share is spread over its own open hours (the zones together release no
+        # faster than one spread); without one, clock time, one spread for all.
+        groups: dict[str, list[_Enrollment | _Outgoing]] = {}
+        for item in backlog:
+            zone = item.contact.timezone if seq.send_window is not None else ""
+            groups.setdefault(zone, []).append(item)
+        for zone, items in groups.items():
+            released = release_minutes(len(items), over=window, now=self._minute(),
+                                       origin=self._start, window=seq.send_window,
+                                       zone=ZoneInfo(zone) if zone else self._tz)
+            for item, when in zip(items, released, strict=True):
+                if isinstance(item, _Outgoing):
+                    item.not_before = when
+                else:
+                    item.parked = False
+                    heapq.heappush(self._due, (when, item.id, item.token))
         if backlog:
             self._log("sequence.catch_up", {"steps": len(parked), "messages": len(held),
                                             "over_minutes": window}, sequence_id=seq.id)

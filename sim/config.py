@@ -450,8 +450,9 @@ class SimSettings(BaseModel):
     """Knobs of the simulator itself.
 
     ``tick_minutes``: how often the scheduler picks up due steps. ``catch_up_hours``: after a
-    sequence is activated again, the steps that fell due while it was paused are spread evenly
-    over this many hours instead of all firing at once. ``max_review_rounds`` and ``on_reject``
+    sequence is activated again, the steps that fell due while it was paused (and messages held)
+    are spread evenly over this many hours of open sending-window time (clock hours without a
+    window) instead of all firing at once. ``max_review_rounds`` and ``on_reject``
     configure the pipeline. ``suggest_after``: approvals in a row without edits (of the same
     sequence step, channel and teammate) before a rule is suggested;
     ``suggested_rule_daily_cap``: the per-day cap a suggested rule comes with.

@@ -10,6 +10,7 @@ approved message goes out on the scheduler's next tick (every 15 minutes).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -466,6 +467,63 @@ def test_activation_after_a_long_pause_spreads_the_overdue_steps(simulate: Any) 
     assert catch_up.payload == {"steps": 8, "messages": 0, "over_minutes": 1440}
     starts = when(result, "task.started", step_id="s3")
     assert starts == [7 * DAY + i * 180 for i in range(8)]
+
+
+_OFFICE_HOURS = {"weekdays": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"}
+_ACTIVATED = 21 * DAY + 9 * 60  # Monday 23 March, 17:00 UTC (the run starts Monday 08:00)
+
+
+def _long_pause(*, window: bool) -> World:
+    """36 people overdue when Welcome is activated on a Monday at 17:00 after a 20-day pause:
+    20 first messages approved at the 17:00 session (after the window closed) and held by the
+    pause at 20:00, and 16 people enrolled while paused, whose first step is parked."""
+    seq = {**WELCOME, "send_window": _OFFICE_HOURS} if window else WELCOME
+    contacts = [person(f"P{i}", enroll_at=0.3 if i < 20 else 3 + i * 0.1) for i in range(36)]
+    return world(sequences=[seq], contacts=contacts, days=25,
+                 timeline=[{"action": "pause", "at": 0.5, "sequence": "Welcome"},
+                           {"action": "activate", "at": _ACTIVATED / DAY,
+                            "sequence": "Welcome"}])
+
+
+def _per_tick(minutes: list[int]) -> Counter[int]:
+    """How many of ``minutes`` fall on each minute (each scheduler tick)."""
+    return Counter(minutes)
+
+
+def test_catch_up_spreads_over_the_open_hours_of_the_sending_window(simulate: Any) -> None:
+    result = simulate(_long_pause(window=True))
+    (catch_up,) = select(result, "sequence.catch_up")
+    assert catch_up.payload == {"steps": 16, "messages": 20, "over_minutes": 1440}
+    # 36 items over 24 open hours: one every 40 open minutes, so at most one a tick (15 min),
+    # from Tuesday 09:00 on, never the whole backlog when the window opens.
+    tuesday = 22 * DAY + 60  # 09:00
+    sends = _per_tick([m for m in when(result, "message.sent") if m < tuesday + 8 * 60])
+    assert max(sends.values()) == 1
+    assert sorted(sends) == [tuesday + 15 * -(-i * 40 // 15) for i in range(12)]
+    # The parked steps are picked up inside the window too, one a tick at most, after the
+    # held messages (the 20th item starts at 800 open minutes: Wednesday 14:20).
+    parked = [m for m in when(result, "task.started", step_id="s1") if m >= _ACTIVATED]
+    assert len(parked) == 16
+    assert max(_per_tick(parked).values()) == 1
+    assert min(parked) == tuesday + DAY + 320 + 10  # the first tick after 14:20
+    assert all(60 <= m % DAY < 9 * 60 for m in parked)  # 09:00-17:00 UTC
+
+
+def test_catch_up_without_a_window_spreads_over_clock_hours(simulate: Any) -> None:
+    result = simulate(_long_pause(window=False))
+    (catch_up,) = select(result, "sequence.catch_up")
+    held, parked = catch_up.payload["messages"], catch_up.payload["steps"]
+    # With no window half the first messages went out before the pause, and their follow-ups
+    # fell due while paused; the other half were approved while paused and held.
+    assert (held, parked) == (10, 26)
+    sent = [m for m in when(result, "message.sent") if m >= _ACTIVATED][:held]
+    started = [m for m in when(result, "task.started") if m >= _ACTIVATED][:parked]
+    # The held messages go out every 40 minutes from the activation (on the next tick), then
+    # the parked steps are picked up at the same pace: all within 24 clock hours.
+    spread = [_ACTIVATED + 15 * -(-i * 40 // 15) for i in range(36)]
+    assert sent == spread[:held]
+    assert started == spread[held:]
+    assert max(_per_tick([*sent, *started]).values()) == 1
 
 
 def test_edit_removing_current_step_moves_person_to_next_surviving_step_and_withdraws_draft(
