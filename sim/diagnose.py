@@ -702,9 +702,10 @@ class _Checklist:
         if not items:
             return Finding(check=Check.WAITING_ON_YOU, status=FindingStatus.OK,
                            message=f"No draft of '{self.seq.name}' waits in Needs attention.")
-        count = f"{len(items)} draft{'s' if len(items) != 1 else ''}"
+        count = len(items)
         return Finding(check=Check.WAITING_ON_YOU, status=FindingStatus.PROBLEM,
-                       message=f"{count} of '{self.seq.name}' wait for your OK in Needs "
+                       message=f"{_n(count, 'draft')} of '{self.seq.name}' "
+                               f"{_agree(count, 'waits', 'wait')} for your OK in Needs "
                                f"attention; the oldest, {self.describe_draft(items[0])} "
                                f"(item {items[0].id}), since {self.when(items[0].created_at)}.",
                        fix=FIX_NEEDS_ATTENTION)
@@ -760,11 +761,11 @@ class _Checklist:
             shown = ", ".join(f"{self.contact_of(p).name} (replied {_stamp(r.received_at)})"
                               for p, r in replied[:3])
             more = f" and {len(replied) - 3} more" if len(replied) > 3 else ""
-            verb = "replied and is" if len(replied) == 1 else "replied and are"
-            parts.append(f"{_people(len(replied), verb=False)} {verb} paused: {shown}{more}")
+            verb = _agree(len(replied), "is", "are")
+            parts.append(f"{_people(len(replied), verb=False)} replied and {verb} paused: "
+                         f"{shown}{more}")
         if by_hand:
-            parts.append(f"{_people(by_hand, verb=False)} "
-                         f"{'is' if by_hand == 1 else 'are'} paused without a reply")
+            parts.append(f"{_people(by_hand)} paused without a reply")
         active = sum(p.status is EnrollmentStatus.ACTIVE for p in self.people)
         status = FindingStatus.INFO if active else FindingStatus.PROBLEM
         tail = f"; {active} still active" if active else "; no one is active"
@@ -857,7 +858,7 @@ class _Checklist:
                           key=lambda t: (t.created_at, t.id))
         if drafting:
             count = len(drafting)
-            parts.append(f"{count} step{'s are' if count != 1 else ' is'} being drafted, "
+            parts.append(f"{_n(count, 'step')} {_agree(count, 'is', 'are')} being drafted, "
                          f"the oldest since {self.when(drafting[0].created_at)}")
         busy = {t.enrollment_id for t in drafting}
         busy |= {t.enrollment_id for i in self.open_items("draft")
@@ -921,7 +922,8 @@ class _Checklist:
         if everyone:
             head = "The only enrollment has" if count == 1 else f"All {count} enrollments have"
         else:
-            head = f"{count} of {len(self.people)} enrollments {'has' if count == 1 else 'have'}"
+            head = f"{count} of {_n(len(self.people), 'enrollment')} " \
+                   f"{_agree(count, 'has', 'have')}"
         message = f"{head} ended: {_counts(s.value for s in statuses)}."
         fixes = [_ended_fix(s, None) for s in _ENDED_ORDER if s in statuses]
         return Finding(check=Check.ENDED,
@@ -1004,11 +1006,20 @@ def _span(delta: timedelta) -> str:
     return " ".join(parts[:2])
 
 
+def _n(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 draft``, ``2 drafts`` (``plural`` for irregular nouns: ``_n(2, "person", "people")``)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def _agree(count: int, one: str, many: str) -> str:
+    """The verb form that agrees with ``count`` things: ``one`` for exactly one, else ``many``."""
+    return one if count == 1 else many
+
+
 def _people(count: int, *, verb: bool = True) -> str:
-    noun = "person" if count == 1 else "people"
-    if not verb:
-        return f"{count} {noun}"
-    return f"{count} {noun} {'is' if count == 1 else 'are'}"
+    """``1 person is``, ``3 people are`` (without the verb when ``verb`` is false)."""
+    text = _n(count, "person", "people")
+    return f"{text} {_agree(count, 'is', 'are')}" if verb else text
 
 
 def _counts(values: Iterable[str]) -> str:
