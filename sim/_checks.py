@@ -37,7 +37,8 @@ METRICS: dict[str, str] = {
     "revisions": "drafts that revise an earlier draft after a review or a rejection",
     "reviewer_flags": "drafts that reached the human with the reviewer's concerns still open",
     "approvals_human": "drafts the human approved (as is or edited)",
-    "approvals_rule": "drafts an auto-approve rule approved",
+    "approvals_rule": "drafts an auto-approve rule approved, less those recalled when the rule "
+                      "was disabled before they went out",
     "edits": "drafts the human edited before approving",
     "rejections": "drafts the human rejected",
     "withdrawn": "drafts withdrawn from Needs attention before a decision (reply, removal)",
@@ -259,6 +260,9 @@ def compute_metrics(
             open_items -= 1
         elif kind == "message.cancelled":
             counts["cancelled"] += 1
+            # A rule switched off recalls what it approved and has not sent: that approval no
+            # longer stands (the step is drafted again for the human).
+            counts["approvals_rule"] -= p.get("recalled_rule_id") is not None
         elif kind == "message.sent":
             counts["sent"] += 1
             messaged.add(ev.contact_id)

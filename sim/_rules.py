@@ -24,6 +24,7 @@ __all__ = [
     "RulePreview",
     "RuleUsage",
     "RulesEngine",
+    "covering_rule",
     "human_timezone",
     "preview",
     "preview_world_rules",
@@ -49,6 +50,26 @@ def rule_matches(rule: AutoApproveRule, request: ApprovalRequest) -> bool:
     if rule.teammate is not None and rule.teammate != request.teammate:
         return False
     return not (rule.require_clean_review and not request.clean_review)
+
+
+def covering_rule(
+    rules: Iterable[AutoApproveRule], *, sequence: str, step: MessageStep, teammate: str,
+    at: datetime,
+) -> AutoApproveRule | None:
+    """The first enabled rule that covers drafts of ``step`` by ``teammate``, caps aside (a
+    rule whose cap is used up still covers the step: suggesting another would duplicate it).
+
+    Args:
+        rules: the rules as they stand now.
+        sequence: the sequence's name.
+        step: the message step.
+        teammate: the drafting teammate.
+        at: now.
+    """
+    request = ApprovalRequest(
+        task_id=0, sequence_id=None, sequence=sequence, step_id=step.id, step_label=step.label,
+        channel=step.channel, teammate=teammate, clean_review=True, at=at)
+    return next((r for r in rules if r.enabled and rule_matches(r, request)), None)
 
 
 class RulesEngine:

@@ -58,7 +58,7 @@ from teamsim.sim._catch_up import release_minutes
 from teamsim.sim._checks import audit, compute_metrics
 from teamsim.sim._names import generated_contact
 from teamsim.sim._random import KeyedRandom
-from teamsim.sim._rules import RulesEngine
+from teamsim.sim._rules import RulesEngine, covering_rule
 from teamsim.sim._walk import first_of, next_after, step_ids
 from teamsim.sim.config import (
     ActivateAction,
@@ -995,9 +995,13 @@ class Simulation:
         self._streaks[kind] = streak
         if streak < self.world.settings.suggest_after or kind in self._suggested:
             return
+        rules = self.uow.list_rules()
+        if covering_rule(rules, sequence=seq.name, step=step, teammate=teammate,
+                         at=self._now()) is not None:
+            return  # an enabled rule covers it already (its cap is what sends these to you)
         self._suggested.add(kind)
         name = f"Suggested: {seq.name} / {step.label or step.id} by {teammate}"
-        if any(r.name == name for r in self.uow.list_rules()):
+        if any(r.name == name for r in rules):
             return
         rule = self.uow.add_rule(AutoApproveRule(
             name=name, enabled=False, sequence=seq.name, step=step.id, channel=step.channel,
@@ -1179,7 +1183,10 @@ class Simulation:
                 continue
             reason = "its auto-approve rule was disabled"
             self.uow.cancel_message(out.message_id, reason=reason, at=self._now())
-            self._log("message.cancelled", {"message_id": out.message_id, "reason": reason},
+            # ``recalled_rule_id``: the approval is withdrawn with the message, so metrics and
+            # the funnel do not count it as the rule's (the step is drafted again).
+            self._log("message.cancelled", {"message_id": out.message_id, "reason": reason,
+                                            "recalled_rule_id": rule_id},
                       e=out.enrollment, task_id=out.task_id, contact_id=out.contact.id)
             e = out.enrollment
             if (e is not None and e.status is EnrollmentStatus.ACTIVE and e.task_id is None

@@ -484,7 +484,12 @@ class StepFunnel:
 
 
 def step_funnel(events: Iterable[EventRecord], world: World) -> list[StepFunnel]:
-    """The funnel per message step, read off the events, in the world's step order."""
+    """The funnel per message step, read off the events, in the world's step order.
+
+    The rule column counts rule approvals that stood: one recalled when its rule was disabled
+    (its message cancelled before it went out) is taken back, and the step's redraft counts
+    again under due and drafted.
+    """
     names: dict[int | None, str] = {}
     task_step: dict[int, tuple[str, str]] = {}
     message_step: dict[int, tuple[str, str]] = {}
@@ -504,6 +509,10 @@ def step_funnel(events: Iterable[EventRecord], world: World) -> list[StepFunnel]
             step = task_step.get(ev.task_id or 0)
             if step is not None:
                 counts[step]["approved_rule" if p.get("by") == "rule" else "approved_human"] += 1
+        elif ev.type == "message.cancelled" and p.get("recalled_rule_id") is not None:
+            step = task_step.get(ev.task_id or 0)
+            if step is not None:  # a disabled rule's approval recalled: not the rule's send
+                counts[step]["approved_rule"] -= 1
         elif ev.type == "message.sent" and p.get("step_id") is not None:
             message_step[p["message_id"]] = key
             counts[key]["sent"] += 1

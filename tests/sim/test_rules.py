@@ -269,6 +269,34 @@ def test_disabling_mid_run_takes_effect_at_once() -> None:
     assert check_invariants(result.events) == []
 
 
+def test_approvals_a_disabled_rule_recalled_are_not_counted_as_the_rules() -> None:
+    """The messages a rule approved and that were cancelled when it was switched off never
+    went out under it: approvals_rule and the funnel's rule column count only approvals that
+    stood, and those plus the human's add up to what was sent."""
+    from teamsim.runner import step_funnel
+
+    world = make_world(
+        sequences=[{"name": "Welcome", "status": "active",
+                    "send_window": {"weekdays": [0, 1, 2, 3, 4], "start": "09:00",
+                                    "end": "17:00"},
+                    "steps": [{"kind": "message", "id": "hello", "label": "Say hello"}]}],
+        rules=[hello_rule(enabled=True)],
+        timeline=[{"action": "disable_rule", "at": 1.5, "rule": "hello"}])
+    result = Simulation(world).run()
+    by_rule = {e.task_id for e in decisions(result, "rule")}
+    recalled = {e.task_id for e in result.events if e.type == "message.cancelled"
+                and e.payload.get("recalled_rule_id") is not None}
+    sent_under_rule = {e.task_id for e in result.events if e.type == "message.sent"} & by_rule
+    assert recalled
+    assert recalled <= by_rule
+    assert result.metrics["approvals_rule"] == len(by_rule - recalled) == len(sent_under_rule)
+    assert result.metrics["approvals_rule"] + result.metrics["approvals_human"] == 30
+    (row,) = step_funnel(result.events, world)
+    assert row.approved_rule == len(sent_under_rule)
+    assert row.approved_rule + row.approved_human == row.sent == 30
+    assert row.due == 30 + len(recalled)  # the recalled steps fell due again and were redrafted
+
+
 def test_disabling_stops_a_draft_already_in_the_teammates_hands() -> None:
     """A draft whose work began before the switch but is ready after it goes to the human."""
     world = make_world(rules=[hello_rule(enabled=True)])
@@ -316,6 +344,21 @@ def test_rule_is_suggested_after_n_approvals_in_a_row() -> None:
     assert stored.enabled is False
     assert (stored.step, stored.teammate, stored.require_clean_review) == ("hello", "Riley", True)
     assert [i.payload["rule_id"] for i in items] == [stored.id]
+
+
+def test_no_suggestion_for_a_step_an_enabled_rule_covers_with_its_cap_used_up() -> None:
+    """The rule approved its 3 and the human approves the rest by hand: that streak is the cap
+    at work, so no second rule for the same step is suggested."""
+    capped = make_world(rules=[hello_rule(enabled=True, max_total=3)],
+                        settings={"suggest_after": 4})
+    result = Simulation(capped).run()
+    assert len(decisions(result, "rule")) == 3
+    assert len(decisions(result, "human")) >= 8
+    assert result.metrics["rule_suggestions"] == 0
+    # The same rule switched off does not cover the step: the streak is suggested as before.
+    off = make_world(rules=[hello_rule(enabled=False, max_total=3)],
+                     settings={"suggest_after": 4})
+    assert Simulation(off).run().metrics["rule_suggestions"] == 1
 
 
 def test_suggestion_never_enables_anything_by_itself() -> None:
@@ -579,9 +622,11 @@ def test_scenario_file_defines_rules_switches_them_and_accepts_suggestions() -> 
     switches = [e for e in result.events if e.type in ("rule.enabled", "rule.disabled")
                 and e.payload["rule_id"] == 2]
     assert [(e.type, e.at - world.start_utc) for e in switches] == [
-        ("rule.enabled", timedelta(days=2)), ("rule.disabled", timedelta(days=5))]
+        ("rule.enabled", timedelta(days=2)), ("rule.disabled", timedelta(days=3))]
     assert all(switches[0].at <= e.at < switches[1].at for e in decisions(result, "rule")
                if e.payload["rule_id"] == 2)
     accepted = [e for e in result.events if e.type == "suggestion.handled"]
     assert accepted
     assert all(e.payload["accepted"] for e in accepted)
+    suggested = [e.payload["step"] for e in result.events if e.type == "rule.suggested"]
+    assert "hello" not in suggested  # the enabled (capped) hellos rule covers that step
