@@ -52,9 +52,15 @@ METRICS: dict[str, str] = {
     "bounced": "enrollments ended by a bounce",
     "unsubscribed": "enrollments ended by an unsubscribe",
     "completed": "enrollments that went through every step",
-    "approval_latency_hours_p50": "median hours from a draft landing in Needs attention to "
-                                  "the human's decision",
-    "approval_latency_hours_p90": "90th percentile of the same",
+    "approval_latency_hours_p50": "median clock hours from a draft landing in Needs attention "
+                                  "to the human's decision, over every human decision "
+                                  "(rejections too; a redraft is timed from its own arrival); "
+                                  "rule approvals, withdrawn drafts and drafts still open at "
+                                  "the end are left out; 0 when there is none",
+    "approval_latency_hours_p90": "90th percentile of the same; both interpolate linearly "
+                                  "between the closest ranks (Python's "
+                                  "`statistics.quantiles(method=\"inclusive\")`, NumPy's "
+                                  "default)",
     "attention_peak": "most items open in Needs attention at once",
     "attention_open_at_end": "items still open in Needs attention when the run ended",
     "human_minutes": "minutes the human spent working Needs attention",

@@ -105,3 +105,26 @@ def test_rule_approvals_past_their_caps() -> None:
     for task in (1, 2):
         log.add(60 + task, "decision.made", task=task, action="approve", by="rule", rule_id=7)
     assert counters(log) == {"sends_without_approval": 1}
+
+
+def test_approval_latency_percentiles_interpolate_between_the_closest_ranks() -> None:
+    """As the metrics table says: every human decision counts (rejections too), rule
+    approvals, withdrawn drafts and drafts still open are left out, and the percentiles
+    interpolate linearly between ranks (5 latencies 1, 2, 3, 4, 10 h: p50 3, p90 7.6)."""
+    from teamsim.sim import compute_metrics
+
+    from ..strategies import world
+
+    log = Log().sequence()
+    for task, (hours, action) in enumerate(
+            [(1, "approve"), (2, "edit"), (3, "reject"), (4, "approve"), (10, "approve")],
+            start=1):
+        log.add(0, "attention.opened", task=task)
+        log.add(hours * 60, "decision.made", task=task, action=action, by="human")
+    log.add(0, "decision.made", task=6, action="approve", by="rule", rule_id=1)
+    log.add(0, "attention.opened", task=7).add(50 * 60, "task.withdrawn", task=7)
+    log.add(0, "attention.opened", task=8)  # still open at the end
+    events = sorted(log.events, key=lambda e: (e.at, e.seq))
+    metrics = compute_metrics(events, world(), 7 * 1440)
+    assert metrics["approval_latency_hours_p50"] == 3
+    assert metrics["approval_latency_hours_p90"] == 7.6
