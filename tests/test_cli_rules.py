@@ -36,11 +36,14 @@ def make_world(**changes: Any) -> World:
         "populations": [{"count": 30, "enroll_in": ["Welcome"], "enroll_over_days": 4.3}],
         "settings": {"suggest_after": 5},
         "rules": [
-            {"name": "capped hellos", "enabled": True, "step": "hello", "max_total": 4},
+            {"name": "capped hellos", "step": "hello", "max_total": 4},
             {"name": "daily hellos", "step": "Say hello", "max_per_day": 2},
             {"name": "sms", "channel": "sms"},
         ],
-        "timeline": [{"action": "enable_rule", "at": 4, "rule": "daily hellos"}],
+        # capped hellos is switched on after the human's first streak of hellos earned a
+        # suggestion (none is made while an enabled rule covers the step).
+        "timeline": [{"action": "enable_rule", "at": 2, "rule": "capped hellos"},
+                     {"action": "enable_rule", "at": 4, "rule": "daily hellos"}],
     }
     base.update(changes)
     return World.model_validate(base)
