@@ -905,12 +905,12 @@ class UnitOfWork:
                 "SEQUENCE --email EMAIL`, which adds the contact"
             )
         if existing_id is not None:
-            status = connection.execute(
-                select(enrollments.c.status).where(enrollments.c.id == existing_id)).scalar()
+            status = str(connection.execute(
+                select(enrollments.c.status).where(enrollments.c.id == existing_id)).scalar())
             raise DuplicateEnrollmentError(
                 f"contact {email!r} (id {contact_id}) is already enrolled in sequence {name!r} "
                 f"(id {sequence_id}) as enrollment {existing_id} ({status}) in "
-                f"{self._where}; nothing was changed. {_enrollment_advice(name, email, str(status))}"
+                f"{self._where}; nothing was changed. {_enrollment_advice(name, email, status)}"
             )
         values = {
             "sequence_id": sequence_id, "contact_id": contact_id,
@@ -1555,16 +1555,27 @@ def _sequence_document(seq: Sequence) -> dict[str, Any]:
 
 
 def _sequence_from_row(row: SequenceRow) -> Sequence:
-    return Sequence.model_validate({**row.document, "id": row.id, "version": row.version})
+    return _stored_sequence(row.document, row.id, row.version)
 
 
 def _version_from_row(row: SequenceVersionRow) -> SequenceVersion:
     return SequenceVersion(
         sequence_id=row.sequence_id, version=row.version, saved_at=row.saved_at,
-        sequence=Sequence.model_validate(
-            {**row.snapshot, "id": row.sequence_id, "version": row.version}
-        ),
+        sequence=_stored_sequence(row.snapshot, row.sequence_id, row.version),
     )
+
+
+def _stored_sequence(document: dict[str, Any], sequence_id: int, version: int) -> Sequence:
+    """A stored sequence document as a domain model; one this teamsim no longer accepts (an
+    infinite wait saved by an older teamsim, say) is a clear error, not a crash."""
+    try:
+        return Sequence.model_validate({**document, "id": sequence_id, "version": version})
+    except pydantic.ValidationError as err:
+        where = f"stored sequence {sequence_id} version {version}"
+        raise StoreError(
+            f"{format_errors(err, where)}; this teamsim refuses what is stored there, so "
+            "edit the database with the teamsim that wrote it or start a new database"
+        ) from None
 
 
 def _contact_from_row(row: ContactRow) -> Contact:

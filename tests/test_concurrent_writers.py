@@ -1,9 +1,10 @@
 """Several processes editing one sequence at the same time lose no acknowledged edit.
 
 Real processes, on a SQLite file and on PostgreSQL: half of them run `teamsim seq add` (the CLI
-code, invoked in-process so each process pays its imports once) and half call the Workspace
-API. They start together (each waits for a "go" file once its imports are done), then every
-edit each of them acknowledged must be in the sequence, and every version readable.
+code, invoked in-process so each process pays its imports once; each command opens the
+database afresh, as a shell would) and half call the Workspace API on one open store. They
+start together (the test says "go" once every process has done its imports), then every edit
+each of them acknowledged must be in the sequence, and every version readable.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ WORKER = textwrap.dedent(
     import sys, time
     from pathlib import Path
 
-    mode, url, tag, count, go = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+    mode, url, tag, count, folder = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
     if mode == "cli":
         from typer.testing import CliRunner
         from teamsim.cli import app
@@ -30,18 +31,20 @@ WORKER = textwrap.dedent(
     else:
         from teamsim.store import Store
         from teamsim.workspace import Workspace
-    while not Path(go).exists():
+        store = Store.open(url)
+        ws = Workspace(store)
+    (Path(folder) / f"ready-{tag}").touch()
+    while not (Path(folder) / "go").exists():
         time.sleep(0.005)
     for i in range(count):
         label = f"{tag}-{i}"
         if mode == "cli":
             result = runner.invoke(app, ["seq", "add", "S", "email", "--label", label, "--db", url])
-            lines = (result.stdout + result.stderr).strip().replace("\\n", " | ")
+            lines = (result.stdout + result.stderr).strip().replace("\\n", " | ") or repr(result.exception)
             print(f"{result.exit_code}\\t{label}\\t{lines}", flush=True)
         else:
             try:
-                with Store.open(url) as store:
-                    step = Workspace(store).add_email("S", label)
+                step = ws.add_email("S", label)
                 print(f"0\\t{label}\\tadded {step.id}", flush=True)
             except Exception as exc:
                 print(f"{type(exc).__name__}\\t{label}\\t{exc}", flush=True)
@@ -49,22 +52,25 @@ WORKER = textwrap.dedent(
 )
 
 PROCESSES = (("cli", "c1"), ("cli", "c2"), ("api", "a1"), ("api", "a2"))
-EDITS_EACH = 12
+EDITS_EACH = 6
 
 
 def test_concurrent_seq_add_loses_no_edit(store_url: str, tmp_path: Path) -> None:
     with Store.open(store_url) as store:
         Workspace(store).new_sequence("S")
-    go = tmp_path / "go"
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, mode, store_url, tag, str(EDITS_EACH), str(go)],
+            [sys.executable, "-c", WORKER, mode, store_url, tag, str(EDITS_EACH), str(tmp_path)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for mode, tag in PROCESSES
     ]
-    time.sleep(0.2)
-    go.touch()
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("ready-*"))) < len(PROCESSES):  # imports done everywhere
+        assert time.monotonic() < deadline, "the workers did not start"
+        assert all(worker.poll() is None for worker in workers), [w.communicate() for w in workers]
+        time.sleep(0.01)
+    (tmp_path / "go").touch()
     reports = [worker.communicate(timeout=120) for worker in workers]
     assert [worker.returncode for worker in workers] == [0] * len(workers), reports
     acknowledged: list[str] = []
