@@ -23,7 +23,8 @@ WORKER = textwrap.dedent(
     import sys, time
     from pathlib import Path
 
-    mode, url, tag, count, folder = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+    mode, url, tag, folder = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[5]
+    count = int(sys.argv[4])
     if mode == "cli":
         from typer.testing import CliRunner
         from teamsim.cli import app
@@ -40,7 +41,8 @@ WORKER = textwrap.dedent(
         label = f"{tag}-{i}"
         if mode == "cli":
             result = runner.invoke(app, ["seq", "add", "S", "email", "--label", label, "--db", url])
-            lines = (result.stdout + result.stderr).strip().replace("\\n", " | ") or repr(result.exception)
+            said = (result.stdout + result.stderr).strip().replace("\\n", " | ")
+            lines = said or repr(result.exception)
             print(f"{result.exit_code}\\t{label}\\t{lines}", flush=True)
         else:
             try:

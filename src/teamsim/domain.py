@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from teamsim._validation import format_errors
 from teamsim.errors import ActivationError, NotFoundError, ValidationError
@@ -314,6 +315,10 @@ class Sequence(BaseModel):
     teammate: str | None = None
     send_window: SendWindow | None = None
     daily_cap_per_teammate: int | None = Field(default=None, ge=1)
+    last_step_number: SkipJsonSchema[int] = Field(default=0, ge=0)
+    """The largest ``N`` of an ``sN`` step id this sequence's edits have given out, removed
+    steps included, so that an id is never given to a second step; kept by teamsim (left out
+    of the scenario schema)."""
 
     @field_validator("name")
     @classmethod
@@ -342,6 +347,10 @@ class Sequence(BaseModel):
                 )
             if isinstance(step, MessageStep):
                 messages_before.add(step.id)
+            number = _STEP_ID.fullmatch(step.id)
+            if number and int(number.group(1)) > self.last_step_number:
+                # Set without validate_assignment, which would run this validator again.
+                self.__dict__["last_step_number"] = int(number.group(1))
         return self
 
     # -- reading ------------------------------------------------------------------------------
@@ -388,9 +397,10 @@ class Sequence(BaseModel):
         return [s for s in self.iter_steps() if isinstance(s, MessageStep)]
 
     def next_step_id(self) -> str:
-        """The id the next added step gets: one more than the largest ``sN`` used so far."""
+        """The id the next added step gets: one more than the largest ``sN`` used so far, by a
+        step of the sequence or by one that was removed (ids are never used twice)."""
         numbers = [int(m.group(1)) for s in self.iter_steps() if (m := _STEP_ID.fullmatch(s.id))]
-        return f"s{max(numbers, default=0) + 1}"
+        return f"s{max([*numbers, self.last_step_number]) + 1}"
 
     def check_activatable(self) -> None:
         """Raise :class:`~teamsim.errors.ActivationError` unless the sequence can run."""
@@ -557,6 +567,8 @@ class Sequence(BaseModel):
             )
         target.insert(position, data)
         self._replace_steps(steps)
+        if number := _STEP_ID.fullmatch(str(data["id"])):
+            self.last_step_number = max(self.last_step_number, int(number.group(1)))
         return self.step(str(data["id"]))
 
     def _update(self, step_id: str, expect: str | None = None, **changes: Any) -> None:

@@ -207,10 +207,10 @@ def test_an_enrollment_that_has_not_started_can_be_removed(store: Store) -> None
 def test_a_started_enrollment_is_not_removed(store: Store) -> None:
     with store.unit_of_work() as uow:
         made = world(uow)  # a task of step s1 refers to the enrollment
-    with store.unit_of_work() as uow:
-        with pytest.raises(ConflictError, match=r"has started \(1 tasks refer to it.*"
-                           r"`teamsim seq end SEQUENCE EMAIL`"):
-            uow.remove_enrollment(made.enrollment_id)
+    with store.unit_of_work() as uow, pytest.raises(
+        ConflictError, match=r"has started \(1 tasks refer to it.*`teamsim seq end SEQUENCE EMAIL`"
+    ):
+        uow.remove_enrollment(made.enrollment_id)
     with store.unit_of_work() as uow:
         assert [e.id for e in uow.list_enrollments()] == [made.enrollment_id]
 
@@ -220,9 +220,8 @@ def test_an_enrollment_with_events_is_not_removed(store: Store) -> None:
     with store.unit_of_work() as uow:
         enrollment = uow.enroll(seq_id, contact_id, T0, current_step_id="s1")
         uow.events.append("contact.enrolled", T0, {}, enrollment_id=enrollment.id)
-    with store.unit_of_work() as uow:
-        with pytest.raises(ConflictError, match=r"1 events refer to it"):
-            uow.remove_enrollment(enrollment.id or 0)
+    with store.unit_of_work() as uow, pytest.raises(ConflictError, match=r"1 events refer to it"):
+        uow.remove_enrollment(enrollment.id or 0)
 
 
 def test_enrolling_twice_names_the_commands_that_help(store: Store) -> None:

@@ -179,9 +179,9 @@ def test_a_sequence_read_for_update_keeps_other_writers_waiting(store_url: str) 
 
 def test_reading_a_missing_sequence_for_update_names_the_list_command(store: Store) -> None:
     with store.unit_of_work() as uow:
-        with pytest.raises(NotFoundError, match="no sequence named 'Nope'.*`teamsim seq list`"):
+        with pytest.raises(NotFoundError, match=r"no sequence named 'Nope'.*`teamsim seq list`"):
             uow.get_sequence_for_update("Nope")
-        with pytest.raises(NotFoundError, match="sequence 7 does not exist.*`teamsim seq list`"):
+        with pytest.raises(NotFoundError, match=r"sequence 7 does not exist.*`teamsim seq list`"):
             uow.get_sequence_for_update(7)
 
 
@@ -197,7 +197,7 @@ def test_a_stored_sequence_this_teamsim_refuses_is_a_store_error(store_url: str)
         connection.execute(text("UPDATE sequences SET document = :d"),
                            {"d": json.dumps(document)})
     engine.dispose()
-    with Store.open(store_url) as store, store.unit_of_work() as uow:
-        with pytest.raises(StoreError, match=r"stored sequence 1 version 1: steps\[1\]\.days: "
-                           r"must be <= 3650"):
-            uow.get_sequence("Welcome")
+    with Store.open(store_url) as store, store.unit_of_work() as uow, pytest.raises(
+        StoreError, match=r"stored sequence 1 version 1: steps\[1\]\.days: must be <= 3650"
+    ):
+        uow.get_sequence("Welcome")
