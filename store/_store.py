@@ -33,7 +33,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import URL, Dialect, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
@@ -701,7 +707,15 @@ class UnitOfWork:
         if connection.dialect.name == "sqlite":
             raw = connection.connection.dbapi_connection
             if raw is not None and not raw.in_transaction:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                except OperationalError as err:
+                    reason = str(err.orig).strip() if err.orig is not None else str(err)
+                    raise StoreError(
+                        f"cannot lock {self._where} for writing ({reason}); nothing was "
+                        "changed. If another teamsim is writing it, try again when it has "
+                        "finished"
+                    ) from None
         query = (select(SequenceRow).with_for_update()
                  .execution_options(populate_existing=True))
         if isinstance(id_or_name, int):
@@ -1038,7 +1052,7 @@ class UnitOfWork:
         """A teammate, by id or by name."""
         return _teammate_from_row(
             self._get_by(TeammateRow, id_or_name, TeammateRow.name, "teammate named",
-                         "list_teammates() shows the stored ones"))
+                         "the scenario's `teammates:` list names the teammates"))
 
     def list_teammates(self) -> list[Teammate]:
         """Every teammate, in order of creation."""
@@ -1499,7 +1513,7 @@ class UnitOfWork:
         """A rule, by id or by name."""
         return _rule_from_row(
             self._get_by(RuleRow, id_or_name, RuleRow.name, "rule named",
-                         "list_rules() shows them"))
+                         "`teamsim rules list RUN_DIR` shows them"))
 
     def list_rules(self) -> list[AutoApproveRule]:
         """Every rule, in order of creation."""

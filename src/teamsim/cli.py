@@ -7,6 +7,7 @@ errors.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal, TypeVar
@@ -197,7 +198,8 @@ def seq_show(
             if saved.version == version:
                 return saved.sequence
         raise ValidationError(
-            f"sequence {sequence!r} has no version {version}; `teamsim seq versions` lists them"
+            f"sequence {sequence!r} has no version {version}; `teamsim seq versions "
+            f"{shlex.quote(sequence)}` lists them"
         )
 
     render_sequence(_do(db, read), version)

@@ -9,6 +9,7 @@ before it changes anything, so a rejected edit leaves the sequence exactly as it
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -407,8 +408,8 @@ class Sequence(BaseModel):
         if not self.message_steps():
             raise ActivationError(
                 f"sequence {self.name!r} has no message step, so it has nothing to send; "
-                "add one (for example `teamsim seq add "
-                f"{self.name!r} email`) before activating it"
+                f"add one (for example `teamsim seq add {shlex.quote(self.name)} email`) "
+                "before activating it"
             )
 
     # -- editing ------------------------------------------------------------------------------
@@ -598,8 +599,8 @@ def _locate(
     """Find ``step_id`` in a dumped step tree: the list holding it and its index there."""
     found = _find(steps, step_id)
     if found is None:
-        raise NotFoundError(f"sequence {name!r} has no step {step_id!r}; `teamsim seq show` "
-                            "lists its steps with their ids")
+        raise NotFoundError(f"sequence {name!r} has no step {step_id!r}; `teamsim seq show "
+                            f"{shlex.quote(name)}` lists its steps with their ids")
     return found
 
 

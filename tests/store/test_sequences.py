@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -17,6 +19,7 @@ from teamsim.errors import (
     ValidationError,
 )
 from teamsim.store import Store
+from teamsim.store import _store as store_module
 
 from ._helpers import T0, at
 
@@ -201,3 +204,23 @@ def test_a_stored_sequence_this_teamsim_refuses_is_a_store_error(store_url: str)
         StoreError, match=r"stored sequence 1 version 1: steps\[1\]\.days: must be <= 3650"
     ):
         uow.get_sequence("Welcome")
+
+
+def test_a_writer_that_cannot_get_the_sqlite_lock_in_time_gets_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    path = tmp_path / "busy.db"
+    with Store.open(path) as store, store.unit_of_work() as uow:
+        uow.add_sequence(Sequence.new("Welcome"), T0)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
+    try:
+        with Store.open(path) as store, store.unit_of_work() as uow, pytest.raises(
+            StoreError, match=r"cannot lock .*busy\.db for writing \(database is locked\); "
+            "nothing was changed"
+        ):
+            uow.get_sequence_for_update("Welcome")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
