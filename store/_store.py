@@ -283,7 +283,9 @@ class Store:
     tables (tasks, drafts, reviews, decisions, messages, replies, attention items) itself,
     from counters started at the largest stored id, and buffers those writes until it
     flushes. A second process writing the same database at the same time would collide on
-    those ids and fail at flush (never interleave silently); readers are fine.
+    those ids and fail at flush (never interleave silently); readers are fine. Editing
+    sequences and enrollments (:meth:`UnitOfWork.get_sequence_for_update`, then
+    :meth:`UnitOfWork.save_sequence`) is safe from many processes at once.
 
     Durability: a commit is what is durable, and buffered writes only reach the database
     when the unit of work flushes or commits (the simulator commits once per simulated day).
@@ -822,7 +824,13 @@ class UnitOfWork:
                 f"{self._where}; use that contact or another email"
             )
         data = contact.model_dump(mode="json", exclude={"id"})
-        contact_id = self._insert(ContactRow, data)
+        try:
+            contact_id = self._insert(ContactRow, data)
+        except IntegrityError:  # another writer added that email after the check above
+            raise ConflictError(
+                f"a contact with email {contact.email!r} was just added by another writer in "
+                f"{self._where}; nothing was saved. Try again: that contact will be used"
+            ) from None
         return contact.model_copy(update={"id": contact_id})
 
     def add_contacts(self, contacts: Iterable[Contact]) -> list[Contact]:
@@ -932,7 +940,13 @@ class UnitOfWork:
             "next_due_at": next_due_at, "enrolled_at": at, "paused_at": None,
             "ended_reason": None,
         }
-        enrollment_id = self._insert(EnrollmentRow, values)
+        try:
+            enrollment_id = self._insert(EnrollmentRow, values)
+        except IntegrityError:  # another writer enrolled them after the check above
+            raise DuplicateEnrollmentError(
+                f"contact {email!r} (id {contact_id}) was just enrolled in sequence {name!r} "
+                f"(id {sequence_id}) by another writer in {self._where}; nothing was changed"
+            ) from None
         return Enrollment(id=enrollment_id, sequence_id=sequence_id, contact_id=contact_id,
                           enrolled_at=at, current_step_id=current_step_id,
                           next_due_at=next_due_at)

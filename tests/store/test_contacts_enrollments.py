@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from teamsim.domain import Contact, EnrollmentStatus, Sequence, Teammate, TeammateRole
@@ -236,3 +238,28 @@ def test_enrolling_twice_names_the_commands_that_help(store: Store) -> None:
         uow.update_enrollment(first.id or 0, status=EnrollmentStatus.COMPLETED)
         with pytest.raises(DuplicateEnrollmentError, match=r"`teamsim seq new NAME`"):
             uow.enroll(seq_id, contact_id, T0)
+
+
+def test_two_writers_adding_one_email_get_a_conflict_not_a_crash(store_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def second_writer() -> None:
+        try:
+            with Store.open(store_url) as other, other.unit_of_work() as uow:
+                uow.add_contact(Contact(name="Ann too", email="ann@example.com"))
+        except BaseException as err:  # the test inspects what was raised
+            errors.append(err)
+
+    with Store.open(store_url) as store:
+        with store.unit_of_work() as uow:
+            uow.add_contact(Contact(name="Ann", email="ann@example.com"))
+            thread = threading.Thread(target=second_writer)
+            thread.start()  # it checks the email (not there yet) and waits to insert
+            thread.join(timeout=0.5)
+        thread.join(timeout=20)
+        assert not thread.is_alive()
+        [error] = errors
+        assert isinstance(error, ConflictError), repr(error)
+        assert "'ann@example.com'" in str(error)
+        with store.unit_of_work() as uow:
+            assert [c.name for c in uow.list_contacts()] == ["Ann"]
