@@ -245,3 +245,11 @@ def test_enrollment_commands_on_someone_not_enrolled(teamsim, command) -> None: 
         assert (result.exit_code, result.stdout) == (2, "")
         assert "is not enrolled" in result.stderr or "is enrolled in" in result.stderr
         assert "`teamsim seq people Welcome` lists who is enrolled" in result.stderr
+
+
+def test_people_shows_names_as_plain_text(teamsim) -> None:  # type: ignore[no-untyped-def]
+    teamsim("seq", "new", "Welcome")
+    teamsim("seq", "enroll", "Welcome", "--email", "ada@example.com", "--name", "[/] [bold]Ada")
+    result = teamsim("seq", "people", "Welcome")
+    assert result.exit_code == 0, result.output
+    assert "[/] [bold]Ada" in result.output

@@ -16,6 +16,7 @@ import pydantic
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from teamsim._cli_rules import register as _register_rules_commands
 from teamsim._cli_run import register as _register_run_commands
@@ -431,8 +432,8 @@ def seq_people(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
     for column in ("enrollment", "email", "name", "status", "step"):
         table.add_column(column, justify="right" if column == "enrollment" else "left")
     for enrollment, contact in enrolled:
-        table.add_row(str(enrollment.id), contact.email, contact.name, enrollment.status.value,
-                      enrollment.current_step_id or "-")
+        table.add_row(str(enrollment.id), Text(contact.email), Text(contact.name),
+                      enrollment.status.value, Text(enrollment.current_step_id or "-"))
     out.print(table)
 
 

@@ -599,8 +599,8 @@ def _locate(
     """Find ``step_id`` in a dumped step tree: the list holding it and its index there."""
     found = _find(steps, step_id)
     if found is None:
-        raise NotFoundError(f"sequence {name!r} has no step {step_id!r}; `teamsim seq show "
-                            f"{shlex.quote(name)}` lists its steps with their ids")
+        raise NotFoundError(f"sequence {name!r} has no step {step_id!r}; `teamsim seq show` "
+                            "lists its steps with their ids")
     return found
 
 
