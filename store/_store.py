@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -32,7 +33,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import URL, Dialect, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
@@ -51,7 +58,9 @@ from teamsim.errors import (
     DuplicateEnrollmentError,
     NotFoundError,
     SchemaVersionError,
+    StaleVersionError,
     StoreError,
+    TeamsimError,
     ValidationError,
 )
 from teamsim.store._events import EventLog
@@ -62,6 +71,7 @@ from teamsim.store._models import (
     DecisionRow,
     DraftRow,
     EnrollmentRow,
+    EventRow,
     MessageRow,
     MetaRow,
     ReplyRow,
@@ -99,6 +109,9 @@ DATABASE_URL_ENV: Final = "TEAMSIM_DATABASE_URL"
 """Environment variable naming the database when :meth:`Store.open` gets none."""
 DEFAULT_DATABASE: Final = "teamsim.db"
 """The SQLite file used when neither an argument nor the environment names a database."""
+
+SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
+"""How long a SQLite connection waits for another writer's lock before giving up."""
 
 _SCHEMA_KEY: Final = "schema_version"
 _TASK_KINDS = frozenset({"step", "chat"})
@@ -247,6 +260,9 @@ def _json_copy(value: dict[str, Any], what: str) -> dict[str, Any]:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # Concurrent writers (two `teamsim seq` commands, say) wait for each other's write lock
+    # instead of failing at once with "database is locked".
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     # The write-behind buffer relies on foreign keys being enforced (see UnitOfWork._of_task).
     cursor.execute("PRAGMA foreign_keys=ON")
     # WAL + NORMAL keeps commits cheap for a simulator that commits often; a crash can lose
@@ -267,7 +283,9 @@ class Store:
     tables (tasks, drafts, reviews, decisions, messages, replies, attention items) itself,
     from counters started at the largest stored id, and buffers those writes until it
     flushes. A second process writing the same database at the same time would collide on
-    those ids and fail at flush (never interleave silently); readers are fine.
+    those ids and fail at flush (never interleave silently); readers are fine. Editing
+    sequences and enrollments (:meth:`UnitOfWork.get_sequence_for_update`, then
+    :meth:`UnitOfWork.save_sequence`) is safe from many processes at once.
 
     Durability: a commit is what is durable, and buffered writes only reach the database
     when the unit of work flushes or commits (the simulator commits once per simulated day).
@@ -597,7 +615,8 @@ class UnitOfWork:
 
         Raises:
             ValidationError: the sequence is invalid.
-            ConflictError: a sequence with that name exists.
+            ConflictError: a sequence with that name exists (also when another writer stored
+                one at the same moment).
         """
         at = require_utc(at, "add_sequence(at=...)")
         checked = _validated_sequence(seq)
@@ -609,11 +628,23 @@ class UnitOfWork:
         )
         row.versions.append(SequenceVersionRow(version=1, saved_at=at, snapshot=document))
         self._session.add(row)
-        self._session.flush()
+        try:
+            self._session.flush()
+        except IntegrityError:
+            # Only the unique name can clash: another writer stored that name after our check.
+            raise ConflictError(
+                f"a sequence named {checked.name!r} was just stored by another writer in "
+                f"{self._where}; nothing was saved. Pick another name or edit that sequence"
+            ) from None
         return checked.model_copy(update={"id": row.id, "version": 1})
 
     def save_sequence(self, seq: Sequence, at: datetime) -> Sequence:
         """Save changes to a stored sequence, recording the next version.
+
+        The save is conditional (optimistic concurrency): it succeeds only while the stored
+        current version is still ``seq.version``, the version the edit started from. To edit
+        without ever meeting :class:`~teamsim.errors.StaleVersionError`, read the sequence
+        with :meth:`get_sequence_for_update` in the same unit of work.
 
         Returns:
             The sequence as stored, with its new ``version``.
@@ -622,6 +653,8 @@ class UnitOfWork:
             ValidationError: the sequence is invalid.
             NotFoundError: no sequence has ``seq.id``.
             ConflictError: another sequence has the new name.
+            StaleVersionError: someone saved the sequence since ``seq`` was read (nothing is
+                saved; read it again and re-apply the edit).
         """
         at = require_utc(at, "save_sequence(at=...)")
         if seq.id is None:
@@ -629,21 +662,97 @@ class UnitOfWork:
                 f"save_sequence: sequence {seq.name!r} has no id; store it with add_sequence first"
             )
         checked = _validated_sequence(seq)
-        row = self._get(SequenceRow, seq.id, "sequence")
-        if row.name != checked.name:
-            self._check_sequence_name(checked.name, row.id)
+        sequences = cast(Table, SequenceRow.__table__)
+        versions = cast(Table, SequenceVersionRow.__table__)
+        connection = self._conn()
+        stored = connection.execute(
+            select(sequences.c.name, sequences.c.version).where(sequences.c.id == seq.id)
+        ).one_or_none()
+        if stored is None:
+            raise NotFoundError(
+                f"sequence {seq.id} does not exist in {self._where}; `teamsim seq list` shows "
+                "the stored ones"
+            )
+        if stored.name != checked.name:
+            self._check_sequence_name(checked.name, seq.id)
         document = _sequence_document(checked)
-        row.version += 1
-        row.name = checked.name
-        row.status = checked.status.value
-        row.document = document
-        row.updated_at = at
-        self._session.add(
-            SequenceVersionRow(sequence_id=row.id, version=row.version, saved_at=at,
-                               snapshot=document)
+        new_version = seq.version + 1
+        try:
+            changed = connection.execute(
+                update(sequences)
+                .where(sequences.c.id == seq.id, sequences.c.version == seq.version)
+                .values(name=checked.name, status=checked.status.value, version=new_version,
+                        document=document, updated_at=at)
+            )
+            if cast(CursorResult[Any], changed).rowcount != 1:
+                raise self._stale(checked.name, seq.id, seq.version)
+            connection.execute(insert(versions).values(
+                sequence_id=seq.id, version=new_version, saved_at=at, snapshot=document))
+        except IntegrityError:
+            raise ConflictError(
+                f"sequence {checked.name!r} could not be saved: another writer stored a "
+                f"conflicting name or version at the same moment in {self._where}; nothing was "
+                "saved. Read it again and repeat the edit"
+            ) from None
+        self._forget_loaded(SequenceRow, [seq.id])
+        return checked.model_copy(update={"version": new_version})
+
+    def get_sequence_for_update(self, id_or_name: int | str) -> Sequence:
+        """The current version of a sequence, locked against other writers until this unit of
+        work ends: read-modify-write without lost updates.
+
+        On SQLite this takes the database's write lock (``BEGIN IMMEDIATE``; other writers wait
+        up to the busy timeout); on PostgreSQL it locks the sequence's row
+        (``SELECT ... FOR UPDATE``). Call it first in the unit of work, before any write.
+        """
+        connection = self._conn()
+        if connection.dialect.name == "sqlite":
+            raw = connection.connection.dbapi_connection
+            if raw is not None and not raw.in_transaction:
+                try:
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                except OperationalError as err:
+                    reason = str(err.orig).strip() if err.orig is not None else str(err)
+                    raise StoreError(
+                        f"cannot lock {self._where} for writing ({reason}); nothing was "
+                        "changed. If another teamsim is writing it, try again when it has "
+                        "finished"
+                    ) from None
+        query = (select(SequenceRow).with_for_update()
+                 .execution_options(populate_existing=True))
+        if isinstance(id_or_name, int):
+            query = query.where(SequenceRow.id == id_or_name)
+        else:
+            query = query.where(SequenceRow.name == id_or_name)
+        row = self._session.scalars(query).one_or_none()
+        if row is None:
+            raise self._no_sequence(id_or_name)
+        return _sequence_from_row(row)
+
+    def _stale(self, name: str, sequence_id: int, read: int) -> TeamsimError:
+        current = self._conn().scalar(
+            select(SequenceRow.version).where(SequenceRow.id == sequence_id))
+        if current is None:
+            return NotFoundError(
+                f"sequence {name!r} (id {sequence_id}) was deleted from {self._where}; "
+                "`teamsim seq list` shows the stored ones"
+            )
+        return StaleVersionError(
+            f"sequence {name!r} was saved by someone else since version {read} was read (it is "
+            f"at version {current} now in {self._where}); nothing was saved. Read it again and "
+            "repeat the edit"
         )
-        self._session.flush()
-        return checked.model_copy(update={"version": row.version})
+
+    def _no_sequence(self, key: int | str) -> NotFoundError:
+        if isinstance(key, int):
+            return NotFoundError(
+                f"sequence {key} does not exist in {self._where}; `teamsim seq list` shows the "
+                "stored ones"
+            )
+        return NotFoundError(
+            f"no sequence named {key!r} in {self._where}; `teamsim seq list` shows the stored "
+            "ones"
+        )
 
     def get_sequence(self, id_or_name: int | str) -> Sequence:
         """The current version of a sequence, by id or by name."""
@@ -656,7 +765,7 @@ class UnitOfWork:
 
     def sequence_versions(self, sequence_id: int) -> list[SequenceVersion]:
         """Every saved version of a sequence, oldest first."""
-        self._get(SequenceRow, sequence_id, "sequence")
+        self._sequence_row(sequence_id)
         rows = self._session.scalars(
             select(SequenceVersionRow)
             .where(SequenceVersionRow.sequence_id == sequence_id)
@@ -673,16 +782,22 @@ class UnitOfWork:
             )
         ).one_or_none()
         if row is None:
-            self._get(SequenceRow, sequence_id, "sequence")
+            name = self._sequence_row(sequence_id).name
             raise NotFoundError(
                 f"sequence {sequence_id} has no version {version} in {self._where}; "
-                "sequence_versions() lists the saved ones"
+                f"`teamsim seq versions {shlex.quote(name)}` lists the saved ones"
             )
         return _version_from_row(row)
 
     def _sequence_row(self, id_or_name: int | str) -> SequenceRow:
-        return self._get_by(SequenceRow, id_or_name, SequenceRow.name, "sequence named",
-                            "list_sequences() shows the stored ones")
+        if isinstance(id_or_name, int):
+            row = self._session.get(SequenceRow, id_or_name)
+        else:
+            row = self._session.scalars(
+                select(SequenceRow).where(SequenceRow.name == id_or_name)).one_or_none()
+        if row is None:
+            raise self._no_sequence(id_or_name)
+        return row
 
     def _check_sequence_name(self, name: str, own_id: int | None) -> None:
         other = self._session.scalar(select(SequenceRow.id).where(SequenceRow.name == name))
@@ -709,7 +824,13 @@ class UnitOfWork:
                 f"{self._where}; use that contact or another email"
             )
         data = contact.model_dump(mode="json", exclude={"id"})
-        contact_id = self._insert(ContactRow, data)
+        try:
+            contact_id = self._insert(ContactRow, data)
+        except IntegrityError:  # another writer added that email after the check above
+            raise ConflictError(
+                f"a contact with email {contact.email!r} was just added by another writer in "
+                f"{self._where}; nothing was saved. Try again: that contact will be used"
+            ) from None
         return contact.model_copy(update={"id": contact_id})
 
     def add_contacts(self, contacts: Iterable[Contact]) -> list[Contact]:
@@ -752,7 +873,8 @@ class UnitOfWork:
         key = id_or_email if isinstance(id_or_email, int) else id_or_email.lower()
         return _contact_from_row(
             self._get_by(ContactRow, key, ContactRow.email, "contact with email",
-                         "list_contacts() shows the stored ones"))
+                         "`teamsim seq enroll SEQUENCE --email EMAIL` adds and enrolls a "
+                         "contact"))
 
     def list_contacts(self) -> list[Contact]:
         """Every contact, in order of creation."""
@@ -796,20 +918,21 @@ class UnitOfWork:
         if name is None:
             raise NotFoundError(
                 f"cannot enroll contact {contact_id} into sequence {sequence_id}: no such "
-                f"sequence in {self._where}; list_sequences() shows the stored ones"
+                f"sequence in {self._where}; `teamsim seq list` shows the stored ones"
             )
         if email is None:
             raise NotFoundError(
                 f"cannot enroll contact {contact_id} into sequence {name!r} (id {sequence_id}): "
-                f"no such contact in {self._where}; add the contact first"
+                f"no such contact in {self._where}; enroll by email with `teamsim seq enroll "
+                "SEQUENCE --email EMAIL`, which adds the contact"
             )
         if existing_id is not None:
-            status = connection.execute(
-                select(enrollments.c.status).where(enrollments.c.id == existing_id)).scalar()
+            status = str(connection.execute(
+                select(enrollments.c.status).where(enrollments.c.id == existing_id)).scalar())
             raise DuplicateEnrollmentError(
                 f"contact {email!r} (id {contact_id}) is already enrolled in sequence {name!r} "
                 f"(id {sequence_id}) as enrollment {existing_id} ({status}) in "
-                f"{self._where}; nothing was changed. Resume or end that enrollment instead"
+                f"{self._where}; nothing was changed. {_enrollment_advice(name, email, status)}"
             )
         values = {
             "sequence_id": sequence_id, "contact_id": contact_id,
@@ -817,7 +940,13 @@ class UnitOfWork:
             "next_due_at": next_due_at, "enrolled_at": at, "paused_at": None,
             "ended_reason": None,
         }
-        enrollment_id = self._insert(EnrollmentRow, values)
+        try:
+            enrollment_id = self._insert(EnrollmentRow, values)
+        except IntegrityError:  # another writer enrolled them after the check above
+            raise DuplicateEnrollmentError(
+                f"contact {email!r} (id {contact_id}) was just enrolled in sequence {name!r} "
+                f"(id {sequence_id}) by another writer in {self._where}; nothing was changed"
+            ) from None
         return Enrollment(id=enrollment_id, sequence_id=sequence_id, contact_id=contact_id,
                           enrolled_at=at, current_step_id=current_step_id,
                           next_due_at=next_due_at)
@@ -882,6 +1011,31 @@ class UnitOfWork:
                 )
         self._forget_loaded(EnrollmentRow, list(changes))
 
+    def remove_enrollment(self, enrollment_id: int) -> None:
+        """Delete an enrollment that has not started: nothing (no task, message, reply or
+        event) refers to it yet.
+
+        Raises:
+            NotFoundError: no such enrollment.
+            ConflictError: the enrollment has started (nothing is deleted; end it instead).
+        """
+        self.flush()
+        row = self._get(EnrollmentRow, enrollment_id, "enrollment")
+        for model, what in ((TaskRow, "tasks"), (MessageRow, "messages"),
+                            (ReplyRow, "replies"), (EventRow, "events")):
+            table = cast(Table, model.__table__)
+            used = self._session.scalar(
+                select(func.count()).select_from(table)
+                .where(table.c.enrollment_id == enrollment_id))
+            if used:
+                raise ConflictError(
+                    f"enrollment {enrollment_id} has started ({used} {what} refer to it in "
+                    f"{self._where}), so it cannot be removed; nothing was changed. End it "
+                    "instead with `teamsim seq end SEQUENCE EMAIL`"
+                )
+        self._session.delete(row)
+        self._session.flush()
+
     def _forget_loaded(self, model: type[Base], row_ids: Iterable[int]) -> None:
         """Expire ORM objects of rows just changed with a Core UPDATE, so reads are fresh."""
         for row_id in row_ids:
@@ -912,7 +1066,7 @@ class UnitOfWork:
         """A teammate, by id or by name."""
         return _teammate_from_row(
             self._get_by(TeammateRow, id_or_name, TeammateRow.name, "teammate named",
-                         "list_teammates() shows the stored ones"))
+                         "the scenario's `teammates:` list names the teammates"))
 
     def list_teammates(self) -> list[Teammate]:
         """Every teammate, in order of creation."""
@@ -1373,7 +1527,7 @@ class UnitOfWork:
         """A rule, by id or by name."""
         return _rule_from_row(
             self._get_by(RuleRow, id_or_name, RuleRow.name, "rule named",
-                         "list_rules() shows them"))
+                         "`teamsim rules list RUN_DIR` shows them"))
 
     def list_rules(self) -> list[AutoApproveRule]:
         """Every rule, in order of creation."""
@@ -1404,6 +1558,19 @@ class UnitOfWork:
 # -- row <-> domain ---------------------------------------------------------------------------
 
 
+def _enrollment_advice(sequence: str, email: str, status: str) -> str:
+    """What a person already enrolled can do instead of enrolling again (real CLI commands)."""
+    where = f"{shlex.quote(sequence)} {shlex.quote(email)}"
+    if status == EnrollmentStatus.PAUSED.value:
+        return (f"Resume it with `teamsim seq resume {where}` or end it with "
+                f"`teamsim seq end {where}`")
+    if status == EnrollmentStatus.ACTIVE.value:
+        return (f"It is already running; end it with `teamsim seq end {where}`, or remove it "
+                f"before it starts with `teamsim seq unenroll {where}`")
+    return ("A contact goes through a sequence once; to reach them again, enroll them in "
+            "another sequence (`teamsim seq new NAME` creates one)")
+
+
 def _validated_sequence(seq: Sequence) -> Sequence:
     try:
         return Sequence.model_validate(seq.model_dump())
@@ -1416,16 +1583,27 @@ def _sequence_document(seq: Sequence) -> dict[str, Any]:
 
 
 def _sequence_from_row(row: SequenceRow) -> Sequence:
-    return Sequence.model_validate({**row.document, "id": row.id, "version": row.version})
+    return _stored_sequence(row.document, row.id, row.version)
 
 
 def _version_from_row(row: SequenceVersionRow) -> SequenceVersion:
     return SequenceVersion(
         sequence_id=row.sequence_id, version=row.version, saved_at=row.saved_at,
-        sequence=Sequence.model_validate(
-            {**row.snapshot, "id": row.sequence_id, "version": row.version}
-        ),
+        sequence=_stored_sequence(row.snapshot, row.sequence_id, row.version),
     )
+
+
+def _stored_sequence(document: dict[str, Any], sequence_id: int, version: int) -> Sequence:
+    """A stored sequence document as a domain model; one this teamsim no longer accepts (an
+    infinite wait saved by an older teamsim, say) is a clear error, not a crash."""
+    try:
+        return Sequence.model_validate({**document, "id": sequence_id, "version": version})
+    except pydantic.ValidationError as err:
+        where = f"stored sequence {sequence_id} version {version}"
+        raise StoreError(
+            f"{format_errors(err, where)}; this teamsim refuses what is stored there, so "
+            "edit the database with the teamsim that wrote it or start a new database"
+        ) from None
 
 
 def _contact_from_row(row: ContactRow) -> Contact:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from typer.testing import CliRunner
 
 from teamsim.cli import app
+from teamsim.domain import EnrollmentStatus
+from teamsim.store import Store
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -88,8 +94,7 @@ def test_enroll_and_pause(teamsim) -> None:  # type: ignore[no-untyped-def]
     ("args", "message"),
     [
         (("seq", "show", "Nope"), "error: no sequence named 'Nope'"),
-        (("seq", "set", "Welcome", "s2", "--days", "-1"),
-         "error: sequence 'Welcome': steps[1].days: must be >= 0, got -1"),
+        (("seq", "set", "Welcome", "s2", "--days", "-1"), "error: --days: must be >= 0, got -1"),
         (("seq", "set", "Welcome", "s1", "--channel", "fax"), "unknown channel 'fax'"),
         (("seq", "add", "Welcome", "branch", "--if-field", "shoe_size"),
          "unknown field 'shoe_size'"),
@@ -135,3 +140,116 @@ def test_unreachable_database_is_a_clear_error() -> None:
     result = CliRunner().invoke(app, ["seq", "list", "--db", "/no/such/folder/x.db"])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--days", "inf"), "error: --days: input should be a finite number, got inf"),
+        (("--days", "nan"), "error: --days: input should be a finite number, got nan"),
+        (("--days", "1e300"), "error: --days: must be <= 3650, got 1e+300"),
+        (("--hours", "-1"), "error: --hours: must be >= 0, got -1"),
+        (("--hours", "-inf"), "error: --hours: input should be a finite number, got -inf"),
+    ],
+)
+@pytest.mark.parametrize("command", ["add", "set"])
+def test_wait_options_out_of_range_exit_2_and_change_nothing(  # type: ignore[no-untyped-def]
+    teamsim, command, args, message
+) -> None:
+    teamsim("seq", "new", "Welcome")
+    before = teamsim("seq", "versions", "Welcome").output
+    where = ("wait",) if command == "add" else ("s2",)
+    result = teamsim("seq", command, "Welcome", *where, *args)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [message]
+    assert teamsim("seq", "versions", "Welcome").output == before
+    shown = teamsim("seq", "show", "Welcome")
+    assert shown.exit_code == 0
+    assert "wait 3 days" in shown.output
+
+
+def test_a_default_wait_label_follows_the_new_timing(teamsim) -> None:  # type: ignore[no-untyped-def]
+    teamsim("seq", "new", "Welcome")
+    assert teamsim("seq", "set", "Welcome", "s2", "--days", "4", "--hours", "6").exit_code == 0
+    assert "⏱ Wait 4 days 6 hours" in teamsim("seq", "show", "Welcome").output
+    teamsim("seq", "label", "Welcome", "s2", "Give them time")
+    teamsim("seq", "set", "Welcome", "s2", "--days", "1", "--hours", "0")
+    shown = teamsim("seq", "show", "Welcome").output
+    assert "⏱ Give them time" in shown
+    assert "wait 1 days" in shown
+
+
+def test_missing_sequence_advice_names_a_cli_command(teamsim) -> None:  # type: ignore[no-untyped-def]
+    result = teamsim("seq", "show", "Nope")
+    assert result.exit_code == 2
+    assert "`teamsim seq list` shows the stored ones" in result.stderr
+    assert "list_sequences" not in result.stderr
+
+
+def test_enrolling_twice_advises_real_commands(teamsim) -> None:  # type: ignore[no-untyped-def]
+    teamsim("seq", "new", "Welcome")
+    teamsim("seq", "enroll", "Welcome", "--email", "ada@example.com")
+    twice = teamsim("seq", "enroll", "Welcome", "--email", "ada@example.com")
+    assert twice.exit_code == 2
+    assert "`teamsim seq end Welcome ada@example.com`" in twice.stderr
+    assert "`teamsim seq unenroll Welcome ada@example.com`" in twice.stderr
+
+
+def test_people_unenroll_and_end(teamsim) -> None:  # type: ignore[no-untyped-def]
+    teamsim("seq", "new", "Welcome")
+    assert "nobody is enrolled yet" in teamsim("seq", "people", "Welcome").output
+    teamsim("seq", "enroll", "Welcome", "--email", "ada@example.com", "--name", "Ada")
+    teamsim("seq", "enroll", "Welcome", "--email", "bob@example.com", "--name", "Bob")
+    rows = [[cell.strip() for cell in line.split("│")]
+            for line in teamsim("seq", "people", "Welcome").output.splitlines()[2:]]
+    assert rows == [["1", "ada@example.com", "Ada", "active", "s1"],
+                    ["2", "bob@example.com", "Bob", "active", "s1"]]
+    removed = teamsim("seq", "unenroll", "Welcome", "ada@example.com")
+    assert (removed.exit_code, removed.output.strip()) == (
+        0, "unenrolled ada@example.com (enrollment 1 removed)")
+    ended = teamsim("seq", "end", "Welcome", "bob@example.com")
+    assert (ended.exit_code, ended.output.strip()) == (0, "ended bob@example.com (enrollment 2)")
+    rows = [[cell.strip() for cell in line.split("│")]
+            for line in teamsim("seq", "people", "Welcome").output.splitlines()[2:]]
+    assert rows == [["2", "bob@example.com", "Bob", "ended", "s1"]]
+    again = teamsim("seq", "end", "Welcome", "bob@example.com")
+    assert again.exit_code == 2
+    assert again.stderr.strip() == ("error: bob@example.com is already ended in sequence "
+                                    "'Welcome'; nothing was changed")
+
+
+def test_resume_a_paused_enrollment(teamsim, store_url: str) -> None:  # type: ignore[no-untyped-def]
+    teamsim("seq", "new", "Welcome")
+    teamsim("seq", "enroll", "Welcome", "--email", "ada@example.com")
+    running = teamsim("seq", "resume", "Welcome", "ada@example.com")
+    assert running.exit_code == 2
+    assert "not paused" in running.stderr
+    assert "`teamsim seq end Welcome ada@example.com` ends it" in running.stderr
+    with Store.open(store_url) as store, store.unit_of_work() as uow:  # a reply paused her
+        uow.update_enrollment(1, status=EnrollmentStatus.PAUSED, paused_at=T0)
+    resumed = teamsim("seq", "resume", "Welcome", "ada@example.com")
+    assert (resumed.exit_code, resumed.output.strip()) == (
+        0, "resumed ada@example.com (enrollment 1, at step s1)")
+    with Store.open(store_url) as store, store.unit_of_work() as uow:
+        enrollment = uow.get_enrollment(1)
+    assert (enrollment.status, enrollment.paused_at) == (EnrollmentStatus.ACTIVE, None)
+
+
+@pytest.mark.parametrize("command", ["resume", "end", "unenroll"])
+def test_enrollment_commands_on_someone_not_enrolled(teamsim, command) -> None:  # type: ignore[no-untyped-def]
+    teamsim("seq", "new", "Welcome")
+    teamsim("seq", "new", "Other")
+    teamsim("seq", "enroll", "Other", "--email", "ada@example.com")
+    for email in ("ada@example.com", "zed@example.com"):
+        result = teamsim("seq", command, "Welcome", email)
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert "is not enrolled" in result.stderr or "is enrolled in" in result.stderr
+        assert "`teamsim seq people Welcome` lists who is enrolled" in result.stderr
+
+
+def test_people_shows_names_as_plain_text(teamsim) -> None:  # type: ignore[no-untyped-def]
+    teamsim("seq", "new", "Welcome")
+    teamsim("seq", "enroll", "Welcome", "--email", "ada@example.com", "--name", "[/] [bold]Ada")
+    result = teamsim("seq", "people", "Welcome")
+    assert result.exit_code == 0, result.output
+    assert "[/] [bold]Ada" in result.output

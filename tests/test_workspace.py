@@ -7,16 +7,24 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from teamsim.domain import Contact, MessageStep, SequenceStatus, WaitStep
+from teamsim.domain import (
+    Contact,
+    EnrollmentStatus,
+    MessageStep,
+    Sequence,
+    SequenceStatus,
+    WaitStep,
+)
 from teamsim.errors import (
     ActivationError,
     ConflictError,
     DuplicateEnrollmentError,
     NotFoundError,
+    StaleVersionError,
     ValidationError,
 )
-from teamsim.store import Store
-from teamsim.workspace import Workspace
+from teamsim.store import Store, UnitOfWork
+from teamsim.workspace import EDIT_ATTEMPTS, Workspace
 
 
 class Ticking:
@@ -196,3 +204,110 @@ def test_duplicate_sequence_name_is_refused(ws: Workspace) -> None:
     with pytest.raises(ConflictError, match="Welcome"):
         ws.new_sequence("Welcome")
     assert len(ws.sequences()) == 1
+
+
+def test_an_edit_that_lost_a_race_is_applied_again_to_the_fresh_version(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws.new_sequence("Welcome")
+    real = UnitOfWork.get_sequence_for_update
+    reads: list[int] = []
+
+    def first_read_unlocked(uow: UnitOfWork, key: str | int) -> Sequence:
+        if reads:
+            seq = real(uow, key)
+        else:  # read without the lock, and let another writer save before our save
+            seq = uow.get_sequence(key)
+            with ws.store.unit_of_work() as other:
+                theirs = other.get_sequence("Welcome")
+                theirs.add_email("Theirs")
+                other.save_sequence(theirs, datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+        reads.append(seq.version)
+        return seq
+
+    monkeypatch.setattr(UnitOfWork, "get_sequence_for_update", first_read_unlocked)
+    step = ws.add_email("Welcome", "Mine")
+    assert reads == [1, 2]
+    assert step.id == "s5"
+    assert [s.label for s in ws.sequence("Welcome").steps][3:] == ["Theirs", "Mine"]
+    assert [v.version for v in ws.versions("Welcome")] == [1, 2, 3]
+
+
+def test_an_edit_that_always_loses_gives_up_and_saves_nothing(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws.new_sequence("Welcome")
+    real = UnitOfWork.get_sequence_for_update
+    reads: list[int] = []
+
+    def always_stale(uow: UnitOfWork, key: str | int) -> Sequence:
+        seq = real(uow, key)
+        reads.append(seq.version)
+        return seq.model_copy(update={"version": seq.version - 1})
+
+    monkeypatch.setattr(UnitOfWork, "get_sequence_for_update", always_stale)
+    with pytest.raises(StaleVersionError, match="nothing was saved"):
+        ws.add_email("Welcome", "Mine")
+    assert reads == [1] * EDIT_ATTEMPTS
+    assert [v.version for v in ws.versions("Welcome")] == [1]
+
+
+def test_default_labels_follow_the_values_until_labelled(ws: Workspace) -> None:
+    ws.new_sequence("Welcome")
+    ws.set_wait("Welcome", "s2", 4, 6)
+    ws.add_message("Welcome", "sms")
+    ws.set_channel("Welcome", "s4", "linkedin")
+    ws.set_channel("Welcome", "s1", "sms")  # "Say hello" is the user's label: it stays
+    assert [s.label for s in ws.sequence("Welcome").steps] == [
+        "Say hello", "Wait 4 days 6 hours", "Follow up", "Linkedin message"]
+    ws.label_step("Welcome", "s2", "Cool off")
+    ws.set_wait("Welcome", "s2", 1)
+    assert ws.sequence("Welcome").step("s2").label == "Cool off"
+    ws.label_step("Welcome", "s2", "")  # back to the default, which follows again
+    ws.set_wait("Welcome", "s2", 2)
+    assert ws.sequence("Welcome").step("s2").label == "Wait 2 days"
+
+
+@pytest.mark.parametrize(
+    ("days", "hours", "message"),
+    [(float("inf"), 0, "finite number"), (float("nan"), 0, "finite number"),
+     (1e300, 0, "must be <= 3650"), (0, -1, "must be >= 0"), (0, 1e9, "must be <= 87600")],
+)
+def test_endless_or_negative_waits_are_refused(ws, days, hours, message) -> None:  # type: ignore[no-untyped-def]
+    ws.new_sequence("Welcome")
+    with pytest.raises(ValidationError, match=message):
+        ws.add_wait("Welcome", days, hours)
+    with pytest.raises(ValidationError, match=message):
+        ws.set_wait("Welcome", "s2", days, hours)
+    assert len(ws.versions("Welcome")) == 1
+
+
+def test_resume_end_and_unenroll(ws: Workspace, store: Store) -> None:
+    ws.new_sequence("Welcome")
+    ws.enroll("Welcome", ada())
+    ws.enroll("Welcome", Contact(name="Bob", email="bob@example.com"))
+    with pytest.raises(ConflictError, match="not paused, so there is nothing to resume"):
+        ws.resume("Welcome", "ada@example.com")
+    with store.unit_of_work() as uow:
+        uow.update_enrollment(1, status=EnrollmentStatus.PAUSED,
+                              paused_at=datetime(2026, 3, 2, tzinfo=UTC))
+    resumed = ws.resume("Welcome", "ADA@example.com")
+    assert (resumed.status, resumed.paused_at) == (EnrollmentStatus.ACTIVE, None)
+    ended = ws.end("Welcome", "ada@example.com")
+    assert (ended.status, ended.ended_reason, ended.next_due_at) == (
+        EnrollmentStatus.ENDED, "ended by the human", None)
+    with pytest.raises(ConflictError, match="already ended"):
+        ws.end("Welcome", "ada@example.com")
+    assert ws.unenroll("Welcome", "bob@example.com").id == 2
+    assert [e.id for e, _ in ws.enrollments("Welcome")] == [1]
+    with pytest.raises(NotFoundError, match=r"bob@example\.com is not enrolled"):
+        ws.unenroll("Welcome", "bob@example.com")
+
+
+def test_a_removed_step_id_is_never_given_out_again(ws: Workspace) -> None:
+    ws.new_sequence("Welcome")
+    ws.remove_step("Welcome", "s3")
+    assert ws.add_email("Welcome").id == "s4"  # not s3 again, also after a save and a reload
+    ws.remove_step("Welcome", "s4")
+    assert ws.add_wait("Welcome", 1).id == "s5"
+    assert [s.id for s in ws.sequence("Welcome").steps] == ["s1", "s2", "s5"]

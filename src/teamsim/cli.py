@@ -7,6 +7,7 @@ errors.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal, TypeVar
@@ -15,6 +16,7 @@ import pydantic
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from teamsim._cli_rules import register as _register_rules_commands
 from teamsim._cli_run import register as _register_run_commands
@@ -197,7 +199,8 @@ def seq_show(
             if saved.version == version:
                 return saved.sequence
         raise ValidationError(
-            f"sequence {sequence!r} has no version {version}; `teamsim seq versions` lists them"
+            f"sequence {sequence!r} has no version {version}; `teamsim seq versions "
+            f"{shlex.quote(sequence)}` lists them"
         )
 
     render_sequence(_do(db, read), version)
@@ -250,6 +253,9 @@ def seq_add(
     if position is not None:
         where["position"] = position - 1
 
+    if kind == "wait":
+        _check_wait_options(days, hours)
+
     def add(ws: Workspace) -> MessageStep | WaitStep | BranchStep:
         if kind in {"email", "message"}:
             return ws.add_message(sequence, "email" if kind == "email" else channel, label,
@@ -261,6 +267,15 @@ def seq_add(
 
     step = _do(db, add)
     out.print(f"added {step.kind} step {step.id} ({step.label})", markup=False)
+
+
+def _check_wait_options(days: float | None, hours: float | None) -> None:
+    """Refuse ``--days``/``--hours`` the domain model refuses, naming the option, before the
+    database is opened."""
+    try:
+        WaitStep(id="s1", days=days or 0, hours=hours or 0)
+    except pydantic.ValidationError as exc:
+        raise fail("\n".join(f"--{line}" for line in format_errors(exc).splitlines())) from None
 
 
 def _condition(
@@ -337,21 +352,21 @@ def seq_set(
     """Set a step's channel, wait time or brief; all changes are saved as one version."""
     if channel is None and days is None and hours is None and brief is None:
         raise fail("nothing to set: give --channel, --days/--hours or --brief")
+    _check_wait_options(days, hours)
 
-    def change(ws: Workspace) -> None:
-        with ws.edit(sequence) as seq:
-            if channel is not None:
-                seq.set_channel(step, channel)
-            if brief is not None:
-                seq.set_brief(step, brief)
-            if days is not None or hours is not None:
-                current = seq.step(step)
-                old_days = current.days if isinstance(current, WaitStep) else 0.0
-                old_hours = current.hours if isinstance(current, WaitStep) else 0.0
-                seq.set_wait(step, old_days if days is None else days,
-                             old_hours if hours is None else hours)
+    def change(seq: Sequence) -> None:
+        if channel is not None:
+            seq.set_channel(step, channel)
+        if brief is not None:
+            seq.set_brief(step, brief)
+        if days is not None or hours is not None:
+            current = seq.step(step)
+            old_days = current.days if isinstance(current, WaitStep) else 0.0
+            old_hours = current.hours if isinstance(current, WaitStep) else 0.0
+            seq.set_wait(step, old_days if days is None else days,
+                         old_hours if hours is None else hours)
 
-    _do(db, change)
+    _do(db, lambda ws: ws.apply(sequence, change))
     out.print(f"updated step {step}", markup=False)
 
 
@@ -400,6 +415,48 @@ def seq_enroll(
     enrollment = _do(db, lambda ws: ws.enroll(sequence, contact))
     out.print(f"enrolled {contact.email} (enrollment {enrollment.id}, starts at step "
               f"{enrollment.current_step_id})", markup=False)
+
+
+EmailArg = Annotated[str, typer.Argument(help="The enrolled contact's email.")]
+
+
+@seq_app.command("people")
+def seq_people(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
+    """List the people enrolled in a sequence: status and the step they are at."""
+    enrolled = _do(db, lambda ws: ws.enrollments(sequence))
+    if not enrolled:
+        out.print("nobody is enrolled yet: add someone with `teamsim seq enroll SEQUENCE "
+                  "--email EMAIL`", markup=False)
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("enrollment", "email", "name", "status", "step"):
+        table.add_column(column, justify="right" if column == "enrollment" else "left")
+    for enrollment, contact in enrolled:
+        table.add_row(str(enrollment.id), Text(contact.email), Text(contact.name),
+                      enrollment.status.value, Text(enrollment.current_step_id or "-"))
+    out.print(table)
+
+
+@seq_app.command("resume")
+def seq_resume(sequence: SeqArg, email: EmailArg, db: DbOption = "teamsim.db") -> None:
+    """Resume a paused enrollment (after a reply): the person goes on from their step."""
+    enrollment = _do(db, lambda ws: ws.resume(sequence, email))
+    out.print(f"resumed {email} (enrollment {enrollment.id}, at step "
+              f"{enrollment.current_step_id})", markup=False)
+
+
+@seq_app.command("end")
+def seq_end(sequence: SeqArg, email: EmailArg, db: DbOption = "teamsim.db") -> None:
+    """End an active or paused enrollment: the person gets nothing more from the sequence."""
+    enrollment = _do(db, lambda ws: ws.end(sequence, email))
+    out.print(f"ended {email} (enrollment {enrollment.id})", markup=False)
+
+
+@seq_app.command("unenroll")
+def seq_unenroll(sequence: SeqArg, email: EmailArg, db: DbOption = "teamsim.db") -> None:
+    """Take a person off a sequence before anything has happened to them (else use `end`)."""
+    enrollment = _do(db, lambda ws: ws.unenroll(sequence, email))
+    out.print(f"unenrolled {email} (enrollment {enrollment.id} removed)", markup=False)
 
 
 @seq_app.command("versions")

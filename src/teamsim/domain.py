@@ -9,6 +9,7 @@ before it changes anything, so a rejected edit leaves the sequence exactly as it
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -18,12 +19,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from teamsim._validation import format_errors
 from teamsim.errors import ActivationError, NotFoundError, ValidationError
 
 __all__ = [
     "CONTACT_FIELDS",
+    "MAX_WAIT_DAYS",
     "AttributeCondition",
     "AutoApproveRule",
     "BranchStep",
@@ -46,6 +49,7 @@ __all__ = [
     "channel_spec",
     "channels",
     "check_timezone",
+    "default_label",
     "register_channel",
 ]
 
@@ -213,15 +217,20 @@ class MessageStep(BaseModel):
         return value
 
 
+MAX_WAIT_DAYS = 3650
+"""Longest wait a step may have in days (ten years); ``hours`` may be at most 24 times this."""
+
+
 class WaitStep(BaseModel):
-    """Wait before the next step: ``days`` (may be fractional) plus ``hours``."""
+    """Wait before the next step: ``days`` (may be fractional) plus ``hours``, both finite,
+    ``0 <= days <= 3650`` and ``0 <= hours <= 87600``."""
 
     model_config = _MODEL
     kind: Literal["wait"] = "wait"
     id: str
     label: str = ""
-    days: float = Field(default=0, ge=0)
-    hours: float = Field(default=0, ge=0)
+    days: float = Field(default=0, ge=0, le=MAX_WAIT_DAYS, allow_inf_nan=False)
+    hours: float = Field(default=0, ge=0, le=MAX_WAIT_DAYS * 24, allow_inf_nan=False)
 
     @property
     def minutes(self) -> SimMinutes:
@@ -307,6 +316,10 @@ class Sequence(BaseModel):
     teammate: str | None = None
     send_window: SendWindow | None = None
     daily_cap_per_teammate: int | None = Field(default=None, ge=1)
+    last_step_number: SkipJsonSchema[int] = Field(default=0, ge=0)
+    """The largest ``N`` of an ``sN`` step id this sequence's edits have given out, removed
+    steps included, so that an id is never given to a second step; kept by teamsim (left out
+    of the scenario schema)."""
 
     @field_validator("name")
     @classmethod
@@ -335,6 +348,10 @@ class Sequence(BaseModel):
                 )
             if isinstance(step, MessageStep):
                 messages_before.add(step.id)
+            number = _STEP_ID.fullmatch(step.id)
+            if number and int(number.group(1)) > self.last_step_number:
+                # Set without validate_assignment, which would run this validator again.
+                self.__dict__["last_step_number"] = int(number.group(1))
         return self
 
     # -- reading ------------------------------------------------------------------------------
@@ -381,17 +398,18 @@ class Sequence(BaseModel):
         return [s for s in self.iter_steps() if isinstance(s, MessageStep)]
 
     def next_step_id(self) -> str:
-        """The id the next added step gets: one more than the largest ``sN`` used so far."""
+        """The id the next added step gets: one more than the largest ``sN`` used so far, by a
+        step of the sequence or by one that was removed (ids are never used twice)."""
         numbers = [int(m.group(1)) for s in self.iter_steps() if (m := _STEP_ID.fullmatch(s.id))]
-        return f"s{max(numbers, default=0) + 1}"
+        return f"s{max([*numbers, self.last_step_number]) + 1}"
 
     def check_activatable(self) -> None:
         """Raise :class:`~teamsim.errors.ActivationError` unless the sequence can run."""
         if not self.message_steps():
             raise ActivationError(
                 f"sequence {self.name!r} has no message step, so it has nothing to send; "
-                "add one (for example `teamsim seq add "
-                f"{self.name!r} email`) before activating it"
+                f"add one (for example `teamsim seq add {shlex.quote(self.name)} email`) "
+                "before activating it"
             )
 
     # -- editing ------------------------------------------------------------------------------
@@ -410,7 +428,7 @@ class Sequence(BaseModel):
     ) -> MessageStep:
         """Add a message step on ``channel`` at ``position`` (default: the end)."""
         data = {"kind": "message", "id": self.next_step_id(), "label": label or
-                f"{channel.capitalize() if channel != 'sms' else 'SMS'} message",
+                _message_label(channel),
                 "channel": channel, "brief": brief,
                 "subject_template": subject_template, "body_template": body_template}
         step = self._insert(data, position, parent, arm)
@@ -455,16 +473,29 @@ class Sequence(BaseModel):
         return step
 
     def label_step(self, step_id: str, label: str) -> None:
-        """Give step ``step_id`` the label ``label``."""
+        """Give step ``step_id`` the label ``label``; an empty label puts back the default
+        one (``Wait 2 days``, ``Email message``), which then follows the step's values."""
+        if not label.strip():
+            step = self.step(step_id)
+            label = default_label(step) if not isinstance(step, BranchStep) else "Branch"
         self._update(step_id, label=label)
 
     def set_channel(self, step_id: str, channel: str) -> None:
-        """Set the channel of message step ``step_id``."""
-        self._update(step_id, expect="message", channel=channel)
+        """Set the channel of message step ``step_id`` (a default label follows it)."""
+        step = self.step(step_id)
+        changes: dict[str, Any] = {"channel": channel}
+        if isinstance(step, MessageStep) and step.label == default_label(step):
+            changes["label"] = _message_label(channel)
+        self._update(step_id, expect="message", **changes)
 
     def set_wait(self, step_id: str, days: float, hours: float = 0) -> None:
-        """Set the length of wait step ``step_id``."""
-        self._update(step_id, expect="wait", days=days, hours=hours)
+        """Set the length of wait step ``step_id`` (a default label follows it: ``Wait 3
+        days`` becomes ``Wait 4 days 6 hours``; a label you gave it stays)."""
+        step = self.step(step_id)
+        changes: dict[str, Any] = {"days": days, "hours": hours}
+        if isinstance(step, WaitStep) and step.label == default_label(step):
+            changes["label"] = _wait_label(days, hours)
+        self._update(step_id, expect="wait", **changes)
 
     def set_brief(self, step_id: str, brief: str) -> None:
         """Set the brief the drafter works from for message step ``step_id``."""
@@ -537,6 +568,8 @@ class Sequence(BaseModel):
             )
         target.insert(position, data)
         self._replace_steps(steps)
+        if number := _STEP_ID.fullmatch(str(data["id"])):
+            self.last_step_number = max(self.last_step_number, int(number.group(1)))
         return self.step(str(data["id"]))
 
     def _update(self, step_id: str, expect: str | None = None, **changes: Any) -> None:
@@ -581,6 +614,21 @@ def _find(steps: list[dict[str, Any]], step_id: str) -> tuple[list[dict[str, Any
                 if found is not None:
                     return found
     return None
+
+
+def default_label(step: MessageStep | WaitStep) -> str:
+    """The label a step gets when it is added without one (``Wait 3 days``, ``SMS message``).
+
+    A step whose label is its default label has no label of the user's: editing its values
+    (:meth:`Sequence.set_wait`, :meth:`Sequence.set_channel`) changes the label to match.
+    """
+    if isinstance(step, WaitStep):
+        return _wait_label(step.days, step.hours)
+    return _message_label(step.channel)
+
+
+def _message_label(channel: str) -> str:
+    return f"{channel.capitalize() if channel != 'sms' else 'SMS'} message"
 
 
 def _wait_label(days: float, hours: float) -> str:

@@ -8,7 +8,8 @@ The tree::
     ├── NotFoundError             a sequence, step, contact or enrollment that does not exist
     ├── ConflictError             the operation contradicts the current state
     │   ├── DuplicateEnrollmentError   the contact is already enrolled in that sequence
-    │   └── ActivationError            the sequence cannot be activated (no message step)
+    │   ├── ActivationError            the sequence cannot be activated (no message step)
+    │   └── StaleVersionError          someone saved the sequence since it was read
     ├── StoreError                the database cannot be used
     │   └── SchemaVersionError    the database was made by an incompatible teamsim
     ├── PipelineError             the draft/review/approve/send graph was driven wrongly
@@ -29,6 +30,7 @@ __all__ = [
     "PipelineError",
     "ScenarioError",
     "SchemaVersionError",
+    "StaleVersionError",
     "StoreError",
     "TeamsimError",
     "ValidationError",
@@ -61,6 +63,10 @@ class DuplicateEnrollmentError(ConflictError):
 
 class ActivationError(ConflictError):
     """The sequence cannot be activated as it stands."""
+
+
+class StaleVersionError(ConflictError):
+    """A sequence was saved by someone else since it was read; nothing was saved."""
 
 
 class StoreError(TeamsimError):

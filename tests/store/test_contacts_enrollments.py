@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from teamsim.domain import Contact, EnrollmentStatus, Sequence, Teammate, TeammateRole
 from teamsim.errors import ConflictError, DuplicateEnrollmentError, NotFoundError
 from teamsim.store import Store
 
-from ._helpers import T0, at
+from ._helpers import T0, at, world
 
 
 def test_contact_round_trips(store: Store) -> None:
@@ -189,3 +191,75 @@ def test_many_contacts_at_once_keep_their_order_and_refuse_clashes(store: Store)
         with pytest.raises(ConflictError, match="given more than once"):
             uow.add_contacts([Contact(name="Z", email="z@example.com")] * 2)
         assert len(uow.list_contacts()) == 3
+
+
+def test_an_enrollment_that_has_not_started_can_be_removed(store: Store) -> None:
+    seq_id, contact_id = _seq_and_contact(store)
+    with store.unit_of_work() as uow:
+        enrollment = uow.enroll(seq_id, contact_id, T0, current_step_id="s1")
+    with store.unit_of_work() as uow:
+        uow.remove_enrollment(enrollment.id or 0)
+    with store.unit_of_work() as uow:
+        assert uow.list_enrollments() == []
+        with pytest.raises(NotFoundError, match="enrollment 1 does not exist"):
+            uow.remove_enrollment(enrollment.id or 0)
+        assert uow.enroll(seq_id, contact_id, at(1)).contact_id == contact_id  # enroll again
+
+
+def test_a_started_enrollment_is_not_removed(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        made = world(uow)  # a task of step s1 refers to the enrollment
+    with store.unit_of_work() as uow, pytest.raises(
+        ConflictError, match=r"has started \(1 tasks refer to it.*`teamsim seq end SEQUENCE EMAIL`"
+    ):
+        uow.remove_enrollment(made.enrollment_id)
+    with store.unit_of_work() as uow:
+        assert [e.id for e in uow.list_enrollments()] == [made.enrollment_id]
+
+
+def test_an_enrollment_with_events_is_not_removed(store: Store) -> None:
+    seq_id, contact_id = _seq_and_contact(store)
+    with store.unit_of_work() as uow:
+        enrollment = uow.enroll(seq_id, contact_id, T0, current_step_id="s1")
+        uow.events.append("contact.enrolled", T0, {}, enrollment_id=enrollment.id)
+    with store.unit_of_work() as uow, pytest.raises(ConflictError, match=r"1 events refer to it"):
+        uow.remove_enrollment(enrollment.id or 0)
+
+
+def test_enrolling_twice_names_the_commands_that_help(store: Store) -> None:
+    seq_id, contact_id = _seq_and_contact(store)
+    with store.unit_of_work() as uow:
+        first = uow.enroll(seq_id, contact_id, T0)
+        uow.update_enrollment(first.id or 0, status=EnrollmentStatus.PAUSED, paused_at=T0)
+    with store.unit_of_work() as uow:
+        with pytest.raises(DuplicateEnrollmentError,
+                           match=r"`teamsim seq resume Welcome ann@example\.com`"):
+            uow.enroll(seq_id, contact_id, T0)
+        uow.update_enrollment(first.id or 0, status=EnrollmentStatus.COMPLETED)
+        with pytest.raises(DuplicateEnrollmentError, match=r"`teamsim seq new NAME`"):
+            uow.enroll(seq_id, contact_id, T0)
+
+
+def test_two_writers_adding_one_email_get_a_conflict_not_a_crash(store_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def second_writer() -> None:
+        try:
+            with Store.open(store_url) as other, other.unit_of_work() as uow:
+                uow.add_contact(Contact(name="Ann too", email="ann@example.com"))
+        except BaseException as err:  # the test inspects what was raised
+            errors.append(err)
+
+    with Store.open(store_url) as store:
+        with store.unit_of_work() as uow:
+            uow.add_contact(Contact(name="Ann", email="ann@example.com"))
+            thread = threading.Thread(target=second_writer)
+            thread.start()  # it checks the email (not there yet) and waits to insert
+            thread.join(timeout=0.5)
+        thread.join(timeout=20)
+        assert not thread.is_alive()
+        [error] = errors
+        assert isinstance(error, ConflictError), repr(error)
+        assert "'ann@example.com'" in str(error)
+        with store.unit_of_work() as uow:
+            assert [c.name for c in uow.list_contacts()] == ["Ann"]

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from teamsim.domain import BranchStep, SendWindow, Sequence, SequenceStatus
-from teamsim.errors import ConflictError, NotFoundError, ValidationError
+from teamsim.errors import (
+    ConflictError,
+    NotFoundError,
+    StaleVersionError,
+    StoreError,
+    ValidationError,
+)
 from teamsim.store import Store
+from teamsim.store import _store as store_module
 
 from ._helpers import T0, at
 
@@ -123,3 +133,94 @@ def test_stored_step_tree_is_a_json_document(store_url: str) -> None:
         document = json.loads(document)
     assert [step["label"] for step in document["steps"]] == ["Say hello", "Wait 3 days",
                                                              "Follow up"]
+
+
+def test_saving_a_stale_version_is_refused_and_saves_nothing(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        first = uow.add_sequence(Sequence.new("Welcome"), T0)
+    mine, theirs = first.model_copy(deep=True), first.model_copy(deep=True)
+    with store.unit_of_work() as uow:
+        theirs.add_email("Theirs")
+        uow.save_sequence(theirs, at(1))
+    with store.unit_of_work() as uow:
+        mine.add_email("Mine")
+        with pytest.raises(StaleVersionError, match=r"since version 1 was read \(it is at "
+                           r"version 2 now"):
+            uow.save_sequence(mine, at(2))
+    with store.unit_of_work() as uow:
+        assert [s.label for s in uow.get_sequence("Welcome").steps][3:] == ["Theirs"]
+        assert [v.version for v in uow.sequence_versions(first.id or 0)] == [1, 2]
+
+
+def test_a_sequence_read_for_update_keeps_other_writers_waiting(store_url: str) -> None:
+    with Store.open(store_url) as setup, setup.unit_of_work() as uow:
+        uow.add_sequence(Sequence.new("Welcome"), T0)
+    second_saw: list[int] = []
+
+    def second_writer() -> None:
+        with Store.open(store_url) as other, other.unit_of_work() as uow:
+            seq = uow.get_sequence_for_update("Welcome")  # waits for the first writer
+            second_saw.append(seq.version)
+            seq.add_email("Second")
+            uow.save_sequence(seq, at(2))
+
+    with Store.open(store_url) as store:
+        with store.unit_of_work() as uow:
+            seq = uow.get_sequence_for_update("Welcome")
+            thread = threading.Thread(target=second_writer)
+            thread.start()
+            thread.join(timeout=0.5)
+            assert thread.is_alive()  # blocked behind our lock
+            seq.add_email("First")
+            uow.save_sequence(seq, at(1))
+        thread.join(timeout=20)
+        assert not thread.is_alive()
+        assert second_saw == [2]  # it read what the first writer saved
+        with store.unit_of_work() as uow:
+            assert [s.label for s in uow.get_sequence("Welcome").steps][3:] == ["First", "Second"]
+
+
+def test_reading_a_missing_sequence_for_update_names_the_list_command(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        with pytest.raises(NotFoundError, match=r"no sequence named 'Nope'.*`teamsim seq list`"):
+            uow.get_sequence_for_update("Nope")
+        with pytest.raises(NotFoundError, match=r"sequence 7 does not exist.*`teamsim seq list`"):
+            uow.get_sequence_for_update(7)
+
+
+def test_a_stored_sequence_this_teamsim_refuses_is_a_store_error(store_url: str) -> None:
+    with Store.open(store_url) as store, store.unit_of_work() as uow:
+        uow.add_sequence(Sequence.new("Welcome"), T0)
+    engine = create_engine(store_url)
+    with engine.begin() as connection:  # as an older teamsim would have stored an endless wait
+        document = connection.execute(text("SELECT document FROM sequences")).scalar_one()
+        if isinstance(document, str):
+            document = json.loads(document)
+        document["steps"][1]["days"] = 1e300
+        connection.execute(text("UPDATE sequences SET document = :d"),
+                           {"d": json.dumps(document)})
+    engine.dispose()
+    with Store.open(store_url) as store, store.unit_of_work() as uow, pytest.raises(
+        StoreError, match=r"stored sequence 1 version 1: steps\[1\]\.days: must be <= 3650"
+    ):
+        uow.get_sequence("Welcome")
+
+
+def test_a_writer_that_cannot_get_the_sqlite_lock_in_time_gets_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    path = tmp_path / "busy.db"
+    with Store.open(path) as store, store.unit_of_work() as uow:
+        uow.add_sequence(Sequence.new("Welcome"), T0)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
+    try:
+        with Store.open(path) as store, store.unit_of_work() as uow, pytest.raises(
+            StoreError, match=r"cannot lock .*busy\.db for writing \(database is locked\); "
+            "nothing was changed"
+        ):
+            uow.get_sequence_for_update("Welcome")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
