@@ -325,10 +325,16 @@ class _Loader(yaml.SafeLoader):
                            "a scenario file may nest at most that", mark)
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
+    # Only keys written in this mapping count: a key it writes over a merged one (`<<: *base`)
+    # is YAML's way of overriding, not a duplicate.
     seen: dict[Any, yaml.Node] = {}
     for key_node, _ in node.value:
+        if key_node.tag == _MERGE_TAG:
+            continue
         key = loader.construct_object(key_node, deep=deep)
         if not isinstance(key, str | int | float | bool):
             continue  # an unhashable key; construct_mapping reports it
@@ -337,6 +343,7 @@ def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dic
                 None, None, f"key {shorten(key, 60)} is written twice in this mapping; keep one",
                 key_node.start_mark)
         seen[key] = key_node
+    loader.flatten_mapping(node)
     return loader.construct_mapping(node, deep=deep)
 
 
@@ -353,7 +360,10 @@ def _scalar(name: str, tag: str) -> Any:
         try:
             return construct(loader, node)
         except (ValueError, OverflowError, TypeError, AttributeError) as exc:
-            detail = f" ({_one_line(str(exc))})" if str(exc) else ""
+            # Python's own reason helps for a date ("day is out of range for month"); PyYAML's
+            # AttributeError or TypeError on text that is no date at all does not.
+            useful = isinstance(exc, ValueError | OverflowError) and str(exc)
+            detail = f" ({_one_line(str(exc))})" if useful else ""
             raise _LimitError(
                 None, None, f"{shorten(written, 60)} is not a valid {tag}{detail}; "
                 f"{_FIXES[name]}", node.start_mark) from None

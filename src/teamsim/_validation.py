@@ -95,7 +95,7 @@ def _split(
 
 
 MAX_LINES = 50
-"""The most problems :func:`format_errors` lists one per line; one more line counts the rest."""
+"""The most lines :func:`format_errors` writes; one more line counts the problems left."""
 
 _MAX_LINE = 500  # characters of one message; a value quoted in it is already shortened
 
@@ -332,7 +332,11 @@ def format_errors(
     if data is not _NO_DATA:
         errors = _merge_unions(errors, data)
     lines: list[str] = []
-    for error in errors:
+    for index, error in enumerate(errors):
+        if len(lines) >= MAX_LINES:
+            note = f"{len(errors) - index} more problems like these; fix the ones above first"
+            lines.append(f"{source}: {note}" if source else note)
+            break
         loc: tuple[int | str, ...] = tuple(error["loc"])
         allowed = None
         if error.get("type") == "extra_forbidden" and model is not None:
@@ -346,8 +350,4 @@ def format_errors(
             if len(message) > _MAX_LINE:
                 message = message[: _MAX_LINE - 3] + "..."
             lines.append(f"{where}: {message}" if where else message)
-    if len(lines) > MAX_LINES:
-        more = len(lines) - MAX_LINES
-        note = f"{more} more problems like these; fix the ones above first"
-        lines = [*lines[:MAX_LINES], f"{source}: {note}" if source else note]
     return "\n".join(lines)
