@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,8 +77,9 @@ class _LimitError(yaml.MarkedYAMLError):
 def read_text(path: str | Path, source: str) -> str:
     """The text of the scenario file at ``path``, refused if it is too large or not UTF-8.
 
-    A regular file's size is checked before it is read; a pipe is read up to one byte past the
-    limit. Devices, sockets and directories are refused.
+    A regular file's size is checked before it is read; a pipe (``<(command)``, a named pipe,
+    which waits for its writer) is read up to one byte past the limit. Devices, sockets and
+    directories are refused.
 
     Raises:
         ScenarioError: one ``source: ...`` line saying what is wrong with the file.
@@ -106,6 +108,11 @@ def _read_bounded(fd: int, source: str) -> bytes:
         raise ScenarioError(f"{source}: not a regular file (a device or socket); give a .yaml file")
     if info.st_size > MAX_FILE_BYTES:
         raise ScenarioError(_too_large(source, info.st_size))
+    if stat.S_ISFIFO(info.st_mode):
+        # Wait for a writer, as `cat` does; only the open was kept from blocking.
+        waiting = select.poll()
+        waiting.register(fd, select.POLLIN)
+        waiting.poll()
     os.set_blocking(fd, True)
     chunks: list[bytes] = []
     size = 0
@@ -200,18 +207,16 @@ def _bad_strings(data: Any) -> Iterator[tuple[str, str]]:
 
     Iterative, so it cannot recurse too deeply; the loader has bounded the number of values.
     """
-    stack: list[tuple[str, Any]] = [("", data)]
+    stack: list[tuple[str, Any, Any]] = [("", data, None)]  # path, value, key leading to it
     while stack:
-        path, value = stack.pop()
+        path, value, key = stack.pop()
+        if isinstance(key, str) and _BAD_IN_TEXT.search(key):
+            yield path, f"the key {_text_problem(key)}"
         if isinstance(value, dict):
-            items = list(value.items())
-            for key, item in reversed(items):
-                here = _join(path, key)
-                if isinstance(key, str) and _BAD_IN_TEXT.search(key):
-                    yield here, f"the key {_text_problem(key)}"
-                stack.append((here, item))
+            stack.extend((_join(path, k), item, k) for k, item in reversed(value.items()))
         elif isinstance(value, list):
-            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+            stack.extend((f"{path}[{i}]", item, None)
+                         for i, item in reversed(list(enumerate(value))))
         elif isinstance(value, str) and _BAD_IN_TEXT.search(value):
             yield path or "(top level)", _text_problem(value)
 

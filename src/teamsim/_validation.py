@@ -117,10 +117,18 @@ class _Short(reprlib.Repr):
             return f"<a whole number of about {int(x.bit_length() * 0.30103):,} digits>"
         return super().repr_int(x, level)
 
+    def repr_str(self, x: str, level: int) -> str:
+        return self._head(x)
+
     def repr_instance(self, x: object, level: int) -> str:
         if isinstance(x, (bytes, bytearray)):
-            x = x[: self.maxother]
+            return self._head(x)
         return super().repr_instance(x, level)
+
+    def _head(self, x: str | bytes | bytearray) -> str:
+        # The start of the text, not reprlib's start and end: the start is what a person finds.
+        text = repr(x[: self.maxstring])
+        return text if len(x) <= self.maxstring else text[: self.maxstring - 3] + "..."
 
 
 def shorten(value: Any, width: int = 80, *, as_repr: bool = True) -> str:
