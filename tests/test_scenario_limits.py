@@ -126,16 +126,10 @@ def test_alias_bombs_and_huge_inputs_are_refused_within_bounded_time_and_memory(
     for path, line in zip(paths, lines, strict=False):
         assert line.startswith(f"error: {path}:"), line
         assert f"more than {MAX_NODES:,} values" in line
+    # l0 (10 values) ... l5 (9**5 lists of lol) is the first level past 100,000 values.
+    assert lines[0].startswith(f"error: {paths[0]}:8:")
     assert lines[-1] == (f"error: {sparse}: the file is 1024.0 MiB; a scenario file may be at "
                          "most 1 MiB (generate contacts with `populations:`)")
-
-
-def test_a_bomb_is_refused_at_the_alias_that_passes_the_limit(tmp_path: Path) -> None:
-    path = _write(tmp_path, _laughs("settings"))
-    with pytest.raises(ScenarioError) as caught:
-        load_scenario(path)
-    # l0 (10 values) ... l5 (9**5 lists of lol) is the first level past 100,000 values.
-    assert str(caught.value).startswith(f"{path}:8:")
 
 
 def test_an_endless_pipe_is_read_only_up_to_the_limit(tmp_path: Path) -> None:
