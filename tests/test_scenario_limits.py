@@ -499,3 +499,13 @@ def test_a_list_holding_its_own_alias_is_refused_as_a_loop() -> None:
         parse_scenario("name: x\nsequences: &s [{name: a, steps: *s}]\n", "x.yaml")
     assert str(caught.value) == ("x.yaml:2:33: the alias *s is inside the value it names (a "
                                  "loop); write the value out instead")
+
+
+def test_the_readme_states_the_limits_the_loader_enforces() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    limits = " ".join(readme.split("**Limits.**", 1)[1].split("\n\n", 1)[0].split())
+    assert f"at most {MAX_FILE_BYTES // 1024 // 1024} MiB" in limits
+    assert f"at most {MAX_NODES:,} values" in limits
+    assert f"at most {MAX_DEPTH} levels deep" in limits
+    assert f"numbers of at most {MAX_NUMBER_CHARS} characters" in limits
+    assert f"after {MAX_LINES} problems" in limits
