@@ -509,3 +509,11 @@ def test_the_readme_states_the_limits_the_loader_enforces() -> None:
     assert f"at most {MAX_DEPTH} levels deep" in limits
     assert f"numbers of at most {MAX_NUMBER_CHARS} characters" in limits
     assert f"after {MAX_LINES} problems" in limits
+
+
+def test_a_step_used_twice_through_an_alias_gets_two_ids() -> None:
+    world = parse_scenario("name: x\nsequences:\n- name: S\n  steps:\n"
+                           "  - &hello {kind: message, label: Hello}\n  - {kind: wait, days: 1}\n"
+                           "  - *hello\n", "x.yaml")
+    assert [step.id for step in world.sequences[0].steps] == ["s1", "s2", "s3"]
+

@@ -24,11 +24,14 @@ problem, ``FILE: path: message``, where FILE is the path as the caller gave it::
 
 A YAML syntax error is reported as ``FILE:LINE:COLUMN: invalid YAML: ...`` (1-based), a form
 editors and terminals turn into a link.
+
+The file is read and parsed within fixed limits (size, values after alias expansion, nesting,
+number length, characters; see :mod:`teamsim._scenario_yaml`), so no file can crash or hang
+the loader; a limit passed is reported like any other problem.
 """
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +132,7 @@ def _kind(value: Any) -> str:
 
 def _with_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` with the file's conveniences applied (see the module docstring)."""
-    data = copy.deepcopy(data)
+    data = _unshared(data)
     sequences = data.get("sequences")
     if not isinstance(sequences, list):
         return data
@@ -141,6 +144,20 @@ def _with_defaults(data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(steps, list):
             _assign_ids(steps)
     return data
+
+
+def _unshared(value: Any) -> Any:
+    """A copy of ``value`` in which no mapping or list appears twice.
+
+    A YAML alias makes the loader share one object between places; a step written once and
+    used twice (``- *hello``) must still get two ids. The loader has bounded the size and depth,
+    so the copy and the recursion are bounded too.
+    """
+    if isinstance(value, dict):
+        return {key: _unshared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unshared(item) for item in value]
+    return value
 
 
 def _step_dicts(steps: list[Any]) -> list[dict[str, Any]]:
