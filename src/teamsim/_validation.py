@@ -13,6 +13,7 @@ name, which is right for sequences.
 
 from __future__ import annotations
 
+import reprlib
 import types
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -54,6 +55,8 @@ def _render(kept: list[int | str]) -> str:
     for part in kept:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif len(part) > 60 or not part.isprintable():
+            out += f"[{shorten(part, 60)}]"  # a key that would break or flood the line
         else:
             out += f".{part}" if out else str(part)
     return out
@@ -91,16 +94,70 @@ def _split(
     return kept, last_label
 
 
+MAX_LINES = 50
+"""The most lines :func:`format_errors` writes; one more line counts the problems left."""
+
+_MAX_LINE = 500  # characters of one message; a value quoted in it is already shortened
+
+
+class _Short(reprlib.Repr):
+    """``repr`` that never builds more than it shows, whatever the size of the value."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = self.maxdeque = 5
+        self.maxdict = 5
+        self.maxstring = self.maxother = width
+        self.maxlong = 40
+
+    def repr_int(self, x: int, level: int) -> str:
+        # repr() of an int of more than 4,300 digits raises ValueError; its size is enough.
+        if x.bit_length() > 1000:
+            return f"<a whole number of about {int(x.bit_length() * 0.30103):,} digits>"
+        return super().repr_int(x, level)
+
+    def repr_str(self, x: str, level: int) -> str:
+        return self._head(x)
+
+    def repr_instance(self, x: object, level: int) -> str:
+        if isinstance(x, (bytes, bytearray)):
+            return self._head(x)
+        return super().repr_instance(x, level)
+
+    def _head(self, x: str | bytes | bytearray) -> str:
+        # The start of the text, not reprlib's start and end: the start is what a person finds.
+        text = repr(x[: self.maxstring])
+        return text if len(x) <= self.maxstring else text[: self.maxstring - 3] + "..."
+
+
+def shorten(value: Any, width: int = 80, *, as_repr: bool = True) -> str:
+    """``repr(value)``, or a string itself with ``as_repr=False``, in at most ``width`` chars.
+
+    Never builds the whole representation first, so a value of any size or nesting (an
+    expanded YAML alias, a megabyte string, a huge integer) is shown at once; what is cut is
+    marked with ``...``. Used for every user-supplied value put into an error message.
+    """
+    if isinstance(value, str) and not as_repr:
+        text = value[: width + 1]
+    else:
+        try:
+            text = _Short(width).repr(value)
+        except (ValueError, RecursionError):  # pragma: no cover - a value whose repr fails
+            text = f"<{type(value).__name__}>"
+    return text if len(text) <= width else text[: max(width - 3, 1)] + "..."
+
+
 def _show(value: Any) -> str:
     """A value as a person wrote it in YAML, shortened."""
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif value is None:
         text = "null"
-    elif isinstance(value, (int, float)):
-        text = f"{value:g}" if isinstance(value, float) else str(value)
+    elif isinstance(value, float):
+        text = f"{value:g}"
     else:
-        text = repr(value)
+        text = shorten(value, 60)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -282,8 +339,12 @@ def format_errors(
     errors: list[dict[str, Any]] = [dict(e) for e in err.errors()]
     if data is not _NO_DATA:
         errors = _merge_unions(errors, data)
-    lines = []
-    for error in errors:
+    lines: list[str] = []
+    for index, error in enumerate(errors):
+        if len(lines) >= MAX_LINES:
+            note = f"{len(errors) - index} more problems like these; fix the ones above first"
+            lines.append(f"{source}: {note}" if source else note)
+            break
         loc: tuple[int | str, ...] = tuple(error["loc"])
         allowed = None
         if error.get("type") == "extra_forbidden" and model is not None:
@@ -294,5 +355,7 @@ def format_errors(
         path = _render(_split(loc, data, error.get("type") == "missing")[0])
         where = ": ".join(p for p in (source, path) if p)
         for message in _describe(error, allowed).splitlines():
+            if len(message) > _MAX_LINE:
+                message = message[: _MAX_LINE - 3] + "..."
             lines.append(f"{where}: {message}" if where else message)
     return "\n".join(lines)

@@ -24,18 +24,21 @@ problem, ``FILE: path: message``, where FILE is the path as the caller gave it::
 
 A YAML syntax error is reported as ``FILE:LINE:COLUMN: invalid YAML: ...`` (1-based), a form
 editors and terminals turn into a link.
+
+The file is read and parsed within fixed limits (size, values after alias expansion, nesting,
+number length, characters; see :mod:`teamsim._scenario_yaml`), so no file can crash or hang
+the loader; a limit passed is reported like any other problem.
 """
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pydantic
-import yaml
 
-from teamsim._validation import format_errors
+from teamsim._scenario_yaml import load_yaml, read_text
+from teamsim._validation import format_errors, shorten
 from teamsim.errors import ScenarioError
 from teamsim.sim import World
 
@@ -46,31 +49,6 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _STEP_ARMS = ("then_steps", "else_steps")
 _STEP_DEFS = ("MessageStep", "WaitStep", "BranchStep")
 _CONDITION_DEFS = ("AttributeCondition", "EngagementCondition")
-
-
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a key written twice in one mapping.
-
-    Plain ``safe_load`` keeps the last value silently, which hides a whole block of settings.
-    """
-
-
-def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    seen: dict[Any, yaml.Node] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if not isinstance(key, str | int | float | bool):
-            continue  # an unhashable key; construct_mapping reports it
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} is written twice in this mapping; keep one",
-                key_node.start_mark)
-        seen[key] = key_node
-    return loader.construct_mapping(node, deep=deep)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
 def load_scenario(path: str | Path) -> World:
@@ -87,19 +65,7 @@ def load_scenario(path: str | Path) -> World:
             message has one ``FILE: path: message`` line per problem.
     """
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{source}: no such file; check the path") from None
-    except IsADirectoryError:
-        raise ScenarioError(f"{source}: is a directory; give a .yaml file") from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(
-            f"{source}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
-        ) from None
-    except OSError as exc:
-        raise ScenarioError(f"{source}: cannot read the file: {exc.strerror or exc}") from None
-    return parse_scenario(text, source)
+    return parse_scenario(read_text(path, source), source)
 
 
 def parse_scenario(text: str, source: str) -> World:
@@ -115,12 +81,7 @@ def parse_scenario(text: str, source: str) -> World:
     Raises:
         ScenarioError: ``text`` is not YAML or not a valid scenario.
     """
-    try:
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        raise ScenarioError(_yaml_message(exc, source)) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{source}: invalid YAML: {exc}") from None
+    data = load_yaml(text, source)
     if data is None:
         raise ScenarioError(f"{source}: the file is empty; a scenario needs at least `name:`")
     if not isinstance(data, dict):
@@ -161,31 +122,17 @@ def scenario_schema() -> dict[str, Any]:
     }
 
 
-def _yaml_message(exc: yaml.MarkedYAMLError, source: str) -> str:
-    mark = exc.problem_mark or exc.context_mark
-    problem = exc.problem or str(exc)
-    context = ""
-    if exc.context and exc.problem:
-        start = exc.context_mark
-        at = (f" at line {start.line + 1}, column {start.column + 1}"
-              if start is not None and mark is not None and start.line != mark.line else "")
-        context = f" ({exc.context}{at})"
-    if mark is None:
-        return f"{source}: invalid YAML: {problem}{context}"
-    return f"{source}:{mark.line + 1}:{mark.column + 1}: invalid YAML: {problem}{context}"
-
-
 def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        return f"the text {value[:40]!r}"
-    return f"{type(value).__name__} {value!r}"
+        return f"the text {shorten(value, 40)}"
+    return f"{type(value).__name__} {shorten(value, 60)}"
 
 
 def _with_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` with the file's conveniences applied (see the module docstring)."""
-    data = copy.deepcopy(data)
+    data = _unshared(data)
     sequences = data.get("sequences")
     if not isinstance(sequences, list):
         return data
@@ -197,6 +144,20 @@ def _with_defaults(data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(steps, list):
             _assign_ids(steps)
     return data
+
+
+def _unshared(value: Any) -> Any:
+    """A copy of ``value`` in which no mapping or list appears twice.
+
+    A YAML alias makes the loader share one object between places; a step written once and
+    used twice (``- *hello``) must still get two ids. The loader has bounded the size and depth,
+    so the copy and the recursion are bounded too.
+    """
+    if isinstance(value, dict):
+        return {key: _unshared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unshared(item) for item in value]
+    return value
 
 
 def _step_dicts(steps: list[Any]) -> list[dict[str, Any]]:
