@@ -172,7 +172,8 @@ def check_template(source: str, where: str = "template") -> None:
     try:
         _ENV.from_string(source)
     except TemplateError as err:
-        raise ValidationError(f"{where}: {err}; fix the template's Jinja2 syntax") from None
+        raise ValidationError(
+            f"{where}: {str(err).rstrip('.')}; fix the template's Jinja2 syntax") from None
 
 
 class TemplateDrafter:
