@@ -53,6 +53,7 @@ from teamsim.domain import (
     channels,
     check_timezone,
 )
+from teamsim.errors import ScenarioError
 
 __all__ = [
     "ActivateAction",
@@ -772,20 +773,26 @@ def contact_count(world: World) -> int:
     return len(world.contacts) + sum(p.count for p in world.populations)
 
 
-def check_size(world: World, allow_large: bool = False) -> None:
+def check_size(world: World, allow_large: bool = False, source: str | None = None) -> None:
     """Refuse a world with more than :data:`~teamsim._ranges.MAX_CONTACTS` contacts.
 
     A run costs about 36 KiB and 9.5 ms per contact, so a million contacts would run for hours
     and take tens of GiB. The scenario itself cannot lift the limit: only the person running
     it can (``--allow-large``, or ``allow_large=True`` from Python).
 
+    Args:
+        world: the validated world.
+        allow_large: the caller's explicit consent to run a larger world.
+        source: the scenario file, named at the start of the message.
+
     Raises:
-        ValueError: the world is larger than the limit and ``allow_large`` is false.
+        ScenarioError: the world is larger than the limit and ``allow_large`` is false.
     """
     total = contact_count(world)
     if total > MAX_CONTACTS and not allow_large:
-        raise ValueError(
-            f"contacts: {total:,} contacts (listed plus populations) is more than the limit "
+        where = f"{source}: " if source else ""
+        raise ScenarioError(
+            f"{where}populations: {total:,} contacts (listed plus populations) is more than the limit "
             f"of {MAX_CONTACTS:,} (about 36 KiB and 10 ms each); make the populations smaller, "
             "or pass --allow-large to run it anyway")
 

@@ -120,46 +120,44 @@ def _moment(kind: type[date] | type[time], name: str, example: str) -> WrapValid
     return WrapValidator(check)
 
 
-def _span(low: float, high: float, unit: str, *, above: bool = False) -> Any:
-    bound = Field(gt=low, le=high) if above else Field(ge=low, le=high)
-    return Annotated[float, bound, _finite(low, high, unit)]
-
-
-Days = _span(0, MAX_DAYS, "days")
+Days = Annotated[float, Field(ge=0, le=MAX_DAYS), _finite(0, MAX_DAYS, "days")]
 """Days after the start or of a wait, fractions allowed: 0 to 3650."""
 
-RunDays = _span(0, MAX_DAYS, "days", above=True)
+RunDays = Annotated[float, Field(gt=0, le=MAX_DAYS), _finite(0, MAX_DAYS, "days")]
 """A run's length in days: more than 0, at most 3650."""
 
-Hours = _span(0, MAX_HOURS, "hours")
+Hours = Annotated[float, Field(ge=0, le=MAX_HOURS), _finite(0, MAX_HOURS, "hours")]
 """A span in hours: 0 to 87600 (ten years)."""
 
-DelayHours = _span(0, MAX_HOURS, "hours")
+DelayHours = Annotated[float, Field(ge=0, le=MAX_HOURS), _finite(0, MAX_HOURS, "hours")]
 """A delay parameter in hours: 0 to 87600."""
 
-PositiveDelayHours = _span(0, MAX_HOURS, "hours", above=True)
+PositiveDelayHours = Annotated[float, Field(gt=0, le=MAX_HOURS),
+                               _finite(0, MAX_HOURS, "hours")]
 """A mean or median delay in hours: more than 0, at most 87600."""
 
-Sigma = _span(0, 10, "")
+Sigma = Annotated[float, Field(ge=0, le=10), _finite(0, 10, "")]
 """The spread of a lognormal delay: 0 to 10."""
 
-Probability = _span(0, 1, "")
+Probability = Annotated[float, Field(ge=0, le=1), _finite(0, 1, "")]
 """A chance: 0 to 1."""
 
-Factor = _span(0, 100, "")
+Factor = Annotated[float, Field(ge=0, le=100), _finite(0, 100, "")]
 """A multiplier on a chance: 0 to 100 (the chance is capped at 1 after it)."""
 
-Weight = _span(0, 1_000_000, "")
+Weight = Annotated[float, Field(ge=0, le=1_000_000), _finite(0, 1_000_000, "")]
 """A relative weight: 0 to 1,000,000."""
 
-ItemMinutes = _span(0, 1440, "minutes")
+ItemMinutes = Annotated[float, Field(ge=0, le=1440), _finite(0, 1440, "minutes")]
 """Human minutes spent on one item: 0 to 1440."""
 
-MetricBound = _span(-_MAX_METRIC, _MAX_METRIC, "")
+MetricBound = Annotated[float, Field(ge=-_MAX_METRIC, le=_MAX_METRIC),
+                        _finite(-_MAX_METRIC, _MAX_METRIC, "")]
 """A bound in an expectation: a finite number from -1e15 to 1e15."""
 
 AttributeValue = (str | Annotated[int, Field(ge=-_MAX_INT - 1, le=_MAX_INT)]
-                  | _span(-_MAX_METRIC, _MAX_METRIC, "") | bool)
+                  | Annotated[float, Field(ge=-_MAX_METRIC, le=_MAX_METRIC),
+                              _finite(-_MAX_METRIC, _MAX_METRIC, "")] | bool)
 """A contact's free attribute: text, true/false, a whole number that fits 64 bits, or a finite
 number from -1e15 to 1e15."""
 
