@@ -792,9 +792,9 @@ def check_size(world: World, allow_large: bool = False, source: str | None = Non
     if total > MAX_CONTACTS and not allow_large:
         where = f"{source}: " if source else ""
         raise ScenarioError(
-            f"{where}populations: {total:,} contacts (listed plus populations) is more than the limit "
-            f"of {MAX_CONTACTS:,} (about 36 KiB and 10 ms each); make the populations smaller, "
-            "or pass --allow-large to run it anyway")
+            f"{where}populations: {total:,} contacts (listed plus populations) is more than "
+            f"the limit of {MAX_CONTACTS:,} (about 36 KiB and 10 ms each); make the populations "
+            "smaller, or pass --allow-large to run it anyway")
 
 
 def _dupes(what: str, names: list[str], problems: list[str]) -> None:

@@ -155,9 +155,11 @@ MetricBound = Annotated[float, Field(ge=-_MAX_METRIC, le=_MAX_METRIC),
                         _finite(-_MAX_METRIC, _MAX_METRIC, "")]
 """A bound in an expectation: a finite number from -1e15 to 1e15."""
 
-AttributeValue = (str | Annotated[int, Field(ge=-_MAX_INT - 1, le=_MAX_INT)]
-                  | Annotated[float, Field(ge=-_MAX_METRIC, le=_MAX_METRIC),
-                              _finite(-_MAX_METRIC, _MAX_METRIC, "")] | bool)
+AttributeValue = Annotated[
+    str | Annotated[int, Field(ge=-_MAX_INT - 1, le=_MAX_INT)]
+    | Annotated[float, Field(ge=-_MAX_METRIC, le=_MAX_METRIC)] | bool,
+    _finite(-_MAX_METRIC, _MAX_METRIC, ""),
+]
 """A contact's free attribute: text, true/false, a whole number that fits 64 bits, or a finite
 number from -1e15 to 1e15."""
 
