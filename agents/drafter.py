@@ -28,6 +28,8 @@ phrase), it writes plain wording, so the revision loop converges.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -185,10 +187,12 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     (The sandbox already caps ``range`` at 100,000 items.)
     """
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        """Apply ``*`` or ``**`` once the size of the result is known to be small."""
+        """Apply ``*``, ``**`` or ``%`` once the size of the result is known to be small."""
+        if operator == "%" and isinstance(left, str) and _WIDE_PRINTF.search(left):
+            raise SecurityError("a format width of more than 5 digits")
         if operator == "*":
             for items, times in ((left, right), (right, left)):
                 if (isinstance(items, str | bytes | list | tuple) and isinstance(times, int)
@@ -202,7 +206,47 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  
+        """Call ``__obj`` unless it is a text method asked to pad or format very wide."""
+        # The sandbox hands out str.format wrapped; the bound method is its __wrapped__.
+        method = getattr(__obj, "__wrapped__", __obj)
+        owner = getattr(method, "__self__", None)
+        if isinstance(owner, str):
+            _check_width(owner if getattr(method, "__name__", "") in {"format", "format_map"}
+                         else "", (*args, *kwargs.values()))
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+# A width or precision of six digits or more in a format: "%999999s", "{:>999999}".
+_WIDE_PRINTF = re.compile(r"%[-+ #0]*(?:\*|\d{6,}|\d*\.(?:\*|\d{6,}))")
+_WIDE_FORMAT = re.compile(r"\{[^{}]*:[^{}]*\d{6,}[^{}]*\}")
+
+
+def _check_width(fmt: str, args: tuple[Any, ...]) -> None:
+    """Refuse a whole-number argument or a format width that would build a huge text."""
+    if _WIDE_FORMAT.search(fmt) or any(
+            isinstance(a, int) and abs(a) > MAX_RENDERED_CHARS for a in args):
+        raise SecurityError(f"a width or count larger than {MAX_RENDERED_CHARS:,}")
+
+
+def _guarded(name: str, function: Any) -> Any:
+    """The filter ``function``, refusing arguments that would build a huge text."""
+
+    @functools.wraps(function)
+    def guarded(value: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_width(value if name == "format" and isinstance(value, str) else "",
+                     (*args, *kwargs.values()))
+        if name == "format" and isinstance(value, str) and _WIDE_PRINTF.search(value):
+            raise SecurityError("a format width of more than 5 digits")
+        return function(value, *args, **kwargs)
+
+    return guarded
+
+
 _ENV = _Sandbox(undefined=_Unfilled, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+# Filters whose numeric arguments size their output ("x"|center(10**9)).
+for _name in ("center", "indent", "truncate", "wordwrap", "format", "batch", "slice"):
+    _ENV.filters[_name] = _guarded(_name, _ENV.filters[_name])
 
 
 def check_template(source: str, where: str = "template") -> None:
@@ -294,7 +338,8 @@ class TemplateDrafter:
             (self.style.templates[k] for k in keys if k in self.style.templates),
             MessageTemplate(),
         )
-        return MessageTemplate(
+        # Both parts were checked where they were written; no need to parse them again.
+        return MessageTemplate.model_construct(
             subject=step.subject_template or configured.subject,
             body=step.body_template or configured.body,
         )
