@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
-from jinja2 import TemplateError, Undefined
+from jinja2 import TemplateError, Undefined, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -54,11 +55,14 @@ from teamsim.agents.reviewer import Check
 from teamsim.domain import ChannelSpec, channel_spec
 from teamsim.errors import ValidationError
 
-__all__ = ["MAX_RENDERED_CHARS", "DraftStyle", "MessageTemplate", "TemplateDrafter",
-           "check_template"]
+__all__ = ["MAX_LOOP_STEPS", "MAX_RENDERED_CHARS", "DraftStyle", "MessageTemplate",
+           "TemplateDrafter", "check_template"]
 
 MAX_RENDERED_CHARS = 20_000
 """The longest text one template may render (four times the longest channel's limit)."""
+
+MAX_LOOP_STEPS = 100_000
+"""The most ``{% for %}`` iterations one rendering may take, over all its loops together."""
 
 # The largest exponent ``**`` takes on a whole number: 2 ** 1000 has 302 digits, and a big
 # exponent costs time and memory long before the result is printed.
@@ -189,6 +193,13 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "**", "%"})
 
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """Parse ``source``, making every ``for`` loop count its steps against the budget."""
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Call(nodes.Name(_COUNTED, "load"), [loop.iter], [], None, None)
+        return tree
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Apply ``*``, ``**`` or ``%`` once the size of the result is known to be small."""
         if operator == "%" and isinstance(left, str) and _WIDE_PRINTF.search(left):
@@ -243,7 +254,24 @@ def _guarded(name: str, function: Any) -> Any:
     return guarded
 
 
+# Loop steps left in the rendering under way: nested loops that print nothing
+# ({% for a in x %}{% for b in x %}{% endfor %}{% endfor %}) would otherwise run for hours.
+_STEPS_LEFT: ContextVar[list[int]] = ContextVar("teamsim_template_steps")
+_COUNTED = "_teamsim_counted"
+
+
+def _counted(items: Iterable[Any]) -> Iterator[Any]:
+    """``items``, one by one, each taking a step of the rendering's loop budget."""
+    left = _STEPS_LEFT.get(None) or [MAX_LOOP_STEPS]
+    for item in items:
+        left[0] -= 1
+        if left[0] < 0:
+            raise SecurityError(f"loops take more than {MAX_LOOP_STEPS:,} steps")
+        yield item
+
+
 _ENV = _Sandbox(undefined=_Unfilled, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+_ENV.globals[_COUNTED] = _counted
 # Filters whose numeric arguments size their output ("x"|center(10**9)).
 for _name in ("center", "indent", "truncate", "wordwrap", "format", "batch", "slice"):
     _ENV.filters[_name] = _guarded(_name, _ENV.filters[_name])
@@ -453,6 +481,7 @@ def _render(source: str, context: Mapping[str, Any], where: str) -> str:
     ``where``, and so is output longer than :data:`MAX_RENDERED_CHARS`."""
     pieces: list[str] = []
     size = 0
+    token = _STEPS_LEFT.set([MAX_LOOP_STEPS])
     try:
         for piece in _ENV.from_string(source).generate(context):
             size += len(piece)
@@ -469,6 +498,8 @@ def _render(source: str, context: Mapping[str, Any], where: str) -> str:
         reason = str(err).rstrip(".") or type(err).__name__
         raise ValidationError(f"{where}: {type(err).__name__}: {reason}; fix the template"
                               ) from None
+    finally:
+        _STEPS_LEFT.reset(token)
     return "".join(pieces).strip()
 
 

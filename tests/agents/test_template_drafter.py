@@ -309,6 +309,30 @@ def test_rendered_text_is_capped_at_20_000_characters(make_request: MakeRequest)
         draft(request)
 
 
+def test_loops_are_capped_at_100_000_steps_even_when_they_print_nothing(
+    make_request: MakeRequest,
+) -> None:
+    loops = "{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}"
+    request = with_templates(make_request, "s1", body=loops)
+
+    with pytest.raises(ValidationError, match=(
+            r"body template: SecurityError: loops take more than 100,000 steps; fix the "
+            "template$")):
+        draft(request)
+
+
+def test_loops_within_the_budget_render_and_the_budget_is_per_rendering(
+    make_request: MakeRequest,
+) -> None:
+    request = with_templates(
+        make_request, "s1",
+        body="{% for a in range(300) %}{% for b in range(300) %}{% endfor %}{% endfor %}"
+             "{% for c in 'abc' %}{{ c }}{{ loop.length }}{% endfor %}")
+
+    assert draft(request).body.startswith("a3b3c3")
+    assert draft(request).body.startswith("a3b3c3")
+
+
 def test_small_repetition_and_powers_still_render(make_request: MakeRequest) -> None:
     request = with_templates(make_request, "s1", body="{{ '-' * 3 }} {{ 2 ** 10 }} {{ 3 * 4 }}")
 
