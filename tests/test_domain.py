@@ -185,7 +185,7 @@ def test_registered_channel_becomes_usable(monkeypatch: pytest.MonkeyPatch) -> N
          r"steps\[3\]\.days: must be a finite number from 0 to 3650 \(days\), got inf"),
         (lambda s: s.add_wait(days=1e300), r"steps\[3\]\.days: must be <= 3650, got 1e\+300"),
         (lambda s: s.set_wait("s2", 1, float("nan")),
-         r"steps\[1\]\.hours: must be a finite number from 0 to 87600 \(hours\), got nan"),
+         r"steps\[1\]\.hours: must be a finite number from 0 to 87,600 \(hours\), got nan"),
         (lambda s: s.add_branch({"kind": "engagement", "step_id": "s1", "event": "not_opened",
                                  "within_days": float("inf")}),
          r"condition\.within_days: must be a finite number from 0 to 3650 \(days\), got inf"),

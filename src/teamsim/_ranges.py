@@ -78,6 +78,16 @@ _MAX_METRIC = 1e15
 _MAX_INT = 2**63 - 1
 
 
+def _bound(value: float) -> str:
+    """A bound as people write it: ``3650``, ``1,000,000``, ``1e15``."""
+    value = float(value)
+    if value.is_integer() and abs(value) < 10_000:
+        return f"{int(value)}"
+    if value.is_integer() and abs(value) < 1e7:
+        return f"{int(value):,}"
+    return f"{value:.0e}".replace("e+", "e")
+
+
 def _finite(low: float, high: float, unit: str) -> BeforeValidator:
     """Refuse an infinite or NaN number with a message naming the allowed range."""
 
@@ -85,7 +95,8 @@ def _finite(low: float, high: float, unit: str) -> BeforeValidator:
         if isinstance(value, float) and not math.isfinite(value):
             where = f" ({unit})" if unit else ""
             raise ValueError(
-                f"must be a finite number from {low:g} to {high:g}{where}, got {value}")
+                f"must be a finite number from {_bound(low)} to {_bound(high)}{where}, "
+                f"got {value}")
         return value
 
     return BeforeValidator(check)
