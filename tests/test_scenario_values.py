@@ -249,3 +249,13 @@ def test_run_time_template_error_is_one_line_naming_teammate_sequence_and_step(
     assert result.stderr == (f"error: teammate 'Riley' drafting sequence 'S' step 's1' body "
                              f"template: {reason}; fix the template\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+def test_sweep_refuses_a_large_scenario_before_running(tmp_path: Path, runner: CliRunner) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(LARGE, encoding="utf-8")
+    result = runner.invoke(app, ["sweep", str(path), "--seeds", "0:2", "--out",
+                                 str(tmp_path / "sweep")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {path}: populations: 100,001 contacts ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.yaml"]

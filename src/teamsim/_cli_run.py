@@ -273,6 +273,7 @@ def sweep_command(
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Output directory for sweep.csv and summary.json "
         "(default: runs/<file stem>-sweep).", show_default=False)] = None,
+    allow_large: AllowLarge = False,
 ) -> None:
     """Run every variant x seed in parallel; means with 95% intervals and paired differences."""
     out, _ = _consoles()
@@ -283,7 +284,7 @@ def sweep_command(
         variants = runner.parse_sets(set_ or [])
         with _progress(len(seed_list) * len(variants), "runs") as update:
             result = runner.sweep(scenario, seed_list, variants=variants, metrics=chosen,
-                                  workers=workers, out=target,
+                                  workers=workers, out=target, allow_large=allow_large,
                                   progress=lambda done, _total: update(done))
     except TeamsimError as exc:
         raise _fail(str(exc)) from None
