@@ -28,13 +28,19 @@ phrase), it writes plain wording, so the revision loop converges.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
-from jinja2 import TemplateError, Undefined
+from jinja2 import TemplateError, Undefined, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from teamsim._ranges import Minutes
 from teamsim.agents._text import (
     DEFAULT_OPT_OUT_PHRASES,
     DEFAULT_PLACEHOLDER_PATTERNS,
@@ -46,10 +52,21 @@ from teamsim.agents._text import (
 )
 from teamsim.agents._types import Draft, DraftRequest, ThreadMessage
 from teamsim.agents.reviewer import Check
-from teamsim.domain import ChannelSpec, SimMinutes, channel_spec
+from teamsim.domain import ChannelSpec, channel_spec
 from teamsim.errors import ValidationError
 
-__all__ = ["DraftStyle", "MessageTemplate", "TemplateDrafter", "check_template"]
+__all__ = ["MAX_LOOP_STEPS", "MAX_RENDERED_CHARS", "DraftStyle", "MessageTemplate",
+           "TemplateDrafter", "check_template"]
+
+MAX_RENDERED_CHARS = 20_000
+"""The longest text one template may render (four times the longest channel's limit)."""
+
+MAX_LOOP_STEPS = 100_000
+"""The most ``{% for %}`` iterations one rendering may take, over all its loops together."""
+
+# The largest exponent ``**`` takes on a whole number: 2 ** 1000 has 302 digits, and a big
+# exponent costs time and memory long before the result is printed.
+_MAX_EXPONENT = 1000
 
 # Review notes the drafter can fix inside the template's own text; any other note means the
 # wording itself is wrong, so the revision starts again from plain wording.
@@ -78,6 +95,15 @@ class MessageTemplate(BaseModel):
     subject: str | None = None
     body: str | None = None
 
+    @field_validator("subject", "body")
+    @classmethod
+    def _parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            reason = _syntax_error(value)
+            if reason is not None:
+                raise ValueError(f"{reason}; fix the template's Jinja2 syntax")
+        return value
+
 
 class DraftStyle(BaseModel):
     """How :class:`TemplateDrafter` writes and how long it takes.
@@ -103,9 +129,9 @@ class DraftStyle(BaseModel):
     ensure_opt_out: bool = True
     sign_off: str = "Best,"
     placeholder_patterns: tuple[str, ...] = DEFAULT_PLACEHOLDER_PATTERNS
-    base_minutes: SimMinutes = Field(default=10, ge=0)
-    revision_minutes: SimMinutes = Field(default=5, ge=0)
-    minutes_per_100_words: SimMinutes = Field(default=5, ge=0)
+    base_minutes: Minutes = 10
+    revision_minutes: Minutes = 5
+    minutes_per_100_words: Minutes = 5
 
 
 class _Unfilled(Undefined):
@@ -157,9 +183,98 @@ class _Namespace:
         return self._text
 
 
-_ENV = ImmutableSandboxedEnvironment(
-    undefined=_Unfilled, autoescape=False, trim_blocks=True, lstrip_blocks=True
-)
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox that also refuses to build huge values.
+
+    ``'x' * 4000000000`` or ``[0] * 10**9`` would take all the memory before the output limit
+    could stop it, and ``9 ** 9 ** 9`` all the time; they raise ``SecurityError`` instead.
+    (The sandbox already caps ``range`` at 100,000 items.)
+    """
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """Parse ``source``, making every ``for`` loop count its steps against the budget."""
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Call(nodes.Name(_COUNTED, "load"), [loop.iter], [], None, None)
+        return tree
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        """Apply ``*``, ``**`` or ``%`` once the size of the result is known to be small."""
+        if operator == "%" and isinstance(left, str) and _WIDE_PRINTF.search(left):
+            raise SecurityError("a format width of more than 5 digits")
+        if operator == "*":
+            for items, times in ((left, right), (right, left)):
+                if (isinstance(items, str | bytes | list | tuple) and isinstance(times, int)
+                        and len(items) * times > MAX_RENDERED_CHARS):
+                    raise SecurityError(
+                        f"repeating {len(items)} item(s) {times} times makes more than "
+                        f"{MAX_RENDERED_CHARS:,}")
+        elif (operator == "**" and isinstance(left, int) and isinstance(right, int)
+                and abs(left) > 1 and right > _MAX_EXPONENT):
+            raise SecurityError(f"exponent {right} is larger than {_MAX_EXPONENT}")
+        return super().call_binop(context, operator, left, right)
+
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  
+        """Call ``__obj`` unless it is a text method asked to pad or format very wide."""
+        # The sandbox hands out str.format wrapped; the bound method is its __wrapped__.
+        method = getattr(__obj, "__wrapped__", __obj)
+        owner = getattr(method, "__self__", None)
+        if isinstance(owner, str):
+            _check_width(owner if getattr(method, "__name__", "") in {"format", "format_map"}
+                         else "", (*args, *kwargs.values()))
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+# A width or precision of six digits or more in a format: "%999999s", "{:>999999}".
+_WIDE_PRINTF = re.compile(r"%[-+ #0]*(?:\*|\d{6,}|\d*\.(?:\*|\d{6,}))")
+_WIDE_FORMAT = re.compile(r"\{[^{}]*:[^{}]*\d{6,}[^{}]*\}")
+
+
+def _check_width(fmt: str, args: tuple[Any, ...]) -> None:
+    """Refuse a whole-number argument or a format width that would build a huge text."""
+    if _WIDE_FORMAT.search(fmt) or any(
+            isinstance(a, int) and abs(a) > MAX_RENDERED_CHARS for a in args):
+        raise SecurityError(f"a width or count larger than {MAX_RENDERED_CHARS:,}")
+
+
+def _guarded(name: str, function: Any) -> Any:
+    """The filter ``function``, refusing arguments that would build a huge text."""
+
+    @functools.wraps(function)
+    def guarded(value: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_width(value if name == "format" and isinstance(value, str) else "",
+                     (*args, *kwargs.values()))
+        if name == "format" and isinstance(value, str) and _WIDE_PRINTF.search(value):
+            raise SecurityError("a format width of more than 5 digits")
+        return function(value, *args, **kwargs)
+
+    return guarded
+
+
+# Loop steps left in the rendering under way: nested loops that print nothing
+# ({% for a in x %}{% for b in x %}{% endfor %}{% endfor %}) would otherwise run for hours.
+_STEPS_LEFT: ContextVar[list[int]] = ContextVar("teamsim_template_steps")
+_COUNTED = "_teamsim_counted"
+
+
+def _counted(items: Iterable[Any]) -> Iterator[Any]:
+    """``items``, one by one, each taking a step of the rendering's loop budget."""
+    left = _STEPS_LEFT.get(None) or [MAX_LOOP_STEPS]
+    for item in items:
+        left[0] -= 1
+        if left[0] < 0:
+            raise SecurityError(f"loops take more than {MAX_LOOP_STEPS:,} steps")
+        yield item
+
+
+_ENV = _Sandbox(undefined=_Unfilled, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+_ENV.globals[_COUNTED] = _counted
+# Filters whose numeric arguments size their output ("x"|center(10**9)).
+for _name in ("center", "indent", "truncate", "wordwrap", "format", "batch", "slice"):
+    _ENV.filters[_name] = _guarded(_name, _ENV.filters[_name])
 
 
 def check_template(source: str, where: str = "template") -> None:
@@ -169,10 +284,18 @@ def check_template(source: str, where: str = "template") -> None:
         source: the Jinja2 template text.
         where: where the template came from, for the message (``"steps[0].body_template"``).
     """
+    reason = _syntax_error(source)
+    if reason is not None:
+        raise ValidationError(f"{where}: {reason}; fix the template's Jinja2 syntax")
+
+
+def _syntax_error(source: str) -> str | None:
+    """Why ``source`` does not parse as a template, or ``None`` when it does."""
     try:
         _ENV.from_string(source)
     except TemplateError as err:
-        raise ValidationError(f"{where}: {err}; fix the template's Jinja2 syntax") from None
+        return str(err).rstrip(".")
+    return None
 
 
 class TemplateDrafter:
@@ -243,7 +366,8 @@ class TemplateDrafter:
             (self.style.templates[k] for k in keys if k in self.style.templates),
             MessageTemplate(),
         )
-        return MessageTemplate(
+        # Both parts were checked where they were written; no need to parse them again.
+        return MessageTemplate.model_construct(
             subject=step.subject_template or configured.subject,
             body=step.body_template or configured.body,
         )
@@ -353,18 +477,40 @@ def _context(request: DraftRequest) -> dict[str, Any]:
 
 
 def _render(source: str, context: Mapping[str, Any], where: str) -> str:
+    """Render ``source``; any failure is a :class:`~teamsim.errors.ValidationError` naming
+    ``where``, and so is output longer than :data:`MAX_RENDERED_CHARS`."""
+    pieces: list[str] = []
+    size = 0
+    token = _STEPS_LEFT.set([MAX_LOOP_STEPS])
     try:
-        return _ENV.from_string(source).render(context).strip()
-    except TemplateError as err:
-        raise ValidationError(f"{where}: {err}; fix the template") from None
+        for piece in _ENV.from_string(source).generate(context):
+            size += len(piece)
+            if size > MAX_RENDERED_CHARS:
+                raise ValidationError(
+                    f"{where}: renders more than {MAX_RENDERED_CHARS:,} characters; "
+                    "shorten the template")
+            pieces.append(piece)
+    except ValidationError:
+        raise
+    except Exception as err:
+        # Scenario files supply templates: whatever a template does wrong at run time (divide
+        # by zero, index past the end, build too much) is bad input, not a teamsim crash.
+        reason = str(err).rstrip(".") or type(err).__name__
+        raise ValidationError(f"{where}: {type(err).__name__}: {reason}; fix the template"
+                              ) from None
+    finally:
+        _STEPS_LEFT.reset(token)
+    return "".join(pieces).strip()
 
 
 def _where(request: DraftRequest, part: str) -> str:
+    """The template's place for a message: teammate, sequence, step and part."""
+    teammate = f"teammate {request.teammate!r} drafting "
     step = request.step
     if step is None:
-        return f"{part} template"
+        return f"{teammate}the {part} template"
     sequence = f"sequence {request.sequence.name!r} " if request.sequence else ""
-    return f"{sequence}step {step.id!r} {part} template"
+    return f"{teammate}{sequence}step {step.id!r} {part} template"
 
 
 def _plain_subject(request: DraftRequest) -> str:

@@ -11,9 +11,11 @@ import difflib
 import functools
 import re
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from teamsim._ranges import Minutes
 from teamsim.agents._text import (
     DEFAULT_OPT_OUT_PHRASES,
     DEFAULT_PLACEHOLDER_PATTERNS,
@@ -23,7 +25,7 @@ from teamsim.agents._text import (
     word_count,
 )
 from teamsim.agents._types import Draft, DraftRequest, Review, ReviewRequest, Verdict
-from teamsim.domain import Contact, SimMinutes, channel_spec
+from teamsim.domain import Contact, channel_spec
 
 __all__ = ["Check", "ReviewRules", "RuleReviewer"]
 
@@ -76,10 +78,10 @@ class ReviewRules(BaseModel):
         {"there", "all", "everyone", "team", "folks", "friend", "friends"}
     )
     near_duplicate_ratio: float = Field(default=0.9, gt=0, le=1)
-    max_chars: dict[str, int] = Field(default_factory=dict)
+    max_chars: dict[str, Annotated[int, Field(ge=1, le=100_000)]] = Field(default_factory=dict)
     sms_one_segment: bool = True
-    base_minutes: SimMinutes = Field(default=3, ge=0)
-    minutes_per_100_words: SimMinutes = Field(default=1, ge=0)
+    base_minutes: Minutes = 3
+    minutes_per_100_words: Minutes = 1
 
 
 class RuleReviewer:

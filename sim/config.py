@@ -15,17 +15,45 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from teamsim.agents import DraftStyle, ReviewRules
+from teamsim._ranges import (
+    MAX_CONTACTS,
+    MAX_DELAY_MINUTES,
+    AttributeValue,
+    Cap,
+    Capacity,
+    Days,
+    DelayHours,
+    Factor,
+    Hours,
+    ItemMinutes,
+    LocalTime,
+    MetricBound,
+    Position,
+    PositiveDelayHours,
+    Probability,
+    RunDays,
+    Seed,
+    Sigma,
+    Weight,
+    WhenDate,
+    WhenDateTime,
+    check_moment,
+)
+from teamsim.agents import DraftStyle, ReviewRules, check_template
 from teamsim.domain import (
     AutoApproveRule,
+    BranchStep,
     Contact,
+    MessageStep,
     Sequence,
     SequenceStatus,
     SimMinutes,
+    Step,
     TeammateRole,
     channels,
     check_timezone,
 )
+from teamsim.errors import ScenarioError
 
 __all__ = [
     "ActivateAction",
@@ -50,6 +78,8 @@ __all__ = [
     "TeammateSpec",
     "TimelineAction",
     "World",
+    "check_size",
+    "contact_count",
 ]
 
 _MODEL = ConfigDict(extra="forbid")
@@ -65,12 +95,12 @@ class Delay(BaseModel):
 
     model_config = _MODEL
     dist: Literal["fixed", "exponential", "lognormal", "uniform"] = "lognormal"
-    hours: float | None = Field(default=None, ge=0)
-    mean_hours: float | None = Field(default=None, gt=0)
-    median_hours: float | None = Field(default=None, gt=0)
-    sigma: float = Field(default=1.0, ge=0)
-    min_hours: float | None = Field(default=None, ge=0)
-    max_hours: float | None = Field(default=None, ge=0)
+    hours: DelayHours | None = None
+    mean_hours: PositiveDelayHours | None = None
+    median_hours: PositiveDelayHours | None = None
+    sigma: Sigma = 1.0
+    min_hours: DelayHours | None = None
+    max_hours: DelayHours | None = None
 
     @model_validator(mode="after")
     def _parameters(self) -> Delay:
@@ -84,7 +114,11 @@ class Delay(BaseModel):
         return self
 
     def minutes(self, u: float) -> SimMinutes:
-        """The delay for the uniform draw ``u`` in [0, 1), in whole minutes (at least 1)."""
+        """The delay for the uniform draw ``u`` in [0, 1), in whole minutes (at least 1).
+
+        A lognormal tail can reach far beyond any run: the delay is cut to ten years
+        (:data:`~teamsim._ranges.MAX_DELAY_MINUTES`), which never lands inside one.
+        """
         u = min(max(u, 1e-12), 1 - 1e-12)
         if self.dist == "fixed":
             hours = self.hours or 0.0
@@ -95,14 +129,11 @@ class Delay(BaseModel):
         else:
             lo, hi = self.min_hours or 0.0, self.max_hours or 0.0
             hours = lo + (hi - lo) * u
-        return max(1, round(hours * 60))
+        return max(1, min(MAX_DELAY_MINUTES, round(hours * 60)))
 
 
 def _lognormal(median: float, sigma: float = 1.0) -> Delay:
     return Delay(dist="lognormal", median_hours=median, sigma=sigma)
-
-
-Probability = Annotated[float, Field(ge=0, le=1)]
 
 
 class Persona(BaseModel):
@@ -122,9 +153,9 @@ class Persona(BaseModel):
     click_delay: Delay = Field(default_factory=lambda: Delay(dist="exponential", mean_hours=0.5))
     reply: Probability | list[Probability] = 0.08
     reply_delay: Delay = Field(default_factory=lambda: _lognormal(6.0))
-    channel_factors: dict[str, float] = Field(default_factory=dict)
-    edited_factor: float = Field(default=1.0, ge=0)
-    flagged_factor: float = Field(default=1.0, ge=0)
+    channel_factors: dict[str, Factor] = Field(default_factory=dict)
+    edited_factor: Factor = 1.0
+    flagged_factor: Factor = 1.0
     out_of_office: Probability = 0.0
     bounce: Probability = 0.0
     unsubscribe: Probability = 0.0
@@ -140,11 +171,9 @@ class Persona(BaseModel):
     @field_validator("channel_factors")
     @classmethod
     def _channels(cls, value: dict[str, float]) -> dict[str, float]:
-        for name, factor in value.items():
+        for name in value:
             if name not in channels():
                 raise ValueError(f"unknown channel {name!r}; use one of: {', '.join(channels())}")
-            if factor < 0:
-                raise ValueError(f"channel factor for {name!r} must be >= 0, got {factor}")
         return value
 
     def reply_chance(self, message_index: int, channel: str, edited: bool, flagged: bool) -> float:
@@ -163,8 +192,14 @@ class DateRange(BaseModel):
     """Whole days from ``start`` to ``end`` inclusive."""
 
     model_config = _MODEL
-    start: date
-    end: date
+    start: WhenDate
+    end: WhenDate
+
+    @field_validator("start", "end")
+    @classmethod
+    def _in_range(cls, value: date) -> date:
+        check_moment(value)
+        return value
 
     @model_validator(mode="after")
     def _order(self) -> DateRange:
@@ -188,16 +223,16 @@ class ApproverPolicy(BaseModel):
     model_config = _MODEL
     timezone: str = "UTC"
     workdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
-    sessions: list[time] = Field(default_factory=lambda: [time(9), time(13), time(17)])
-    minutes_per_item: float = Field(default=2.0, ge=0)
-    minutes_per_reply: float = Field(default=5.0, ge=0)
-    max_items_per_session: int = Field(default=30, ge=1)
+    sessions: list[LocalTime] = Field(default_factory=lambda: [time(9), time(13), time(17)])
+    minutes_per_item: ItemMinutes = 2.0
+    minutes_per_reply: ItemMinutes = 5.0
+    max_items_per_session: Cap = 30
     approve: Probability = 0.85
     edit: Probability = 0.10
     reject: Probability = 0.05
     away: list[DateRange] = Field(default_factory=list)
     on_reply: Literal["leave", "resume", "end"] = "leave"
-    accept_suggestions_after_days: float | None = Field(default=None, ge=0)
+    accept_suggestions_after_days: Days | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -246,7 +281,7 @@ class TeammateSpec(BaseModel):
     name: str = Field(min_length=1)
     roles: list[TeammateRole] = Field(
         default_factory=lambda: [TeammateRole.DRAFTER, TeammateRole.REVIEWER])
-    capacity: int = Field(default=2, ge=1)
+    capacity: Capacity = 2
     drafter: DraftStyle = Field(default_factory=DraftStyle)
     reviewer: ReviewRules = Field(default_factory=ReviewRules)
     reviewed_by: str | None = None
@@ -257,7 +292,7 @@ class ContactSpec(Contact):
 
     persona: str = "default"
     enroll_in: list[str] = Field(default_factory=list)
-    enroll_at: float = Field(default=0, ge=0, description="Days after the start.")
+    enroll_at: Days = Field(default=0, description="Days after the start.")
 
 
 class Population(BaseModel):
@@ -271,13 +306,13 @@ class Population(BaseModel):
     model_config = _MODEL
     name: str = Field(default="lead", min_length=1, pattern=r"^[a-z][a-z0-9_-]*$")
     count: int = Field(ge=1, le=1_000_000)
-    personas: dict[str, float] = Field(default_factory=lambda: {"default": 1.0})
-    timezones: dict[str, float] = Field(default_factory=lambda: {"UTC": 1.0})
+    personas: dict[str, Weight] = Field(default_factory=lambda: {"default": 1.0})
+    timezones: dict[str, Weight] = Field(default_factory=lambda: {"UTC": 1.0})
     domain: str = "example.com"
-    attributes: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    attributes: dict[str, AttributeValue] = Field(default_factory=dict)
     enroll_in: list[str] = Field(default_factory=list)
-    enroll_at: float = Field(default=0, ge=0)
-    enroll_over_days: float = Field(default=0, ge=0)
+    enroll_at: Days = 0
+    enroll_over_days: Days = 0
 
     @field_validator("personas", "timezones")
     @classmethod
@@ -300,7 +335,7 @@ class Population(BaseModel):
 
 class _Action(BaseModel):
     model_config = _MODEL
-    at: float = Field(ge=0, description="Days after the start (fractions allowed: 1.5 = 36 h).")
+    at: Days = Field(description="Days after the start (fractions allowed: 1.5 = 36 h).")
 
     @property
     def minute(self) -> SimMinutes:
@@ -344,10 +379,10 @@ class EditOp(BaseModel):
     channel: str | None = None
     label: str | None = None
     brief: str | None = None
-    days: float | None = None
-    hours: float | None = None
-    position: int | None = None
-    to: int | None = None
+    days: Days | None = None
+    hours: Hours | None = None
+    position: Position | None = None
+    to: Position | None = None
     condition: dict[str, Any] | None = None
 
     @model_validator(mode="after")
@@ -460,21 +495,28 @@ class SimSettings(BaseModel):
 
     model_config = _MODEL
     tick_minutes: int = Field(default=15, ge=1, le=1440)
-    catch_up_hours: float = Field(default=24, ge=0)
-    max_review_rounds: int = Field(default=2, ge=0)
+    catch_up_hours: Hours = 24
+    max_review_rounds: int = Field(default=2, ge=0, le=20)
     on_reject: Literal["skip", "redraft"] = "skip"
-    suggest_after: int = Field(default=10, ge=1)
-    suggested_rule_daily_cap: int | None = Field(default=20, ge=1)
+    suggest_after: Cap = 10
+    suggested_rule_daily_cap: Cap | None = 20
 
 
 class Expectation(BaseModel):
     """A check on one metric: an exact value, bounds, or a range."""
 
     model_config = _MODEL
-    equals: float | None = None
-    min: float | None = None
-    max: float | None = None
-    between: tuple[float, float] | None = None
+    equals: MetricBound | None = None
+    min: MetricBound | None = None
+    max: MetricBound | None = None
+    between: tuple[MetricBound, MetricBound] | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> Expectation:
+        if self.between is not None and self.between[1] < self.between[0]:
+            raise ValueError(f"between: [{self.between[0]:g}, {self.between[1]:g}] is empty; "
+                             "write the lower bound first")
+        return self
 
     def check(self, value: float) -> bool:
         """Whether ``value`` meets the expectation."""
@@ -526,8 +568,8 @@ class Comparison(BaseModel):
 
     model_config = _MODEL
     set: dict[str, Any] = Field(min_length=1)
-    expect: dict[str, Expectation | float] = Field(default_factory=dict)
-    expect_change: dict[str, Expectation | float] = Field(default_factory=dict)
+    expect: dict[str, Expectation | MetricBound] = Field(default_factory=dict)
+    expect_change: dict[str, Expectation | MetricBound] = Field(default_factory=dict)
 
 
 class World(BaseModel):
@@ -540,10 +582,10 @@ class World(BaseModel):
     model_config = _MODEL
     name: str = Field(min_length=1)
     description: str = ""
-    start: datetime = datetime(2026, 3, 2, 8, 0)
+    start: WhenDateTime = datetime(2026, 3, 2, 8, 0)
     timezone: str = "UTC"
-    days: float = Field(default=14, gt=0, le=3650)
-    seed: int = 0
+    days: RunDays = 14
+    seed: Seed = 0
     settings: SimSettings = Field(default_factory=SimSettings)
     teammates: list[TeammateSpec] = Field(
         default_factory=lambda: [TeammateSpec(name="Riley"), TeammateSpec(name="Sam")])
@@ -554,7 +596,7 @@ class World(BaseModel):
     approver: ApproverPolicy = Field(default_factory=ApproverPolicy)
     rules: list[AutoApproveRule] = Field(default_factory=list)
     timeline: list[TimelineAction] = Field(default_factory=list)
-    expect: dict[str, Expectation | float] = Field(default_factory=dict)
+    expect: dict[str, Expectation | MetricBound] = Field(default_factory=dict)
     diagnose: list[DiagnosisCheck] = Field(default_factory=list)
     compare: dict[str, Comparison] = Field(default_factory=dict)
 
@@ -583,6 +625,8 @@ class World(BaseModel):
     @model_validator(mode="after")
     def _references(self) -> World:
         problems: list[str] = []
+        problems += _check_start(self)
+        problems += _check_templates(self)
         seq_names = [s.name for s in self.sequences]
         team = {t.name: t for t in self.teammates}
         personas = {p.name for p in self.personas}
@@ -682,6 +726,76 @@ def _check_edits(world: World) -> list[str]:
             problems.append(f"timeline[{i}]: this edit leaves {seq.name!r} with no message step "
                             "while it runs; keep at least one message step")
     return problems
+
+
+def _check_start(world: World) -> list[str]:
+    """The start (in its time zone) must lie from 1970 to 2200: the run then ends before 2211
+    and every date computed in it stays within Python's calendar."""
+    try:
+        # The wall-clock value first: converting a date-time near year 1 or 9999 overflows.
+        check_moment(world.start)
+        check_moment(world.start_utc)
+    except ValueError as err:
+        return [f"start: {err}; pick a start in that range"]
+    return []
+
+
+def _check_templates(world: World) -> list[str]:
+    """Parse every step's templates now, so a syntax error is found by ``validate``."""
+    problems: list[str] = []
+    for i, seq in enumerate(world.sequences):
+        for path, step in _message_steps(seq.steps, f"sequences[{i}].steps"):
+            for part in ("subject_template", "body_template"):
+                source = getattr(step, part)
+                if source is None:
+                    continue
+                try:
+                    check_template(source, f"{path}.{part}")
+                except ValueError as err:
+                    problems.append(str(err))
+    return problems
+
+
+def _message_steps(steps: list[Step], path: str) -> list[tuple[str, MessageStep]]:
+    """Every message step under ``steps`` with its path in the file, depth first."""
+    found: list[tuple[str, MessageStep]] = []
+    for j, step in enumerate(steps):
+        here = f"{path}[{j}]"
+        if isinstance(step, MessageStep):
+            found.append((here, step))
+        elif isinstance(step, BranchStep):
+            found += _message_steps(step.then_steps, f"{here}.then_steps")
+            found += _message_steps(step.else_steps, f"{here}.else_steps")
+    return found
+
+
+def contact_count(world: World) -> int:
+    """The contacts a run of ``world`` simulates: the listed ones plus every population."""
+    return len(world.contacts) + sum(p.count for p in world.populations)
+
+
+def check_size(world: World, allow_large: bool = False, source: str | None = None) -> None:
+    """Refuse a world with more than :data:`~teamsim._ranges.MAX_CONTACTS` contacts.
+
+    A run costs about 36 KiB and 9.5 ms per contact, so a million contacts would run for hours
+    and take tens of GiB. The scenario itself cannot lift the limit: only the person running
+    it can (``--allow-large``, or ``allow_large=True`` from Python).
+
+    Args:
+        world: the validated world.
+        allow_large: the caller's explicit consent to run a larger world.
+        source: the scenario file, named at the start of the message.
+
+    Raises:
+        ScenarioError: the world is larger than the limit and ``allow_large`` is false.
+    """
+    total = contact_count(world)
+    if total > MAX_CONTACTS and not allow_large:
+        where = f"{source}: " if source else ""
+        raise ScenarioError(
+            f"{where}populations: {total:,} contacts (listed plus populations) is more than "
+            f"the limit of {MAX_CONTACTS:,} (about 36 KiB and 10 ms each); make the populations "
+            "smaller, or pass --allow-large to run it anyway")
 
 
 def _dupes(what: str, names: list[str], problems: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pydantic
 import pytest
 
 from teamsim import domain
@@ -175,3 +176,47 @@ def test_registered_channel_becomes_usable(monkeypatch: pytest.MonkeyPatch) -> N
     seq.set_channel("s1", "whatsapp_test")
     with pytest.raises(ValueError, match=r"channel name must be lower-case"):
         register_channel(ChannelSpec(name="Bad Name"))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda s: s.add_wait(days=float("inf")),
+         r"steps\[3\]\.days: must be a finite number from 0 to 3650 \(days\), got inf"),
+        (lambda s: s.add_wait(days=1e300), r"steps\[3\]\.days: must be <= 3650, got 1e\+300"),
+        (lambda s: s.set_wait("s2", 1, float("nan")),
+         r"steps\[1\]\.hours: must be a finite number from 0 to 87,600 \(hours\), got nan"),
+        (lambda s: s.add_branch({"kind": "engagement", "step_id": "s1", "event": "not_opened",
+                                 "within_days": float("inf")}),
+         r"condition\.within_days: must be a finite number from 0 to 3650 \(days\), got inf"),
+        (lambda s: s.add_branch({"kind": "attribute", "field": "attributes.score", "op": "gt",
+                                 "value": float("nan")}),
+         r"condition\.value: must be a finite number, text or a list of them, got nan"),
+    ],
+    ids=["wait-days-inf", "wait-days-huge", "wait-hours-nan", "within-days-inf", "value-nan"],
+)
+def test_infinite_or_huge_waits_are_refused_by_the_editing_api(edit, message) -> None:  # type: ignore[no-untyped-def]
+    seq = Sequence.new("Welcome")
+    before = seq.model_dump()
+    with pytest.raises(ValidationError, match=message):
+        edit(seq)
+    assert seq.model_dump() == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a" * 300, "../../etc/passwd", "", "a\0b", "tzdata.zi", "/etc/localtime", "Europe/",
+     "Europe//Paris", "\udc80"],
+    ids=["300-chars", "dot-dot", "empty", "nul", "not-a-zone-file", "absolute", "trailing-slash",
+         "double-slash", "lone-surrogate"],
+)
+def test_junk_time_zone_names_are_a_clear_value_error(name: str) -> None:
+    with pytest.raises(ValueError, match=r"^unknown time zone .*use an IANA name"):
+        domain.check_timezone(name)
+    with pytest.raises(pydantic.ValidationError, match="unknown time zone"):
+        Contact.model_validate({"name": "A", "email": "a@example.com", "timezone": name})
+
+
+def test_real_time_zone_names_pass() -> None:
+    for name in ("UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+5"):
+        assert domain.check_timezone(name) == name

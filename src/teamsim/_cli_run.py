@@ -25,6 +25,7 @@ from rich.table import Table
 from teamsim import runner
 from teamsim.errors import ScenarioError, TeamsimError
 from teamsim.scenario import load_scenario
+from teamsim.sim.config import check_size
 from teamsim.store import AttentionItem, Store, UnitOfWork
 
 if TYPE_CHECKING:
@@ -40,6 +41,10 @@ KEY_METRICS = (
 """The metrics ``teamsim run`` shows after the funnel (metrics.json holds every one)."""
 
 _EXCERPT = 160
+
+AllowLarge = Annotated[bool, typer.Option(
+    "--allow-large", help="Run a scenario of more than 100,000 contacts (about 36 KiB and "
+    "10 ms each); refused without this flag.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -109,6 +114,7 @@ def run_command(
     db: Annotated[str | None, typer.Option(
         "--db", help="Record the run in this database (SQLite path or SQLAlchemy URL) "
         "instead of the run directory's store.db.", show_default=False)] = None,
+    allow_large: AllowLarge = False,
 ) -> None:
     """Run a scenario: funnel per step, key metrics, expectations; exit 1 if any fails."""
     out, _ = _consoles()
@@ -122,7 +128,7 @@ def run_command(
         days = world.days if until is None else until
         with _progress(math.ceil(days), f"{world.name} (seed {chosen})") as update:
             result = runner.run(scenario, seed=chosen, until_days=until, out=target, db=db,
-                                progress=update)
+                                progress=update, allow_large=allow_large)
     except TeamsimError as exc:
         raise _fail(str(exc)) from None
     try:
@@ -199,6 +205,7 @@ def run_tests(
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Also write each run to DIR/<file stem>-seed<N>.",
         show_default=False)] = None,
+    allow_large: AllowLarge = False,
 ) -> None:
     """Run every scenario with its default seed and report each expectation, like pytest."""
     out, _ = _consoles()
@@ -212,7 +219,8 @@ def run_tests(
             world = load_scenario(path)
             runner.check_expectation_names(world, str(path))
             target = None if out_dir is None else out_dir / f"{path.stem}-seed{world.seed}"
-            result = runner.run(world, out=target)
+            check_size(world, allow_large, str(path))
+            result = runner.run(world, out=target, allow_large=allow_large)
         except ScenarioError as exc:
             _fail(str(exc))
             invalid = True
@@ -265,6 +273,7 @@ def sweep_command(
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Output directory for sweep.csv and summary.json "
         "(default: runs/<file stem>-sweep).", show_default=False)] = None,
+    allow_large: AllowLarge = False,
 ) -> None:
     """Run every variant x seed in parallel; means with 95% intervals and paired differences."""
     out, _ = _consoles()
@@ -275,7 +284,7 @@ def sweep_command(
         variants = runner.parse_sets(set_ or [])
         with _progress(len(seed_list) * len(variants), "runs") as update:
             result = runner.sweep(scenario, seed_list, variants=variants, metrics=chosen,
-                                  workers=workers, out=target,
+                                  workers=workers, out=target, allow_large=allow_large,
                                   progress=lambda done, _total: update(done))
     except TeamsimError as exc:
         raise _fail(str(exc)) from None

@@ -17,6 +17,7 @@ import typer
 from teamsim.errors import ScenarioError
 from teamsim.scenario import load_scenario, scenario_schema
 from teamsim.sim import World
+from teamsim.sim.config import check_size
 
 __all__ = ["register", "summary"]
 
@@ -42,6 +43,8 @@ def validate(
     files: Annotated[
         list[str], typer.Argument(help="Scenario files (YAML) to check.", show_default=False)
     ],
+    allow_large: Annotated[bool, typer.Option(
+        "--allow-large", help="Accept more than 100,000 contacts (refused without it).")] = False,
 ) -> None:
     """Check scenario files without running them: one line per file, exit 2 if any is bad."""
     from teamsim.cli import fail, out
@@ -52,6 +55,7 @@ def validate(
         try:
             world = load_scenario(name)
             check_expectation_names(world, name)
+            check_size(world, allow_large, name)
         except ScenarioError as exc:
             fail(str(exc))
             bad = True

@@ -8,6 +8,7 @@ before it changes anything, so a rejected edit leaves the sequence exactly as it
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from collections.abc import Iterator
@@ -21,6 +22,16 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from teamsim._ranges import (
+    MAX_DAYS,
+    AttributeValue,
+    Cap,
+    Capacity,
+    Days,
+    Hours,
+    LocalTime,
+    StoredId,
+)
 from teamsim._validation import format_errors
 from teamsim.errors import ActivationError, NotFoundError, ValidationError
 
@@ -85,15 +96,28 @@ _CHANNELS: dict[str, ChannelSpec] = {
 }
 
 
+_TZ_NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
+_TZ_MAX_CHARS = 64
+
+
 def check_timezone(value: str) -> str:
     """Return ``value`` if it is an IANA time-zone name ``zoneinfo`` knows, else raise
-    ``ValueError`` saying how to write one."""
+    ``ValueError`` saying how to write one.
+
+    Only names shaped like IANA keys (letters, digits, ``_+-`` in ``/``-separated parts, at
+    most 64 characters) reach ``zoneinfo``, which reads them as file paths.
+    """
+    shown = value if len(value) <= 40 else value[:37] + "..."
+    advice = "use an IANA name such as Europe/Paris"
+    if len(value) > _TZ_MAX_CHARS:
+        raise ValueError(f"unknown time zone {shown!r} ({len(value)} characters; IANA names "
+                         f"have at most {_TZ_MAX_CHARS}); {advice}")
+    if not _TZ_NAME.fullmatch(value):
+        raise ValueError(f"unknown time zone {shown!r}; {advice}")
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {value!r}; use an IANA name such as Europe/Paris"
-        ) from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {shown!r}; {advice}") from None
     return value
 
 
@@ -140,6 +164,14 @@ class AttributeCondition(BaseModel):
     op: Literal["equals", "not_equals", "in", "contains", "exists", "gt", "lt"] = "equals"
     value: Any = None
 
+    @field_validator("value")
+    @classmethod
+    def _finite_value(cls, value: Any) -> Any:
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+            raise ValueError(f"must be a finite number, text or a list of them, got {value}")
+        return value
+
     @field_validator("field")
     @classmethod
     def _known_field(cls, value: str) -> str:
@@ -185,7 +217,7 @@ class EngagementCondition(BaseModel):
     kind: Literal["engagement"] = "engagement"
     step_id: str
     event: Literal["opened", "clicked", "not_opened"]
-    within_days: float | None = Field(default=None, ge=0)
+    within_days: Days | None = None
 
     @model_validator(mode="after")
     def _window_for_not_opened(self) -> EngagementCondition:
@@ -217,7 +249,7 @@ class MessageStep(BaseModel):
         return value
 
 
-MAX_WAIT_DAYS = 3650
+MAX_WAIT_DAYS = MAX_DAYS
 """Longest wait a step may have in days (ten years); ``hours`` may be at most 24 times this."""
 
 
@@ -229,8 +261,8 @@ class WaitStep(BaseModel):
     kind: Literal["wait"] = "wait"
     id: str
     label: str = ""
-    days: float = Field(default=0, ge=0, le=MAX_WAIT_DAYS, allow_inf_nan=False)
-    hours: float = Field(default=0, ge=0, le=MAX_WAIT_DAYS * 24, allow_inf_nan=False)
+    days: Days = 0
+    hours: Hours = 0
 
     @property
     def minutes(self) -> SimMinutes:
@@ -276,8 +308,8 @@ class SendWindow(BaseModel):
 
     model_config = _MODEL
     weekdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
-    start: time = time(9, 0)
-    end: time = time(17, 0)
+    start: LocalTime = time(9, 0)
+    end: LocalTime = time(17, 0)
 
     @field_validator("weekdays")
     @classmethod
@@ -307,15 +339,15 @@ class Sequence(BaseModel):
     """
 
     model_config = _MODEL
-    id: int | None = None
+    id: StoredId | None = None
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     status: SequenceStatus = SequenceStatus.DRAFT
     steps: list[Step] = Field(default_factory=list)
-    version: int = 0
+    version: StoredId = 0
     teammate: str | None = None
     send_window: SendWindow | None = None
-    daily_cap_per_teammate: int | None = Field(default=None, ge=1)
+    daily_cap_per_teammate: Cap | None = None
     last_step_number: SkipJsonSchema[int] = Field(default=0, ge=0)
     """The largest ``N`` of an ``sN`` step id this sequence's edits have given out, removed
     steps included, so that an id is never given to a second step; kept by teamsim (left out
@@ -644,8 +676,8 @@ class SequenceVersion(BaseModel):
     """One saved version of a sequence: what it was at ``saved_at``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    sequence_id: int
-    version: int
+    sequence_id: StoredId
+    version: StoredId
     saved_at: datetime
     sequence: Sequence
 
@@ -660,12 +692,12 @@ class Contact(BaseModel):
     """A person who can be enrolled: name, email, company, time zone and free attributes."""
 
     model_config = _MODEL
-    id: int | None = None
+    id: StoredId | None = None
     name: str = Field(min_length=1)
     email: str
     company: str = ""
     timezone: str = "UTC"
-    attributes: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    attributes: dict[str, AttributeValue] = Field(default_factory=dict)
 
     @field_validator("email")
     @classmethod
@@ -700,9 +732,9 @@ class Enrollment(BaseModel):
     """A contact on a sequence: status, the step they are at and when it is next due."""
 
     model_config = _MODEL
-    id: int | None = None
-    sequence_id: int
-    contact_id: int
+    id: StoredId | None = None
+    sequence_id: StoredId
+    contact_id: StoredId
     status: EnrollmentStatus = EnrollmentStatus.ACTIVE
     current_step_id: str | None = None
     next_due_at: datetime | None = None
@@ -726,12 +758,12 @@ class Teammate(BaseModel):
     """An AI teammate: the roles it takes and how many tasks it works on at once."""
 
     model_config = _MODEL
-    id: int | None = None
+    id: StoredId | None = None
     name: str = Field(min_length=1)
     roles: list[TeammateRole] = Field(
         default_factory=lambda: [TeammateRole.DRAFTER, TeammateRole.REVIEWER]
     )
-    capacity: int = Field(default=1, ge=1)
+    capacity: Capacity = 1
 
 
 class AutoApproveRule(BaseModel):
@@ -742,7 +774,7 @@ class AutoApproveRule(BaseModel):
     """
 
     model_config = _MODEL
-    id: int | None = None
+    id: StoredId | None = None
     name: str = Field(min_length=1)
     enabled: bool = False
     sequence: str | None = None
@@ -750,8 +782,8 @@ class AutoApproveRule(BaseModel):
     channel: str | None = None
     teammate: str | None = None
     require_clean_review: bool = True
-    max_total: int | None = Field(default=None, ge=1)
-    max_per_day: int | None = Field(default=None, ge=1)
+    max_total: Cap | None = None
+    max_per_day: Cap | None = None
 
     @field_validator("channel")
     @classmethod

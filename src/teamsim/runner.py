@@ -52,6 +52,7 @@ from teamsim._validation import format_errors
 from teamsim.errors import ScenarioError, TeamsimError, ValidationError
 from teamsim.scenario import load_scenario
 from teamsim.sim import METRICS, Expectation, Simulation, World, preview_world_rules
+from teamsim.sim.config import check_size
 from teamsim.sim.diagnose import diagnose
 from teamsim.store import EventRecord, Store
 
@@ -287,6 +288,7 @@ def run(
     out: str | Path | None = None,
     db: str | None = None,
     progress: Callable[[int], None] | None = None,
+    allow_large: bool = False,
 ) -> RunResult:
     """Run a scenario once.
 
@@ -298,6 +300,7 @@ def run(
         db: record the run in this database (a SQLite path or SQLAlchemy URL) instead of
             ``store.db`` or memory.
         progress: called with the simulated day number as each day ends.
+        allow_large: run a world of more than 100,000 contacts (refused otherwise).
 
     Returns:
         The completed run; failed expectations and broken invariants are reported in it, not
@@ -310,6 +313,7 @@ def run(
     """
     world, source = _load(scenario)
     check_expectation_names(world, source)
+    check_size(world, allow_large, source)
     if until_days is not None and until_days <= 0:
         raise ValueError(f"until_days must be > 0, got {until_days}")
     seed = world.seed if seed is None else seed
@@ -824,6 +828,7 @@ def sweep(
     workers: int | None = None,
     out: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    allow_large: bool = False,
 ) -> SweepResult:
     """Run every variant x seed in worker processes and summarise the chosen metrics.
 
@@ -843,12 +848,14 @@ def sweep(
         out: write ``sweep.csv`` and ``summary.json`` into this directory (replaced only when
             the sweep is complete); ``None`` keeps nothing on disk.
         progress: called with (finished runs, total runs) as each run finishes.
+        allow_large: run a world of more than 100,000 contacts (refused otherwise).
 
     Raises:
         ScenarioError: the scenario or a variant of it is invalid.
         ValidationError: bad seeds, sets or metrics.
     """
     world, source = _load(scenario)
+    check_size(world, allow_large, source)
     if isinstance(seeds, str):
         seed_list = parse_seeds(seeds)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pydantic
 import pytest
 
 from teamsim.agents import (
@@ -263,6 +264,86 @@ def test_broken_template_raises_validation_error_naming_the_step(
 def test_check_template_names_where_the_template_came_from() -> None:
     with pytest.raises(ValidationError, match=r"^steps\[0\]\.body_template: .*fix the template"):
         check_template("{% if %}", "steps[0].body_template")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("{{ 1/0 }}", "ZeroDivisionError: division by zero"),
+        ("{{ '{0}'.format_map({}) }}", "IndexError: tuple index out of range"),
+        ("{{ 'x' * 4000000000 }}",
+         r"SecurityError: repeating 1 item\(s\) 4000000000 times makes more than 20,000"),
+        ("{{ [0] * 30000 }}",
+         r"SecurityError: repeating 1 item\(s\) 30000 times makes more than 20,000"),
+        ("{{ 2 ** 100000 }}", "SecurityError: exponent 100000 is larger than 1000"),
+        ("{{ 'x'.ljust(10000000000) }}",
+         "SecurityError: a width or count larger than 20,000"),
+        ("{{ '{:>9999999999}'.format('x') }}",
+         "SecurityError: a width or count larger than 20,000"),
+        ("{{ '%9999999999s' % 'x' }}", "SecurityError: a format width of more than 5 digits"),
+        ("{{ 'x'|center(9999999999) }}", "SecurityError: a width or count larger than 20,000"),
+        ("{{ '%9999999999s'|format('x') }}",
+         "SecurityError: a format width of more than 5 digits"),
+        ("{{ 'a' + 1 }}", r"TypeError: .*"),
+    ],
+    ids=["divide", "format-map", "huge-text", "huge-list", "huge-power", "huge-pad",
+         "huge-format", "huge-printf", "huge-center", "huge-format-filter", "type"],
+)
+def test_any_render_failure_is_a_validation_error_naming_teammate_sequence_and_step(
+    make_request: MakeRequest, body: str, reason: str
+) -> None:
+    request = with_templates(make_request, "s1", body=body)
+
+    with pytest.raises(ValidationError, match=(
+            rf"^teammate 'Robin' drafting sequence 'Welcome' step 's1' body template: {reason}; "
+            "fix the template$")):
+        draft(request)
+
+
+def test_rendered_text_is_capped_at_20_000_characters(make_request: MakeRequest) -> None:
+    request = with_templates(make_request, "s1",
+                             body="{% for i in range(3000) %}0123456789{% endfor %}")
+
+    with pytest.raises(ValidationError, match=(
+            r"body template: renders more than 20,000 characters; shorten the template$")):
+        draft(request)
+
+
+def test_loops_are_capped_at_100_000_steps_even_when_they_print_nothing(
+    make_request: MakeRequest,
+) -> None:
+    loops = "{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}"
+    request = with_templates(make_request, "s1", body=loops)
+
+    with pytest.raises(ValidationError, match=(
+            r"body template: SecurityError: loops take more than 100,000 steps; fix the "
+            "template$")):
+        draft(request)
+
+
+def test_loops_within_the_budget_render_and_the_budget_is_per_rendering(
+    make_request: MakeRequest,
+) -> None:
+    request = with_templates(
+        make_request, "s1",
+        body="{% for a in range(300) %}{% for b in range(300) %}{% endfor %}{% endfor %}"
+             "{% for c in 'abc' %}{{ c }}{{ loop.length }}{% endfor %}")
+
+    assert draft(request).body.startswith("a3b3c3")
+    assert draft(request).body.startswith("a3b3c3")
+
+
+def test_small_repetition_and_powers_still_render(make_request: MakeRequest) -> None:
+    request = with_templates(make_request, "s1", body="{{ '-' * 3 }} {{ 2 ** 10 }} {{ 3 * 4 }}")
+
+    assert draft(request).body.startswith("--- 1024 12")
+
+
+def test_a_style_template_with_bad_syntax_is_refused_where_it_is_written() -> None:
+    with pytest.raises(pydantic.ValidationError, match=(
+            r"templates\.s1\.body\n.*Expected an expression, got 'end of statement block'; fix "
+            "the template's Jinja2 syntax")):
+        DraftStyle.model_validate({"templates": {"s1": {"body": "Hi {% if %}"}}})
 
 
 # -- revisions -------------------------------------------------------------------------------
