@@ -232,7 +232,8 @@ def print_run(out: Console, result: runner.RunResult) -> None:
                         right=("count",))
     for name in INVARIANT_COUNTERS:
         value = result.metrics[name]
-        held = value == 0 and all(e.passed for e in result.expectations if e.metric == name)
+        held = (value == 0 and all(e.passed for e in result.expectations if e.metric == name)
+                and not any(line.startswith(f"{name}:") for line in result.violations))
         invariants.add_row(verdict(held), name, _number(value))
     out.print(invariants)
     if result.violations:
