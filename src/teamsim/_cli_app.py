@@ -32,7 +32,7 @@ from teamsim._cli_text import clean
 try:  # Typer 0.2x vendors Click as typer._click; older Typer releases use Click itself.
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - depends on the installed Typer
-    from click import exceptions as click_exceptions  # type: ignore[no-redef]
+    from click import exceptions as click_exceptions  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -164,19 +164,24 @@ def _param_name(param: Any) -> str:
     return str((longs or param.opts or [param.name])[0])
 
 
-def _bad_value(exc: BaseException) -> tuple[bool, Any, str]:
-    """The value Typer rejected and why, from the pydantic error it wraps (if it does)."""
+def _bad_value(exc: BaseException) -> str | None:
+    """``'abc' must be a valid integer``: the value Typer rejected and why, read off the
+    pydantic error it wraps (``None`` when it wraps none)."""
     cause = exc.__cause__
     errors = getattr(cause, "errors", None)
     if cause is None or not callable(errors):
-        return False, None, ""
+        return None
     try:
         first = errors()[0]
     except (IndexError, TypeError):
-        return False, None, ""
-    why = str(first.get("msg", "")).removeprefix("Input should be ")
-    why = why.split(", unable to parse")[0]
-    return "input" in first, first.get("input"), f"must be {why}"
+        return None
+    if "input" not in first:
+        return None
+    value = repr(first["input"])
+    why = str(first.get("msg", "")).removeprefix("Value error, ").rstrip(".")
+    if why.startswith("Input should be "):
+        why = "must be " + why.removeprefix("Input should be ").split(", unable to parse")[0]
+    return why if value in why else f"{value} {why}"
 
 
 def usage_error_line(exc: click_exceptions.UsageError) -> str:
@@ -191,9 +196,9 @@ def usage_error_line(exc: click_exceptions.UsageError) -> str:
         usage = ctx.get_usage().strip() if ctx is not None else ""
         return clean(f"{_param_name(exc.param)}: missing; {usage or see}")
     if isinstance(exc, click_exceptions.BadParameter) and exc.param is not None:
-        has_value, value, why = _bad_value(exc)
-        if has_value:
-            return clean(f"{_param_name(exc.param)}: {value!r} {why}; {see}")
+        bad = _bad_value(exc)
+        if bad is not None:
+            return clean(f"{_param_name(exc.param)}: {bad}; {see}")
         return clean(f"{_param_name(exc.param)}: {exc.message.rstrip('.')}; {see}")
     if isinstance(exc, click_exceptions.NoSuchOption):
         maybe = sorted(exc.possibilities or ())

@@ -182,7 +182,8 @@ def _funnel(result: runner.RunResult, width: int) -> Table:
     from teamsim import runner
 
     rows = runner.step_funnel(result.events, result.world)
-    cells = [(plain(f"  {row.step_id} {row.label}".rstrip()), plain(row.channel),
+    cells: list[tuple[Text | str, ...]] = [
+        (plain(f"  {row.step_id} {row.label}".rstrip()), plain(row.channel),
               *(str(v) for v in (row.due, row.drafted, row.approved_human, row.approved_rule,
                                  row.sent, row.opened, row.clicked, row.replied)))
              for row in rows]
@@ -360,6 +361,10 @@ def sweep_command(
     try:
         seed_list = runner.parse_seeds(seeds)
         variants = runner.parse_sets(set_ or [])
+        if len(seed_list) * len(variants) > runner.MAX_SWEEP_RUNS:
+            raise _fail(f"--seeds x --set: {len(seed_list):,} seeds x {len(variants):,} "
+                        f"variants make {len(seed_list) * len(variants):,} runs; a sweep takes "
+                        f"at most {runner.MAX_SWEEP_RUNS:,}, so split it into several sweeps")
         with _progress(len(seed_list) * len(variants), "runs") as update:
             result = runner.sweep(scenario, seed_list, variants=variants, metrics=chosen,
                                   workers=workers, out=target,
