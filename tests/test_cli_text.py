@@ -204,3 +204,16 @@ def test_pass_is_green_on_a_terminal_and_plain_when_piped() -> None:
     piped = io.StringIO()
     PlainConsole(file=piped).print(verdict(True), verdict(False))
     assert piped.getvalue() == "PASS FAIL\n"
+
+
+def test_the_progress_bar_shows_a_markup_name_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from teamsim import _cli_run, cli
+
+    stream = io.StringIO()
+    terminal = PlainConsole(file=stream, force_terminal=True, width=80)
+    monkeypatch.setattr(cli, "err", terminal)
+    with _cli_run._progress(2, "[/] \x1b[31m (seed 7)") as update:
+        update(1)
+    assert "[/] \\x1b[31m (seed 7)" in stream.getvalue()
