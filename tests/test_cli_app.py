@@ -107,6 +107,17 @@ def test_teamsim_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> N
     assert result.stderr.splitlines()[-1].startswith("teamsim: internal error: RuntimeError")
 
 
+def test_an_internal_error_message_is_cut_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    def huge(*_args: object, **_kwargs: object) -> None:
+        raise ValueError("x" * 100_000)
+
+    monkeypatch.setattr("teamsim.scenario.load_scenario", huge)
+    result = invoke("validate", SMALL, env={"TEAMSIM_DEBUG": ""})
+    assert result.exit_code == 3
+    assert len(result.stderr) < 700
+    assert "x…; please report this" in result.stderr
+
+
 def test_ctrl_c_prints_one_line_and_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt

@@ -52,6 +52,7 @@ EXIT_INTERNAL: Final = 3
 EXIT_INTERRUPTED: Final = 130
 DEBUG_ENV: Final = "TEAMSIM_DEBUG"
 """Set to 1 to see the traceback of an internal error."""
+_MAX_MESSAGE: Final = 500
 
 
 def _say(line: str) -> None:
@@ -141,7 +142,10 @@ def report_internal_error(exc: BaseException) -> int:
     """Print the short report of a bug (the traceback too under ``TEAMSIM_DEBUG=1``)."""
     if os.environ.get(DEBUG_ENV, "") not in {"", "0"}:
         traceback.print_exception(exc)
-    _say(f"teamsim: internal error: {type(exc).__name__}: {clean(exc)}; please report this "
+    message = clean(exc)
+    if len(message) > _MAX_MESSAGE:  # a message can hold a whole data structure
+        message = message[:_MAX_MESSAGE - 1] + "…"
+    _say(f"teamsim: internal error: {type(exc).__name__}: {message}; please report this "
          f"with the command you ran (set {DEBUG_ENV}=1 to see the traceback)")
     return EXIT_INTERNAL
 
