@@ -217,3 +217,14 @@ def test_the_progress_bar_shows_a_markup_name_on_a_terminal(
     with _cli_run._progress(2, "[/] \x1b[31m (seed 7)") as update:
         update(1)
     assert "[/] \\x1b[31m (seed 7)" in stream.getvalue()
+
+
+def test_no_color_keeps_pass_and_fail_uncoloured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from teamsim._cli_run import verdict
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    terminal = io.StringIO()
+    PlainConsole(file=terminal, force_terminal=True, color_system="standard").print(
+        verdict(True), verdict(False))
+    assert "32m" not in terminal.getvalue()
+    assert "31m" not in terminal.getvalue()
