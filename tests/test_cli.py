@@ -145,11 +145,14 @@ def test_unreachable_database_is_a_clear_error() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--days", "inf"), "error: --days: input should be a finite number, got inf"),
-        (("--days", "nan"), "error: --days: input should be a finite number, got nan"),
+        (("--days", "inf"),
+         "error: --days: must be a finite number from 0 to 3650 (days), got inf"),
+        (("--days", "nan"),
+         "error: --days: must be a finite number from 0 to 3650 (days), got nan"),
         (("--days", "1e300"), "error: --days: must be <= 3650, got 1e+300"),
         (("--hours", "-1"), "error: --hours: must be >= 0, got -1"),
-        (("--hours", "-inf"), "error: --hours: input should be a finite number, got -inf"),
+        (("--hours", "-inf"),
+         "error: --hours: must be a finite number from 0 to 87,600 (hours), got -inf"),
     ],
 )
 @pytest.mark.parametrize("command", ["add", "set"])

@@ -58,14 +58,16 @@ def test_run_prints_funnel_metrics_and_expectations(small_run_dir: tuple[Path, s
     assert lines[0].endswith(f" -> {out}")
     assert "Funnel per step (approved by the human / by a rule)" in lines
     funnel = lines[lines.index("Funnel per step (approved by the human / by a rule)") + 1]
-    assert funnel.split() == ["step", "due", "drafted", "human", "rule", "sent", "opened",
-                              "clicked", "replied"]
-    assert any(line.split()[:1] == ["Intro/s1"] and line.split()[-8:-4] == ["6", "6", "6", "0"]
-               for line in lines)
+    assert funnel.split() == ["step", "channel", "due", "drafted", "human", "rule", "sent",
+                              "opened", "clicked", "replied"]
+    heading = lines.index("Funnel per step (approved by the human / by a rule)") + 3
+    assert lines[heading].strip() == "Intro"
+    assert lines[heading + 1].split()[:4] == ["s1", "Say", "hello", "email"]
+    assert lines[heading + 1].split()[-8:-4] == ["6", "6", "6", "0"]
     assert "Key metrics" in lines
     assert any(line.split() == ["human_minutes", "17"] for line in lines)
     assert any(line.split() == ["PASS", "enrolled", "==", "6", "6"] for line in lines)
-    assert lines[-1] == "passed: 3 of 3 expectations met, 0 invariant violations"
+    assert lines[-1] == "passed: 2 of 2 expectations met, 0 invariant violations"
 
 
 def test_run_writes_the_run_directory(small_run_dir: tuple[Path, str]) -> None:
@@ -106,8 +108,10 @@ def test_run_broken_invariant_exits_1(
     result = runner.invoke(cli, ["run", "scenarios/run_small.yaml", "--until", "1"])
     assert result.exit_code == 1
     assert "Invariant violations (1):\n  sends_after_reply: made up\n" in result.stdout
+    assert any(line.split() == ["FAIL", "sends_after_reply", "0"]
+               for line in result.stdout.splitlines())
     assert result.stdout.splitlines()[-1] == (
-        "FAILED: 3 of 3 expectations met, 1 invariant violations")
+        "FAILED: 2 of 2 expectations met, 1 invariant violations")
 
 
 def test_run_bad_file_exits_2_and_writes_nothing(
@@ -138,10 +142,27 @@ def test_run_missing_file_exits_2(cli: typer.Typer, runner: CliRunner, work: Pat
     assert result.stderr == "error: nowhere.yaml: no such file; check the path\n"
 
 
-def test_run_until_must_be_positive(cli: typer.Typer, runner: CliRunner, work: Path) -> None:
-    result = runner.invoke(cli, ["run", "scenarios/run_small.yaml", "--until", "0"])
+@pytest.mark.parametrize(("until", "shown"), [
+    ("0", "0"), ("-1", "-1"), ("nan", "nan"), ("inf", "inf"), ("-inf", "-inf"),
+    ("1e308", "1e+308"), ("0.0001", "0.0001"), ("3650.5", "3650.5"),
+])
+def test_run_until_must_be_a_run_length(
+    cli: typer.Typer, runner: CliRunner, work: Path, until: str, shown: str
+) -> None:
+    result = runner.invoke(cli, ["run", "scenarios/run_small.yaml", "--until", until])
     assert result.exit_code == 2
-    assert result.stderr == "error: --until: must be > 0 days, got 0\n"
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"error: --until: {shown} is not a run length; give simulated days from 0.000694 "
+        "(one minute) to 3650, like --until 7 or --until 0.5\n")
+    assert not (work / "runs").exists()
+
+
+def test_run_until_one_minute_runs(cli: typer.Typer, runner: CliRunner, work: Path) -> None:
+    result = runner.invoke(cli, ["run", "scenarios/run_small.yaml", "--until", str(1 / 1440)])
+    assert result.exit_code == 1, result.output  # it ran; nothing is sent in one minute
+    assert result.stdout.startswith("Small run: seed 7, 0.000694444 days, ")
+    assert result.stdout.splitlines()[-1].startswith("FAILED: 1 of 2 expectations met")
 
 
 def test_run_with_db_records_the_url(cli: typer.Typer, runner: CliRunner, work: Path) -> None:

@@ -48,3 +48,12 @@ def test_the_python_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     source = README.split("### From Python")[1].split("```python\n")[1].split("```")[0]
     monkeypatch.chdir(ROOT)
     exec(compile(source, "README.md (Python example)", "exec"), {})
+
+
+def test_the_exit_codes_are_the_ones_the_cli_uses() -> None:
+    from teamsim import _cli_app
+
+    table = README.split("#### Exit codes")[1].split("\n\n")[1]
+    codes = [int(row.split("|")[1]) for row in table.splitlines()[2:]]
+    assert codes == [_cli_app.EXIT_OK, _cli_app.EXIT_FAILED, _cli_app.EXIT_BAD_INPUT,
+                     _cli_app.EXIT_INTERNAL, _cli_app.EXIT_INTERRUPTED]

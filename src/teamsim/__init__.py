@@ -11,48 +11,56 @@ The public surface, re-exported here:
   :class:`FakeDrafter` / :class:`FakeReviewer`;
 - errors: :class:`TeamsimError` and its tree (:mod:`teamsim.errors`).
 
+Names resolve lazily (PEP 562): ``import teamsim`` imports nothing else, and
+``teamsim.run`` loads the runner (LangGraph, SciPy) only when first used.
+
 The layers live in their own subpackages: ``teamsim.agents``, ``teamsim.graph``,
 ``teamsim.sim``, ``teamsim.store``.
 """
 
-from teamsim.agents import (
-    Draft,
-    Drafter,
-    DraftRequest,
-    FakeDrafter,
-    FakeReviewer,
-    Review,
-    Reviewer,
-    ReviewRequest,
-    Verdict,
-)
-from teamsim.domain import (
-    AutoApproveRule,
-    Contact,
-    Enrollment,
-    EnrollmentStatus,
-    Sequence,
-    SequenceStatus,
-    Teammate,
-)
-from teamsim.errors import (
-    ActivationError,
-    ConflictError,
-    DuplicateEnrollmentError,
-    InvariantError,
-    NotFoundError,
-    PipelineError,
-    ScenarioError,
-    SchemaVersionError,
-    StoreError,
-    TeamsimError,
-    ValidationError,
-)
-from teamsim.runner import ExpectationResult, RunResult, SweepResult, run, sweep
-from teamsim.scenario import load_scenario
-from teamsim.sim import Simulation, SimulationResult, World
-from teamsim.store import Store
-from teamsim.workspace import Workspace
+import importlib
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from teamsim.agents import (
+        Draft,
+        Drafter,
+        DraftRequest,
+        FakeDrafter,
+        FakeReviewer,
+        Review,
+        Reviewer,
+        ReviewRequest,
+        Verdict,
+    )
+    from teamsim.domain import (
+        AutoApproveRule,
+        Contact,
+        Enrollment,
+        EnrollmentStatus,
+        Sequence,
+        SequenceStatus,
+        Teammate,
+    )
+    from teamsim.errors import (
+        ActivationError,
+        ConflictError,
+        DuplicateEnrollmentError,
+        InvariantError,
+        NotFoundError,
+        PipelineError,
+        ScenarioError,
+        SchemaVersionError,
+        StoreError,
+        TeamsimError,
+        ValidationError,
+    )
+    from teamsim.runner import ExpectationResult, RunResult, SweepResult, run, sweep
+    from teamsim.scenario import load_scenario
+    from teamsim.sim import Simulation, SimulationResult, World
+    from teamsim.store import Store
+    from teamsim.workspace import Workspace
 
 __all__ = [
     "ActivationError",
@@ -94,3 +102,64 @@ __all__ = [
     "run",
     "sweep",
 ]
+
+_ORIGIN: dict[str, str] = {
+    "ActivationError": "teamsim.errors",
+    "AutoApproveRule": "teamsim.domain",
+    "ConflictError": "teamsim.errors",
+    "Contact": "teamsim.domain",
+    "Draft": "teamsim.agents",
+    "DraftRequest": "teamsim.agents",
+    "Drafter": "teamsim.agents",
+    "DuplicateEnrollmentError": "teamsim.errors",
+    "Enrollment": "teamsim.domain",
+    "EnrollmentStatus": "teamsim.domain",
+    "ExpectationResult": "teamsim.runner",
+    "FakeDrafter": "teamsim.agents",
+    "FakeReviewer": "teamsim.agents",
+    "InvariantError": "teamsim.errors",
+    "NotFoundError": "teamsim.errors",
+    "PipelineError": "teamsim.errors",
+    "Review": "teamsim.agents",
+    "ReviewRequest": "teamsim.agents",
+    "Reviewer": "teamsim.agents",
+    "RunResult": "teamsim.runner",
+    "ScenarioError": "teamsim.errors",
+    "SchemaVersionError": "teamsim.errors",
+    "Sequence": "teamsim.domain",
+    "SequenceStatus": "teamsim.domain",
+    "Simulation": "teamsim.sim",
+    "SimulationResult": "teamsim.sim",
+    "Store": "teamsim.store",
+    "StoreError": "teamsim.errors",
+    "SweepResult": "teamsim.runner",
+    "Teammate": "teamsim.domain",
+    "TeamsimError": "teamsim.errors",
+    "ValidationError": "teamsim.errors",
+    "Verdict": "teamsim.agents",
+    "Workspace": "teamsim.workspace",
+    "World": "teamsim.sim",
+    "load_scenario": "teamsim.scenario",
+    "run": "teamsim.runner",
+    "sweep": "teamsim.runner",
+}
+"""The module each public name lives in, imported when the name is first used."""
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use and cache the name here (PEP 562)."""
+    try:
+        module = _ORIGIN[name]
+    except KeyError:
+        raise AttributeError(f"module 'teamsim' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The public names and the subpackages imported so far, as ``dir(teamsim)`` shows them."""
+    loaded = [name for name, value in globals().items()
+              if isinstance(value, ModuleType) and value.__name__ == f"{__name__}.{name}"]
+    dunder = [name for name in globals() if name.startswith("__")]
+    return sorted({*__all__, *loaded, *dunder})

@@ -2,7 +2,9 @@
 
 Both read a *run directory* (what ``teamsim run`` leaves: ``run.json`` and the run's
 ``store.db``, or the database ``run.json`` names). :func:`register` adds the group to the
-Typer app; this module reaches ``teamsim.cli`` (for ``fail``) only inside the commands.
+Typer app; this module reaches ``teamsim.cli`` (for ``fail``) only inside the commands, and
+imports the store and the rules engine only there too (``teamsim --help`` must not pay for
+them). Names come from users: every one is printed as plain text (:mod:`teamsim._cli_text`).
 """
 
 from __future__ import annotations
@@ -11,21 +13,26 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from teamsim.domain import AutoApproveRule
+from teamsim._cli_app import Typer
+from teamsim._cli_text import PlainConsole, plain
 from teamsim.errors import NotFoundError, TeamsimError
-from teamsim.sim._rules import PreviewedDraft, RulePreview, preview, rule_usage
-from teamsim.store import Store, UnitOfWork
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from teamsim.domain import AutoApproveRule
+    from teamsim.sim._rules import PreviewedDraft, RulePreview
+    from teamsim.store import UnitOfWork
 
 __all__ = ["describe_match", "register", "rules_app"]
 
-rules_app = typer.Typer(
+rules_app = Typer(
     help="Auto-approve rules of a run: list them with their use, preview one.",
     no_args_is_help=True,
 )
@@ -63,13 +70,14 @@ def _of(used: int, cap: int | None) -> str:
 
 def _console() -> Console:
     # Made per command so the width follows the terminal (or COLUMNS) at the time.
-    return Console(highlight=False, emoji=False)
+    return PlainConsole()
 
 
 @contextmanager
 def _run_store(run_dir: Path) -> Iterator[UnitOfWork]:
     """A unit of work on a run directory's store; teamsim errors exit with code 2."""
     from teamsim.cli import fail
+    from teamsim.store import Store
 
     if not run_dir.is_dir():
         raise fail(f"{run_dir}: no such run directory; give the folder `teamsim run` wrote")
@@ -109,6 +117,8 @@ def _timezone(name: str | None) -> str | None:
 @rules_app.command("list")
 def list_rules(run_dir: RunDirArg, timezone: TimezoneOption = None) -> None:
     """Each rule of a run: what it matches, whether it is on, its use against its caps."""
+    from teamsim.sim._rules import rule_usage
+
     zone = _timezone(timezone)
     with _run_store(run_dir) as uow:
         usage = rule_usage(uow, timezone=zone)
@@ -124,10 +134,10 @@ def list_rules(run_dir: RunDirArg, timezone: TimezoneOption = None) -> None:
     for use in usage:
         rule = use.rule
         name = f"{rule.name} (suggested)" if use.suggested else rule.name
-        table.add_row(str(rule.id), name, "yes" if rule.enabled else "no",
-                      describe_match(rule), _of(use.used, rule.max_total),
-                      _of(use.used_today, rule.max_per_day), use.status)
-    console.print(table, markup=False)
+        table.add_row(*(plain(cell) for cell in (
+            rule.id, name, "yes" if rule.enabled else "no", describe_match(rule),
+            _of(use.used, rule.max_total), _of(use.used_today, rule.max_per_day), use.status)))
+    console.print(table)
 
 
 @rules_app.command("preview")
@@ -141,6 +151,7 @@ def preview_rule(
 ) -> None:
     """What a rule would approve: past drafts, drafts waiting now, and where its caps stop it."""
     from teamsim.cli import fail
+    from teamsim.sim._rules import preview
 
     zone = _timezone(timezone)
     with _run_store(run_dir) as uow:

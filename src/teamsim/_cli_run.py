@@ -4,6 +4,10 @@
 reaches ``teamsim.cli`` (for ``fail``, ``out`` and ``err``) only inside the commands, so
 ``teamsim.cli`` can import it.
 
+The runner, the simulator and the store are imported inside the commands (``teamsim --help``
+must not pay for them). Every user-supplied string is printed through
+:mod:`teamsim._cli_text`.
+
 Exit codes: 0 when everything passed; 1 when an expectation or an invariant failed (after
 printing everything); 2 for invalid input (a bad scenario file, option or run directory), with
 one ``error: ...`` line per problem on stderr and nothing written.
@@ -19,17 +23,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from teamsim import runner
+from teamsim._cli_text import clean, clean_lines, plain
 from teamsim.errors import ScenarioError, TeamsimError
-from teamsim.scenario import load_scenario
-from teamsim.sim.config import check_size
-from teamsim.store import AttentionItem, Store, UnitOfWork
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from teamsim import runner
+    from teamsim.store import AttentionItem, UnitOfWork
 
 __all__ = ["KEY_METRICS", "register"]
 
@@ -71,12 +75,20 @@ def _fail(message: str) -> typer.Exit:
 @contextmanager
 def _progress(total: float, what: str) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr (drawn only on a terminal); yields ``update(completed)``."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     _, err = _consoles()
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=err, transient=True,
+    bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(),
+                   MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True,
                    disable=not err.is_terminal)
     with bar:
-        task = bar.add_task(what, total=total)
+        task = bar.add_task(clean(what), total=total)
         yield lambda done: bar.update(task, completed=done)
 
 
@@ -89,8 +101,9 @@ def _number(value: Any) -> str:
 
 
 def _table(*columns: str, title: str | None = None, right: tuple[str, ...] = ()) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
-                  pad_edge=False)
+    """A table in the run report's style; its title is plain text (it may hold a name)."""
+    table = Table(title=None if title is None else plain(title), title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in columns:
         table.add_column(column, justify="right" if column in right else "left")
     return table
@@ -100,13 +113,31 @@ def _table(*columns: str, title: str | None = None, right: tuple[str, ...] = ())
 # run
 
 
+MAX_UNTIL_DAYS = 3650
+"""The longest ``--until``, in days: the longest run a scenario's ``days`` allows."""
+MIN_UNTIL_DAYS = 1 / 1440
+"""The shortest ``--until``: one simulated minute (time in a run is counted in minutes)."""
+
+
+def _until_days(until: float | None) -> float | None:
+    """``--until`` checked: a finite number of days from one minute to :data:`MAX_UNTIL_DAYS`."""
+    if until is None:
+        return None
+    if not math.isfinite(until) or not MIN_UNTIL_DAYS <= until <= MAX_UNTIL_DAYS:
+        raise _fail(f"--until: {until:g} is not a run length; give simulated days from "
+                    f"{MIN_UNTIL_DAYS:.6f} (one minute) to {MAX_UNTIL_DAYS}, like --until 7 "
+                    "or --until 0.5")
+    return until
+
+
 def run_command(
     scenario: Annotated[str, typer.Argument(help="The scenario file (YAML).",
                                             show_default=False)],
     seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).",
                                              show_default=False)] = None,
     until: Annotated[float | None, typer.Option(
-        "--until", help="Stop after this many simulated days (default: the scenario's days).",
+        "--until", help="Stop after this many simulated days (default: the scenario's days; "
+        f"at least one minute, 1/1440, at most {MAX_UNTIL_DAYS}).",
         show_default=False)] = None,
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Run directory (default: runs/<file stem>-seed<N>).",
@@ -117,9 +148,11 @@ def run_command(
     allow_large: AllowLarge = False,
 ) -> None:
     """Run a scenario: funnel per step, key metrics, expectations; exit 1 if any fails."""
+    from teamsim import runner
+    from teamsim.scenario import load_scenario
+
     out, _ = _consoles()
-    if until is not None and until <= 0:
-        raise _fail(f"--until: must be > 0 days, got {until:g}")
+    until = _until_days(until)
     try:
         world = load_scenario(scenario)
         runner.check_expectation_names(world, scenario)
@@ -139,43 +172,84 @@ def run_command(
         raise typer.Exit(code=1)
 
 
+def verdict(passed: bool) -> Text:
+    """``PASS`` in green or ``FAIL`` in red (plain when the output is not a terminal)."""
+    return Text("PASS", style="green") if passed else Text("FAIL", style="bold red")
+
+
+_FUNNEL_COUNTS = ("due", "drafted", "human", "rule", "sent", "opened", "clicked", "replied")
+
+
+def _funnel(result: runner.RunResult, width: int) -> Table:
+    """The funnel per message step, one line a step, at most ``width`` columns: a heading row
+    per sequence, then each step as ``id label`` (cut short with … when the width needs it),
+    its channel and its counts."""
+    from teamsim import runner
+
+    rows = runner.step_funnel(result.events, result.world)
+    cells: list[tuple[Text | str, ...]] = [
+        (plain(f"  {row.step_id} {row.label}".rstrip()), plain(row.channel),
+              *(str(v) for v in (row.due, row.drafted, row.approved_human, row.approved_rule,
+                                 row.sent, row.opened, row.clicked, row.replied)))
+             for row in rows]
+    funnel = _table("step", "channel", *_FUNNEL_COUNTS,
+                    title="Funnel per step (approved by the human / by a rule)",
+                    right=_FUNNEL_COUNTS)
+    # No padding: the box's one-space divider alone parts the columns, so ten fit 80.
+    funnel.padding = (0, 0, 0, 0)
+    fixed = [max(len(str(column.header)), *(len(str(row[i])) for row in cells))
+             for i, column in enumerate(funnel.columns) if i]
+    for column in funnel.columns:
+        column.no_wrap = True
+    funnel.columns[0].overflow = "ellipsis"
+    funnel.columns[0].max_width = max(12, width - sum(fixed) - (len(funnel.columns) - 1))
+    sequence = None
+    for row, row_cells in zip(rows, cells, strict=True):
+        if row.sequence != sequence:
+            sequence = row.sequence
+            funnel.add_row(plain(sequence, style="bold"))
+        funnel.add_row(*row_cells)
+    return funnel
+
+
 def print_run(out: Console, result: runner.RunResult) -> None:
-    """The summary of a run: header, funnel per step, key metrics, expectations, violations."""
+    """The summary of a run: header, funnel per step, key metrics, the scenario's expectations,
+    then the invariants (the checks every run must pass) apart from them."""
+    from teamsim.sim import INVARIANT_COUNTERS
+
     where = f" -> {result.out_dir}" if result.out_dir is not None else ""
     out.print(f"{result.world.name}: seed {result.seed}, {result.until_days:g} days, "
-              f"{len(result.events)} events, digest {result.digest[:12]}{where}", markup=False)
-    counts = ("due", "drafted", "human", "rule", "sent", "opened", "clicked", "replied")
-    funnel = _table("step", *counts, title="Funnel per step (approved by the human / by a rule)",
-                    right=counts)
-    for column in funnel.columns[1:]:
-        column.no_wrap = True
-    for row in runner.step_funnel(result.events, result.world):
-        channel = f" ({row.channel})" if row.channel else ""
-        funnel.add_row(f"{row.sequence}/{row.step_id} {row.label}".strip() + channel,
-                       *(str(v) for v in (row.due, row.drafted, row.approved_human,
-                                          row.approved_rule, row.sent, row.opened,
-                                          row.clicked, row.replied)))
-    out.print(funnel)
+              f"{len(result.events)} events, digest {result.digest[:12]}{where}")
+    out.print(_funnel(result, out.width))
     metrics = _table("metric", "value", title="Key metrics", right=("value",))
     for name in KEY_METRICS:
         metrics.add_row(name, _number(result.metrics[name]))
     out.print(metrics)
-    if result.expectations:
+    own = [e for e in result.expectations if e.metric not in INVARIANT_COUNTERS]
+    if own:
         checks = _table("", "metric", "expected", "actual", title="Expectations")
-        for e in result.expectations:
-            checks.add_row("PASS" if e.passed else "FAIL", e.metric, e.expected,
-                           _number(e.actual))
+        for e in own:
+            checks.add_row(verdict(e.passed), plain(e.metric), plain(e.expected),
+                           plain(_number(e.actual)))
         out.print(checks)
     else:
         out.print("Expectations: none in this scenario")
+    invariants = _table("", "invariant", "count", title="Invariants (0 in every correct run)",
+                        right=("count",))
+    for name in INVARIANT_COUNTERS:
+        value = result.metrics[name]
+        held = (value == 0 and all(e.passed for e in result.expectations if e.metric == name)
+                and not any(line.startswith(f"{name}:") for line in result.violations))
+        invariants.add_row(verdict(held), name, _number(value))
+    out.print(invariants)
     if result.violations:
         out.print(f"Invariant violations ({len(result.violations)}):")
         for line in result.violations:
-            out.print(f"  {line}", markup=False)
-    failed = sum(not e.passed for e in result.expectations)
-    verdict = "passed" if result.passed else "FAILED"
-    out.print(f"{verdict}: {len(result.expectations) - failed} of {len(result.expectations)} "
-              f"expectations met, {len(result.violations)} invariant violations", markup=False)
+            out.print(f"  {line}")
+    failed = sum(not e.passed for e in own)
+    word = "passed" if result.passed else "FAILED"
+    out.print(f"{word}: {len(own) - failed} of {len(own)} expectations met, "
+              f"{len(result.violations)} invariant violations")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,6 +282,10 @@ def run_tests(
     allow_large: AllowLarge = False,
 ) -> None:
     """Run every scenario with its default seed and report each expectation, like pytest."""
+    from teamsim import runner
+    from teamsim.scenario import load_scenario
+    from teamsim.sim.config import check_size
+
     out, _ = _consoles()
     files, problems = _scenario_files(paths or [Path("scenarios")])
     for problem in problems:
@@ -230,23 +308,24 @@ def run_tests(
             invalid = True
             continue
         try:
-            out.print(f"{path} ({world.name}, seed {result.seed})", markup=False)
+            out.print(f"{path} ({world.name}, seed {result.seed})")
             for e in result.expectations:
-                out.print(f"  {'PASS' if e.passed else 'FAIL'} {e.metric} {e.expected} "
-                          f"{_number(e.actual)}", markup=False)
+                out.print(Text.assemble("  ", verdict(e.passed),
+                                        plain(f" {e.metric} {e.expected} {_number(e.actual)}")))
                 passed += e.passed
                 failed += not e.passed
             if result.violations:
                 failed += 1
-                out.print(f"  FAIL invariants {len(result.violations)} broken", markup=False)
+                out.print(Text.assemble("  ", verdict(False),
+                                        f" invariants {len(result.violations)} broken"))
                 for line in result.violations:
-                    out.print(f"    {line}", markup=False)
+                    out.print(f"    {line}")
             else:
                 passed += 1
-                out.print("  PASS invariants all hold", markup=False)
+                out.print(Text.assemble("  ", verdict(True), " invariants all hold"))
         finally:
             result.close()
-    out.print(f"{passed} passed, {failed} failed", markup=False)
+    out.print(f"{passed} passed, {failed} failed")
     if invalid:
         raise typer.Exit(code=2)
     if failed:
@@ -255,6 +334,12 @@ def run_tests(
 
 # ---------------------------------------------------------------------------------------------
 # sweep
+
+
+SWEEP_METRICS_HELP = ("sent, replies, reply_rate, approvals_human, human_minutes, "
+                      "approval_latency_hours_p50")
+"""``runner.DEFAULT_SWEEP_METRICS`` in words (written out: the help must not import the
+runner); a test keeps the two equal."""
 
 
 def sweep_command(
@@ -266,8 +351,9 @@ def sweep_command(
         "--set", help="path=v1,v2: a value inside the scenario by dotted path "
         "(approver.approve, sequences.0.steps.2.days); several make every combination.",
         show_default=False)] = None,
-    metrics: Annotated[str, typer.Option(help="Metrics to report, comma separated.")] = ",".join(
-        runner.DEFAULT_SWEEP_METRICS),
+    metrics: Annotated[str | None, typer.Option(
+        help=f"Metrics to report, comma separated (default: {SWEEP_METRICS_HELP}).",
+        show_default=False)] = None,
     workers: Annotated[int | None, typer.Option(
         help="Worker processes (default: min(2, CPUs)).", min=1, show_default=False)] = None,
     out_dir: Annotated[Path | None, typer.Option(
@@ -276,12 +362,18 @@ def sweep_command(
     allow_large: AllowLarge = False,
 ) -> None:
     """Run every variant x seed in parallel; means with 95% intervals and paired differences."""
+    from teamsim import runner
+
     out, _ = _consoles()
-    chosen = [m.strip() for m in metrics.split(",") if m.strip()]
+    chosen = None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
     target = out_dir if out_dir is not None else Path("runs") / f"{Path(scenario).stem}-sweep"
     try:
         seed_list = runner.parse_seeds(seeds)
         variants = runner.parse_sets(set_ or [])
+        if len(seed_list) * len(variants) > runner.MAX_SWEEP_RUNS:
+            raise _fail(f"--seeds x --set: {len(seed_list):,} seeds x {len(variants):,} "
+                        f"variants make {len(seed_list) * len(variants):,} runs; a sweep takes "
+                        f"at most {runner.MAX_SWEEP_RUNS:,}, so split it into several sweeps")
         with _progress(len(seed_list) * len(variants), "runs") as update:
             result = runner.sweep(scenario, seed_list, variants=variants, metrics=chosen,
                                   workers=workers, out=target, allow_large=allow_large,
@@ -305,15 +397,15 @@ def print_sweep(out: Console, result: runner.SweepResult) -> None:
     """Per variant the mean and 95% interval of each metric, then each variant against the
     first: the paired difference over common seeds and, for comparison, the unpaired one."""
     out.print(f"{result.runs} runs: {len(result.variants)} variant(s) x {len(result.seeds)} "
-              f"seed(s) -> {result.csv_path}", markup=False)
+              f"seed(s) -> {result.csv_path}")
     baseline = next(iter(result.variants))
     for variant, by_metric in result.summary.items():
         role = " (baseline)" if variant == baseline and len(result.variants) > 1 else ""
         means = _table("metric", "n", "mean", "95% CI", "±", title=f"{variant}{role}",
                        right=("n", "mean", "±"))
         for metric, estimate in by_metric.items():
-            means.add_row(metric, str(estimate.n), f"{estimate.mean:.4g}", _interval(estimate),
-                          _half(estimate))
+            means.add_row(plain(metric), str(estimate.n), f"{estimate.mean:.4g}",
+                          _interval(estimate), _half(estimate))
         out.print(means)
     for variant in list(result.variants)[1:]:
         diffs = _table("metric", "difference", "paired ±", "unpaired ±",
@@ -322,7 +414,7 @@ def print_sweep(out: Console, result: runner.SweepResult) -> None:
                        right=("difference", "paired ±", "unpaired ±"))
         for c in result.comparisons:
             if c.variant == variant:
-                diffs.add_row(c.metric, f"{c.paired.mean:.4g}", _half(c.paired),
+                diffs.add_row(plain(c.metric), f"{c.paired.mean:.4g}", _half(c.paired),
                               _half(c.unpaired))
         out.print(diffs)
 
@@ -334,6 +426,9 @@ def print_sweep(out: Console, result: runner.SweepResult) -> None:
 @contextmanager
 def _run_store(run_dir: Path, db: str | None) -> Iterator[tuple[runner.RunInfo, UnitOfWork]]:
     """The run's info and a unit of work on its store; teamsim errors exit with code 2."""
+    from teamsim import runner
+    from teamsim.store import Store
+
     try:
         info = runner.read_run_info(run_dir)
         url = db or info.db
@@ -412,13 +507,12 @@ def inbox_command(run_dir: RunDirArg, db: RunDbOption = None) -> None:
         items = uow.list_attention("open")
         plural = "item" if len(items) == 1 else "items"
         out.print(f"Needs attention at the end of {info.scenario!r} (seed {info.seed}, "
-                  f"{info.end:%Y-%m-%d %H:%M} UTC): {len(items)} open {plural}, oldest first",
-                  markup=False)
+                  f"{info.end:%Y-%m-%d %H:%M} UTC): {len(items)} open {plural}, oldest first")
         for number, item in enumerate(items, start=1):
             heading, *details = describe_item(uow, item)
-            out.print(f"{number}. {heading}", markup=False)
+            out.print(f"{number}. {heading}")
             for line in details:
-                out.print(f"   {line}", markup=False)
+                out.print(f"   {line}")
 
 
 def diagnose_command(
@@ -437,4 +531,6 @@ def diagnose_command(
             diagnosis = diagnose(uow, sequence, contact, at=info.end)
         except TeamsimError as exc:
             raise _fail(str(exc)) from None
-        out.print(render(diagnosis), markup=False)
+        # The checklist is several lines on purpose; each is printed as plain, cleaned text.
+        for line in clean_lines(render(diagnosis)).split("\n"):
+            out.print(Text(line))

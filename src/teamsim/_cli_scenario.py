@@ -1,7 +1,8 @@
 """The scenario-file commands of the ``teamsim`` command line: ``validate`` and ``schema``.
 
 :func:`register` adds them to the Typer app; ``teamsim.cli`` calls it when it is imported, so
-this module reaches ``teamsim.cli`` (for ``fail`` and ``out``) only inside the commands.
+this module reaches ``teamsim.cli`` (for ``fail`` and ``out``) only inside the commands, and the
+scenario loader (which needs the simulator) only there too.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from teamsim.errors import ScenarioError
-from teamsim.scenario import load_scenario, scenario_schema
-from teamsim.sim import World
-from teamsim.sim.config import check_size
+
+if TYPE_CHECKING:
+    from teamsim.sim import World
 
 __all__ = ["register", "summary"]
 
@@ -49,6 +50,8 @@ def validate(
     """Check scenario files without running them: one line per file, exit 2 if any is bad."""
     from teamsim.cli import fail, out
     from teamsim.runner import check_expectation_names
+    from teamsim.scenario import load_scenario
+    from teamsim.sim.config import check_size
 
     bad = False
     for name in files:
@@ -74,6 +77,7 @@ def schema(
 ) -> None:
     """Print the JSON Schema of scenario files, for editors to validate and complete them."""
     from teamsim.cli import fail, out
+    from teamsim.scenario import scenario_schema
 
     text = json.dumps(scenario_schema(), indent=2, ensure_ascii=False) + "\n"
     if out_file is None:

@@ -1,8 +1,14 @@
 """The ``teamsim`` command line.
 
 Errors that teamsim raises on purpose (a :class:`~teamsim.errors.TeamsimError`) are printed to
-stderr as one ``error: ...`` line per problem and exit with code 2; so are Typer's own usage
-errors.
+stderr as one ``error: ...`` line per problem and exit with code 2; so are usage errors (a bad
+option value, a missing argument). An unexpected exception exits with code 3 and asks for a
+report; the codes are listed in :mod:`teamsim._cli_app` and the README.
+
+Start-up is kept light: this module and the command modules import the runner, the simulator
+(LangGraph, SimPy, SciPy) and the store only inside the commands that use them, so ``teamsim
+--help`` and the ``seq`` commands do not pay for them. Every string a user could have written is
+printed through :mod:`teamsim._cli_text` (plain text, control characters escaped).
 """
 
 from __future__ import annotations
@@ -10,47 +16,63 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-import pydantic
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from teamsim._cli_app import Group, Typer
 from teamsim._cli_rules import register as _register_rules_commands
 from teamsim._cli_run import register as _register_run_commands
 from teamsim._cli_scenario import register as _register_scenario_commands
-from teamsim._validation import format_errors
-from teamsim.domain import (
-    BranchStep,
-    Contact,
-    EngagementCondition,
-    MessageStep,
-    Sequence,
-    WaitStep,
-)
+from teamsim._cli_text import PlainConsole, clean, plain
 from teamsim.errors import TeamsimError, ValidationError
-from teamsim.store import Store
-from teamsim.workspace import Workspace
+
+if TYPE_CHECKING:
+    from teamsim.domain import BranchStep, MessageStep, Sequence, WaitStep
+    from teamsim.workspace import Workspace
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"teamsim {version('teamsim')}")
+        raise typer.Exit()
+
+
+app = Typer(
     name="teamsim",
     help="Simulate AI teammates running outreach sequences, deterministically.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    cls=Group,
+    epilog="Exit codes: 0 all passed, 1 an expectation or invariant failed, 2 bad input, "
+    "3 internal error (please report it), 130 interrupted.",
 )
-seq_app = typer.Typer(
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the teamsim version and exit.")] = False,
+) -> None:
+    """Simulate AI teammates running outreach sequences, deterministically."""
+
+
+seq_app = Typer(
     help="Build and run sequences (CRM > Sequences): new, add, move, activate, enroll...",
     no_args_is_help=True,
 )
 app.add_typer(seq_app, name="seq")
 
-out = Console(highlight=False, soft_wrap=True, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+out = PlainConsole(soft_wrap=True)
+err = PlainConsole(stderr=True, soft_wrap=True)
 
 T = TypeVar("T")
 
@@ -69,20 +91,23 @@ StepArg = Annotated[str, typer.Argument(help="Step id (s1, s2...; `seq show` lis
 
 
 def main() -> None:
-    """Entry point of the ``teamsim`` console script."""
-    app()
+    """Entry point of the ``teamsim`` console script (and of ``python -m teamsim``)."""
+    app(prog_name="teamsim")
 
 
 def fail(message: str) -> typer.Exit:
     """Print ``message`` as an error and return the exit (code 2) to raise."""
     for line in message.splitlines() or [message]:
-        err.print(f"error: {line}", markup=False)
+        err.print(f"error: {clean(line)}", markup=False)
     return typer.Exit(code=2)
 
 
 @contextmanager
 def workspace(db: str) -> Iterator[Workspace]:
     """Open the store at ``db`` as a :class:`Workspace`; turn teamsim errors into exit code 2."""
+    from teamsim.store import Store
+    from teamsim.workspace import Workspace
+
     try:
         with Store.open(db) as store:
             yield Workspace(store)
@@ -103,6 +128,8 @@ _KIND_MARK = {"message": "✉", "wait": "⏱", "branch": "⑂"}
 
 
 def _details(step: MessageStep | WaitStep | BranchStep) -> str:
+    from teamsim.domain import EngagementCondition, MessageStep, WaitStep
+
     if isinstance(step, MessageStep):
         return step.channel + (f" · {step.brief}" if step.brief else "")
     if isinstance(step, WaitStep):
@@ -120,6 +147,8 @@ def _details(step: MessageStep | WaitStep | BranchStep) -> str:
 def _step_rows(
     steps: list[Any], prefix: str = "", depth: int = 0
 ) -> Iterator[tuple[str, str, str, str]]:
+    from teamsim.domain import BranchStep
+
     for index, step in enumerate(steps, start=1):
         number = f"{prefix}{index}"
         indent = "  " * depth
@@ -133,20 +162,32 @@ def _step_rows(
 def render_sequence(seq: Sequence, version: int | None = None) -> None:
     """Print a sequence's steps top to bottom, as the right-hand pane of the screen shows them."""
     shown = version if version is not None else seq.version
-    out.print(f"[bold]{seq.name}[/bold]  ({seq.status.value}, version {shown}, id {seq.id})")
+    out.print(plain(seq.name, style="bold"),
+              plain(f" ({seq.status.value}, version {shown}, id {seq.id})"))
     if seq.description:
-        out.print(seq.description, markup=False)
+        out.print(plain(seq.description))
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("#", justify="right")
     table.add_column("id")
     table.add_column("step")
     table.add_column("details")
     for row in _step_rows(seq.steps):
-        table.add_row(*row)
+        table.add_row(*(plain(cell) for cell in row))
     if not seq.steps:
-        out.print("(no steps yet: add one with `teamsim seq add`)")
+        out.print("(no steps yet: add one with `teamsim seq add`)", markup=False)
     else:
         out.print(table)
+
+
+def render_table(columns: tuple[str, ...], rows: list[tuple[object, ...]],
+                 right: frozenset[str] = frozenset()) -> None:
+    """Print a table whose cells are plain text (any of them may be a user's name or label)."""
+    table = Table(show_edge=False, pad_edge=False)
+    for column in columns:
+        table.add_column(column, justify="right" if column in right else "left")
+    for row in rows:
+        table.add_row(*(plain(cell) for cell in row))
+    out.print(table)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,16 +211,12 @@ def seq_list(db: DbOption = "teamsim.db") -> None:
     """List every sequence with its status and how many steps it has."""
     seqs = _do(db, lambda ws: ws.sequences())
     if not seqs:
-        out.print("no sequences yet: create one with `teamsim seq new NAME`")
+        out.print("no sequences yet: create one with `teamsim seq new NAME`", markup=False)
         return
-    table = Table(show_edge=False, pad_edge=False)
-    for column in ("id", "name", "status", "steps", "version"):
-        numeric = column in {"id", "steps", "version"}
-        table.add_column(column, justify="right" if numeric else "left")
-    for seq in seqs:
-        count = sum(1 for _ in seq.iter_steps())
-        table.add_row(str(seq.id), seq.name, seq.status.value, str(count), str(seq.version))
-    out.print(table)
+    render_table(("id", "name", "status", "steps", "version"),
+                 [(seq.id, seq.name, seq.status.value, sum(1 for _ in seq.iter_steps()),
+                   seq.version) for seq in seqs],
+                 right=frozenset({"id", "steps", "version"}))
 
 
 @seq_app.command("show")
@@ -272,6 +309,11 @@ def seq_add(
 def _check_wait_options(days: float | None, hours: float | None) -> None:
     """Refuse ``--days``/``--hours`` the domain model refuses, naming the option, before the
     database is opened."""
+    import pydantic
+
+    from teamsim._validation import format_errors
+    from teamsim.domain import WaitStep
+
     try:
         WaitStep(id="s1", days=days or 0, hours=hours or 0)
     except pydantic.ValidationError as exc:
@@ -354,6 +396,8 @@ def seq_set(
         raise fail("nothing to set: give --channel, --days/--hours or --brief")
     _check_wait_options(days, hours)
 
+    from teamsim.domain import WaitStep
+
     def change(seq: Sequence) -> None:
         if channel is not None:
             seq.set_channel(step, channel)
@@ -401,6 +445,11 @@ def seq_enroll(
     db: DbOption = "teamsim.db",
 ) -> None:
     """Put a contact onto a sequence."""
+    import pydantic
+
+    from teamsim._validation import format_errors
+    from teamsim.domain import Contact
+
     attributes: dict[str, str | int | float | bool] = {}
     for item in attr or []:
         key, sep, val = item.partition("=")
@@ -463,14 +512,10 @@ def seq_unenroll(sequence: SeqArg, email: EmailArg, db: DbOption = "teamsim.db")
 def seq_versions(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
     """List the saved versions of a sequence; `seq show --version N` shows one."""
     versions = _do(db, lambda ws: ws.versions(sequence))
-    table = Table(show_edge=False, pad_edge=False)
-    for column in ("version", "saved at (UTC)", "status", "steps"):
-        table.add_column(column)
-    for saved in versions:
-        table.add_row(str(saved.version), saved.saved_at.strftime("%Y-%m-%d %H:%M:%S"),
-                      saved.sequence.status.value,
-                      str(sum(1 for _ in saved.sequence.iter_steps())))
-    out.print(table)
+    render_table(("version", "saved at (UTC)", "status", "steps"),
+                 [(saved.version, saved.saved_at.strftime("%Y-%m-%d %H:%M:%S"),
+                   saved.sequence.status.value, sum(1 for _ in saved.sequence.iter_steps()))
+                  for saved in versions])
 
 
 _register_scenario_commands(app)
