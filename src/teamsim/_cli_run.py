@@ -26,6 +26,7 @@ from teamsim import runner
 from teamsim.errors import ScenarioError, TeamsimError
 from teamsim.scenario import load_scenario
 from teamsim.store import AttentionItem, Store, UnitOfWork
+from teamsim.store._urls import mask_url, parse_url
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -109,11 +110,14 @@ def run_command(
     db: Annotated[str | None, typer.Option(
         "--db", help="Record the run in this database (SQLite path or SQLAlchemy URL) "
         "instead of the run directory's store.db.", show_default=False)] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an earlier run folder at --out.")] = False,
 ) -> None:
     """Run a scenario: funnel per step, key metrics, expectations; exit 1 if any fails."""
     out, _ = _consoles()
     if until is not None and until <= 0:
         raise _fail(f"--until: must be > 0 days, got {until:g}")
+    _check_db_option(db)
     try:
         world = load_scenario(scenario)
         runner.check_expectation_names(world, scenario)
@@ -122,7 +126,7 @@ def run_command(
         days = world.days if until is None else until
         with _progress(math.ceil(days), f"{world.name} (seed {chosen})") as update:
             result = runner.run(scenario, seed=chosen, until_days=until, out=target, db=db,
-                                progress=update)
+                                force=force, progress=update)
     except TeamsimError as exc:
         raise _fail(str(exc)) from None
     try:
@@ -131,6 +135,16 @@ def run_command(
         result.close()
     if not result.passed:
         raise typer.Exit(code=1)
+
+
+def _check_db_option(db: str | None) -> None:
+    """Refuse a malformed ``--db`` URL before anything runs (its password masked)."""
+    if db is None:
+        return
+    try:
+        parse_url(db)
+    except TeamsimError as exc:
+        raise _fail(f"--db: {exc}") from None
 
 
 def print_run(out: Console, result: runner.RunResult) -> None:
@@ -199,6 +213,8 @@ def run_tests(
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Also write each run to DIR/<file stem>-seed<N>.",
         show_default=False)] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace earlier run folders under --out.")] = False,
 ) -> None:
     """Run every scenario with its default seed and report each expectation, like pytest."""
     out, _ = _consoles()
@@ -212,7 +228,7 @@ def run_tests(
             world = load_scenario(path)
             runner.check_expectation_names(world, str(path))
             target = None if out_dir is None else out_dir / f"{path.stem}-seed{world.seed}"
-            result = runner.run(world, out=target)
+            result = runner.run(world, out=target, force=force)
         except ScenarioError as exc:
             _fail(str(exc))
             invalid = True
@@ -265,6 +281,8 @@ def sweep_command(
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Output directory for sweep.csv and summary.json "
         "(default: runs/<file stem>-sweep).", show_default=False)] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an earlier sweep folder at --out.")] = False,
 ) -> None:
     """Run every variant x seed in parallel; means with 95% intervals and paired differences."""
     out, _ = _consoles()
@@ -275,10 +293,14 @@ def sweep_command(
         variants = runner.parse_sets(set_ or [])
         with _progress(len(seed_list) * len(variants), "runs") as update:
             result = runner.sweep(scenario, seed_list, variants=variants, metrics=chosen,
-                                  workers=workers, out=target,
+                                  workers=workers, out=target, force=force,
                                   progress=lambda done, _total: update(done))
     except TeamsimError as exc:
         raise _fail(str(exc)) from None
+    except runner.SweepInterrupted as stopped:
+        _, err = _consoles()
+        err.print(str(stopped), markup=False)
+        raise typer.Exit(code=130) from None
     print_sweep(out, result)
 
 
@@ -324,21 +346,32 @@ def print_sweep(out: Console, result: runner.SweepResult) -> None:
 
 @contextmanager
 def _run_store(run_dir: Path, db: str | None) -> Iterator[tuple[runner.RunInfo, UnitOfWork]]:
-    """The run's info and a unit of work on its store; teamsim errors exit with code 2."""
+    """The run's info and a read-only unit of work on its store; teamsim errors exit with
+    code 2.
+
+    The store is the run folder's own ``store.db``, opened read-only (nothing is created,
+    migrated or written). A run recorded elsewhere (``run.json`` names a database) is read
+    only from a database the user names with ``--db``: a run folder cannot make teamsim
+    open, let alone create, a database it points at.
+    """
     try:
         info = runner.read_run_info(run_dir)
-        url = db or info.db
-        if url is None:
-            url = str(run_dir / "store.db")
-            if not Path(url).is_file():
-                raise TeamsimError(f"{run_dir}: store.db is missing; run `teamsim run` again")
-        elif "***" in url and db is None:
-            raise TeamsimError(f"{run_dir}: the run was recorded in {url}; pass --db with the "
-                               "full URL (the password is not stored)")
-        with Store.open(url) as store, store.unit_of_work() as uow:
+        url = db if db is not None else _own_store(run_dir, info)
+        with Store.open(url, read_only=True) as store, store.unit_of_work() as uow:
             yield info, uow
     except TeamsimError as exc:
         raise _fail(str(exc)) from None
+
+
+def _own_store(run_dir: Path, info: runner.RunInfo) -> str:
+    """The run folder's ``store.db``, or the error that says to pass ``--db``."""
+    if info.db is not None:
+        raise TeamsimError(f"{run_dir}: the run was recorded in {mask_url(info.db)}; pass "
+                           "--db with that database to read it (the password is not stored)")
+    path = run_dir / "store.db"
+    if not path.is_file():
+        raise TeamsimError(f"{run_dir}: store.db is missing; run `teamsim run` again")
+    return str(path)
 
 
 RunDirArg = Annotated[Path, typer.Argument(help="A run directory written by `teamsim run`.",
