@@ -18,6 +18,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,6 +180,12 @@ def clean_stale(target: Path, kinds: tuple[FolderKind, ...] = ()) -> list[Path]:
     if not parent.is_dir():
         return done
     for folder in sorted(parent.glob(f".{_glob_escape(target.name)}.*.tmp")):
+        if _empty_and_old(folder):
+            # Killed between creating the folder and writing its marker: nothing in it.
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+                done.append(folder)
+            continue
         if (folder.is_dir() and not folder.is_symlink() and _stale_marker(folder)
                 and all(p.name in allowed and _plain_file(p) for p in folder.iterdir())):
             shutil.rmtree(folder, ignore_errors=True)
@@ -195,6 +202,20 @@ def clean_stale(target: Path, kinds: tuple[FolderKind, ...] = ()) -> list[Path]:
         shutil.rmtree(folder, ignore_errors=True)
         done.append(folder)
     return done
+
+
+_UNMARKED_GRACE_SECONDS: Final = 60.0
+"""How old an empty, unmarked staging folder must be before it counts as abandoned (a live
+process writes its marker within milliseconds of creating the folder)."""
+
+
+def _empty_and_old(folder: Path) -> bool:
+    try:
+        if folder.is_symlink() or not folder.is_dir() or any(folder.iterdir()):
+            return False
+        return time.time() - folder.stat().st_mtime > _UNMARKED_GRACE_SECONDS
+    except OSError:
+        return False
 
 
 def _glob_escape(name: str) -> str:
