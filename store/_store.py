@@ -34,7 +34,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import URL, Dialect, ExceptionContext
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InternalError,
+    NoSuchModuleError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
@@ -196,10 +202,11 @@ def _raise_store_errors(context: ExceptionContext) -> BaseException | None:
     the statement, the parameters and the driver's error), and SimPy re-raises a failed
     process's exception as ``type(err)(*err.args)``: a full disk during a run used to show as
     ``TypeError: DBAPIError.__init__() missing 2 required positional arguments``. Errors while
-    connecting (no connection yet) and integrity errors are left to their callers.
+    connecting (no connection yet) and integrity errors are left to their callers; a write
+    in a read-only store (PostgreSQL's ``InternalError``) is one of these too.
     """
     error = context.sqlalchemy_exception
-    if context.connection is None or not isinstance(error, OperationalError):
+    if context.connection is None or not isinstance(error, OperationalError | InternalError):
         return None
     original = context.original_exception
     reason = str(original).strip().splitlines()[0] if str(original).strip() else repr(original)

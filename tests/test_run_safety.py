@@ -387,6 +387,9 @@ def finished_run(cli: typer.Typer, tmp_path_factory: pytest.TempPathFactory) -> 
     scenario = ROOT / "scenarios" / "trust-a-teammate.yaml"
     result = CliRunner().invoke(cli, ["run", str(scenario), "--out", str(out)])
     assert result.exit_code in (0, 1), result.output
+    # A finished run's store.db is in rollback-journal mode: opening it read-write (WAL mode)
+    # would rewrite its header, which the snapshot below would see even as root.
+    Store.seal(out / "store.db")
     return out
 
 
