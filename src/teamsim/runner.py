@@ -45,6 +45,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import metadata
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any
 
@@ -1053,14 +1054,20 @@ def _watch_parent(parent: int) -> None:
 
 @contextlib.contextmanager
 def _sigint_held() -> Iterator[None]:
-    """Hold back SIGINT in this thread while workers start: a worker inherits the signal
-    mask, so a Ctrl-C during its (second-long) start-up cannot kill it with a traceback
-    before :func:`_worker_start` ignores it; here the held signal arrives when the block
-    ends."""
+    """Block SIGINT in this thread while workers start: a worker inherits the blocked-signal
+    mask, so a Ctrl-C during its (second-long) start-up stays pending there instead of
+    killing it with a traceback, until :func:`_worker_start` ignores it (which discards it)
+    and unblocks it. Here a Ctrl-C meanwhile is handled by another thread's delivery or
+    once the block ends. (Ignoring SIGINT here instead would lose a Ctrl-C delivered to
+    another thread, like Rich's progress refresher.)
+    """
     if not hasattr(signal, "pthread_sigmask") or \
             threading.current_thread() is not threading.main_thread():
         yield
         return
+    # Starting multiprocessing's resource tracker unblocks SIGINT in this thread: start it
+    # (it would start with the first worker anyway) before blocking.
+    resource_tracker.ensure_running()
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield

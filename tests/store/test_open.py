@@ -105,7 +105,9 @@ def test_read_only_open_never_creates_a_database(tmp_path: Path) -> None:
 
 
 def test_read_only_open_refuses_an_empty_database_and_writes_nothing(store_url: str) -> None:
-    create_engine(store_url).connect().close()  # an empty database (SQLite: an empty file)
+    empty = create_engine(store_url)
+    empty.connect().close()  # an empty database (SQLite: an empty file)
+    empty.dispose()
     with pytest.raises(SchemaVersionError, match=r"holds no tables"):
         Store.open(store_url, read_only=True)
     engine = create_engine(store_url)
