@@ -548,3 +548,16 @@ def test_an_empty_unmarked_staging_folder_is_removed_only_when_old(tmp_path: Pat
     os.utime(old, (an_hour_ago, an_hour_ago))
     _runfolder.clean_stale(tmp_path / "r")
     assert _names(tmp_path) == [".r.aaaa1111.tmp"]
+
+
+@pytest.mark.parametrize("command", [["inbox"], ["rules", "list"],
+                                     ["diagnose", "--sequence", "Intro"]])
+def test_read_commands_name_db_for_a_malformed_url(
+    cli: typer.Typer, finished_run: Path, command: list[str]
+) -> None:
+    result = CliRunner().invoke(cli, [*command, str(finished_run), "--db",
+                                      "postgresql+psycopg://u:pw@h:notaport/db"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --db: not a database URL: "
+                                    "postgresql+psycopg://u:***@h:notaport/db")
+    assert "pw" not in result.stderr.replace("postgresql", "")

@@ -22,7 +22,7 @@ from teamsim.domain import AutoApproveRule
 from teamsim.errors import NotFoundError, TeamsimError
 from teamsim.sim._rules import PreviewedDraft, RulePreview, preview, rule_usage
 from teamsim.store import Store, UnitOfWork
-from teamsim.store._urls import mask_url
+from teamsim.store._urls import mask_url, parse_url
 
 __all__ = ["describe_match", "register", "rules_app"]
 
@@ -92,6 +92,10 @@ def _run_store(run_dir: Path, db: str | None = None) -> Iterator[UnitOfWork]:
     named = info.get("db") if isinstance(info, dict) else None
     target: str | Path
     if db is not None:
+        try:
+            parse_url(db)
+        except TeamsimError as exc:
+            raise fail(f"--db: {exc}") from None
         target = db
     elif isinstance(named, str) and named:
         raise fail(f"{run_dir}: the run was recorded in {mask_url(named)}; pass --db with "

@@ -354,6 +354,7 @@ def _run_store(run_dir: Path, db: str | None) -> Iterator[tuple[runner.RunInfo, 
     only from a database the user names with ``--db``: a run folder cannot make teamsim
     open, let alone create, a database it points at.
     """
+    _check_db_option(db)
     try:
         info = runner.read_run_info(run_dir)
         url = db if db is not None else _own_store(run_dir, info)

@@ -12,8 +12,10 @@
                    version and the database URL (password masked) when it was not store.db
 
 The directory is written under a temporary sibling name and renamed into place at the end, so
-invalid input or a crash leaves nothing half-written (an existing run directory is replaced only
-once the new one is complete). A run whose expectations fail is still a completed run: it is
+invalid input or a crash leaves nothing half-written. An existing folder is replaced only if it
+is provably an earlier run (its run.json validates, it holds only these files) and ``force``
+is given, and only once the new one is complete (see :mod:`teamsim._runfolder`). A run
+whose expectations fail is still a completed run: it is
 written, and :attr:`RunResult.passed` is false.
 
 :func:`sweep` runs every variant x seed in worker processes, streams one CSV row per finished
