@@ -15,8 +15,8 @@ The directory is written under a temporary sibling name and renamed into place a
 invalid input or a crash leaves nothing half-written. An existing folder is replaced only if it
 is provably an earlier run (its run.json validates, it holds only these files) and ``force``
 is given, and only once the new one is complete (see :mod:`teamsim._runfolder`). A run
-whose expectations fail is still a completed run: it is
-written, and :attr:`RunResult.passed` is false.
+whose expectations fail is still a completed run: it is written, and :attr:`RunResult.passed`
+is false.
 
 :func:`sweep` runs every variant x seed in worker processes, streams one CSV row per finished
 run (variant, seed, digest, each metric), then reads the file back for the per-variant means
