@@ -561,3 +561,11 @@ def test_read_commands_name_db_for_a_malformed_url(
     assert result.stderr.startswith("error: --db: not a database URL: "
                                     "postgresql+psycopg://u:***@h:notaport/db")
     assert "pw" not in result.stderr.replace("postgresql", "")
+
+
+def test_an_unreachable_db_keeps_the_stores_advice(tmp_path: Path) -> None:
+    with pytest.raises(TeamsimError, match=r"^cannot open database postgresql\+psycopg://u@"
+                                           r"127.0.0.1:1/test: .*check that the server is "
+                                           r"running"):
+        runner.run(SMALL, out=tmp_path / "r", db="postgresql+psycopg://u@127.0.0.1:1/test")
+    assert _names(tmp_path) == []

@@ -341,8 +341,10 @@ def run(
         _runfolder.check_target(target, RUN_FOLDER, force=force)
     created = _new_sqlite_file(db)
     staging: Path | None = None
+    recording = False  # the --db store is open: its failures are the run's
     try:
         store = Store.open(db) if db is not None else None
+        recording = store is not None
         staging = None if target is None else _runfolder.make_staging(target)
         if store is None:
             # Simulating straight into store.db measured as fast as simulating in memory and
@@ -369,9 +371,9 @@ def run(
                 store = Store.open(target / "store.db", read_only=True)
         created = None
     except DatabaseError as exc:
-        if db is not None:
+        if recording and db is not None:
             raise TeamsimError(f"{mask_url(db)}: cannot record the run: {exc.reason}") from None
-        if target is not None:
+        if target is not None and db is None:
             raise TeamsimError(f"{target}: cannot write the run: {exc.reason}") from None
         raise
     except OSError as exc:
