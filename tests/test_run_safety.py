@@ -270,8 +270,28 @@ def test_a_failed_run_removes_the_sqlite_file_it_created(tmp_path: Path) -> None
     assert _names(tmp_path) == ["bad.yaml"]
 
 
+_LONG = """\
+name: Long enough to be killed part way
+start: 2026-03-02T08:00:00
+days: 30
+seed: 1
+sequences:
+  - name: Intro
+    steps:
+      - {kind: message, label: Say hello}
+      - {kind: wait, days: 2}
+      - {kind: message, label: Follow up}
+      - {kind: wait, days: 2}
+      - {kind: message, label: Last one}
+personas: [{name: default, reply: 0.1}]
+populations: [{count: 600, enroll_in: [Intro], enroll_over_days: 20}]
+approver: {approve: 1.0, edit: 0.0, reject: 0.0}
+"""
+
+
 def _start_run(folder: Path, extra: list[str]) -> subprocess.Popen[bytes]:
-    scenario = ROOT / "scenarios" / "welcome-renovation-leads.yaml"
+    scenario = folder.parent / f"{folder.name}-long.yaml"
+    scenario.write_text(_LONG)
     return subprocess.Popen([str(TEAMSIM), "run", str(scenario), *extra], cwd=folder,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -355,10 +375,16 @@ def test_sweep_workers_exit_when_the_parent_is_killed(
     time.sleep(1)
     process.kill()
     process.wait()
-    deadline = time.monotonic() + 60
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+    _wait_until_gone(workers)
+
+
+def _wait_until_gone(pids: list[int], timeout: float = 60) -> None:
+    """Workers and multiprocessing's resource tracker notice the parent is gone within a
+    bounded time (a worker still starting first finishes its imports)."""
+    deadline = time.monotonic() + timeout
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [pid for pid in workers if _alive(pid)]
+    assert not [pid for pid in pids if _alive(pid)]
 
 
 @pytest.mark.skipif(not LINUX, reason="reads /proc to find the workers")
@@ -372,7 +398,7 @@ def test_ctrl_c_early_in_a_sweep_prints_one_line_and_exits_130(
     assert stderr.startswith("interrupted: ")
     assert stderr.endswith(" of 60 runs finished\n")
     assert len(stderr.splitlines()) == 1
-    assert not [pid for pid in workers if _alive(pid)]
+    _wait_until_gone(workers)
     assert _names(tmp_path) == []
 
 
@@ -569,3 +595,15 @@ def test_an_unreachable_db_keeps_the_stores_advice(tmp_path: Path) -> None:
                                            r"running"):
         runner.run(SMALL, out=tmp_path / "r", db="postgresql+psycopg://u@127.0.0.1:1/test")
     assert _names(tmp_path) == []
+
+
+def test_test_out_replaces_earlier_runs_only_with_force(
+    cli: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(cli, ["test", str(SMALL), "--out", "t"]).exit_code == 0
+    again = CliRunner().invoke(cli, ["test", str(SMALL), "--out", "t"])
+    assert again.exit_code == 2
+    assert "t/run_small-seed7: holds an earlier teamsim run; pass --force" in again.stderr
+    assert CliRunner().invoke(cli, ["test", str(SMALL), "--out", "t", "--force"]).exit_code == 0
+    assert _names(tmp_path / "t") == ["run_small-seed7"]
