@@ -353,6 +353,7 @@ def sweep_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[
         [str(TEAMSIM), "sweep", str(SMALL), "--seeds", "0:60", "--workers", "2", "--out", "s"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
+    children: list[int] = []
     try:
         deadline = time.monotonic() + 120
         # Two workers and multiprocessing's resource tracker.
@@ -360,11 +361,15 @@ def sweep_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the workers never started"
             time.sleep(0.05)
-        yield process, _children(process.pid)
+        children = _children(process.pid)
+        yield process, children
     finally:
         if process.poll() is None:
             process.kill()
-        process.communicate()
+        for pid in children:  # orphans (the defect under test) would hold the pipes open
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        process.communicate(timeout=60)
 
 
 @pytest.mark.skipif(not LINUX, reason="reads /proc to find the workers")
