@@ -251,6 +251,8 @@ class WriteBehind:
             ConflictError: the database refused the rows (a unique value repeated, or a
                 reference to a row that does not exist). The rows stay buffered, so a later
                 commit fails the same way; roll the unit of work back.
+            DatabaseError: the database failed (disk full, connection lost; raised by the
+                store's error hook, see ``Store.open``); roll the unit of work back.
         """
         if not self._count:
             return

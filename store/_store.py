@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sqlite3
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -32,11 +34,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.engine import URL, Dialect, ExceptionContext
 from sqlalchemy.exc import (
     ArgumentError,
     DBAPIError,
     IntegrityError,
+    InternalError,
     NoSuchModuleError,
     OperationalError,
 )
@@ -55,6 +58,7 @@ from teamsim.domain import (
 )
 from teamsim.errors import (
     ConflictError,
+    DatabaseError,
     DuplicateEnrollmentError,
     NotFoundError,
     SchemaVersionError,
@@ -100,6 +104,7 @@ from teamsim.store._records import (
     TaskRecord,
 )
 from teamsim.store._types import require_utc
+from teamsim.store._urls import mask_secrets, mask_url, parse_url
 
 __all__ = ["DATABASE_URL_ENV", "DEFAULT_DATABASE", "SCHEMA_VERSION", "Store", "UnitOfWork"]
 
@@ -194,16 +199,28 @@ def _one_of(value: str, allowed: frozenset[str], what: str) -> str:
 def _resolve_url(target: str | os.PathLike[str] | None) -> URL:
     if target is None:
         target = os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE
-    text = os.fspath(target)
-    if "://" not in text:
-        return URL.create("sqlite", database=str(Path(text).expanduser()))
-    try:
-        return make_url(text)
-    except ArgumentError as err:
-        raise StoreError(
-            f"not a database URL: {text!r} ({err}); write a file path such as ./teamsim.db "
-            "or a URL such as postgresql+psycopg://user@host:5432/dbname"
-        ) from None
+    return parse_url(target)
+
+
+def _raise_store_errors(context: ExceptionContext) -> BaseException | None:
+    """Turn a database failure in the middle of work (disk full, connection lost) into a
+    :class:`DatabaseError` naming the real cause.
+
+    SQLAlchemy's ``DBAPIError`` cannot be rebuilt from its ``args`` (its constructor takes
+    the statement, the parameters and the driver's error), and SimPy re-raises a failed
+    process's exception as ``type(err)(*err.args)``: a full disk during a run used to show as
+    ``TypeError: DBAPIError.__init__() missing 2 required positional arguments``. Errors while
+    connecting (no connection yet) and integrity errors are left to their callers; a write
+    in a read-only store (PostgreSQL's ``InternalError``) is one of these too.
+    """
+    error = context.sqlalchemy_exception
+    if context.connection is None or not isinstance(error, OperationalError | InternalError):
+        return None
+    original = context.original_exception
+    reason = str(original).strip().splitlines()[0] if str(original).strip() else repr(original)
+    url = context.engine.url if context.engine is not None else None
+    where = mask_url(url) if url is not None else "the database"
+    return DatabaseError(f"{where}: {reason}", reason)
 
 
 class _NotPlain(Exception):
@@ -301,41 +318,51 @@ class Store:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str | os.PathLike[str] | None = None) -> Store:
+    def open(cls, url: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Store:
         """Open (creating the tables if it is empty) the database at ``url``.
 
         Args:
             url: a file path (``./teamsim.db``, SQLite) or any SQLAlchemy URL, for example
                 ``postgresql+psycopg://user@host:5432/db``. ``None`` means
                 ``$TEAMSIM_DATABASE_URL``, or else ``./teamsim.db``.
+            read_only: open an existing teamsim database for reading only: nothing is
+                created, migrated or written (a SQLite file is opened with ``mode=ro`` and
+                no journal-mode change; PostgreSQL transactions are read-only).
 
         Raises:
             StoreError: the URL is malformed, its driver is missing, or the database cannot
-                be reached.
+                be reached (or, read-only, does not exist or is empty).
             SchemaVersionError: the database was made by an incompatible teamsim, or is not a
                 teamsim database.
         """
         resolved = _resolve_url(url)
-        shown = resolved.render_as_string(hide_password=True)
+        shown = mask_url(resolved)
         try:
-            engine = create_engine(resolved)
-        except (ArgumentError, NoSuchModuleError, ImportError) as err:
+            engine = (_read_only_engine(resolved, shown) if read_only
+                      else create_engine(resolved))
+        except (ArgumentError, NoSuchModuleError, ImportError, ValueError, TypeError) as err:
             raise StoreError(
-                f"cannot use database URL {shown}: {err}; use sqlite:///path/to/file.db or "
-                "postgresql+psycopg://user@host:5432/dbname"
+                f"cannot use database URL {shown}: {mask_secrets(str(err), str(resolved))}; "
+                "use sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/dbname"
             ) from None
-        if engine.dialect.name == "sqlite":
+        if engine.dialect.name == "sqlite" and not read_only:
             event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "handle_error", _raise_store_errors)
         try:
             with engine.begin() as connection:
-                _prepare_schema(connection, shown)
-        except DBAPIError as err:
+                _prepare_schema(connection, shown, create=not read_only)
+        except (DBAPIError, DatabaseError) as err:
             engine.dispose()
-            reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
-            raise StoreError(
+            if isinstance(err, DBAPIError):
+                reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
+            else:
+                reason = err.reason
+            reason = mask_secrets(reason, os.fspath(url or ""))
+            raise DatabaseError(
                 f"cannot open database {shown}: {reason}; check that the server is running "
                 "and the URL (user, host, port, database name) is right, or that the file's "
-                f"folder exists and is writable (set {DATABASE_URL_ENV} or pass a URL)"
+                f"folder exists and is writable (set {DATABASE_URL_ENV} or pass a URL)",
+                reason,
             ) from None
         except BaseException:
             engine.dispose()
@@ -356,6 +383,53 @@ class Store:
         """Start a unit of work (one transaction at a time; use it as a context manager)."""
         return UnitOfWork(self._sessions(), where=self._shown_url)
 
+    @contextmanager
+    def single_transaction(self) -> Iterator[None]:
+        """Make every unit of work started inside the block one database transaction,
+        committed when the block ends normally and rolled back when it raises (or never
+        committed at all when the process is killed).
+
+        Inside, :meth:`UnitOfWork.commit` only sends the writes (the data stays invisible to
+        other connections); reads in later units of work see them. One connection is held
+        for the whole block: on SQLite that is the database's write lock.
+        """
+        with self._engine.connect() as connection:
+            transaction = connection.begin()
+            saved = self._sessions
+            # rollback_only: a session's commit leaves the outer transaction open; its
+            # rollback (an error) rolls the outer one back.
+            self._sessions = sessionmaker(bind=connection, expire_on_commit=False,
+                                          join_transaction_mode="rollback_only")
+            try:
+                yield
+            except BaseException:
+                if transaction.is_active:
+                    transaction.rollback()
+                raise
+            else:
+                if transaction.is_active:
+                    transaction.commit()
+            finally:
+                self._sessions = saved
+
+    @staticmethod
+    def seal(path: str | os.PathLike[str]) -> None:
+        """Fold a closed SQLite file's write-ahead log into it and switch it to a rollback
+        journal, so that read-only readers need no ``-wal``/``-shm`` files beside it (a
+        finished run's ``store.db``).
+
+        Raises:
+            DatabaseError: the file cannot be written (disk full...).
+        """
+        try:
+            connection = sqlite3.connect(os.fspath(path))
+            try:
+                connection.execute("PRAGMA journal_mode=DELETE").fetchall()
+            finally:
+                connection.close()
+        except sqlite3.Error as err:
+            raise DatabaseError(f"{path}: {err}", str(err)) from None
+
     def close(self) -> None:
         """Close every connection to the database."""
         self._engine.dispose()
@@ -374,7 +448,30 @@ class Store:
         self.close()
 
 
-def _prepare_schema(connection: Connection, shown: str) -> None:
+def _read_only_engine(url: URL, shown: str) -> Engine:
+    """An engine that can only read ``url``: SQLite through a ``mode=ro`` URI (the file must
+    exist; no journal-mode change, so no -wal/-shm file appears beside a rollback-journal
+    file), PostgreSQL with every transaction read-only."""
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if not database or database == ":memory:" or url.query.get("mode") == "memory":
+            raise StoreError(f"cannot open {shown} read-only: it is an in-memory database")
+        path = Path(database).expanduser().resolve()
+        if not path.is_file():
+            raise StoreError(f"cannot open database {shown} read-only: no such file; check "
+                             "the path")
+        uri = f"{path.as_uri()}?mode=ro"
+
+        def connect() -> sqlite3.Connection:
+            connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            connection.execute("PRAGMA query_only=ON")
+            return connection
+
+        return create_engine("sqlite://", creator=connect)
+    return create_engine(url, execution_options={"postgresql_readonly": True})
+
+
+def _prepare_schema(connection: Connection, shown: str, *, create: bool = True) -> None:
     tables = set(inspect(connection).get_table_names())
     advice = (
         f"use a new database file or URL for this teamsim, or open this one with the teamsim "
@@ -393,7 +490,11 @@ def _prepare_schema(connection: Connection, shown: str) -> None:
                 f"{SCHEMA_VERSION}; nothing was changed. {advice[0].upper()}{advice[1:]}"
             )
         return
-    if tables:
+    if tables or not create:
+        if not tables:
+            raise SchemaVersionError(
+                f"{shown}: holds no tables, so it is not a teamsim database; nothing was "
+                "changed. Give the database a teamsim run was recorded in")
         listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
         raise SchemaVersionError(
             f"{shown}: holds tables ({listed}) but no teamsim meta table, so it is not a "

@@ -172,7 +172,7 @@ def test_run_with_db_records_the_url(cli: typer.Typer, runner: CliRunner, work: 
     assert sorted(p.name for p in (work / "r").iterdir()) == [
         "digest.txt", "events.jsonl", "metrics.json", "previews.json", "run.json"]
     assert json.loads((work / "r" / "run.json").read_text())["db"].endswith("other.db")
-    inbox = runner.invoke(cli, ["inbox", "r"])
+    inbox = runner.invoke(cli, ["inbox", "r", "--db", "other.db"])
     assert inbox.exit_code == 0, inbox.output
     assert inbox.stdout.splitlines()[0].endswith("UTC): 1 open item, oldest first")
 

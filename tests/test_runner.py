@@ -161,7 +161,7 @@ def test_crash_leaves_the_previous_run_untouched(
 
     monkeypatch.setattr(Simulation, "run", crash)
     with pytest.raises(RuntimeError, match="simulator crashed"):
-        runner.run(SMALL, out=out, seed=99)
+        runner.run(SMALL, out=out, seed=99, force=True)
     assert _siblings(tmp_path) == ["run"]
     assert (out / "run.json").read_text() == before
 
@@ -169,7 +169,7 @@ def test_crash_leaves_the_previous_run_untouched(
 def test_a_new_run_replaces_the_old_one_whole(tmp_path: Path) -> None:
     out = tmp_path / "run"
     runner.run(SMALL, out=out, until_days=1).close()
-    result = runner.run(SMALL, out=out, seed=8, until_days=1)
+    result = runner.run(SMALL, out=out, seed=8, until_days=1, force=True)
     result.close()
     assert _siblings(tmp_path) == ["run"]
     assert runner.read_run_info(out).seed == 8

@@ -40,6 +40,11 @@ rules_app = Typer(
 RunDirArg = Annotated[
     Path, typer.Argument(help="A run directory (what `teamsim run` wrote).", show_default=False)
 ]
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="The database, when the run was recorded with --db (run.json "
+                 "masks the password).", show_default=False),
+]
 TimezoneOption = Annotated[
     str | None,
     typer.Option("--timezone", help="Time zone of the per-day caps (default: the human's).",
@@ -74,10 +79,13 @@ def _console() -> Console:
 
 
 @contextmanager
-def _run_store(run_dir: Path) -> Iterator[UnitOfWork]:
-    """A unit of work on a run directory's store; teamsim errors exit with code 2."""
+def _run_store(run_dir: Path, db: str | None = None) -> Iterator[UnitOfWork]:
+    """A read-only unit of work on a run directory's own ``store.db`` (or on the ``--db``
+    given); teamsim errors exit with code 2. Nothing is created, migrated or written, and a
+    database that ``run.json`` names is opened only when the user passes it with ``--db``."""
     from teamsim.cli import fail
     from teamsim.store import Store
+    from teamsim.store._urls import mask_url, parse_url
 
     if not run_dir.is_dir():
         raise fail(f"{run_dir}: no such run directory; give the folder `teamsim run` wrote")
@@ -89,13 +97,24 @@ def _run_store(run_dir: Path) -> Iterator[UnitOfWork]:
                    "`teamsim run` first") from None
     except ValueError as exc:
         raise fail(f"{info_path}: damaged ({exc}); run `teamsim run` again") from None
-    db = info.get("db") if isinstance(info, dict) else None
-    target: str | Path = db if isinstance(db, str) and db else run_dir / "store.db"
-    if isinstance(target, Path) and not target.is_file():
-        raise fail(f"{run_dir}: no store.db beside run.json; run `teamsim run` again "
-                   "without --db to keep the store with the run")
+    named = info.get("db") if isinstance(info, dict) else None
+    target: str | Path
+    if db is not None:
+        try:
+            parse_url(db)
+        except TeamsimError as exc:
+            raise fail(f"--db: {exc}") from None
+        target = db
+    elif isinstance(named, str) and named:
+        raise fail(f"{run_dir}: the run was recorded in {mask_url(named)}; pass --db with "
+                   "that database to read it (the password is not stored)")
+    else:
+        target = run_dir / "store.db"
+        if not target.is_file():
+            raise fail(f"{run_dir}: no store.db beside run.json; run `teamsim run` again "
+                       "without --db to keep the store with the run")
     try:
-        with Store.open(target) as store, store.unit_of_work() as uow:
+        with Store.open(target, read_only=True) as store, store.unit_of_work() as uow:
             yield uow
     except TeamsimError as exc:
         raise fail(str(exc)) from None
@@ -115,12 +134,13 @@ def _timezone(name: str | None) -> str | None:
 
 
 @rules_app.command("list")
-def list_rules(run_dir: RunDirArg, timezone: TimezoneOption = None) -> None:
+def list_rules(run_dir: RunDirArg, timezone: TimezoneOption = None,
+               db: DbOption = None) -> None:
     """Each rule of a run: what it matches, whether it is on, its use against its caps."""
     from teamsim.sim._rules import rule_usage
 
     zone = _timezone(timezone)
-    with _run_store(run_dir) as uow:
+    with _run_store(run_dir, db) as uow:
         usage = rule_usage(uow, timezone=zone)
     console = _console()
     if not usage:
@@ -148,13 +168,14 @@ def preview_rule(
     examples: Annotated[
         int, typer.Option("--examples", min=0, help="How many example drafts to show.")
     ] = 5,
+    db: DbOption = None,
 ) -> None:
     """What a rule would approve: past drafts, drafts waiting now, and where its caps stop it."""
     from teamsim.cli import fail
     from teamsim.sim._rules import preview
 
     zone = _timezone(timezone)
-    with _run_store(run_dir) as uow:
+    with _run_store(run_dir, db) as uow:
         found = _find_rule(uow, rule)
         if found is None:
             raise fail(f"{run_dir}: no rule {rule!r}; `teamsim rules list {run_dir}` shows "

@@ -146,6 +146,8 @@ def run_command(
         "--db", help="Record the run in this database (SQLite path or SQLAlchemy URL) "
         "instead of the run directory's store.db.", show_default=False)] = None,
     allow_large: AllowLarge = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an earlier run folder at --out.")] = False,
 ) -> None:
     """Run a scenario: funnel per step, key metrics, expectations; exit 1 if any fails."""
     from teamsim import runner
@@ -153,6 +155,7 @@ def run_command(
 
     out, _ = _consoles()
     until = _until_days(until)
+    _check_db_option(db)
     try:
         world = load_scenario(scenario)
         runner.check_expectation_names(world, scenario)
@@ -161,7 +164,7 @@ def run_command(
         days = world.days if until is None else until
         with _progress(math.ceil(days), f"{world.name} (seed {chosen})") as update:
             result = runner.run(scenario, seed=chosen, until_days=until, out=target, db=db,
-                                progress=update, allow_large=allow_large)
+                                force=force, progress=update, allow_large=allow_large)
     except TeamsimError as exc:
         raise _fail(str(exc)) from None
     try:
@@ -210,6 +213,18 @@ def _funnel(result: runner.RunResult, width: int) -> Table:
             funnel.add_row(plain(sequence, style="bold"))
         funnel.add_row(*row_cells)
     return funnel
+
+
+def _check_db_option(db: str | None) -> None:
+    """Refuse a malformed ``--db`` URL before anything runs (its password masked)."""
+    if db is None:
+        return
+    from teamsim.store._urls import parse_url
+
+    try:
+        parse_url(db)
+    except TeamsimError as exc:
+        raise _fail(f"--db: {exc}") from None
 
 
 def print_run(out: Console, result: runner.RunResult) -> None:
@@ -280,6 +295,8 @@ def run_tests(
         "--out", help="Also write each run to DIR/<file stem>-seed<N>.",
         show_default=False)] = None,
     allow_large: AllowLarge = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace earlier run folders under --out.")] = False,
 ) -> None:
     """Run every scenario with its default seed and report each expectation, like pytest."""
     from teamsim import runner
@@ -298,7 +315,7 @@ def run_tests(
             runner.check_expectation_names(world, str(path))
             target = None if out_dir is None else out_dir / f"{path.stem}-seed{world.seed}"
             check_size(world, allow_large, str(path))
-            result = runner.run(world, out=target, allow_large=allow_large)
+            result = runner.run(world, out=target, allow_large=allow_large, force=force)
         except ScenarioError as exc:
             _fail(str(exc))
             invalid = True
@@ -360,6 +377,8 @@ def sweep_command(
         "--out", help="Output directory for sweep.csv and summary.json "
         "(default: runs/<file stem>-sweep).", show_default=False)] = None,
     allow_large: AllowLarge = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an earlier sweep folder at --out.")] = False,
 ) -> None:
     """Run every variant x seed in parallel; means with 95% intervals and paired differences."""
     from teamsim import runner
@@ -377,9 +396,14 @@ def sweep_command(
         with _progress(len(seed_list) * len(variants), "runs") as update:
             result = runner.sweep(scenario, seed_list, variants=variants, metrics=chosen,
                                   workers=workers, out=target, allow_large=allow_large,
+                                  force=force,
                                   progress=lambda done, _total: update(done))
     except TeamsimError as exc:
         raise _fail(str(exc)) from None
+    except runner.SweepInterrupted as stopped:
+        _, err = _consoles()
+        err.print(str(stopped), markup=False)
+        raise typer.Exit(code=130) from None
     print_sweep(out, result)
 
 
@@ -425,24 +449,38 @@ def print_sweep(out: Console, result: runner.SweepResult) -> None:
 
 @contextmanager
 def _run_store(run_dir: Path, db: str | None) -> Iterator[tuple[runner.RunInfo, UnitOfWork]]:
-    """The run's info and a unit of work on its store; teamsim errors exit with code 2."""
+    """The run's info and a read-only unit of work on its store; teamsim errors exit with
+    code 2.
+
+    The store is the run folder's own ``store.db``, opened read-only (nothing is created,
+    migrated or written). A run recorded elsewhere (``run.json`` names a database) is read
+    only from a database the user names with ``--db``: a run folder cannot make teamsim
+    open, let alone create, a database it points at.
+    """
     from teamsim import runner
     from teamsim.store import Store
 
+    _check_db_option(db)
     try:
         info = runner.read_run_info(run_dir)
-        url = db or info.db
-        if url is None:
-            url = str(run_dir / "store.db")
-            if not Path(url).is_file():
-                raise TeamsimError(f"{run_dir}: store.db is missing; run `teamsim run` again")
-        elif "***" in url and db is None:
-            raise TeamsimError(f"{run_dir}: the run was recorded in {url}; pass --db with the "
-                               "full URL (the password is not stored)")
-        with Store.open(url) as store, store.unit_of_work() as uow:
+        url = db if db is not None else _own_store(run_dir, info)
+        with Store.open(url, read_only=True) as store, store.unit_of_work() as uow:
             yield info, uow
     except TeamsimError as exc:
         raise _fail(str(exc)) from None
+
+
+def _own_store(run_dir: Path, info: runner.RunInfo) -> str:
+    """The run folder's ``store.db``, or the error that says to pass ``--db``."""
+    from teamsim.store._urls import mask_url
+
+    if info.db is not None:
+        raise TeamsimError(f"{run_dir}: the run was recorded in {mask_url(info.db)}; pass "
+                           "--db with that database to read it (the password is not stored)")
+    path = run_dir / "store.db"
+    if not path.is_file():
+        raise TeamsimError(f"{run_dir}: store.db is missing; run `teamsim run` again")
+    return str(path)
 
 
 RunDirArg = Annotated[Path, typer.Argument(help="A run directory written by `teamsim run`.",

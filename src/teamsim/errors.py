@@ -11,7 +11,8 @@ The tree::
     │   ├── ActivationError            the sequence cannot be activated (no message step)
     │   └── StaleVersionError          someone saved the sequence since it was read
     ├── StoreError                the database cannot be used
-    │   └── SchemaVersionError    the database was made by an incompatible teamsim
+    │   ├── SchemaVersionError    the database was made by an incompatible teamsim
+    │   └── DatabaseError         the database failed in the middle of work (disk full, ...)
     ├── PipelineError             the draft/review/approve/send graph was driven wrongly
     └── InvariantError            a simulated run broke one of teamsim's invariants
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "ActivationError",
     "ConflictError",
+    "DatabaseError",
     "DuplicateEnrollmentError",
     "InvariantError",
     "NotFoundError",
@@ -75,6 +77,23 @@ class StoreError(TeamsimError):
 
 class SchemaVersionError(StoreError):
     """The database records a schema version this teamsim cannot use."""
+
+
+class DatabaseError(StoreError):
+    """The database failed in the middle of work: disk full, I/O error, connection lost.
+
+    ``str(err)`` names the database and the driver's reason; :attr:`reason` is the reason
+    alone. Built from plain strings, so it survives being re-raised by SimPy or pickled.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        """``message`` for people; ``reason`` the driver's own words (first line)."""
+        super().__init__(message, reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        """The message."""
+        return str(self.args[0])
 
 
 class PipelineError(TeamsimError):

@@ -92,3 +92,101 @@ def test_unreachable_server_is_a_store_error_with_the_password_masked() -> None:
 def test_missing_folder_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"no-such-dir.*writable"):
         Store.open(str(tmp_path / "no-such-dir" / "x.db"))
+
+
+# ---------------------------------------------------------------------------------------------
+# read-only opening, masked URLs, failures in the middle of work
+
+
+def test_read_only_open_never_creates_a_database(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"missing.db read-only: no such file"):
+        Store.open(tmp_path / "missing.db", read_only=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_open_refuses_an_empty_database_and_writes_nothing(store_url: str) -> None:
+    empty = create_engine(store_url)
+    empty.connect().close()  # an empty database (SQLite: an empty file)
+    empty.dispose()
+    with pytest.raises(SchemaVersionError, match=r"holds no tables"):
+        Store.open(store_url, read_only=True)
+    engine = create_engine(store_url)
+    with engine.connect() as connection:
+        assert connection.dialect.get_table_names(connection) == []
+    engine.dispose()
+
+
+def test_read_only_store_reads_and_refuses_writes(store_url: str) -> None:
+    with Store.open(store_url) as store, store.unit_of_work() as uow:
+        uow.set_meta("note", "kept")
+    with Store.open(store_url, read_only=True) as store:
+        with store.unit_of_work() as uow:
+            assert uow.get_meta("note") == "kept"
+        with pytest.raises(StoreError), store.unit_of_work() as uow:
+            uow.set_meta("note", "changed")
+    with Store.open(store_url) as store, store.unit_of_work() as uow:
+        assert uow.get_meta("note") == "kept"
+
+
+def test_read_only_open_of_a_sealed_file_leaves_no_files_beside_it(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    with Store.open(path) as store, store.unit_of_work() as uow:
+        uow.set_meta("note", "kept")
+    Store.seal(path)
+    before = path.read_bytes()
+    with Store.open(path, read_only=True) as store, store.unit_of_work() as uow:
+        assert uow.get_meta("note") == "kept"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store.db"]
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql+psycopg://u:pw@h:5432/db", "postgresql+psycopg://u:***@h:5432/db"),
+    ("postgresql+psycopg://u@h/db?password=S3CRET&sslmode=require",
+     "postgresql+psycopg://u@h/db?password=***&sslmode=require"),
+    ("postgresql+psycopg://u@h/db?PASSWORD=S3CRET", "postgresql+psycopg://u@h/db?PASSWORD=***"),
+    ("postgresql+psycopg://u@h/db?sslpassword=S3CRET&passfile=/x/.pgpass",
+     "postgresql+psycopg://u@h/db?passfile=***&sslpassword=***"),
+    ("postgresql+psycopg://u:pw@h:notaport/db?password=S3CRET",
+     "postgresql+psycopg://u:***@h:notaport/db?password=***"),
+    ("./teamsim.db", "./teamsim.db"),
+])
+def test_mask_url_hides_every_credential(url: str, shown: str) -> None:
+    from teamsim.store._urls import mask_url
+
+    masked = mask_url(url).replace("%2A", "*")
+    assert masked == shown
+
+
+def test_a_password_in_the_query_is_masked_in_open_errors() -> None:
+    with pytest.raises(StoreError) as caught:
+        Store.open("postgresql+psycopg://u@127.0.0.1:1/test?password=S3CRET")
+    assert "S3CRET" not in str(caught.value)
+    assert "password=***" in str(caught.value).replace("%2A", "*")
+
+
+def test_a_port_that_is_not_a_number_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match=r"u:\*\*\*@127.0.0.1:notaport/test \(the port is not "
+                                         r"a number\)"):
+        Store.open("postgresql+psycopg://u:pw@127.0.0.1:notaport/test")
+
+
+def test_a_full_database_raises_a_database_error_that_survives_re_raising(
+    tmp_path: Path
+) -> None:
+    from teamsim.errors import DatabaseError
+
+    path = tmp_path / "full.db"
+    with Store.open(path) as store:
+        with store.unit_of_work() as uow:
+            page_count = uow._session.connection().exec_driver_sql(
+                "PRAGMA page_count").scalar_one()
+            uow._session.connection().exec_driver_sql(
+                f"PRAGMA max_page_count={page_count + 1}")
+        with pytest.raises(DatabaseError) as caught, store.unit_of_work() as uow:
+            uow.set_meta("big", "x" * 100_000)
+    error = caught.value
+    assert error.reason == "database or disk is full"
+    assert str(error).endswith("full.db: database or disk is full")
+    copied = type(error)(*error.args)  # what SimPy does to a failed process's exception
+    assert str(copied) == str(error)
