@@ -812,8 +812,8 @@ class UnitOfWork:
             if raw is not None and not raw.in_transaction:
                 try:
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
-                except OperationalError as err:
-                    reason = str(err.orig).strip() if err.orig is not None else str(err)
+                except DatabaseError as err:  # the engine's error hook turned it into one
+                    reason = err.reason
                     raise StoreError(
                         f"cannot lock {self._where} for writing ({reason}); nothing was "
                         "changed. If another teamsim is writing it, try again when it has "
