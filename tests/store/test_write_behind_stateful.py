@@ -683,7 +683,7 @@ def _run(lazy_url: str, eager_url: str, **attributes: Any) -> None:
                        {"lazy_store": lazy, "eager_store": eager, **attributes})
         # A PostgreSQL step costs about ten times a SQLite one (a round trip per statement).
         many = (examples(dev=15, ci=40, soak=2_000) if lazy.dialect == "sqlite"
-                else examples(dev=5, ci=6, soak=500))
+                else examples(dev=4, ci=4, soak=500))
         run_state_machine_as_test(machine, settings=settings(
             max_examples=many,
             stateful_step_count=30,
