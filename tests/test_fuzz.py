@@ -304,7 +304,9 @@ def check(result: Result, *, work: Path, before: dict[str, bytes], file: str | N
     if lost:
         found.append(Violation("deleted files teamsim did not create", ", ".join(lost)))
     leaked = [name for name, data in after.items() if SECRET.encode() in data]
-    if any(SECRET in arg for arg in argv):
+    # Only a password in a database URL is a secret; a file named so is echoed as given.
+    urls = [value for option, value in zip(argv, argv[1:], strict=False) if option == "--db"]
+    if any(SECRET in url for url in urls):
         if SECRET in output:
             found.append(Violation("password shown in output", output[-300:]))
         if leaked:
