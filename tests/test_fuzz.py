@@ -40,6 +40,7 @@ the soak command.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import resource
@@ -305,7 +306,7 @@ def check(result: Result, *, work: Path, before: dict[str, bytes], file: str | N
         found.append(Violation("deleted files teamsim did not create", ", ".join(lost)))
     leaked = [name for name, data in after.items() if SECRET.encode() in data]
     # Only a password in a database URL is a secret; a file named so is echoed as given.
-    urls = [value for option, value in zip(argv, argv[1:], strict=False) if option == "--db"]
+    urls = [value for option, value in itertools.pairwise(argv) if option == "--db"]
     if any(SECRET in url for url in urls):
         if SECRET in output:
             found.append(Violation("password shown in output", output[-300:]))
