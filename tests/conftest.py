@@ -1,4 +1,16 @@
-"""Shared fixtures: every store test runs on SQLite and on PostgreSQL."""
+"""Shared fixtures (every store test runs on SQLite and on PostgreSQL) and Hypothesis profiles.
+
+Hypothesis profiles, chosen by ``TEAMSIM_HYPOTHESIS_PROFILE`` (``dev`` when unset, ``ci`` when
+Hypothesis detects a CI environment); pytest's ``--hypothesis-profile NAME`` overrides both:
+
+- ``dev``: few examples, random, failures kept in ``.hypothesis/`` and replayed first;
+- ``ci``: the numbers CI runs, derandomized (the same examples every run), no example database;
+- ``soak``: 10,000 random worlds for the invariant property test (thousands of examples for the
+  others), no deadline; run it now and then, see the README's test section.
+
+Tests whose examples cost more than a world take their own numbers per profile from
+:func:`tests.strategies.examples`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
@@ -18,6 +31,28 @@ POSTGRES_URL = os.environ.get(
     "TEAMSIM_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
 )
 _schemas = itertools.count()
+
+PROFILE_VARIABLE = "TEAMSIM_HYPOTHESIS_PROFILE"
+"""The environment variable that names the Hypothesis profile of a test run."""
+
+# Every profile: a simulated world takes 50-500 ms, so no per-example deadline (tests that
+# bound time say so themselves), and the slow-generation health check is off.
+_SLOW_IS_FINE = [HealthCheck.too_slow]
+settings.register_profile(
+    "dev", max_examples=30, deadline=None, suppress_health_check=_SLOW_IS_FINE
+)
+settings.register_profile(
+    "ci", settings.get_profile("ci"), max_examples=200, derandomize=True, deadline=None,
+    database=None, print_blob=True, suppress_health_check=_SLOW_IS_FINE,
+)
+settings.register_profile(
+    "soak", max_examples=10_000, derandomize=False, deadline=None, print_blob=True,
+    suppress_health_check=_SLOW_IS_FINE,
+)
+settings.load_profile(
+    os.environ.get(PROFILE_VARIABLE) or ("ci" if settings.get_current_profile_name() == "ci"
+                                          else "dev")
+)
 
 
 def _libpq(url: str) -> str:

@@ -2,7 +2,8 @@
 
 :func:`world` builds a small, fully deterministic world (one sequence, a quiet persona, an
 approver who approves everything) with keyword overrides; :func:`worlds` generates random
-small worlds for the property tests.
+small worlds for the property tests; :func:`examples` gives a test its number of examples
+under the active Hypothesis profile (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from teamsim.domain import Sequence
 from teamsim.errors import NotFoundError, TeamsimError, ValidationError
 from teamsim.sim import EditOp, World
 
-__all__ = ["QUIET", "REPLIER", "START", "WELCOME", "world", "worlds"]
+__all__ = ["QUIET", "REPLIER", "START", "WELCOME", "examples", "world", "worlds"]
 
 START = date(2026, 3, 2)
 """The default start day of a world (a Monday; the run starts at 08:00 UTC)."""
@@ -48,6 +50,17 @@ def world(**overrides: Any) -> World:
         "approver": approver, **overrides,
     }
     return World.model_validate(data)
+
+
+def examples(*, dev: int, ci: int, soak: int) -> int:
+    """How many examples a test runs under the active Hypothesis profile (``dev``, ``ci`` or
+    ``soak``, see tests/conftest.py); any other profile's own ``max_examples``.
+
+    For tests whose examples cost more than the invariant property test's worlds (which take
+    the profile's numbers as they are): each states its three numbers where it is defined.
+    """
+    chosen = {"dev": dev, "ci": ci, "soak": soak}.get(settings.get_current_profile_name())
+    return settings.default.max_examples if chosen is None else chosen
 
 
 # ---------------------------------------------------------------------------------------------
