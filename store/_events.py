@@ -65,6 +65,19 @@ def events_digest(events: Iterable[EventRecord]) -> str:
     return digest.hexdigest()
 
 
+
+_SCALARS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
+def _nested_copy(value: Any) -> Any:
+    """``value`` with every list, tuple and dict in it copied (other values shared)."""
+    kind = value.__class__
+    if kind is dict or isinstance(value, Mapping):
+        return {key: _nested_copy(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return kind(_nested_copy(item) for item in value)
+    return value
+
 class EventLog:
     """The event log of one unit of work (``uow.events``).
 
@@ -118,7 +131,11 @@ class EventLog:
         if seq is None:
             seq = self._flushed_seq = self._max_seq()
         self._last_seq = seq = seq + 1
-        copied: dict[str, Any] = dict(payload) if payload else {}
+        # Nested lists and dicts are copied too: a caller changing one after the append must
+        # not change the buffered event (the flushed one would keep the old value).
+        copied: dict[str, Any] = (
+            {key: value if value.__class__ in _SCALARS else _nested_copy(value)
+             for key, value in payload.items()} if payload else {})
         buffer = self._buffer
         buffer.append({
             "seq": seq,

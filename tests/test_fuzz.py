@@ -368,7 +368,6 @@ def report(violations: list[Violation], shown: str) -> None:
 # the tests
 
 
-@pytest.mark.skip(reason="enabled once the hardening branches merge")
 @_FUZZ_SETTINGS
 @given(data=scenario_bytes())
 def test_any_scenario_file_keeps_the_contract(runner: CliRunner, data: bytes) -> None:
@@ -392,7 +391,6 @@ def test_any_scenario_file_keeps_the_contract(runner: CliRunner, data: bytes) ->
         report(violations, shown)
 
 
-@pytest.mark.skip(reason="enabled once the hardening branches merge")
 @_FUZZ_SETTINGS
 @given(argv=run_arguments() | validate_arguments())
 def test_any_arguments_keep_the_contract(runner: CliRunner, argv: list[str]) -> None:

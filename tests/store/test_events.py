@@ -136,3 +136,18 @@ def test_retained_events_equal_what_the_store_reads_back(store: Store) -> None:
         uow.rollback()
         with pytest.raises(RuntimeError, match="retention is off"):
             uow.events.retained()
+
+
+def test_a_payload_changed_by_its_caller_after_the_append_is_kept_as_appended(
+    store: Store,
+) -> None:
+    payload = {"steps": ["s1", "s2"], "more": {"reasons": ["too long"]}}
+    with store.unit_of_work() as uow:
+        uow.events.append("sequence.edited", T0, payload)
+        payload["steps"].clear()
+        payload["more"]["reasons"].append("changed later")
+        [buffered] = uow.events.iter()
+        assert buffered.payload == {"steps": ["s1", "s2"], "more": {"reasons": ["too long"]}}
+    with store.unit_of_work() as uow:
+        [written] = uow.events.iter()
+    assert written.payload == buffered.payload
