@@ -677,6 +677,9 @@ class World(BaseModel):
         for i, d in enumerate(self.diagnose):
             if d.sequence not in seq_names:
                 problems.append(f"diagnose[{i}].sequence: no sequence {d.sequence!r}")
+            if d.contact is not None and known and d.contact.lower() not in known:
+                problems.append(f"diagnose[{i}].contact: no contact {d.contact!r}; name one of "
+                                "the scenario's contacts (or a generated population email)")
         for i, a in enumerate(self.timeline):
             where = f"timeline[{i}]"
             if a.minute > self.minutes:

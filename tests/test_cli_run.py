@@ -337,3 +337,15 @@ def test_not_a_run_directory_exits_2(
     assert result.exit_code == 2
     assert result.stderr == (f"error: {tmp_path}: not a teamsim run directory (no run.json); "
                              "run `teamsim run` first\n")
+
+
+def test_a_world_without_sequences_runs_and_prints_an_empty_funnel(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # Found by the fuzz test: the funnel's column widths were computed with max() over no rows.
+    scenario = tmp_path / "empty.yaml"
+    scenario.write_text("name: Empty\ndays: 1\n", encoding="utf-8")
+    result = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "Funnel per step" in result.stdout
+    assert "Key metrics" in result.stdout

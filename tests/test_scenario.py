@@ -121,6 +121,11 @@ def test_world_cross_references_come_out_file_prefixed_one_per_line() -> None:
          "'edit', 'enable_rule', 'disable_rule', 'chat', 'resume', 'end'"),
         ("name: x\nsequences: [{name: a, steps: [{label: hi}]}]\n",
          "x.yaml: sequences[0].steps[0]: kind is required; add it (one of message, wait, branch)"),
+        ("name: x\nsequences: [{name: a, status: draft}]\n"
+         "contacts: [{name: Ann, email: ann@x.com}]\n"
+         "diagnose: [{sequence: a, contact: bob@x.com, answer: replied}]\n",
+         "x.yaml: diagnose[0].contact: no contact 'bob@x.com'; name one of the scenario's "
+         "contacts (or a generated population email)"),
         ("name: x\ntimezone: Mars/Base\n",
          "x.yaml: timezone: unknown time zone 'Mars/Base'; use an IANA name such as Europe/Paris"),
     ],

@@ -200,7 +200,7 @@ def _funnel(result: runner.RunResult, width: int) -> Table:
                     right=_FUNNEL_COUNTS)
     # No padding: the box's one-space divider alone parts the columns, so ten fit 80.
     funnel.padding = (0, 0, 0, 0)
-    fixed = [max(len(str(column.header)), *(len(str(row[i])) for row in cells))
+    fixed = [max([len(str(column.header)), *(len(str(row[i])) for row in cells)])
              for i, column in enumerate(funnel.columns) if i]
     for column in funnel.columns:
         column.no_wrap = True
