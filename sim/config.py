@@ -39,6 +39,7 @@ from teamsim._ranges import (
     WhenDateTime,
     check_moment,
 )
+from teamsim._validation import shorten
 from teamsim.agents import DraftStyle, ReviewRules, check_template
 from teamsim.domain import (
     AutoApproveRule,
@@ -295,6 +296,10 @@ class ContactSpec(Contact):
     enroll_at: Days = Field(default=0, description="Days after the start.")
 
 
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+
+
 class Population(BaseModel):
     """``count`` generated contacts with deterministic names, companies and time zones.
 
@@ -313,6 +318,14 @@ class Population(BaseModel):
     enroll_in: list[str] = Field(default_factory=list)
     enroll_at: Days = 0
     enroll_over_days: Days = 0
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        # The generated emails (name-N@domain) must be valid contact emails.
+        if len(value) > 253 or not _DOMAIN.fullmatch(value):
+            raise ValueError(f"not a domain name: {shorten(value)}; write it like example.com")
+        return value
 
     @field_validator("personas", "timezones")
     @classmethod
