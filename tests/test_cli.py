@@ -139,7 +139,15 @@ def test_enrolling_twice_and_activating_empty_sequence_exit_2(teamsim) -> None: 
 def test_unreachable_database_is_a_clear_error() -> None:
     result = CliRunner().invoke(app, ["seq", "list", "--db", "/no/such/folder/x.db"])
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: ")
+    assert result.stderr.startswith("error: --db: cannot open database ")
+
+
+def test_a_malformed_db_url_names_the_option_and_hides_the_password() -> None:
+    result = CliRunner().invoke(
+        app, ["seq", "list", "--db", "postgresql+psycopg://u:S3CRET@127.0.0.1:notaport/test"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --db: not a database URL: ")
+    assert "S3CRET" not in result.output
 
 
 @pytest.mark.parametrize(

@@ -240,7 +240,7 @@ def test_run_refuses_a_large_scenario_before_writing_anything(
     ("{{ 'x'*4000000000 }}",
      "SecurityError: repeating 1 item(s) 4000000000 times makes more than 20,000"),
 ], ids=["divide-by-zero", "format-map", "huge-repeat"])
-def test_run_time_template_error_is_one_line_naming_teammate_sequence_and_step(
+def test_run_time_template_error_is_one_line_naming_file_teammate_sequence_and_step(
     tmp_path: Path, runner: CliRunner, template: str, reason: str
 ) -> None:
     step = f'label: Hello\n        body_template: "{template}"'
@@ -248,8 +248,8 @@ def test_run_time_template_error_is_one_line_naming_teammate_sequence_and_step(
     assert runner.invoke(app, ["validate", str(path)]).exit_code == 0
     result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
     assert (result.exit_code, result.stdout) == (2, "")
-    assert result.stderr == (f"error: teammate 'Riley' drafting sequence 'S' step 's1' body "
-                             f"template: {reason}; fix the template\n")
+    assert result.stderr == (f"error: {path}: teammate 'Riley' drafting sequence 'S' step "
+                             f"'s1' body template: {reason}; fix the template\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
 
 

@@ -109,7 +109,11 @@ def workspace(db: str) -> Iterator[Workspace]:
     from teamsim.workspace import Workspace
 
     try:
-        with Store.open(db) as store:
+        store = Store.open(db)
+    except TeamsimError as exc:
+        raise fail(f"--db: {exc}") from None
+    try:
+        with store:
             yield Workspace(store)
     except TeamsimError as exc:
         raise fail(str(exc)) from None

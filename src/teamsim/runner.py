@@ -56,7 +56,7 @@ import yaml
 from scipy import stats
 
 from teamsim import _runfolder
-from teamsim._validation import format_errors
+from teamsim._validation import format_errors, shorten
 from teamsim.errors import DatabaseError, ScenarioError, TeamsimError, ValidationError
 from teamsim.scenario import load_scenario
 from teamsim.sim import (
@@ -450,7 +450,16 @@ def _simulate(
             progress(day)
 
     sim = Simulation(world, seed=seed, store=store, until_days=days, progress=report)
-    result = sim.run(check=False)
+    try:
+        result = sim.run(check=False)
+    except ScenarioError:
+        raise
+    except ValidationError as err:
+        # A scenario's template that fails at run time (divide by zero, too much output):
+        # the error names the teammate, sequence and step; the file is named here.
+        if source is None:
+            raise
+        raise ScenarioError(f"{source}: {err}") from None
     last = math.ceil(days)
     if progress is not None and (not reported or reported[-1] < last):
         # SimPy stops before the events of the last minute: the last day is not
@@ -793,7 +802,7 @@ def _set_path(data: dict[str, Any], path: str, value: Any, where: str) -> None:
             else:
                 node = node[int(part)]
         else:
-            raise ScenarioError(f"{where}: {path}: {here} is a value ({node!r}), "
+            raise ScenarioError(f"{where}: {path}: {here} is a value ({shorten(node)}), "
                                 f"it has no {part!r}")
 
 
