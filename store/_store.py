@@ -471,8 +471,27 @@ def _read_only_engine(url: URL, shown: str) -> Engine:
     return create_engine(url, execution_options={"postgresql_readonly": True})
 
 
+_SCHEMA_LOCK_KEY: Final = 0x7465616D73696D  # "teamsim": PostgreSQL's advisory lock for set-up
+
+
+def _lock_for_set_up(connection: Connection) -> None:
+    """Hold the database's set-up lock until the transaction ends, so that two processes
+    opening a new database at once do not both create the tables (the second waits, then
+    finds them). Taken only when the tables are missing: an existing database is opened
+    without waiting for its writers."""
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
+
+
 def _prepare_schema(connection: Connection, shown: str, *, create: bool = True) -> None:
     tables = set(inspect(connection).get_table_names())
+    if create and MetaRow.__tablename__ not in tables:
+        _lock_for_set_up(connection)
+        tables = set(inspect(connection).get_table_names())
     advice = (
         f"use a new database file or URL for this teamsim, or open this one with the teamsim "
         f"version that made it (this teamsim uses schema version {SCHEMA_VERSION})"

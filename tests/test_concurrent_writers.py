@@ -97,3 +97,49 @@ def test_concurrent_seq_add_loses_no_edit(store_url: str, tmp_path: Path) -> Non
     for saved in versions:  # each version is the one before plus one step
         assert len(saved.sequence.steps) == 3 + saved.version - 1
     assert versions[-1].sequence == current
+
+
+OPENER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+
+    from teamsim.store import Store
+
+    url, folder, tag = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+    (folder / f"ready-{tag}").touch()
+    while not (folder / "go").exists():
+        time.sleep(0.001)
+    try:
+        with Store.open(url):
+            pass
+        print("ok", flush=True)
+    except Exception as exc:
+        print(f"{type(exc).__name__}: {exc}", flush=True)
+    """
+)
+
+
+def test_processes_opening_a_new_database_at_once_all_find_it_set_up(
+    store_url: str, tmp_path: Path
+) -> None:
+    # Without the set-up lock, the second opener saw half-created tables ("holds tables but no
+    # teamsim meta table") or failed creating a table the first had just made.
+    script = tmp_path / "opener.py"
+    script.write_text(OPENER, encoding="utf-8")
+    for attempt in range(3):
+        folder = tmp_path / f"try{attempt}"
+        folder.mkdir()
+        url = (f"sqlite:///{folder / 'new.db'}" if store_url.startswith("sqlite")
+               else store_url)
+        if attempt and not store_url.startswith("sqlite"):
+            break  # one fresh PostgreSQL schema per test
+        openers = [subprocess.Popen([sys.executable, str(script), url, str(folder), str(n)],
+                                    stdout=subprocess.PIPE, text=True) for n in range(4)]
+        deadline = time.monotonic() + 120
+        while len(list(folder.glob("ready-*"))) < len(openers):
+            assert time.monotonic() < deadline, "the openers did not start"
+            time.sleep(0.01)
+        (folder / "go").touch()
+        said = [opener.communicate(timeout=120)[0].strip() for opener in openers]
+        assert said == ["ok"] * len(openers)
