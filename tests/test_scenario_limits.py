@@ -519,3 +519,12 @@ def test_a_step_used_twice_through_an_alias_gets_two_ids() -> None:
                            "  - *hello\n", "x.yaml")
     assert [step.id for step in world.sequences[0].steps] == ["s1", "s2", "s3"]
 
+
+
+def test_a_file_name_with_a_nul_is_one_error_line(runner: CliRunner, cli: typer.Typer) -> None:
+    # Found by the fuzz test: os.open raised ValueError (an internal error, exit 3).
+    for command in ("validate", "run"):
+        result = runner.invoke(cli, [command, "a\x00b.yaml"])
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert result.stderr == (
+            "error: a\\x00b.yaml: not a file name (it holds a NUL character); check the path\n")

@@ -93,6 +93,9 @@ def read_text(path: str | Path, source: str) -> str:
         raise ScenarioError(f"{source}: is a directory; give a .yaml file") from None
     except OSError as exc:
         raise ScenarioError(f"{source}: cannot read the file: {exc.strerror or exc}") from None
+    except ValueError:  # a NUL in the name: no file can be called that
+        raise ScenarioError(f"{source}: not a file name (it holds a NUL character); check the "
+                            "path") from None
     try:
         data = _read_bounded(fd, source)
     finally:
