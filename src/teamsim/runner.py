@@ -488,14 +488,6 @@ def _version() -> str:
         return "unknown"
 
 
-def _valid_run_info(path: Path) -> bool:
-    try:
-        RunInfo.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return True
-
-
 class _SweepSummary(pydantic.BaseModel):
     """``summary.json`` of a sweep folder, checked before the folder may be replaced."""
 
@@ -509,20 +501,25 @@ class _SweepSummary(pydantic.BaseModel):
     comparisons: list[dict[str, Any]]
 
 
-def _valid_sweep_summary(path: Path) -> bool:
-    try:
-        _SweepSummary.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return True
+def _validates(model: type[pydantic.BaseModel]) -> Callable[[Path], bool]:
+    """A check that a file holds JSON ``model`` accepts (a folder's marker file)."""
+
+    def valid(path: Path) -> bool:
+        try:
+            model.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return True
+
+    return valid
 
 
 RUN_FOLDER = _runfolder.FolderKind(
-    what="run", marker="run.json", is_valid=_valid_run_info,
+    what="run", marker="run.json", is_valid=_validates(RunInfo),
     files=frozenset({*RUN_FILES, "previews.json", "store.db", "store.db-wal", "store.db-shm",
                      "store.db-journal"}))
 SWEEP_FOLDER = _runfolder.FolderKind(
-    what="sweep", marker="summary.json", is_valid=_valid_sweep_summary,
+    what="sweep", marker="summary.json", is_valid=_validates(_SweepSummary),
     files=frozenset({"sweep.csv", "summary.json"}))
 
 
