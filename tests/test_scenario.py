@@ -126,6 +126,10 @@ def test_world_cross_references_come_out_file_prefixed_one_per_line() -> None:
          "diagnose: [{sequence: a, contact: bob@x.com, answer: replied}]\n",
          "x.yaml: diagnose[0].contact: no contact 'bob@x.com'; name one of the scenario's "
          "contacts (or a generated population email)"),
+        ("name: x\nsequences: [{name: a, status: draft}]\n"
+         "diagnose: [{sequence: a, contact: bob@x.com, answer: replied}]\n",
+         "x.yaml: diagnose[0].contact: no contact 'bob@x.com'; name one of the scenario's "
+         "contacts (or a generated population email)"),
         ("name: x\npopulations: [{count: 2, domain: '[/]'}]\n",
          "x.yaml: populations[0].domain: not a domain name: '[/]'; write it like example.com"),
         ("name: x\ntimezone: Mars/Base\n",
