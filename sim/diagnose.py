@@ -47,6 +47,7 @@ __all__ = [
     "FindingStatus",
     "diagnose",
     "render",
+    "render_lines",
 ]
 
 DEFAULT_TICK_MINUTES: Final = 15
@@ -245,6 +246,12 @@ def render(diagnosis: Diagnosis) -> str:
     Each item reads ``N. [status] Question? message`` with an indented ``Fix: ...`` line when
     there is something to do.
     """
+    return "\n".join(render_lines(diagnosis))
+
+
+def render_lines(diagnosis: Diagnosis) -> list[str]:
+    """:func:`render`'s lines, each one line of the checklist (a name in it may still hold a
+    line break of its own: a terminal shows each line through an escaping helper)."""
     who = f" for {diagnosis.contact}" if diagnosis.contact is not None else ""
     lines = [f"Why isn't '{diagnosis.sequence}' sending{who}? "
              f"(as of {_stamp(diagnosis.at)}, tick {diagnosis.tick_minutes} min)"]
@@ -257,7 +264,7 @@ def render(diagnosis: Diagnosis) -> str:
             answer_number = number
     lines.append(f"Answer: {answer_number}. {diagnosis.answer.check.question} "
                  f"{diagnosis.answer.fix}".rstrip())
-    return "\n".join(lines)
+    return lines
 
 
 # --------------------------------------------------------------------------------------------

@@ -264,3 +264,25 @@ def test_people_shows_names_as_plain_text(teamsim) -> None:  # type: ignore[no-u
     result = teamsim("seq", "people", "Welcome")
     assert result.exit_code == 0, result.output
     assert "[/] [bold]Ada" in result.output
+
+
+def test_a_name_made_of_digits_is_a_name_first_and_odd_digits_are_no_id(  # type: ignore[no-untyped-def]
+    teamsim,
+) -> None:
+    assert teamsim("seq", "new", "007").exit_code == 0
+    assert teamsim("seq", "new", "Other").exit_code == 0
+    assert teamsim("seq", "show", "007").stdout.startswith("007  (draft, version 1, id 1)")
+    assert teamsim("seq", "show", "2").stdout.startswith("Other  (draft, version 1, id 2)")
+    for key in ("²", "٣", "9" * 30):  # str.isdigit() says yes to the first two
+        result = teamsim("seq", "show", key)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"error: no sequence named {key!r}")
+
+
+def test_seq_people_shows_control_characters_as_escapes(teamsim) -> None:  # type: ignore[no-untyped-def]
+    teamsim("seq", "new", "Welcome")
+    teamsim("seq", "enroll", "Welcome", "--email", "a@b.co", "--name", "Evil\x1b[31m\nname")
+    result = teamsim("seq", "people", "Welcome")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout
+    assert "Evil\\x1b[31m\\nname" in result.stdout

@@ -243,3 +243,17 @@ def test_sweep_bad_seeds_exit_2_with_one_line(seeds: str, tmp_path: Path) -> Non
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: --seeds {seeds!r}: ")
     assert result.stderr.count("\n") == 1
+
+
+def test_a_reader_that_goes_away_ends_teamsim_with_141_not_1(tmp_path: Path) -> None:
+    # `teamsim run ... | head -1`: Rich's console exits 1 on a broken pipe, the code of a
+    # failed expectation. The read end is closed before teamsim writes anything.
+    command = [sys.executable, "-m", "teamsim", "run", str(SMALL), "--out", str(tmp_path / "r")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()
+    with process.stderr:
+        stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 141
+    assert b"Traceback" not in stderr

@@ -251,3 +251,16 @@ def test_no_color_keeps_pass_and_fail_uncoloured(monkeypatch: pytest.MonkeyPatch
         verdict(True), verdict(False))
     assert "32m" not in terminal.getvalue()
     assert "31m" not in terminal.getvalue()
+
+
+def test_diagnose_keeps_a_line_break_in_a_name_on_its_line(tmp_path: Path) -> None:
+    world = yaml.safe_load((DATA / "run_small.yaml").read_text(encoding="utf-8"))
+    world["sequences"][0]["name"] = "Intro\nsecond [/]"
+    for group in (*world["contacts"], *world["populations"]):
+        group["enroll_in"] = ["Intro\nsecond [/]"]
+    scenario = tmp_path / "newline.yaml"
+    scenario.write_text(yaml.safe_dump(world), encoding="utf-8")
+    assert invoke("run", str(scenario), "--out", str(tmp_path / "r")).exit_code == 0
+    result = invoke("diagnose", str(tmp_path / "r"), "--sequence", "Intro\nsecond [/]")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].startswith("Why isn't 'Intro\\nsecond [/]' sending?")

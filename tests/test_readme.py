@@ -56,4 +56,5 @@ def test_the_exit_codes_are_the_ones_the_cli_uses() -> None:
     table = README.split("#### Exit codes")[1].split("\n\n")[1]
     codes = [int(row.split("|")[1]) for row in table.splitlines()[2:]]
     assert codes == [_cli_app.EXIT_OK, _cli_app.EXIT_FAILED, _cli_app.EXIT_BAD_INPUT,
-                     _cli_app.EXIT_INTERNAL, _cli_app.EXIT_INTERRUPTED]
+                     _cli_app.EXIT_INTERNAL, _cli_app.EXIT_INTERRUPTED,
+                     _cli_app.EXIT_BROKEN_PIPE]

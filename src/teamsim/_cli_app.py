@@ -10,6 +10,7 @@ never Typer's boxed panel or a traceback. The exit codes (also in the README):
 2    bad input: an argument, a scenario file, a run folder, a database
 3    an internal error: a bug in teamsim; the message asks for a report
 130  interrupted (Ctrl-C)
+141  the output's reader went away (a broken pipe, e.g. ``| head -1``)
 ==== =============================================================================
 
 An internal error prints ``teamsim: internal error: TYPE: MESSAGE; please report ...`` and, only
@@ -27,7 +28,7 @@ from typing import Any, Final
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from teamsim._cli_text import clean
+from teamsim._cli_text import BROKEN_PIPE_EXIT, clean
 
 try:  # Typer 0.2x vendors Click as typer._click; older Typer releases use Click itself.
     from typer._click import exceptions as click_exceptions
@@ -36,6 +37,7 @@ except ImportError:  # pragma: no cover - depends on the installed Typer
 
 __all__ = [
     "EXIT_BAD_INPUT",
+    "EXIT_BROKEN_PIPE",
     "EXIT_FAILED",
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
@@ -50,6 +52,7 @@ EXIT_FAILED: Final = 1
 EXIT_BAD_INPUT: Final = 2
 EXIT_INTERNAL: Final = 3
 EXIT_INTERRUPTED: Final = 130
+EXIT_BROKEN_PIPE: Final = BROKEN_PIPE_EXIT
 DEBUG_ENV: Final = "TEAMSIM_DEBUG"
 """Set to 1 to see the traceback of an internal error."""
 _MAX_MESSAGE: Final = 500

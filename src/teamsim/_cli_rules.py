@@ -189,7 +189,7 @@ def _find_rule(uow: UnitOfWork, key: str) -> AutoApproveRule | None:
         return uow.get_rule(key)
     except NotFoundError:
         pass
-    if key.isdigit():
+    if key.isascii() and key.isdigit() and len(key) <= 18:
         try:
             return uow.get_rule(int(key))
         except NotFoundError:

@@ -26,7 +26,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from teamsim._cli_text import clean, clean_lines, plain
+from teamsim._cli_text import clean, plain
 from teamsim.errors import ScenarioError, TeamsimError
 
 if TYPE_CHECKING:
@@ -163,8 +163,10 @@ def run_command(
         target = out_dir if out_dir is not None else runner.default_out_dir(scenario, chosen)
         days = world.days if until is None else until
         with _progress(math.ceil(days), f"{world.name} (seed {chosen})") as update:
-            result = runner.run(scenario, seed=chosen, until_days=until, out=target, db=db,
-                                force=force, progress=update, allow_large=allow_large)
+            # The world already loaded, not the path: a pipe (<(command)) is read only once.
+            result = runner.run(world, seed=chosen, until_days=until, out=target, db=db,
+                                force=force, progress=update, allow_large=allow_large,
+                                source=str(scenario))
     except TeamsimError as exc:
         raise _fail(str(exc)) from None
     try:
@@ -561,7 +563,7 @@ def diagnose_command(
     db: RunDbOption = None,
 ) -> None:
     """The troubleshooting checklist for a sequence (or one person) at the run's end."""
-    from teamsim.sim.diagnose import diagnose, render
+    from teamsim.sim.diagnose import diagnose, render_lines
 
     out, _ = _consoles()
     with _run_store(run_dir, db) as (info, uow):
@@ -569,6 +571,7 @@ def diagnose_command(
             diagnosis = diagnose(uow, sequence, contact, at=info.end)
         except TeamsimError as exc:
             raise _fail(str(exc)) from None
-        # The checklist is several lines on purpose; each is printed as plain, cleaned text.
-        for line in clean_lines(render(diagnosis)).split("\n"):
-            out.print(Text(line))
+        # The checklist is several lines on purpose; each is printed as one plain, cleaned line
+        # (a line break inside a name is shown as \n).
+        for line in render_lines(diagnosis):
+            out.print(plain(line))

@@ -9,13 +9,18 @@ cells, titles).
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
-__all__ = ["PlainConsole", "clean", "clean_lines", "plain"]
+__all__ = ["BROKEN_PIPE_EXIT", "PlainConsole", "clean", "clean_lines", "plain"]
+
+BROKEN_PIPE_EXIT = 141
+"""Exit code when the output's reader has gone (128 + SIGPIPE)."""
 
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 """C0 and C1 control characters, line and paragraph separators, bidirectional overrides
@@ -51,6 +56,14 @@ class PlainConsole(Console):
     def __init__(self, **kwargs: Any) -> None:
         """Take ``rich.console.Console``'s options; markup, highlighting and emoji are off."""
         super().__init__(**{"highlight": False, "emoji": False, **kwargs, "markup": False})
+
+    def on_broken_pipe(self) -> None:
+        """The reader went away (``teamsim run ... | head -1``): stop quietly with 141, as a
+        process ended by SIGPIPE shows in a shell, not Rich's 1 (a failed expectation)."""
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(BROKEN_PIPE_EXIT)
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
         """Print like ``Console.print``, with each string cleaned and never read as markup."""

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from teamsim._cli_app import Group, Typer
 from teamsim._cli_rules import register as _register_rules_commands
@@ -481,13 +480,10 @@ def seq_people(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
         out.print("nobody is enrolled yet: add someone with `teamsim seq enroll SEQUENCE "
                   "--email EMAIL`", markup=False)
         return
-    table = Table(show_edge=False, pad_edge=False)
-    for column in ("enrollment", "email", "name", "status", "step"):
-        table.add_column(column, justify="right" if column == "enrollment" else "left")
-    for enrollment, contact in enrolled:
-        table.add_row(str(enrollment.id), Text(contact.email), Text(contact.name),
-                      enrollment.status.value, Text(enrollment.current_step_id or "-"))
-    out.print(table)
+    render_table(("enrollment", "email", "name", "status", "step"),
+                 [(enrollment.id, contact.email, contact.name, enrollment.status.value,
+                   enrollment.current_step_id or "-") for enrollment, contact in enrolled],
+                 right=frozenset({"enrollment"}))
 
 
 @seq_app.command("resume")

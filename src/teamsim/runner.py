@@ -308,6 +308,7 @@ def run(
     force: bool = False,
     progress: Callable[[int], None] | None = None,
     allow_large: bool = False,
+    source: str | None = None,
 ) -> RunResult:
     """Run a scenario once.
 
@@ -324,6 +325,8 @@ def run(
         force: replace an earlier run folder at ``out``.
         progress: called with the simulated day number as each day ends.
         allow_large: run a world of more than 100,000 contacts (refused otherwise).
+        source: the file a world given as ``scenario`` was loaded from (named in errors and
+            in run.json; a path given as ``scenario`` names itself).
 
     Returns:
         The completed run; failed expectations and broken invariants are reported in it, not
@@ -334,7 +337,8 @@ def run(
         TeamsimError: the output directory or the database cannot be used or written.
         ValueError: ``until_days`` is not positive.
     """
-    world, source = _load(scenario)
+    world, loaded_from = _load(scenario)
+    source = loaded_from if loaded_from is not None else source
     check_expectation_names(world, source)
     check_size(world, allow_large, source)
     if until_days is not None and until_days <= 0:

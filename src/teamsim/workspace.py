@@ -76,7 +76,7 @@ class Workspace:
     def sequence(self, name_or_id: str | int) -> Sequence:
         """The current version of a sequence, by name or id."""
         with self.store.unit_of_work() as uow:
-            return uow.get_sequence(_key(name_or_id))
+            return uow.get_sequence(_key(uow, name_or_id))
 
     def sequences(self) -> list[Sequence]:
         """Every sequence, in the order they were created."""
@@ -86,13 +86,13 @@ class Workspace:
     def versions(self, name_or_id: str | int) -> list[SequenceVersion]:
         """Every saved version of a sequence, oldest first."""
         with self.store.unit_of_work() as uow:
-            seq = uow.get_sequence(_key(name_or_id))
+            seq = uow.get_sequence(_key(uow, name_or_id))
             return uow.sequence_versions(_stored_id(seq))
 
     def enrollments(self, name_or_id: str | int) -> list[tuple[Enrollment, Contact]]:
         """The people enrolled in a sequence, with their enrollment."""
         with self.store.unit_of_work() as uow:
-            seq = uow.get_sequence(_key(name_or_id))
+            seq = uow.get_sequence(_key(uow, name_or_id))
             return [
                 (e, uow.get_contact(e.contact_id))
                 for e in uow.list_enrollments(sequence_id=seq.id)
@@ -126,7 +126,7 @@ class Workspace:
         for attempt in range(1, EDIT_ATTEMPTS + 1):
             try:
                 with self.store.unit_of_work() as uow:
-                    seq = uow.get_sequence_for_update(_key(name_or_id))
+                    seq = uow.get_sequence_for_update(_key(uow, name_or_id))
                     result = change(seq)
                     saved = uow.save_sequence(seq, self._clock())
                 return result, saved
@@ -144,7 +144,7 @@ class Workspace:
         keep the block short; a block cannot be re-run, so prefer :meth:`apply`, which retries.
         """
         with self.store.unit_of_work() as uow:
-            seq = uow.get_sequence_for_update(_key(name_or_id))
+            seq = uow.get_sequence_for_update(_key(uow, name_or_id))
             yield seq
             uow.save_sequence(seq, self._clock())
 
@@ -233,7 +233,7 @@ class Workspace:
             contact: a new or existing :class:`Contact`, or the email of a stored contact.
         """
         with self.store.unit_of_work() as uow:
-            seq = uow.get_sequence_for_update(_key(name_or_id))
+            seq = uow.get_sequence_for_update(_key(uow, name_or_id))
             stored = _stored_contact(uow, contact)
             return uow.enroll(_stored_id(seq), _contact_id(stored), self._clock(),
                               current_step_id=first_step_id(seq), next_due_at=None)
@@ -291,10 +291,18 @@ class Workspace:
             return enrollment
 
 
-def _key(name_or_id: str | int) -> str | int:
-    """Accept ``"12"`` from the command line as the id 12 unless a name is meant."""
-    if isinstance(name_or_id, str) and name_or_id.isdigit():
-        return int(name_or_id)
+def _key(uow: UnitOfWork, name_or_id: str | int) -> str | int:
+    """Accept ``"12"`` from the command line as the id 12, unless a sequence is named so.
+
+    Only ASCII digits of a size an id can have count (not ``"²"`` or ``"٣"``, which
+    ``str.isdigit`` accepts).
+    """
+    if (isinstance(name_or_id, str) and name_or_id.isascii() and name_or_id.isdigit()
+            and len(name_or_id) <= 18):
+        try:
+            uow.get_sequence(name_or_id)
+        except NotFoundError:
+            return int(name_or_id)
     return name_or_id
 
 
@@ -331,7 +339,7 @@ def _enrollment_of(
     uow: UnitOfWork, name_or_id: str | int, email: str
 ) -> tuple[Sequence, Enrollment]:
     """The sequence (locked for writing) and the enrollment of the contact ``email`` in it."""
-    seq = uow.get_sequence_for_update(_key(name_or_id))
+    seq = uow.get_sequence_for_update(_key(uow, name_or_id))
     advice = f"`teamsim seq people {shlex.quote(seq.name)}` lists who is enrolled"
     try:
         contact = uow.get_contact(email)
