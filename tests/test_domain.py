@@ -220,3 +220,12 @@ def test_junk_time_zone_names_are_a_clear_value_error(name: str) -> None:
 def test_real_time_zone_names_pass() -> None:
     for name in ("UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+5"):
         assert domain.check_timezone(name) == name
+
+
+def test_moving_the_first_step_up_or_the_last_down_says_so() -> None:
+    seq = Sequence.new("Welcome")
+    first, last = seq.steps[0].id, seq.steps[-1].id
+    with pytest.raises(ValidationError, match=rf"step '{first}' is already first"):
+        seq.move_up(first)
+    with pytest.raises(ValidationError, match=rf"step '{last}' is already last"):
+        seq.move_down(last)

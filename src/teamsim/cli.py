@@ -259,7 +259,7 @@ def seq_add(
     days: Annotated[float, typer.Option(help="Length of a wait step in days.")] = 0,
     hours: Annotated[float, typer.Option(help="Extra hours of a wait step.")] = 0,
     position: Annotated[
-        int | None, typer.Option(help="1-based position to insert at (default: the end).")
+        int | None, typer.Option(min=1, help="1-based position to insert at (default: the end).")
     ] = None,
     parent: Annotated[
         str | None, typer.Option(help="Add inside this branch step instead of at the top level.")
@@ -345,7 +345,7 @@ def seq_move(
     step: StepArg,
     up: Annotated[bool, typer.Option("--up", help="Move one place up.")] = False,
     down: Annotated[bool, typer.Option("--down", help="Move one place down.")] = False,
-    to: Annotated[int | None, typer.Option(help="Move to this 1-based position.")] = None,
+    to: Annotated[int | None, typer.Option(min=1, help="Move to this 1-based position.")] = None,
     db: DbOption = "teamsim.db",
 ) -> None:
     """Reorder a step: --up, --down or --to N (step ids never change)."""

@@ -549,13 +549,17 @@ class Sequence(BaseModel):
         """Move step ``step_id`` one place up (the editor's up arrow)."""
         steps = self._dump_steps()
         _, index = _locate(steps, step_id, self.name)
-        self.move_step(step_id, index - 1 if index > 0 else -1)
+        if index == 0:
+            raise ValidationError(f"sequence {self.name!r}: step {step_id!r} is already first")
+        self.move_step(step_id, index - 1)
 
     def move_down(self, step_id: str) -> None:
         """Move step ``step_id`` one place down (the editor's down arrow)."""
         steps = self._dump_steps()
         siblings, index = _locate(steps, step_id, self.name)
-        self.move_step(step_id, index + 1 if index + 1 < len(siblings) else len(siblings))
+        if index + 1 == len(siblings):
+            raise ValidationError(f"sequence {self.name!r}: step {step_id!r} is already last")
+        self.move_step(step_id, index + 1)
 
     def remove_step(self, step_id: str) -> None:
         """Remove step ``step_id`` (and, for a branch, everything in its arms)."""
