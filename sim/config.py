@@ -40,7 +40,7 @@ from teamsim._ranges import (
     check_moment,
 )
 from teamsim._validation import shorten
-from teamsim.agents import DraftStyle, ReviewRules, check_template
+from teamsim.agents import DraftStyle, ReviewRules, Team, check_template
 from teamsim.domain import (
     AutoApproveRule,
     BranchStep,
@@ -50,11 +50,12 @@ from teamsim.domain import (
     SequenceStatus,
     SimMinutes,
     Step,
+    Teammate,
     TeammateRole,
     channels,
     check_timezone,
 )
-from teamsim.errors import ScenarioError
+from teamsim.errors import ScenarioError, TeamsimError
 
 __all__ = [
     "ActivateAction",
@@ -713,9 +714,24 @@ class World(BaseModel):
             if isinstance(a, ChatAction) and a.teammate is not None and a.teammate not in team:
                 problems.append(f"{where}.teammate: no teammate {a.teammate!r}")
         problems += _check_edits(self)
+        if not problems:
+            problems += _check_team(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+
+
+def _check_team(world: World) -> list[str]:
+    """The team as the simulator will assemble it: every drafter needs a peer reviewer (the
+    same check the simulator makes, so that ``validate`` refuses what ``run`` would)."""
+    try:
+        Team.of([Teammate(name=t.name, roles=t.roles, capacity=t.capacity)
+                 for t in world.teammates],
+                pairing={t.name: t.reviewed_by for t in world.teammates if t.reviewed_by})
+    except TeamsimError as err:
+        return [str(err).replace("team: ", "teammates: ", 1)]
+    return []
 
 
 def _check_edits(world: World) -> list[str]:

@@ -130,6 +130,10 @@ def test_world_cross_references_come_out_file_prefixed_one_per_line() -> None:
          "diagnose: [{sequence: a, contact: bob@x.com, answer: replied}]\n",
          "x.yaml: diagnose[0].contact: no contact 'bob@x.com'; name one of the scenario's "
          "contacts (or a generated population email)"),
+        ("name: x\nteammates: [{name: Riley}]\n",
+         "x.yaml: teammates: teammate 'Riley' drafts but no other teammate can review its "
+         "drafts (a teammate never reviews its own); give another teammate the reviewer role, "
+         "or pair 'Riley' with a reviewer in the pairing"),
         ("name: x\npopulations: [{count: 2, domain: '[/]'}]\n",
          "x.yaml: populations[0].domain: not a domain name: '[/]'; write it like example.com"),
         ("name: x\ntimezone: Mars/Base\n",
