@@ -12,7 +12,7 @@ import sqlite3
 import weakref
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -429,6 +429,39 @@ class Store:
                 connection.close()
         except sqlite3.Error as err:
             raise DatabaseError(f"{path}: {err}", str(err)) from None
+
+    @staticmethod
+    def remove_if_unused(path: str | os.PathLike[str]) -> bool:
+        """Remove a SQLite file (and its ``-wal``, ``-shm`` and ``-journal`` files) made for
+        a run that did not finish, unless it holds rows another process committed: only
+        empty tables (and the ``meta`` table's own row) or none at all.
+
+        The check and the removal happen under the file's exclusive lock; a file that is
+        locked (in use) or unreadable is kept.
+
+        Returns:
+            Whether the file was removed.
+        """
+        try:
+            connection = sqlite3.connect(os.fspath(path), timeout=0, isolation_level=None)
+        except sqlite3.Error:
+            return False
+        try:
+            connection.execute("BEGIN EXCLUSIVE")
+            tables = [name for (name,) in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                if table != MetaRow.__tablename__ and connection.execute(
+                        f'SELECT 1 FROM "{table}" LIMIT 1').fetchone() is not None:
+                    return False
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with suppress(OSError):
+                    Path(f"{os.fspath(path)}{suffix}").unlink()
+            return True
+        except sqlite3.Error:
+            return False
+        finally:
+            connection.close()
 
     def close(self) -> None:
         """Close every connection to the database."""

@@ -612,3 +612,65 @@ def test_test_out_replaces_earlier_runs_only_with_force(
     assert "t/run_small-seed7: holds an earlier teamsim run; pass --force" in again.stderr
     assert CliRunner().invoke(cli, ["test", str(SMALL), "--out", "t", "--force"]).exit_code == 0
     assert _names(tmp_path / "t") == ["run_small-seed7"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. review fixes: a new --db file, and a folder that cannot be put in place
+
+
+def test_a_failed_run_keeps_a_new_db_file_another_run_committed_into(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs A and B start at once with the same new --db: B commits first, A is refused
+    and must not delete the file holding B's run."""
+    db = str(tmp_path / "new.db")
+    real_open = Store.open
+    raced: list[bool] = []
+
+    def open_after_another_run(url: Any = None, **kwargs: Any) -> Store:
+        if url == db and not raced:
+            raced.append(True)
+            runner.run(SMALL, db=db, until_days=1).close()  # run B, start to commit
+        return real_open(url, **kwargs)
+
+    monkeypatch.setattr(Store, "open", open_after_another_run)
+    with pytest.raises(TeamsimError, match=r"a teammate named .* already exists"):
+        runner.run(SMALL, db=db, until_days=1)
+    assert raced
+    assert _count(db, "events") > 0
+
+
+def test_a_run_folder_that_cannot_be_put_in_place_rolls_the_db_run_back(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Store.open(store_url).close()
+    closed: list[bool] = []
+    real_close = Store.close
+
+    def close(self: Store) -> None:
+        closed.append(True)
+        real_close(self)
+
+    def foreign_file_appeared(*args: Any, **kwargs: Any) -> None:
+        raise TeamsimError("r: exists and is not a teamsim run directory; nothing was changed")
+
+    monkeypatch.setattr(Store, "close", close)
+    monkeypatch.setattr(_runfolder, "put_in_place", foreign_file_appeared)
+    with pytest.raises(TeamsimError, match="nothing was changed"):
+        runner.run(SMALL, out=tmp_path / "r", db=store_url, until_days=1)
+    for table in ("events", "teammates", "sequences", "contacts", "tasks"):
+        assert _count(store_url, table) == 0, table
+    assert closed
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_new_db_file_is_removed_when_the_folder_cannot_be_put_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def busy(*args: Any, **kwargs: Any) -> None:
+        raise TeamsimError("r: cannot put the run in place: Device or resource busy")
+
+    monkeypatch.setattr(_runfolder, "put_in_place", busy)
+    with pytest.raises(TeamsimError, match="busy"):
+        runner.run(SMALL, out=tmp_path / "r", db=str(tmp_path / "new.db"), until_days=1)
+    assert _names(tmp_path) == []
