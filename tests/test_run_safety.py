@@ -577,7 +577,7 @@ def test_an_empty_unmarked_staging_folder_is_removed_only_when_old(tmp_path: Pat
     old.mkdir()
     an_hour_ago = time.time() - 3600
     os.utime(old, (an_hour_ago, an_hour_ago))
-    _runfolder.clean_stale(tmp_path / "r")
+    _runfolder.clean_stale(tmp_path / "r", (runner.RUN_FOLDER,))
     assert _names(tmp_path) == [".r.aaaa1111.tmp"]
 
 
@@ -674,3 +674,67 @@ def test_a_new_db_file_is_removed_when_the_folder_cannot_be_put_in_place(
     with pytest.raises(TeamsimError, match="busy"):
         runner.run(SMALL, out=tmp_path / "r", db=str(tmp_path / "new.db"), until_days=1)
     assert _names(tmp_path) == []
+
+
+def test_a_run_never_takes_another_targets_stale_old_run(tmp_path: Path) -> None:
+    # ".foo.x.abcd1234.old" is the holding folder of target "foo.x", not of "foo".
+    other = _staging(tmp_path, ".foo.x.abcd1234.old", _dead_pid())
+    (other / "run").mkdir()
+    (other / "run" / "run.json").write_text("foo.x's run")
+    runner.run(SMALL, out=tmp_path / "foo", until_days=1).close()
+    assert (other / "run" / "run.json").read_text() == "foo.x's run"
+    assert json.loads((tmp_path / "foo" / "run.json").read_text())["seed"] == 7
+
+
+def _replace_failing(monkeypatch: pytest.MonkeyPatch, fail: Any) -> None:
+    real_replace = os.replace
+
+    def replace(source: Any, destination: Any) -> None:
+        error = fail(Path(source))
+        if error is not None:
+            raise error
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def test_the_old_run_is_kept_when_neither_the_new_one_nor_the_old_one_lands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "r"
+    runner.run(SMALL, out=out, until_days=1).close()
+    before = (out / "run.json").read_text()
+    _replace_failing(monkeypatch, lambda source: OSError(errno.EIO, "I/O error")
+                     if source.name.endswith(".tmp") or source.name == "run" else None)
+    with pytest.raises(TeamsimError, match=r"r: cannot put the run in place: I/O error"):
+        runner.run(SMALL, out=out, until_days=1, seed=3, force=True)
+    kept = list(tmp_path.glob(".r.*.old/run/run.json"))
+    assert [p.read_text() for p in kept] == [before]
+
+
+def test_ctrl_c_between_the_two_renames_puts_the_old_run_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "r"
+    runner.run(SMALL, out=out, until_days=1).close()
+    before = (out / "run.json").read_text()
+    _replace_failing(monkeypatch, lambda source: KeyboardInterrupt()
+                     if source.name.endswith(".tmp") else None)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(SMALL, out=out, until_days=1, seed=3, force=True)
+    assert _names(tmp_path) == ["r"]
+    assert (out / "run.json").read_text() == before
+
+
+def test_a_staging_marker_with_a_huge_pid_is_left_alone(tmp_path: Path) -> None:
+    damaged = _staging(tmp_path, ".r.aaaa1111.tmp", 2**70, "events.jsonl")
+    assert _runfolder.clean_stale(tmp_path / "r", (runner.RUN_FOLDER,)) == []
+    assert damaged.is_dir()
+
+
+def test_stale_cleaning_allows_only_the_files_of_the_folders_kind(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    with_a_store = _staging(tmp_path, ".s.aaaa1111.tmp", dead, "sweep.csv", "store.db")
+    sweep = _staging(tmp_path, ".s.bbbb2222.tmp", dead, "sweep.csv")
+    assert _runfolder.clean_stale(tmp_path / "s", (runner.SWEEP_FOLDER,)) == [sweep]
+    assert with_a_store.is_dir()

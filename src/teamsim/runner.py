@@ -350,7 +350,7 @@ def run(
     try:
         store = Store.open(db) if db is not None else None
         recording = store is not None
-        staging = None if target is None else _runfolder.make_staging(target)
+        staging = None if target is None else _runfolder.make_staging(target, RUN_FOLDER)
         if store is None:
             # Simulating straight into store.db measured as fast as simulating in memory and
             # copying with SQLite's backup API (200 contacts x 14 days: 2.8-4.2 s against
@@ -1037,7 +1037,7 @@ def sweep(
     target = None if out is None else Path(out)
     if target is not None:
         _runfolder.check_target(target, SWEEP_FOLDER, force=force)
-        folder = _runfolder.make_staging(target)
+        folder = _runfolder.make_staging(target, SWEEP_FOLDER)
     else:
         folder = Path(tempfile.mkdtemp(prefix="teamsim-sweep-"))
     leftover: Path | None = folder
