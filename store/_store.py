@@ -219,8 +219,10 @@ def _raise_store_errors(context: ExceptionContext) -> BaseException | None:
     original = context.original_exception
     reason = str(original).strip().splitlines()[0] if str(original).strip() else repr(original)
     url = context.engine.url if context.engine is not None else None
-    where = mask_url(url) if url is not None else "the database"
-    return DatabaseError(f"{where}: {reason}", reason)
+    if url is None:
+        return DatabaseError(f"the database: {reason}", reason)
+    reason = mask_secrets(reason, url)
+    return DatabaseError(f"{mask_url(url)}: {reason}", reason)
 
 
 class _NotPlain(Exception):
@@ -342,7 +344,7 @@ class Store:
                       else create_engine(resolved))
         except (ArgumentError, NoSuchModuleError, ImportError, ValueError, TypeError) as err:
             raise StoreError(
-                f"cannot use database URL {shown}: {mask_secrets(str(err), str(resolved))}; "
+                f"cannot use database URL {shown}: {mask_secrets(str(err), resolved)}; "
                 "use sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/dbname"
             ) from None
         if engine.dialect.name == "sqlite" and not read_only:
@@ -357,7 +359,7 @@ class Store:
                 reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
             else:
                 reason = err.reason
-            reason = mask_secrets(reason, os.fspath(url or ""))
+            reason = mask_secrets(reason, resolved)
             raise DatabaseError(
                 f"cannot open database {shown}: {reason}; check that the server is running "
                 "and the URL (user, host, port, database name) is right, or that the file's "
