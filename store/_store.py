@@ -502,7 +502,9 @@ def _read_only_engine(url: URL, shown: str) -> Engine:
             connection.execute("PRAGMA query_only=ON")
             return connection
 
-        return create_engine("sqlite://", creator=connect)
+        # The real URL (not "sqlite://"): a file pool rather than a per-thread singleton, and
+        # errors that name the file.
+        return create_engine(url, creator=connect)
     return create_engine(url, execution_options={"postgresql_readonly": True})
 
 

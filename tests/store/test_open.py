@@ -247,3 +247,14 @@ def test_a_driver_message_quoting_the_password_is_masked_in_the_middle_of_work()
     assert "S3CRET" not in str(error)
     assert "S3CRET" not in error.reason
     assert str(error) == "postgresql+psycopg://u:***@127.0.0.1:1/test: lost ***"
+
+
+def test_a_read_only_sqlite_store_names_its_file_in_errors(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    with Store.open(path) as store, store.unit_of_work() as uow:
+        uow.set_meta("note", "kept")
+    with Store.open(path, read_only=True) as store:
+        with pytest.raises(DatabaseError) as raised, store.unit_of_work() as uow:
+            uow.set_meta("note", "changed")
+        assert str(raised.value).startswith(f"sqlite:///{path}: ")
+        assert type(store._engine.pool).__name__ == "QueuePool"
