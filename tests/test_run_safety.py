@@ -640,28 +640,56 @@ def test_a_failed_run_keeps_a_new_db_file_another_run_committed_into(
     assert _count(db, "events") > 0
 
 
-def test_a_run_folder_that_cannot_be_put_in_place_rolls_the_db_run_back(
-    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    Store.open(store_url).close()
-    closed: list[bool] = []
-    real_close = Store.close
+@pytest.fixture
+def unclosed_stores(monkeypatch: pytest.MonkeyPatch) -> list[Store]:
+    """The stores opened and not (yet) closed since the test began."""
+    unclosed: list[Store] = []
+    real_open, real_close = Store.open, Store.close
+
+    def open_(url: Any = None, **kwargs: Any) -> Store:
+        store = real_open(url, **kwargs)
+        unclosed.append(store)
+        return store
 
     def close(self: Store) -> None:
-        closed.append(True)
+        if self in unclosed:
+            unclosed.remove(self)
         real_close(self)
+
+    monkeypatch.setattr(Store, "open", open_)
+    monkeypatch.setattr(Store, "close", close)
+    return unclosed
+
+
+def test_a_run_folder_that_cannot_be_put_in_place_rolls_the_db_run_back(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    unclosed_stores: list[Store],
+) -> None:
+    Store.open(store_url).close()
 
     def foreign_file_appeared(*args: Any, **kwargs: Any) -> None:
         raise TeamsimError("r: exists and is not a teamsim run directory; nothing was changed")
 
-    monkeypatch.setattr(Store, "close", close)
     monkeypatch.setattr(_runfolder, "put_in_place", foreign_file_appeared)
     with pytest.raises(TeamsimError, match="nothing was changed"):
         runner.run(SMALL, out=tmp_path / "r", db=store_url, until_days=1)
     for table in ("events", "teammates", "sequences", "contacts", "tasks"):
         assert _count(store_url, table) == 0, table
-    assert closed
+    assert unclosed_stores == []
     assert not (tmp_path / "r").exists()
+
+
+def test_the_db_store_is_closed_when_the_staging_folder_cannot_be_made(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    unclosed_stores: list[Store],
+) -> None:
+    def no_room(*args: Any, **kwargs: Any) -> None:
+        raise TeamsimError("r: cannot create the output folder: No space left on device")
+
+    monkeypatch.setattr(_runfolder, "make_staging", no_room)
+    with pytest.raises(TeamsimError, match="No space left"):
+        runner.run(SMALL, out=tmp_path / "r", db=store_url, until_days=1)
+    assert unclosed_stores == []
 
 
 def test_a_new_db_file_is_removed_when_the_folder_cannot_be_put_in_place(

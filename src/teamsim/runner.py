@@ -347,27 +347,26 @@ def run(
     created = _new_sqlite_file(db)
     staging: Path | None = None
     recording = False  # the --db store is open: its failures are the run's
+    store: Store | None = None
+    finished = False
     try:
-        store = Store.open(db) if db is not None else None
-        recording = store is not None
+        if db is not None:
+            store = Store.open(db)
+            recording = True
         staging = None if target is None else _runfolder.make_staging(target, RUN_FOLDER)
         if store is None:
             # Simulating straight into store.db measured as fast as simulating in memory and
             # copying with SQLite's backup API (200 contacts x 14 days: 2.8-4.2 s against
             # 2.7-6.1 s, on a busy 2-CPU machine), and needs no raw DB-API connection.
             store = Store.open(staging / "store.db" if staging is not None else "sqlite://")
-        try:
-            # --db: the whole run is one transaction (see _one_transaction), and the folder is
-            # put in place inside it, so a folder that cannot be put in place (a file that
-            # appeared in --out during the run, EXDEV, EBUSY) rolls the run back.
-            with _one_transaction(store, db is not None):
-                outcome = _simulate(world, source, seed, days, store, db, staging, progress)
-                if db is not None and target is not None and staging is not None:
-                    _runfolder.put_in_place(staging, target, RUN_FOLDER, force=force)
-                    staging = None
-        except BaseException:
-            store.close()
-            raise
+        # --db: the whole run is one transaction (see _one_transaction), and the folder is put
+        # in place inside it, so a folder that cannot be put in place (a file that appeared in
+        # --out during the run, EXDEV, EBUSY) rolls the run back.
+        with _one_transaction(store, db is not None):
+            outcome = _simulate(world, source, seed, days, store, db, staging, progress)
+            if db is not None and target is not None and staging is not None:
+                _runfolder.put_in_place(staging, target, RUN_FOLDER, force=force)
+                staging = None
         result, expectations, violations = outcome
         if target is not None and staging is not None:
             # SQLite's -wal/-shm files are found by path: close before the rename; and seal
@@ -378,6 +377,7 @@ def run(
             staging = None
             store = Store.open(target / "store.db", read_only=True)
         created = None
+        finished = True
     except DatabaseError as exc:
         if recording and db is not None:
             raise TeamsimError(f"{mask_url(db)}: cannot record the run: {exc.reason}") from None
@@ -390,6 +390,8 @@ def run(
         raise TeamsimError(
             f"{target}: cannot write the run: {exc.strerror or exc}") from None
     finally:
+        if store is not None and not finished:
+            store.close()  # closed before its file is removed
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         if created is not None:

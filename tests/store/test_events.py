@@ -174,5 +174,6 @@ def test_copying_a_payload_checks_no_scalar_against_the_mapping_abc(
     payload = {"a": [1, "x", [2.5, None, True]], "b": ({"c": "d"}, 3)}
     copied = _events._nested_copy(payload)
     assert copied == payload
-    assert copied["a"] is not payload["a"] and copied["a"][2] is not payload["a"][2]
+    assert copied["a"] is not payload["a"]
+    assert copied["a"][2] is not payload["a"][2]
     assert checked == []
