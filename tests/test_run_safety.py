@@ -8,6 +8,7 @@ workers, read commands that write, secrets in output, and a full disk hidden beh
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -26,7 +27,7 @@ from typer.testing import CliRunner
 
 from teamsim import _runfolder, runner
 from teamsim.cli import app
-from teamsim.errors import TeamsimError
+from teamsim.errors import DatabaseError, TeamsimError
 from teamsim.store import Store
 
 DATA = Path(__file__).parent / "data"
@@ -670,7 +671,7 @@ def test_a_run_folder_that_cannot_be_put_in_place_rolls_the_db_run_back(
     def foreign_file_appeared(*args: Any, **kwargs: Any) -> None:
         raise TeamsimError("r: exists and is not a teamsim run directory; nothing was changed")
 
-    monkeypatch.setattr(_runfolder, "put_in_place", foreign_file_appeared)
+    monkeypatch.setattr(_runfolder, "_swap", foreign_file_appeared)
     with pytest.raises(TeamsimError, match="nothing was changed"):
         runner.run(SMALL, out=tmp_path / "r", db=store_url, until_days=1)
     for table in ("events", "teammates", "sequences", "contacts", "tasks"):
@@ -698,7 +699,7 @@ def test_a_new_db_file_is_removed_when_the_folder_cannot_be_put_in_place(
     def busy(*args: Any, **kwargs: Any) -> None:
         raise TeamsimError("r: cannot put the run in place: Device or resource busy")
 
-    monkeypatch.setattr(_runfolder, "put_in_place", busy)
+    monkeypatch.setattr(_runfolder, "_swap", busy)
     with pytest.raises(TeamsimError, match="busy"):
         runner.run(SMALL, out=tmp_path / "r", db=str(tmp_path / "new.db"), until_days=1)
     assert _names(tmp_path) == []
@@ -766,3 +767,26 @@ def test_stale_cleaning_allows_only_the_files_of_the_folders_kind(tmp_path: Path
     sweep = _staging(tmp_path, ".s.bbbb2222.tmp", dead, "sweep.csv")
     assert _runfolder.clean_stale(tmp_path / "s", (runner.SWEEP_FOLDER,)) == [sweep]
     assert with_a_store.is_dir()
+
+
+def test_a_failed_commit_takes_the_new_folder_out_and_puts_the_old_run_back(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "r"
+    runner.run(SMALL, out=out, until_days=1).close()
+    before = (out / "run.json").read_text()
+    Store.open(store_url).close()
+    real_transaction = Store.single_transaction
+
+    @contextlib.contextmanager
+    def commit_fails(self: Store) -> Iterator[None]:
+        with real_transaction(self):
+            yield
+            raise DatabaseError("disk I/O error", "disk I/O error")  # rolled back
+
+    monkeypatch.setattr(Store, "single_transaction", commit_fails)
+    with pytest.raises(TeamsimError, match="cannot record the run: disk I/O error"):
+        runner.run(SMALL, out=out, db=store_url, until_days=1, seed=3, force=True)
+    assert (out / "run.json").read_text() == before
+    assert _names(tmp_path) == ["r"] + (["teamsim.db"] if "sqlite" in store_url else [])
+    assert _count(store_url, "events") == 0

@@ -20,7 +20,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -30,7 +30,7 @@ import pydantic
 from teamsim.errors import TeamsimError
 
 __all__ = ["MARKER", "FolderKind", "check_target", "clean_stale", "make_staging",
-           "put_in_place"]
+           "placed", "put_in_place"]
 
 MARKER: Final = ".teamsim-staging"
 """The marker file in a staging folder (removed once the folder is in place)."""
@@ -236,6 +236,35 @@ def put_in_place(staging: Path, target: Path, kind: FolderKind, *, force: bool) 
         TeamsimError: ``target`` may not be replaced, or a rename failed (the real cause
             named); nothing is left behind but ``staging``, which the caller removes.
     """
+    with placed(staging, target, kind, force=force):
+        pass
+
+
+@contextlib.contextmanager
+def placed(staging: Path, target: Path, kind: FolderKind, *, force: bool) -> Iterator[None]:
+    """:func:`put_in_place` whose replacement is final only when the block ends normally (a
+    ``--db`` run's commit): if the block raises, the new folder is moved back to ``staging``
+    (which the caller removes) and the earlier folder is put back at ``target``.
+
+    Raises:
+        TeamsimError: as :func:`put_in_place`, before the block runs.
+    """
+    old = _swap(staging, target, kind, force=force)
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.replace(target, staging)
+            if old is not None and _restore(old, target):
+                shutil.rmtree(old, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _swap(staging: Path, target: Path, kind: FolderKind, *, force: bool) -> Path | None:
+    """Put ``staging`` at ``target``; the holding folder of the earlier one (if any), which
+    the caller removes once the new one is final."""
     check_target(target, kind, force=force)
     old: Path | None = None
     if target.exists():
@@ -261,8 +290,7 @@ def put_in_place(staging: Path, target: Path, kind: FolderKind, *, force: bool) 
         raise
     with contextlib.suppress(OSError):
         (target / MARKER).unlink()
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    return old
 
 
 def _restore(old: Path, target: Path) -> bool:

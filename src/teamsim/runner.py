@@ -361,12 +361,15 @@ def run(
             store = Store.open(staging / "store.db" if staging is not None else "sqlite://")
         # --db: the whole run is one transaction (see _one_transaction), and the folder is put
         # in place inside it, so a folder that cannot be put in place (a file that appeared in
-        # --out during the run, EXDEV, EBUSY) rolls the run back.
-        with _one_transaction(store, db is not None):
+        # --out during the run, EXDEV, EBUSY) rolls the run back; and a commit that fails
+        # takes the folder out again (the earlier one put back).
+        with contextlib.ExitStack() as folder, _one_transaction(store, db is not None):
             outcome = _simulate(world, source, seed, days, store, db, staging, progress)
             if db is not None and target is not None and staging is not None:
-                _runfolder.put_in_place(staging, target, RUN_FOLDER, force=force)
-                staging = None
+                folder.enter_context(
+                    _runfolder.placed(staging, target, RUN_FOLDER, force=force))
+        if db is not None:
+            staging = None  # in place, or never made
         result, expectations, violations = outcome
         if target is not None and staging is not None:
             # SQLite's -wal/-shm files are found by path: close before the rename; and seal
