@@ -65,18 +65,20 @@ def events_digest(events: Iterable[EventRecord]) -> str:
     return digest.hexdigest()
 
 
-
 _SCALARS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 
 
 def _nested_copy(value: Any) -> Any:
     """``value`` with every list, tuple and dict in it copied (other values shared)."""
     kind = value.__class__
-    if kind is dict or isinstance(value, Mapping):
-        return {key: _nested_copy(item) for key, item in value.items()}
+    if kind in _SCALARS:
+        return value  # the common case, without an ABC isinstance check
     if kind is list or kind is tuple:
         return kind(_nested_copy(item) for item in value)
+    if kind is dict or isinstance(value, Mapping):
+        return {key: _nested_copy(item) for key, item in value.items()}
     return value
+
 
 class EventLog:
     """The event log of one unit of work (``uow.events``).

@@ -12,7 +12,7 @@ import sqlite3
 import weakref
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -219,8 +219,10 @@ def _raise_store_errors(context: ExceptionContext) -> BaseException | None:
     original = context.original_exception
     reason = str(original).strip().splitlines()[0] if str(original).strip() else repr(original)
     url = context.engine.url if context.engine is not None else None
-    where = mask_url(url) if url is not None else "the database"
-    return DatabaseError(f"{where}: {reason}", reason)
+    if url is None:
+        return DatabaseError(f"the database: {reason}", reason)
+    reason = mask_secrets(reason, url)
+    return DatabaseError(f"{mask_url(url)}: {reason}", reason)
 
 
 class _NotPlain(Exception):
@@ -342,7 +344,7 @@ class Store:
                       else create_engine(resolved))
         except (ArgumentError, NoSuchModuleError, ImportError, ValueError, TypeError) as err:
             raise StoreError(
-                f"cannot use database URL {shown}: {mask_secrets(str(err), str(resolved))}; "
+                f"cannot use database URL {shown}: {mask_secrets(str(err), resolved)}; "
                 "use sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/dbname"
             ) from None
         if engine.dialect.name == "sqlite" and not read_only:
@@ -357,7 +359,7 @@ class Store:
                 reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
             else:
                 reason = err.reason
-            reason = mask_secrets(reason, os.fspath(url or ""))
+            reason = mask_secrets(reason, resolved)
             raise DatabaseError(
                 f"cannot open database {shown}: {reason}; check that the server is running "
                 "and the URL (user, host, port, database name) is right, or that the file's "
@@ -430,6 +432,39 @@ class Store:
         except sqlite3.Error as err:
             raise DatabaseError(f"{path}: {err}", str(err)) from None
 
+    @staticmethod
+    def remove_if_unused(path: str | os.PathLike[str]) -> bool:
+        """Remove a SQLite file (and its ``-wal``, ``-shm`` and ``-journal`` files) made for
+        a run that did not finish, unless it holds rows another process committed: only
+        empty tables (and the ``meta`` table's own row) or none at all.
+
+        The check and the removal happen under the file's exclusive lock; a file that is
+        locked (in use) or unreadable is kept.
+
+        Returns:
+            Whether the file was removed.
+        """
+        try:
+            connection = sqlite3.connect(os.fspath(path), timeout=0, isolation_level=None)
+        except sqlite3.Error:
+            return False
+        try:
+            connection.execute("BEGIN EXCLUSIVE")
+            tables = [name for (name,) in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                if table != MetaRow.__tablename__ and connection.execute(
+                        f'SELECT 1 FROM "{table}" LIMIT 1').fetchone() is not None:
+                    return False
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with suppress(OSError):
+                    Path(f"{os.fspath(path)}{suffix}").unlink()
+            return True
+        except sqlite3.Error:
+            return False
+        finally:
+            connection.close()
+
     def close(self) -> None:
         """Close every connection to the database."""
         self._engine.dispose()
@@ -467,7 +502,9 @@ def _read_only_engine(url: URL, shown: str) -> Engine:
             connection.execute("PRAGMA query_only=ON")
             return connection
 
-        return create_engine("sqlite://", creator=connect)
+        # The real URL (not "sqlite://"): a file pool rather than a per-thread singleton, and
+        # errors that name the file.
+        return create_engine(url, creator=connect)
     return create_engine(url, execution_options={"postgresql_readonly": True})
 
 

@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 from typing import Final
+from urllib.parse import unquote, unquote_plus
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -25,7 +26,9 @@ MASK: Final = "***"
 # Query parameter names that carry (or point at) credentials: password, sslpassword,
 # passfile, secret, token, api_key... compared case-insensitively.
 _SECRET_NAME: Final = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
-_USERINFO: Final = re.compile(r"(?P<head>://[^/@:?#]*):(?P<password>[^@/?#]*)@")
+# A password may hold "/", "?", "#" and "@" (unquoted, in a URL SQLAlchemy cannot parse): it
+# runs to the last "@" of the text. That can mask more than the password, never less.
+_USERINFO: Final = re.compile(r"(?P<head>://[^/@:?#]*):(?P<password>.*)@", re.DOTALL)
 _QUERY_ITEM: Final = re.compile(r"(?P<head>[?&;](?P<name>[^=&;#]+)=)(?P<value>[^&;#]*)")
 _ADVICE: Final = (
     "write a file path such as ./teamsim.db or a URL such as "
@@ -34,7 +37,9 @@ _ADVICE: Final = (
 
 
 def _secret_name(name: str) -> bool:
-    return bool(_SECRET_NAME.search(name))
+    """Whether a query parameter's name (as written: ``pa%73sword`` is ``password``) names
+    a credential."""
+    return bool(_SECRET_NAME.search(unquote_plus(name)))
 
 
 def mask_url(text: str | os.PathLike[str] | URL) -> str:
@@ -58,18 +63,50 @@ def mask_url(text: str | os.PathLike[str] | URL) -> str:
     return url.set(query=masked).render_as_string(hide_password=True)
 
 
+def _secret_spans(raw: str) -> list[tuple[int, int]]:
+    """Where the secrets are in ``raw`` (found by pattern): the password, then the values
+    of credential parameters (spans may overlap)."""
+    spans: list[tuple[int, int]] = []
+    userinfo = _USERINFO.search(raw)
+    if userinfo is not None:
+        spans.append(userinfo.span("password"))
+    spans += [item.span("value") for item in _QUERY_ITEM.finditer(raw)
+              if _secret_name(item["name"])]
+    return spans
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def _mask_pattern(raw: str) -> str:
-    raw = _USERINFO.sub(lambda m: f"{m['head']}:{MASK}@", raw)
-    return _QUERY_ITEM.sub(
-        lambda m: m["head"] + (MASK if _secret_name(m["name"]) else m["value"]), raw)
+    parts: list[str] = []
+    shown = 0
+    for start, end in _merged(_secret_spans(raw)):
+        parts += [raw[shown:start], MASK]
+        shown = end
+    return "".join([*parts, raw[shown:]])
 
 
-def secrets_of(text: str | os.PathLike[str]) -> tuple[str, ...]:
-    """The secret values written in ``text`` (a URL): its password and credential
-    parameters, longest first, so that a driver's message quoting one can be masked too."""
-    raw = os.fspath(text)
-    found = [m["password"] for m in _USERINFO.finditer(raw)]
-    found += [m["value"] for m in _QUERY_ITEM.finditer(raw) if _secret_name(m["name"])]
+def secrets_of(text: str | os.PathLike[str] | URL) -> tuple[str, ...]:
+    """The secret values written in ``text`` (a URL; a :class:`URL` with its real password):
+    its password and credential parameters, as written and decoded, longest first, so that
+    a driver's message quoting one can be masked too."""
+    raw = (text.render_as_string(hide_password=False) if isinstance(text, URL)
+           else os.fspath(text))
+    found = [raw[start:end] for start, end in _secret_spans(raw)]
+    userinfo = _USERINFO.search(raw)
+    if userinfo is not None:
+        # What a parser taking the password to the first (or any later) "@" would quote.
+        password = userinfo["password"]
+        found += [password[:at] for at, char in enumerate(password) if char == "@"]
+    found += [unquote(secret) for secret in found]
     try:
         url = make_url(raw) if "://" in raw else None
     except (ArgumentError, ValueError):
@@ -83,8 +120,11 @@ def secrets_of(text: str | os.PathLike[str]) -> tuple[str, ...]:
     return tuple(sorted({s for s in found if s}, key=len, reverse=True))
 
 
-def mask_secrets(message: str, url: str | os.PathLike[str]) -> str:
-    """``message`` with every secret of ``url`` (see :func:`secrets_of`) replaced by ``***``."""
+def mask_secrets(message: str, url: str | os.PathLike[str] | URL) -> str:
+    """``message`` with every secret of ``url`` (see :func:`secrets_of`) replaced by ``***``.
+
+    Give ``url`` as written or as a :class:`URL` (never as ``str(url)``, which SQLAlchemy
+    renders with the password already hidden, so the real one would not be found)."""
     for secret in secrets_of(url):
         message = message.replace(secret, MASK)
     return message

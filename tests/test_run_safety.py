@@ -8,6 +8,7 @@ workers, read commands that write, secrets in output, and a full disk hidden beh
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -26,7 +27,7 @@ from typer.testing import CliRunner
 
 from teamsim import _runfolder, runner
 from teamsim.cli import app
-from teamsim.errors import TeamsimError
+from teamsim.errors import DatabaseError, TeamsimError
 from teamsim.store import Store
 
 DATA = Path(__file__).parent / "data"
@@ -577,7 +578,7 @@ def test_an_empty_unmarked_staging_folder_is_removed_only_when_old(tmp_path: Pat
     old.mkdir()
     an_hour_ago = time.time() - 3600
     os.utime(old, (an_hour_ago, an_hour_ago))
-    _runfolder.clean_stale(tmp_path / "r")
+    _runfolder.clean_stale(tmp_path / "r", (runner.RUN_FOLDER,))
     assert _names(tmp_path) == [".r.aaaa1111.tmp"]
 
 
@@ -612,3 +613,180 @@ def test_test_out_replaces_earlier_runs_only_with_force(
     assert "t/run_small-seed7: holds an earlier teamsim run; pass --force" in again.stderr
     assert CliRunner().invoke(cli, ["test", str(SMALL), "--out", "t", "--force"]).exit_code == 0
     assert _names(tmp_path / "t") == ["run_small-seed7"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. review fixes: a new --db file, and a folder that cannot be put in place
+
+
+def test_a_failed_run_keeps_a_new_db_file_another_run_committed_into(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs A and B start at once with the same new --db: B commits first, A is refused
+    and must not delete the file holding B's run."""
+    db = str(tmp_path / "new.db")
+    real_open = Store.open
+    raced: list[bool] = []
+
+    def open_after_another_run(url: Any = None, **kwargs: Any) -> Store:
+        if url == db and not raced:
+            raced.append(True)
+            runner.run(SMALL, db=db, until_days=1).close()  # run B, start to commit
+        return real_open(url, **kwargs)
+
+    monkeypatch.setattr(Store, "open", open_after_another_run)
+    with pytest.raises(TeamsimError, match=r"a teammate named .* already exists"):
+        runner.run(SMALL, db=db, until_days=1)
+    assert raced
+    assert _count(db, "events") > 0
+
+
+@pytest.fixture
+def unclosed_stores(monkeypatch: pytest.MonkeyPatch) -> list[Store]:
+    """The stores opened and not (yet) closed since the test began."""
+    unclosed: list[Store] = []
+    real_open, real_close = Store.open, Store.close
+
+    def open_(url: Any = None, **kwargs: Any) -> Store:
+        store = real_open(url, **kwargs)
+        unclosed.append(store)
+        return store
+
+    def close(self: Store) -> None:
+        if self in unclosed:
+            unclosed.remove(self)
+        real_close(self)
+
+    monkeypatch.setattr(Store, "open", open_)
+    monkeypatch.setattr(Store, "close", close)
+    return unclosed
+
+
+def test_a_run_folder_that_cannot_be_put_in_place_rolls_the_db_run_back(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    unclosed_stores: list[Store],
+) -> None:
+    Store.open(store_url).close()
+
+    def foreign_file_appeared(*args: Any, **kwargs: Any) -> None:
+        raise TeamsimError("r: exists and is not a teamsim run directory; nothing was changed")
+
+    monkeypatch.setattr(_runfolder, "_swap", foreign_file_appeared)
+    with pytest.raises(TeamsimError, match="nothing was changed"):
+        runner.run(SMALL, out=tmp_path / "r", db=store_url, until_days=1)
+    for table in ("events", "teammates", "sequences", "contacts", "tasks"):
+        assert _count(store_url, table) == 0, table
+    assert unclosed_stores == []
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_db_store_is_closed_when_the_staging_folder_cannot_be_made(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    unclosed_stores: list[Store],
+) -> None:
+    def no_room(*args: Any, **kwargs: Any) -> None:
+        raise TeamsimError("r: cannot create the output folder: No space left on device")
+
+    monkeypatch.setattr(_runfolder, "make_staging", no_room)
+    with pytest.raises(TeamsimError, match="No space left"):
+        runner.run(SMALL, out=tmp_path / "r", db=store_url, until_days=1)
+    assert unclosed_stores == []
+
+
+def test_a_new_db_file_is_removed_when_the_folder_cannot_be_put_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def busy(*args: Any, **kwargs: Any) -> None:
+        raise TeamsimError("r: cannot put the run in place: Device or resource busy")
+
+    monkeypatch.setattr(_runfolder, "_swap", busy)
+    with pytest.raises(TeamsimError, match="busy"):
+        runner.run(SMALL, out=tmp_path / "r", db=str(tmp_path / "new.db"), until_days=1)
+    assert _names(tmp_path) == []
+
+
+def test_a_run_never_takes_another_targets_stale_old_run(tmp_path: Path) -> None:
+    # ".foo.x.abcd1234.old" is the holding folder of target "foo.x", not of "foo".
+    other = _staging(tmp_path, ".foo.x.abcd1234.old", _dead_pid())
+    (other / "run").mkdir()
+    (other / "run" / "run.json").write_text("foo.x's run")
+    runner.run(SMALL, out=tmp_path / "foo", until_days=1).close()
+    assert (other / "run" / "run.json").read_text() == "foo.x's run"
+    assert json.loads((tmp_path / "foo" / "run.json").read_text())["seed"] == 7
+
+
+def _replace_failing(monkeypatch: pytest.MonkeyPatch, fail: Any) -> None:
+    real_replace = os.replace
+
+    def replace(source: Any, destination: Any) -> None:
+        error = fail(Path(source))
+        if error is not None:
+            raise error
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def test_the_old_run_is_kept_when_neither_the_new_one_nor_the_old_one_lands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "r"
+    runner.run(SMALL, out=out, until_days=1).close()
+    before = (out / "run.json").read_text()
+    _replace_failing(monkeypatch, lambda source: OSError(errno.EIO, "I/O error")
+                     if source.name.endswith(".tmp") or source.name == "run" else None)
+    with pytest.raises(TeamsimError, match=r"r: cannot put the run in place: I/O error"):
+        runner.run(SMALL, out=out, until_days=1, seed=3, force=True)
+    kept = list(tmp_path.glob(".r.*.old/run/run.json"))
+    assert [p.read_text() for p in kept] == [before]
+
+
+def test_ctrl_c_between_the_two_renames_puts_the_old_run_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "r"
+    runner.run(SMALL, out=out, until_days=1).close()
+    before = (out / "run.json").read_text()
+    _replace_failing(monkeypatch, lambda source: KeyboardInterrupt()
+                     if source.name.endswith(".tmp") else None)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(SMALL, out=out, until_days=1, seed=3, force=True)
+    assert _names(tmp_path) == ["r"]
+    assert (out / "run.json").read_text() == before
+
+
+def test_a_staging_marker_with_a_huge_pid_is_left_alone(tmp_path: Path) -> None:
+    damaged = _staging(tmp_path, ".r.aaaa1111.tmp", 2**70, "events.jsonl")
+    assert _runfolder.clean_stale(tmp_path / "r", (runner.RUN_FOLDER,)) == []
+    assert damaged.is_dir()
+
+
+def test_stale_cleaning_allows_only_the_files_of_the_folders_kind(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    with_a_store = _staging(tmp_path, ".s.aaaa1111.tmp", dead, "sweep.csv", "store.db")
+    sweep = _staging(tmp_path, ".s.bbbb2222.tmp", dead, "sweep.csv")
+    assert _runfolder.clean_stale(tmp_path / "s", (runner.SWEEP_FOLDER,)) == [sweep]
+    assert with_a_store.is_dir()
+
+
+def test_a_failed_commit_takes_the_new_folder_out_and_puts_the_old_run_back(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "r"
+    runner.run(SMALL, out=out, until_days=1).close()
+    before = (out / "run.json").read_text()
+    Store.open(store_url).close()
+    real_transaction = Store.single_transaction
+
+    @contextlib.contextmanager
+    def commit_fails(self: Store) -> Iterator[None]:
+        with real_transaction(self):
+            yield
+            raise DatabaseError("disk I/O error", "disk I/O error")  # rolled back
+
+    monkeypatch.setattr(Store, "single_transaction", commit_fails)
+    with pytest.raises(TeamsimError, match="cannot record the run: disk I/O error"):
+        runner.run(SMALL, out=out, db=store_url, until_days=1, seed=3, force=True)
+    assert (out / "run.json").read_text() == before
+    assert _names(tmp_path) == ["r"] + (["teamsim.db"] if "sqlite" in store_url else [])
+    assert _count(store_url, "events") == 0

@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -29,7 +30,7 @@ import pydantic
 from teamsim.errors import TeamsimError
 
 __all__ = ["MARKER", "FolderKind", "check_target", "clean_stale", "make_staging",
-           "put_in_place"]
+           "placed", "put_in_place"]
 
 MARKER: Final = ".teamsim-staging"
 """The marker file in a staging folder (removed once the folder is in place)."""
@@ -41,7 +42,8 @@ class _Marker(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid")
     teamsim_staging: Literal[1]
-    pid: int
+    # A process id the OS can have (a damaged marker's huge number would overflow os.kill).
+    pid: int = pydantic.Field(gt=0, lt=2**31)
     host: str
 
 
@@ -115,15 +117,16 @@ def _write_marker(folder: Path) -> None:
     (folder / MARKER).write_text(marker.model_dump_json(), encoding="utf-8")
 
 
-def make_staging(target: Path) -> Path:
-    """A fresh staging folder beside ``target`` (with its marker), after removing stale ones.
+def make_staging(target: Path, kind: FolderKind) -> Path:
+    """A fresh staging folder beside ``target`` (with its marker), after removing the stale
+    ``kind`` staging folders of ``target`` (see :func:`clean_stale`).
 
     Raises:
         TeamsimError: the folder cannot be created (no permission, disk full...).
     """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        clean_stale(target)
+        clean_stale(target, (kind,))
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.",
                                         suffix=".tmp"))
     except OSError as exc:
@@ -159,27 +162,34 @@ def _stale_marker(folder: Path) -> bool:
     return marker.host == socket.gethostname() and not _alive(marker.pid)
 
 
-def clean_stale(target: Path, kinds: tuple[FolderKind, ...] = ()) -> list[Path]:
+def _staging_names(target: Path, suffix: str) -> re.Pattern[str]:
+    """The names of ``target``'s staging folders: ``.NAME.XXXXXXXX.tmp`` (or ``.old``), where
+    ``XXXXXXXX`` is :func:`tempfile.mkdtemp`'s random part (8 of ``a-z0-9_``). Exact, so
+    ``.NAME.x.XXXXXXXX.old`` (the folder of target ``NAME.x``) is not one of them."""
+    return re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.{suffix}")
+
+
+def _staging_folders(target: Path, suffix: str) -> list[Path]:
+    names = _staging_names(target, suffix)
+    return sorted(p for p in target.parent.iterdir() if names.fullmatch(p.name))
+
+
+def clean_stale(target: Path, kinds: tuple[FolderKind, ...]) -> list[Path]:
     """Remove the staging folders beside ``target`` that a killed teamsim left.
 
-    Only folders named like teamsim's (``.NAME.*.tmp``, ``.NAME.*.old``), holding a valid
-    marker of a process of this host that no longer runs, and nothing teamsim does not write
-    there. A stale ``.old`` folder whose run was never replaced (``target`` is missing) is
-    moved back to ``target`` instead.
+    Only folders named exactly like ``target``'s (``.NAME.XXXXXXXX.tmp``, ``.NAME.XXXXXXXX.old``),
+    holding a valid marker of a process of this host that no longer runs, and nothing teamsim
+    does not write into a folder of one of ``kinds``. A stale ``.old`` folder whose run was
+    never replaced (``target`` is missing) is moved back to ``target`` instead.
 
     Returns:
         The folders removed or restored.
     """
-    allowed = {MARKER, "store.db", "store.db-wal", "store.db-shm", "store.db-journal",
-               "events.jsonl", "metrics.json", "digest.txt", "run.json", "previews.json",
-               "sweep.csv", "summary.json"}
-    for kind in kinds:
-        allowed |= kind.files
+    allowed = {MARKER}.union(*(kind.files for kind in kinds))
     done: list[Path] = []
-    parent = target.parent
-    if not parent.is_dir():
+    if not target.parent.is_dir():
         return done
-    for folder in sorted(parent.glob(f".{_glob_escape(target.name)}.*.tmp")):
+    for folder in _staging_folders(target, "tmp"):
         if _empty_and_old(folder):
             # Killed between creating the folder and writing its marker: nothing in it.
             with contextlib.suppress(OSError):
@@ -190,7 +200,7 @@ def clean_stale(target: Path, kinds: tuple[FolderKind, ...] = ()) -> list[Path]:
                 and all(p.name in allowed and _plain_file(p) for p in folder.iterdir())):
             shutil.rmtree(folder, ignore_errors=True)
             done.append(folder)
-    for folder in sorted(parent.glob(f".{_glob_escape(target.name)}.*.old")):
+    for folder in _staging_folders(target, "old"):
         if not (folder.is_dir() and not folder.is_symlink() and _stale_marker(folder)):
             continue
         names = {p.name for p in folder.iterdir()}
@@ -218,10 +228,6 @@ def _empty_and_old(folder: Path) -> bool:
         return False
 
 
-def _glob_escape(name: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
-
-
 def put_in_place(staging: Path, target: Path, kind: FolderKind, *, force: bool) -> None:
     """Rename the complete ``staging`` folder to ``target``, replacing an earlier ``kind``
     folder (checked again, with ``force``) only now that the new one is whole.
@@ -230,6 +236,35 @@ def put_in_place(staging: Path, target: Path, kind: FolderKind, *, force: bool) 
         TeamsimError: ``target`` may not be replaced, or a rename failed (the real cause
             named); nothing is left behind but ``staging``, which the caller removes.
     """
+    with placed(staging, target, kind, force=force):
+        pass
+
+
+@contextlib.contextmanager
+def placed(staging: Path, target: Path, kind: FolderKind, *, force: bool) -> Iterator[None]:
+    """:func:`put_in_place` whose replacement is final only when the block ends normally (a
+    ``--db`` run's commit): if the block raises, the new folder is moved back to ``staging``
+    (which the caller removes) and the earlier folder is put back at ``target``.
+
+    Raises:
+        TeamsimError: as :func:`put_in_place`, before the block runs.
+    """
+    old = _swap(staging, target, kind, force=force)
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.replace(target, staging)
+            if old is not None and _restore(old, target):
+                shutil.rmtree(old, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _swap(staging: Path, target: Path, kind: FolderKind, *, force: bool) -> Path | None:
+    """Put ``staging`` at ``target``; the holding folder of the earlier one (if any), which
+    the caller removes once the new one is final."""
     check_target(target, kind, force=force)
     old: Path | None = None
     if target.exists():
@@ -244,16 +279,27 @@ def put_in_place(staging: Path, target: Path, kind: FolderKind, *, force: bool) 
             raise TeamsimError(_rename_failed(target, exc, kind)) from None
     try:
         os.replace(staging, target)
-    except OSError as exc:
-        if old is not None:
-            with contextlib.suppress(OSError):
-                os.replace(old / _OLD_ENTRY, target)
+    except BaseException as exc:
+        # The new folder did not land (or Ctrl-C came between the two renames): put the old
+        # run back, and remove its holding folder only once it is back. If even that fails,
+        # the old run stays in ``old`` (marked), where the next run into target restores it.
+        if old is not None and _restore(old, target):
             shutil.rmtree(old, ignore_errors=True)
-        raise TeamsimError(_rename_failed(target, exc, kind)) from None
+        if isinstance(exc, OSError):
+            raise TeamsimError(_rename_failed(target, exc, kind)) from None
+        raise
     with contextlib.suppress(OSError):
         (target / MARKER).unlink()
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    return old
+
+
+def _restore(old: Path, target: Path) -> bool:
+    """Move the old run kept in ``old`` back to ``target``; whether it is there now."""
+    try:
+        os.replace(old / _OLD_ENTRY, target)
+    except OSError:
+        return False
+    return True
 
 
 def _rename_failed(target: Path, exc: OSError, kind: FolderKind) -> str:

@@ -351,34 +351,40 @@ def run(
     created = _new_sqlite_file(db)
     staging: Path | None = None
     recording = False  # the --db store is open: its failures are the run's
+    store: Store | None = None
+    finished = False
     try:
-        store = Store.open(db) if db is not None else None
-        recording = store is not None
-        staging = None if target is None else _runfolder.make_staging(target)
+        if db is not None:
+            store = Store.open(db)
+            recording = True
+        staging = None if target is None else _runfolder.make_staging(target, RUN_FOLDER)
         if store is None:
             # Simulating straight into store.db measured as fast as simulating in memory and
             # copying with SQLite's backup API (200 contacts x 14 days: 2.8-4.2 s against
             # 2.7-6.1 s, on a busy 2-CPU machine), and needs no raw DB-API connection.
             store = Store.open(staging / "store.db" if staging is not None else "sqlite://")
-        try:
-            # --db: the whole run is one transaction (see _one_transaction).
-            with _one_transaction(store, db is not None):
-                outcome = _simulate(world, source, seed, days, store, db, staging, progress)
-        except BaseException:
-            store.close()
-            raise
+        # --db: the whole run is one transaction (see _one_transaction), and the folder is put
+        # in place inside it, so a folder that cannot be put in place (a file that appeared in
+        # --out during the run, EXDEV, EBUSY) rolls the run back; and a commit that fails
+        # takes the folder out again (the earlier one put back).
+        with contextlib.ExitStack() as folder, _one_transaction(store, db is not None):
+            outcome = _simulate(world, source, seed, days, store, db, staging, progress)
+            if db is not None and target is not None and staging is not None:
+                folder.enter_context(
+                    _runfolder.placed(staging, target, RUN_FOLDER, force=force))
+        if db is not None:
+            staging = None  # in place, or never made
         result, expectations, violations = outcome
         if target is not None and staging is not None:
-            if db is None:
-                # SQLite's -wal/-shm files are found by path: close before the rename; and
-                # seal the file so read-only readers leave nothing beside it.
-                store.close()
-                Store.seal(staging / "store.db")
+            # SQLite's -wal/-shm files are found by path: close before the rename; and seal
+            # the file so read-only readers leave nothing beside it.
+            store.close()
+            Store.seal(staging / "store.db")
             _runfolder.put_in_place(staging, target, RUN_FOLDER, force=force)
             staging = None
-            if db is None:
-                store = Store.open(target / "store.db", read_only=True)
+            store = Store.open(target / "store.db", read_only=True)
         created = None
+        finished = True
     except DatabaseError as exc:
         if recording and db is not None:
             raise TeamsimError(f"{mask_url(db)}: cannot record the run: {exc.reason}") from None
@@ -391,13 +397,14 @@ def run(
         raise TeamsimError(
             f"{target}: cannot write the run: {exc.strerror or exc}") from None
     finally:
+        if store is not None and not finished:
+            store.close()  # closed before its file is removed
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         if created is not None:
-            # The database file was made for this run, which did not finish: remove it.
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                with contextlib.suppress(OSError):
-                    Path(f"{created}{suffix}").unlink()
+            # The database file was made for this run, which did not finish: remove it,
+            # unless another process has committed into it meanwhile.
+            Store.remove_if_unused(created)
     return RunResult(world=world, seed=seed, until_days=days, metrics=result.metrics,
                      expectations=expectations, violations=violations,
                      digest=result.digest, events=result.events, store=store, out_dir=target)
@@ -426,7 +433,7 @@ def _one_transaction(store: Store, wanted: bool) -> Iterator[None]:
 
 
 def _new_sqlite_file(db: str | None) -> Path | None:
-    """The SQLite file ``db`` names when it does not exist yet (the run will create it)."""
+    """The SQLite file ``db`` names, created empty here, when it did not exist yet."""
     if db is None:
         return None
     try:
@@ -438,7 +445,14 @@ def _new_sqlite_file(db: str | None) -> Path | None:
             or url.query.get("mode") == "memory":
         return None
     path = Path(database).expanduser()
-    return None if path.exists() else path
+    # Claim the file: only the process whose exclusive create succeeds made it (two runs
+    # started at once with the same new --db cannot both think so). SQLite takes the empty
+    # file as a new database.
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except OSError:
+        return None  # there already, or its folder is missing: Store.open says why
+    return path
 
 
 def _simulate(
@@ -1032,7 +1046,7 @@ def sweep(
     target = None if out is None else Path(out)
     if target is not None:
         _runfolder.check_target(target, SWEEP_FOLDER, force=force)
-        folder = _runfolder.make_staging(target)
+        folder = _runfolder.make_staging(target, SWEEP_FOLDER)
     else:
         folder = Path(tempfile.mkdtemp(prefix="teamsim-sweep-"))
     leftover: Path | None = folder

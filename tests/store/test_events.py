@@ -151,3 +151,29 @@ def test_a_payload_changed_by_its_caller_after_the_append_is_kept_as_appended(
     with store.unit_of_work() as uow:
         [written] = uow.events.iter()
     assert written.payload == buffered.payload
+
+
+def test_copying_a_payload_checks_no_scalar_against_the_mapping_abc(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collections.abc import Mapping
+
+    from teamsim.store import _events
+
+    checked: list[object] = []
+
+    class Counting(type):
+        def __instancecheck__(cls, value: object) -> bool:
+            checked.append(value)
+            return isinstance(value, Mapping)
+
+    class CountingMapping(metaclass=Counting):
+        pass
+
+    monkeypatch.setattr(_events, "Mapping", CountingMapping)
+    payload = {"a": [1, "x", [2.5, None, True]], "b": ({"c": "d"}, 3)}
+    copied = _events._nested_copy(payload)
+    assert copied == payload
+    assert copied["a"] is not payload["a"]
+    assert copied["a"][2] is not payload["a"][2]
+    assert checked == []

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import OperationalError
 
-from teamsim.errors import SchemaVersionError, StoreError
+from teamsim.errors import DatabaseError, SchemaVersionError, StoreError
 from teamsim.store import DATABASE_URL_ENV, SCHEMA_VERSION, Store
 
 
@@ -190,3 +194,67 @@ def test_a_full_database_raises_a_database_error_that_survives_re_raising(
     assert str(error).endswith("full.db: database or disk is full")
     copied = type(error)(*error.args)  # what SimPy does to a failed process's exception
     assert str(copied) == str(error)
+
+
+_WITH_PASSWORD = "postgresql+psycopg://u:S3CRET@127.0.0.1:1/test"
+
+
+def test_a_driver_message_quoting_the_password_is_masked_when_the_url_is_refused(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from teamsim.store import _store
+
+    def refuse(url: Any, **kwargs: Any) -> Any:
+        raise ValueError(f"bad option in {url.render_as_string(hide_password=False)}")
+
+    monkeypatch.setattr(_store, "create_engine", refuse)
+    with pytest.raises(StoreError) as raised:
+        Store.open(_WITH_PASSWORD)
+    assert "S3CRET" not in str(raised.value)
+    assert "u:***@127.0.0.1:1/test" in str(raised.value)
+
+
+@pytest.mark.parametrize("from_environment", [False, True])
+def test_a_driver_message_quoting_the_password_is_masked_when_opening_fails(
+    monkeypatch: pytest.MonkeyPatch, from_environment: bool
+) -> None:
+    from teamsim.store import _store
+
+    real_create_engine = _store.create_engine
+
+    def failing_schema(*args: Any, **kwargs: Any) -> None:
+        raise DatabaseError("x", 'password "S3CRET" for user "u" is wrong')
+
+    # The server is stood in for by an in-memory SQLite database whose set-up fails.
+    monkeypatch.setattr(_store, "create_engine", lambda url, **kw: real_create_engine("sqlite://"))
+    monkeypatch.setattr(_store, "_prepare_schema", failing_schema)
+    monkeypatch.setenv(DATABASE_URL_ENV, _WITH_PASSWORD)
+    with pytest.raises(DatabaseError) as raised:
+        Store.open(None if from_environment else _WITH_PASSWORD)
+    assert "S3CRET" not in str(raised.value)
+    assert 'password "***" for user' in str(raised.value)
+
+
+def test_a_driver_message_quoting_the_password_is_masked_in_the_middle_of_work() -> None:
+    from teamsim.store._store import _raise_store_errors
+
+    engine = SimpleNamespace(url=make_url(_WITH_PASSWORD))
+    context = SimpleNamespace(
+        connection=object(), engine=engine, original_exception=Exception("lost S3CRET"),
+        sqlalchemy_exception=OperationalError("SELECT 1", {}, Exception("lost S3CRET")))
+    error = _raise_store_errors(cast(ExceptionContext, context))
+    assert isinstance(error, DatabaseError)
+    assert "S3CRET" not in str(error)
+    assert "S3CRET" not in error.reason
+    assert str(error) == "postgresql+psycopg://u:***@127.0.0.1:1/test: lost ***"
+
+
+def test_a_read_only_sqlite_store_names_its_file_in_errors(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    with Store.open(path) as store, store.unit_of_work() as uow:
+        uow.set_meta("note", "kept")
+    with Store.open(path, read_only=True) as store:
+        with pytest.raises(DatabaseError) as raised, store.unit_of_work() as uow:
+            uow.set_meta("note", "changed")
+        assert str(raised.value).startswith(f"sqlite:///{path}: ")
+        assert type(store._engine.pool).__name__ == "QueuePool"
