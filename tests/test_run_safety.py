@@ -790,3 +790,18 @@ def test_a_failed_commit_takes_the_new_folder_out_and_puts_the_old_run_back(
     assert (out / "run.json").read_text() == before
     assert _names(tmp_path) == ["r"] + (["teamsim.db"] if "sqlite" in store_url else [])
     assert _count(store_url, "events") == 0
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_an_out_name_too_long_for_the_file_system_is_one_error_line(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by the fuzz test: checking the folder raised OSError (an internal error, exit 3).
+    monkeypatch.chdir(tmp_path)
+    name = "o" * 300
+    extra = ["--seeds", "0:1", "--workers", "1"] if command == "sweep" else []
+    result = CliRunner().invoke(app, [command, str(SMALL), "--out", name, *extra])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (f"error: {name}: cannot be used as --out: File name too long; "
+                             "choose another --out\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

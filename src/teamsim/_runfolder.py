@@ -90,6 +90,14 @@ def check_target(target: Path, kind: FolderKind, *, force: bool) -> None:
     Raises:
         TeamsimError: one line naming the folder, the reason and the fix.
     """
+    try:
+        _check_target(target, kind, force=force)
+    except OSError as exc:  # a name too long, a folder that cannot be read...
+        raise TeamsimError(f"{target}: cannot be used as --out: {exc.strerror or exc}; choose "
+                           "another --out") from None
+
+
+def _check_target(target: Path, kind: FolderKind, *, force: bool) -> None:
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise TeamsimError(f"{target}: exists and is not a folder; choose another --out")
     if not target.exists():
