@@ -59,6 +59,16 @@ CASES: list[tuple[str, tuple[str, str], str]] = [
     ("session-as-sexagesimal", ("", "approver: {sessions: [13:00]}\n"),
      "approver.sessions[0]: must be a time of day written as text, like '09:30'; got the "
      "number 780 (quote a time such as \"13:00\")"),
+    ("window-time-with-offset",
+     ("    steps:\n", '    send_window: {start: "08:00+02:00", end: "18:00+02:00"}\n'
+      "    steps:\n"),
+     "sequences[0].send_window.start: a time of day must not carry a UTC offset, got "
+     "'08:00+02:00'; write the local time, like '09:30', in the zone given by `timezone`\n"
+     "FILE: sequences[0].send_window.end: a time of day must not carry a UTC offset, got "
+     "'18:00+02:00'; write the local time, like '09:30', in the zone given by `timezone`"),
+    ("session-in-utc", ("", 'approver: {sessions: ["09:00Z"]}\n'),
+     "approver.sessions[0]: a time of day must not carry a UTC offset, got '09:00Z'; write "
+     "the local time, like '09:30', in the zone given by `timezone`"),
     ("away-year-1900", ("", "approver: {away: [{start: 1900-01-01, end: 2026-01-02}]}\n"),
      "approver.away[0].start: must be from 1970-01-01 to 2200-12-31, got 1900-01-01"),
     ("wait-inf", ("days: 1", "days: .inf"),
