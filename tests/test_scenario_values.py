@@ -271,3 +271,23 @@ def test_sweep_refuses_a_large_scenario_before_running(tmp_path: Path, runner: C
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {path}: populations: 100,001 contacts ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.yaml"]
+
+
+def test_a_population_domain_with_capitals_matches_its_generated_emails() -> None:
+    # Contact emails are lower-cased, so Gardens.example.com generates garden-1@gardens...;
+    # diagnose: naming it (in any case) must be accepted, as the run would find it.
+    text = BASE + ("populations:\n  - {name: garden, count: 2, domain: Gardens.example.com, "
+                   "enroll_in: [S]}\n"
+                   "diagnose:\n"
+                   "  - {contact: garden-1@gardens.example.com, sequence: S, answer: replied}\n"
+                   "  - {contact: Garden-2@Gardens.Example.com, sequence: S, answer: replied}\n")
+    world = parse_scenario(text, "x.yaml")
+    assert [d.contact for d in world.diagnose] == ["garden-1@gardens.example.com",
+                                                   "Garden-2@Gardens.Example.com"]
+
+
+def test_populations_whose_domains_differ_only_in_case_clash() -> None:
+    text = BASE + ("populations:\n  - {name: garden, count: 2, domain: Gardens.example.com}\n"
+                   "  - {name: garden, count: 2, domain: gardens.example.com}\n")
+    with pytest.raises(ScenarioError, match=r"populations\[1\]: its generated emails .* clash"):
+        parse_scenario(text, "x.yaml")
