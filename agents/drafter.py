@@ -30,14 +30,20 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
 from jinja2 import TemplateError, Undefined, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.runtime import Context, LoopContext
+from jinja2.sandbox import (
+    ImmutableSandboxedEnvironment,
+    SandboxedEscapeFormatter,
+    SandboxedFormatter,
+)
+from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from teamsim._ranges import Minutes
@@ -55,14 +61,18 @@ from teamsim.agents.reviewer import Check
 from teamsim.domain import ChannelSpec, channel_spec
 from teamsim.errors import ValidationError
 
-__all__ = ["MAX_LOOP_STEPS", "MAX_RENDERED_CHARS", "DraftStyle", "MessageTemplate",
-           "TemplateDrafter", "check_template"]
+__all__ = ["MAX_LOOP_STEPS", "MAX_PRINTED_CHARS", "MAX_RENDERED_CHARS", "DraftStyle",
+           "MessageTemplate", "TemplateDrafter", "check_template"]
 
 MAX_RENDERED_CHARS = 20_000
 """The longest text one template may render (four times the longest channel's limit)."""
 
 MAX_LOOP_STEPS = 100_000
-"""The most ``{% for %}`` iterations one rendering may take, over all its loops together."""
+"""The most ``{% for %}`` iterations and calls one rendering may take, all together."""
+
+MAX_PRINTED_CHARS = 50 * MAX_RENDERED_CHARS
+"""The most characters one rendering may print with ``{{ ... }}``, counting what macros and
+``{% set %}`` blocks print (each level of nesting prints a text again)."""
 
 # The largest exponent ``**`` takes on a whole number: 2 ** 1000 has 302 digits, and a big
 # exponent costs time and memory long before the result is printed.
@@ -184,24 +194,33 @@ class _Namespace:
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox that also refuses to build huge values.
+    """Jinja's immutable sandbox that also refuses to build huge values or to run for long.
 
-    ``'x' * 4000000000`` or ``[0] * 10**9`` would take all the memory before the output limit
-    could stop it, and ``9 ** 9 ** 9`` all the time; they raise ``SecurityError`` instead.
-    (The sandbox already caps ``range`` at 100,000 items.)
+    ``'x' * 4000000000``, ``[0] * 10**9``, ``range(100000)|join('x' * 2000)`` or doubling a text
+    with ``~`` would take all the memory before the output limit could stop it, and
+    ``9 ** 9 ** 9`` or a macro calling itself twice all the time; they raise ``SecurityError``
+    instead. Every loop step and every call (macros, ``loop()``, functions, methods, filters)
+    takes a step of one budget per rendering (:data:`MAX_LOOP_STEPS`); the text methods and
+    filters that can build a large text from a small one are checked before they run, and any
+    text or list a call returns is checked after. (The sandbox already caps ``range`` at
+    100,000 items.)
     """
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        """Parse ``source``, making every ``for`` loop count its steps against the budget."""
+        """Parse ``source``, making every ``for`` loop count its steps against the budget and
+        every ``~`` check the size of what it joins."""
         tree = super()._parse(source, name, filename)
         for loop in tree.find_all(nodes.For):
             loop.iter = nodes.Call(nodes.Name(_COUNTED, "load"), [loop.iter], [], None, None)
-        return tree
+        checked = _ConcatChecked().visit(tree)
+        assert isinstance(checked, nodes.Template)
+        return checked
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        """Apply ``*``, ``**`` or ``%`` once the size of the result is known to be small."""
+        """Apply ``*``, ``**``, ``%`` or ``+`` once the size of the result is known to be
+        small."""
         if operator == "%" and isinstance(left, str) and _WIDE_PRINTF.search(left):
             raise SecurityError("a format width of more than 5 digits")
         if operator == "*":
@@ -214,67 +233,226 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         elif (operator == "**" and isinstance(left, int) and isinstance(right, int)
                 and abs(left) > 1 and right > _MAX_EXPONENT):
             raise SecurityError(f"exponent {right} is larger than {_MAX_EXPONENT}")
-        return super().call_binop(context, operator, left, right)
+        elif (operator == "+" and isinstance(left, str | bytes | list | tuple)
+                and isinstance(right, str | bytes | list | tuple)):
+            _check_total(len(left) + len(right), "adding")
+        return _checked_size(super().call_binop(context, operator, left, right))
 
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """``str.format``/``format_map``, sandboxed, refusing a width or precision (written
+        in the format or given by a nested field) larger than :data:`MAX_RENDERED_CHARS`."""
+        if super().wrap_str_format(value) is None:
+            return None
+        owner: str = value.__self__
+        formatter: SandboxedFormatter = (
+            _SizedEscapeFormatter(self, escape=owner.escape) if isinstance(owner, Markup)
+            else _SizedFormatter(self))
+        is_format_map = value.__name__ == "format_map"
 
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  
-        """Call ``__obj`` unless it is a text method asked to pad or format very wide."""
-        # The sandbox hands out str.format wrapped; the bound method is its __wrapped__.
+        def wrapper(*args: Any, **kwargs: Any) -> str:
+            if is_format_map:
+                if kwargs or len(args) != 1:
+                    raise TypeError("format_map() takes exactly one argument and no keywords")
+                kwargs, args = args[0], ()
+            return type(owner)(formatter.vformat(owner, args, kwargs))
+
+        return functools.update_wrapper(wrapper, value)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call ``__obj``, taking a step of the budget, unless it is a text method asked to
+        build a very large text; a recursive ``loop(...)`` counts its items as loop steps."""
+        _take_steps(1)
+        if isinstance(__obj, LoopContext) and args:
+            args = (_counted(args[0]), *args[1:])
         method = getattr(__obj, "__wrapped__", __obj)
         owner = getattr(method, "__self__", None)
         if isinstance(owner, str):
-            _check_width(owner if getattr(method, "__name__", "") in {"format", "format_map"}
-                         else "", (*args, *kwargs.values()))
-        return super().call(__context, __obj, *args, **kwargs)
+            args = _check_text_method(owner, getattr(method, "__name__", ""), args)
+        return _checked_size(super().call(__context, __obj, *args, **kwargs))
 
 
-# A width or precision of six digits or more in a format: "%999999s", "{:>999999}".
+class _ConcatChecked(NodeTransformer):
+    """Turns every ``a ~ b`` into a call of :func:`_concat`, which checks the joined size, and
+    makes every ``{% set x %}...{% endset %}`` block check the size of what it captured."""
+
+    def visit_AssignBlock(self, node: nodes.AssignBlock) -> nodes.Node:
+        self.generic_visit(node)
+        if node.filter is None:  # a filter given is checked as every filter is
+            node.filter = nodes.Filter(None, _SIZED, [], [], None, None, lineno=node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return nodes.Call(nodes.Name(_CONCAT, "load"), node.nodes, [], None, None,
+                          lineno=node.lineno)
+
+
+class _SizeChecked(SandboxedFormatter):
+    """Refuses a format spec whose width or precision is larger than the output limit; the
+    spec is checked after nested fields (``{0:>{1}}``) are filled in, and the values formatted
+    may be any size (``{:,}`` of 25000 is fine)."""
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if any(len(digits) > 6 or int(digits) > MAX_RENDERED_CHARS
+               for digits in re.findall(r"\d+", format_spec)):
+            raise SecurityError(f"a width or count larger than {MAX_RENDERED_CHARS:,}")
+        return super().format_field(value, format_spec)
+
+
+class _SizedFormatter(_SizeChecked):
+    pass
+
+
+class _SizedEscapeFormatter(_SizeChecked, SandboxedEscapeFormatter):
+    pass
+
+
+# A width or precision of six digits or more in a printf format: "%999999s", "%.999999f".
 _WIDE_PRINTF = re.compile(r"%[-+ #0]*(?:\*|\d{6,}|\d*\.(?:\*|\d{6,}))")
-_WIDE_FORMAT = re.compile(r"\{[^{}]*:[^{}]*\d{6,}[^{}]*\}")
+
+# The text methods whose whole-number argument is the width of the text they build.
+_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
 
 
-def _check_width(fmt: str, args: tuple[Any, ...]) -> None:
-    """Refuse a whole-number argument or a format width that would build a huge text."""
-    if _WIDE_FORMAT.search(fmt) or any(
-            isinstance(a, int) and abs(a) > MAX_RENDERED_CHARS for a in args):
+def _check_total(size: int, what: str) -> None:
+    if size > MAX_RENDERED_CHARS:
+        raise SecurityError(f"{what} makes more than {MAX_RENDERED_CHARS:,} characters")
+
+
+def _checked_size(value: Any) -> Any:
+    """``value``, unless it is a text longer than :data:`MAX_RENDERED_CHARS` or a list longer
+    than :data:`MAX_LOOP_STEPS` (a value no template could print or loop over)."""
+    if isinstance(value, str | bytes) and len(value) > MAX_RENDERED_CHARS:
+        raise SecurityError(f"a text of more than {MAX_RENDERED_CHARS:,} characters")
+    if isinstance(value, list | tuple) and len(value) > MAX_LOOP_STEPS:
+        raise SecurityError(f"a list of more than {MAX_LOOP_STEPS:,} items")
+    return value
+
+
+def _check_width(args: Iterable[Any]) -> None:
+    """Refuse a whole-number argument that would pad or repeat to a huge text."""
+    if any(isinstance(a, int) and abs(a) > MAX_RENDERED_CHARS for a in args):
         raise SecurityError(f"a width or count larger than {MAX_RENDERED_CHARS:,}")
 
 
-def _guarded(name: str, function: Any) -> Any:
-    """The filter ``function``, refusing arguments that would build a huge text."""
+def _joined(separator: Any, items: Iterable[Any]) -> list[Any]:
+    """``items`` as a list, once joining them with ``separator`` is known to be small."""
+    listed = list(_counted(items))
+    sep = len(separator) if isinstance(separator, str) else 0
+    _check_total(sep * max(len(listed) - 1, 0)
+                 + sum(len(x) for x in listed if isinstance(x, str)), "joining")
+    return listed
+
+
+def _check_replace(text: Any, old: Any, new: Any) -> None:
+    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
+        count = text.count(old) if old else len(text) + 1
+        _check_total(len(text) + count * (len(new) - len(old)), "replacing")
+
+
+def _check_text_method(owner: str, name: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Check a call of ``owner.<name>(*args)`` before it runs; the arguments to use."""
+    if name == "join" and args:
+        return (_joined(owner, args[0]), *args[1:])
+    if name == "replace" and len(args) >= 2:
+        _check_replace(owner, args[0], args[1])
+    elif name == "expandtabs" and args and isinstance(args[0], int):
+        _check_total(len(owner) + owner.count("\t") * args[0], "expanding tabs")
+    elif name in _WIDTH_METHODS:
+        _check_width(args)
+    return args
+
+
+def _sized_filter(name: str, function: Any) -> Any:
+    """The filter ``function``, taking a step of the budget, refusing arguments that would
+    build a huge text and any huge text or list it returns."""
+    skip = 1 if getattr(function, "jinja_pass_arg", None) is not None else 0
 
     @functools.wraps(function)
-    def guarded(value: Any, *args: Any, **kwargs: Any) -> Any:
-        _check_width(value if name == "format" and isinstance(value, str) else "",
-                     (*args, *kwargs.values()))
-        if name == "format" and isinstance(value, str) and _WIDE_PRINTF.search(value):
-            raise SecurityError("a format width of more than 5 digits")
-        return function(value, *args, **kwargs)
+    def sized(*args: Any, **kwargs: Any) -> Any:
+        _take_steps(1)
+        value, rest = args[skip] if len(args) > skip else None, args[skip + 1:]
+        if name == "join":
+            separator = rest[0] if rest else kwargs.get("d", "")
+            args = (*args[:skip], _joined(separator, value or ()), *rest)
+        elif name == "replace" and len(rest) >= 2:
+            _check_replace(value, rest[0], rest[1])
+        elif name == "format":
+            if isinstance(value, str) and _WIDE_PRINTF.search(value):
+                raise SecurityError("a format width of more than 5 digits")
+        elif name == "indent" and isinstance(value, str):
+            width = rest[0] if rest else kwargs.get("width", 4)
+            pad = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
+            _check_total(len(value) + (value.count("\n") + 1) * pad, "indenting")
+        elif name in _WIDTH_FILTERS:
+            _check_width((*rest, *kwargs.values()))
+        return _checked_size(function(*args, **kwargs))
 
-    return guarded
+    return sized
 
 
-# Loop steps left in the rendering under way: nested loops that print nothing
-# ({% for a in x %}{% for b in x %}{% endfor %}{% endfor %}) would otherwise run for hours.
+# Filters whose numeric arguments size their output ("x"|center(10**9)).
+_WIDTH_FILTERS = frozenset({"center", "truncate", "wordwrap", "batch", "slice"})
+
+
+# Steps left in the rendering under way: nested loops that print nothing
+# ({% for a in x %}{% for b in x %}{% endfor %}{% endfor %}) or a macro calling itself twice
+# would otherwise run for hours.
 _STEPS_LEFT: ContextVar[list[int]] = ContextVar("teamsim_template_steps")
+_CHARS_LEFT: ContextVar[list[int]] = ContextVar("teamsim_template_chars")
 _COUNTED = "_teamsim_counted"
+_CONCAT = "_teamsim_concat"
+_SIZED = "_teamsim_sized"
+
+
+def _take_steps(count: int, what: str = "loops and calls") -> None:
+    left = _STEPS_LEFT.get(None) or [MAX_LOOP_STEPS]
+    left[0] -= count
+    if left[0] < 0:
+        raise SecurityError(f"{what} take more than {MAX_LOOP_STEPS:,} steps")
 
 
 def _counted(items: Iterable[Any]) -> Iterator[Any]:
-    """``items``, one by one, each taking a step of the rendering's loop budget."""
-    left = _STEPS_LEFT.get(None) or [MAX_LOOP_STEPS]
+    """``items``, one by one, each taking a step of the rendering's budget."""
     for item in items:
-        left[0] -= 1
-        if left[0] < 0:
-            raise SecurityError(f"loops take more than {MAX_LOOP_STEPS:,} steps")
+        _take_steps(1, "loops")
         yield item
 
 
-_ENV = _Sandbox(undefined=_Unfilled, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+def _concat(*parts: Any) -> str:
+    """``a ~ b ~ ...``: the parts as text, joined, unless that makes a huge text."""
+    texts = [str(part) for part in parts]
+    _check_total(sum(len(t) for t in texts), "joining with ~")
+    return "".join(texts)
+
+
+def _no_lipsum(*args: Any, **kwargs: Any) -> str:
+    """Jinja's ``lipsum`` draws from the global random generator (a run would not repeat)
+    and can write millions of words, so templates do not get it."""
+    raise SecurityError("lipsum() is not available in templates (its text is random)")
+
+
+def _emitted(value: Any) -> Any:
+    """Every ``{{ ... }}`` printed anywhere (the output, a macro, a ``{% set %}`` block) takes
+    its length from one budget per rendering, so a loop printing a long text into a block or
+    a macro is stopped before the pieces are joined."""
+    text = value if isinstance(value, str) else str(value)
+    left = _CHARS_LEFT.get(None) or [MAX_PRINTED_CHARS]
+    left[0] -= len(text)
+    if left[0] < 0:
+        raise SecurityError(f"prints more than {MAX_PRINTED_CHARS:,} characters in all "
+                            "(counting macros and set blocks)")
+    return text
+
+
+_ENV = _Sandbox(undefined=_Unfilled, autoescape=False, trim_blocks=True, lstrip_blocks=True,
+                finalize=_emitted)
 _ENV.globals[_COUNTED] = _counted
-# Filters whose numeric arguments size their output ("x"|center(10**9)).
-for _name in ("center", "indent", "truncate", "wordwrap", "format", "batch", "slice"):
-    _ENV.filters[_name] = _guarded(_name, _ENV.filters[_name])
+_ENV.globals[_CONCAT] = _concat
+_ENV.globals["lipsum"] = _no_lipsum
+_ENV.filters[_SIZED] = _checked_size
+for _name in list(_ENV.filters):
+    _ENV.filters[_name] = _sized_filter(_name, _ENV.filters[_name])
 
 
 def check_template(source: str, where: str = "template") -> None:
@@ -482,6 +660,7 @@ def _render(source: str, context: Mapping[str, Any], where: str) -> str:
     pieces: list[str] = []
     size = 0
     token = _STEPS_LEFT.set([MAX_LOOP_STEPS])
+    chars = _CHARS_LEFT.set([MAX_PRINTED_CHARS])
     try:
         for piece in _ENV.from_string(source).generate(context):
             size += len(piece)
@@ -500,6 +679,7 @@ def _render(source: str, context: Mapping[str, Any], where: str) -> str:
                               ) from None
     finally:
         _STEPS_LEFT.reset(token)
+        _CHARS_LEFT.reset(chars)
     return "".join(pieces).strip()
 
 

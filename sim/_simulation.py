@@ -1110,23 +1110,18 @@ class Simulation:
         held = [o for o in self._outbox if o.enrollment is not None and o.enrollment.seq == name]
         backlog: list[_Enrollment | _Outgoing] = [*held, *parked]
         window = round(self.world.settings.catch_up_hours * 60)
-        # With a sending window the spread counts open window time in each contact's zone, so
-        # each zone's share is spread over its own open hours (the zones together release no
-        # faster than one spread); without one, clock time, one spread for all.
-        groups: dict[str, list[_Enrollment | _Outgoing]] = {}
-        for item in backlog:
-            zone = item.contact.timezone if seq.send_window is not None else ""
-            groups.setdefault(zone, []).append(item)
-        for zone, items in groups.items():
-            released = release_minutes(len(items), over=window, now=self._minute(),
-                                       origin=self._start, window=seq.send_window,
-                                       zone=ZoneInfo(zone) if zone else self._tz)
-            for item, when in zip(items, released, strict=True):
-                if isinstance(item, _Outgoing):
-                    item.not_before = when
-                else:
-                    item.parked = False
-                    heapq.heappush(self._due, (when, item.id, item.token))
+        # One spread over the whole backlog (item i at i*window//n open minutes); with a
+        # sending window each item's offset is read in the open hours of its contact's zone.
+        zones = [ZoneInfo(item.contact.timezone) if seq.send_window is not None else self._tz
+                 for item in backlog]
+        released = release_minutes(zones, over=window, now=self._minute(), end=self.until,
+                                   origin=self._start, window=seq.send_window)
+        for item, when in zip(backlog, released, strict=True):
+            if isinstance(item, _Outgoing):
+                item.not_before = when
+            else:
+                item.parked = False
+                heapq.heappush(self._due, (when, item.id, item.token))
         if backlog:
             self._log("sequence.catch_up", {"steps": len(parked), "messages": len(held),
                                             "over_minutes": window}, sequence_id=seq.id)

@@ -676,14 +676,16 @@ class World(BaseModel):
             for name in p.enroll_in:
                 if name not in seq_names:
                     problems.append(f"populations[{i}].enroll_in: no sequence {name!r}")
-        generated = {f"{p.name}-{n}@{p.domain}" for p in self.populations for n in
+        # Generated emails as the simulator makes them: Contact lower-cases its email.
+        generated = {f"{p.name}-{n}@{p.domain}".lower() for p in self.populations for n in
                      range(1, p.count + 1)} if sum(p.count for p in self.populations) < 200_000 \
             else set()
         for i, p in enumerate(self.populations):
             pattern = re.compile(rf"{re.escape(p.name)}-(\d+)@{re.escape(p.domain.lower())}")
             clash = any((m := pattern.fullmatch(e)) and 1 <= int(m.group(1)) <= p.count
                         for e in emails) or any(
-                (q.name, q.domain) == (p.name, p.domain) for q in self.populations[:i])
+                (q.name, q.domain.lower()) == (p.name, p.domain.lower())
+                for q in self.populations[:i])
             if clash:
                 problems.append(f"populations[{i}]: its generated emails ({p.name}-N@{p.domain}) "
                                 "clash with other contacts; give it another name or domain")

@@ -31,6 +31,7 @@ from teamsim.domain import (
     WaitStep,
 )
 from teamsim.errors import NotFoundError
+from teamsim.sim._rules import run_ended
 from teamsim.store import AttentionItem, ReplyRecord, TaskRecord, UnitOfWork
 
 __all__ = [
@@ -215,7 +216,7 @@ def diagnose(
             if ended_at is not None:
                 ends[enrollment.id] = ended_at
     checklist = _Checklist(
-        uow=uow, at=at, tick=tick, run_start=run_start, run_end=_run_end(uow), seq=seq,
+        uow=uow, at=at, tick=tick, run_start=run_start, run_end=run_ended(uow), seq=seq,
         versions=_versions_by(versions, seq, at), reads=reads,
         people=[_person(e, at, ends) for e in enrollments if e.enrolled_at <= at],
         contacts={} if person is not None else {c.id: c for c in uow.list_contacts()},
@@ -352,15 +353,6 @@ def _run_start(uow: UnitOfWork) -> datetime | None:
             f"diagnose: meta run.start is {stored!r}, not an ISO date and time"
         ) from None
     return start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
-
-
-def _run_end(uow: UnitOfWork) -> datetime | None:
-    """When the recorded run ended: its ``run.ended`` event, always the simulator's last."""
-    count = uow.events.count()
-    if not count:
-        return None
-    last = next(uow.events.iter(after=count - 1), None)
-    return last.at if last is not None and last.type == "run.ended" else None
 
 
 def _find_sequence(uow: UnitOfWork, sequence: str | int) -> Sequence:

@@ -59,6 +59,16 @@ CASES: list[tuple[str, tuple[str, str], str]] = [
     ("session-as-sexagesimal", ("", "approver: {sessions: [13:00]}\n"),
      "approver.sessions[0]: must be a time of day written as text, like '09:30'; got the "
      "number 780 (quote a time such as \"13:00\")"),
+    ("window-time-with-offset",
+     ("    steps:\n", '    send_window: {start: "08:00+02:00", end: "18:00+02:00"}\n'
+      "    steps:\n"),
+     "sequences[0].send_window.start: a time of day must not carry a UTC offset, got "
+     "'08:00+02:00'; write the local time, like '09:30', in the zone given by `timezone`\n"
+     "FILE: sequences[0].send_window.end: a time of day must not carry a UTC offset, got "
+     "'18:00+02:00'; write the local time, like '09:30', in the zone given by `timezone`"),
+    ("session-in-utc", ("", 'approver: {sessions: ["09:00Z"]}\n'),
+     "approver.sessions[0]: a time of day must not carry a UTC offset, got '09:00Z'; write "
+     "the local time, like '09:30', in the zone given by `timezone`"),
     ("away-year-1900", ("", "approver: {away: [{start: 1900-01-01, end: 2026-01-02}]}\n"),
      "approver.away[0].start: must be from 1970-01-01 to 2200-12-31, got 1900-01-01"),
     ("wait-inf", ("days: 1", "days: .inf"),
@@ -261,3 +271,23 @@ def test_sweep_refuses_a_large_scenario_before_running(tmp_path: Path, runner: C
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {path}: populations: 100,001 contacts ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.yaml"]
+
+
+def test_a_population_domain_with_capitals_matches_its_generated_emails() -> None:
+    # Contact emails are lower-cased, so Gardens.example.com generates garden-1@gardens...;
+    # diagnose: naming it (in any case) must be accepted, as the run would find it.
+    text = BASE + ("populations:\n  - {name: garden, count: 2, domain: Gardens.example.com, "
+                   "enroll_in: [S]}\n"
+                   "diagnose:\n"
+                   "  - {contact: garden-1@gardens.example.com, sequence: S, answer: replied}\n"
+                   "  - {contact: Garden-2@Gardens.Example.com, sequence: S, answer: replied}\n")
+    world = parse_scenario(text, "x.yaml")
+    assert [d.contact for d in world.diagnose] == ["garden-1@gardens.example.com",
+                                                   "Garden-2@Gardens.Example.com"]
+
+
+def test_populations_whose_domains_differ_only_in_case_clash() -> None:
+    text = BASE + ("populations:\n  - {name: garden, count: 2, domain: Gardens.example.com}\n"
+                   "  - {name: garden, count: 2, domain: gardens.example.com}\n")
+    with pytest.raises(ScenarioError, match=r"populations\[1\]: its generated emails .* clash"):
+        parse_scenario(text, "x.yaml")

@@ -106,7 +106,9 @@ def _moment(kind: type[date] | type[time], name: str, example: str) -> WrapValid
     """Parse a date or time written as text, with one clear message when it cannot be.
 
     A number is refused (pydantic would read it as seconds). An impossible value gets the
-    reason Python's own parser gives (``day is out of range for month``).
+    reason Python's own parser gives (``day is out of range for month``). A time of day with
+    a UTC offset (``"08:00+02:00"``, ``"09:00Z"``) is refused: times of day are local, read
+    in the zone the scenario's ``timezone`` field gives.
     """
 
     def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -114,7 +116,7 @@ def _moment(kind: type[date] | type[time], name: str, example: str) -> WrapValid
             raise ValueError(f"must be a {name} written as text, like {example!r}; got the "
                              f"number {value:g} (quote a time such as \"13:00\")")
         try:
-            return handler(value)
+            parsed = handler(value)
         except PydanticValidationError as err:
             if not isinstance(value, str):
                 raise
@@ -127,6 +129,13 @@ def _moment(kind: type[date] | type[time], name: str, example: str) -> WrapValid
                 reason = "the UTC offset must lie within -23:59 and +23:59"
             raise ValueError(f"not a valid {name}: {value[:40]!r} ({reason}); write it like "
                              f"{example}") from None
+        if isinstance(parsed, time) and parsed.tzinfo is not None:
+            # A time with an offset cannot be compared with the naive local times it meets
+            # (a crash mid-run), and some places would silently ignore it: refuse it here.
+            shown = value[:40] if isinstance(value, str) else parsed.isoformat()
+            raise ValueError(f"a {name} must not carry a UTC offset, got {shown!r}; write the "
+                             f"local time, like {example!r}, in the zone given by `timezone`")
+        return parsed
 
     return WrapValidator(check)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pydantic
@@ -298,6 +299,68 @@ def test_any_render_failure_is_a_validation_error_naming_teammate_sequence_and_s
             rf"^teammate 'Robin' drafting sequence 'Welcome' step 's1' body template: {reason}; "
             "fix the template$")):
         draft(request)
+
+
+_DOUBLE = "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s "
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("{{ range(100000)|join('x'*2000) }}", "loops take more than 100,000 steps"),
+        ("{{ range(1000)|join('x'*2000) }}", "joining makes more than 20,000 characters"),
+        ("{{ ('x'*2000).join(['a']*10000) }}", "joining makes more than 20,000 characters"),
+        ("{{ ('x'*20000)|replace('x','x'*20000) }}",
+         "replacing makes more than 20,000 characters"),
+        ("{{ ('x'*20000).replace('x','x'*20000) }}",
+         "replacing makes more than 20,000 characters"),
+        ("{{ '{0:>{1}}'.format('a','100000000') }}", "a width or count larger than 20,000"),
+        (_DOUBLE + "~ ns.s %}{% endfor %}{{ ns.s }}",
+         "joining with ~ makes more than 20,000 characters"),
+        (_DOUBLE + "+ ns.s %}{% endfor %}{{ ns.s }}", "adding makes more than 20,000 characters"),
+        ("{% macro d(s, n) %}{% if n %}{{ d(s ~ s, n - 1) }}{% else %}{{ s }}{% endif %}"
+         "{% endmacro %}{{ d('x', 40) }}", "joining with ~ makes more than 20,000 characters"),
+        ("{% macro g(s) %}{{ s }}{{ s }}{% endmacro %}{% set ns = namespace(s='x') %}"
+         "{% for i in range(40) %}{% set ns.s = g(ns.s) %}{% endfor %}{{ ns.s }}",
+         "a text of more than 20,000 characters"),
+        ("{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s %}{{ ns.s }}"
+         "{{ ns.s }}{% endset %}{% endfor %}{{ ns.s }}", "a text of more than 20,000 characters"),
+        ("{% macro m(s) %}{% for i in range(100000) %}{{ s }}{% endfor %}{% endmacro %}"
+         "{{ m('x'*20000)|length }}", "prints more than 1,000,000 characters in all"),
+        ("{% macro f(n) %}{% if n %}{{f(n-1)}}{{f(n-1)}}{% endif %}{% endmacro %}{{f(40)}}",
+         "loops and calls take more than 100,000 steps"),
+        ("{% for x in [1] recursive %}{{ loop(range(1000)) }}{% endfor %}",
+         "(RecursionError|SecurityError): .*"),
+        ("{{ lipsum(3000000,false,20,21) }}", r"lipsum\(\) is not available in templates"),
+    ],
+    ids=["join-range", "join-wide", "join-method", "replace", "replace-method", "nested-width",
+         "tilde-doubling", "plus-doubling", "macro-doubling", "macro-output-doubling",
+         "set-block-doubling", "macro-loop-printing", "exponential-macro", "recursive-loop",
+         "lipsum"],
+)
+def test_templates_that_would_build_huge_texts_or_run_long_are_refused_quickly(
+    make_request: MakeRequest, body: str, reason: str
+) -> None:
+    request = with_templates(make_request, "s1", body=body)
+
+    started = time.perf_counter()
+    with pytest.raises(ValidationError, match=(
+            rf"^teammate 'Robin' drafting sequence 'Welcome' step 's1' body template: "
+            rf"(SecurityError: )?{reason}.*; fix the template$")):
+        draft(request)
+    # About 0.4 s for the exponential macro (100,000 calls), far less for the others: the
+    # bound only catches a template that runs on (it used to take hours or all the memory).
+    assert time.perf_counter() - started < 5
+
+
+def test_number_formatting_with_large_values_renders(make_request: MakeRequest) -> None:
+    # Only widths and precisions written in the format are limited, not the values formatted.
+    request = with_templates(
+        make_request, "s1",
+        body="{{ '{:,} employees'.format(25000) }} {{ '%d'|format(25000) }} "
+             "{{ '{:>{}}'.format('x', 3) }}|{{ 'ab'|replace('a', 'c') }} {{ 'x' ~ 1 }}")
+
+    assert draft(request).body.startswith("25,000 employees 25000   x|cb x1")
 
 
 def test_rendered_text_is_capped_at_20_000_characters(make_request: MakeRequest) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import delete
 
 from teamsim.domain import Contact, EnrollmentStatus, Sequence, SequenceStatus, Teammate
 from teamsim.errors import NotFoundError
@@ -26,6 +27,7 @@ from teamsim.sim.diagnose import (
     render,
 )
 from teamsim.store import Store, UnitOfWork
+from teamsim.store._models import EventRow
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 
@@ -565,6 +567,22 @@ def test_at_the_end_of_a_run_the_tick_at_its_closing_minute_is_still_to_come(
         "Step s1 'Say hello' for Ann Lee has been due since 2025-01-06 12:56 UTC (4 min ago); "
         "the scheduler picks it up at the next tick, 2025-01-06 13:00 UTC."
     )
+
+
+def test_the_run_end_is_found_when_event_numbers_have_a_gap(store: Store) -> None:
+    # The log's seq numbers need not run 1..count(): with one missing, the run's end used to
+    # be looked for at the wrong place, and the closing tick was taken as already run.
+    with store.unit_of_work() as uow:
+        uow.set_meta("run.start", T0.isoformat())
+        welcome(uow, due=at(hours=3, minutes=56))
+        first = uow.events.append("run.started", T0)
+        uow.events.append("tick", at(hours=1))
+        uow.events.append("run.ended", at(hours=4))
+        uow.events.flush()
+        uow._session.execute(delete(EventRow).where(EventRow.seq == first))
+        result = diagnose(uow, "Welcome", "ann@example.com")
+    assert result.at == at(hours=4)
+    assert result.answer.message.endswith("picks it up at the next tick, 2025-01-06 13:00 UTC.")
 
 
 def test_mid_run_the_tick_at_at_has_run(store: Store) -> None:

@@ -27,7 +27,7 @@ GOLDEN = {
     "one-off-chat.yaml":
         "27909779c6adb47e15d312d04b23cf2a3140f4891f228c0d25186b4e843112cf",
     "pause-and-activate.yaml":
-        "238f503592cd6caf55fd8f9837b61909e59211445f32bffe4dbcdf7b0f107e91",
+        "3bb821fc2c9b7a0060b682fb1fa05f767e31382e0f4be90f3eaa71e1a5dbd168",
     "replies-pause-people.yaml":
         "929959572ac75ca72bc8d724d150ab32b1accb973a6bdc4f740fbc703443b7ed",
     "sending-windows-time-zones.yaml":

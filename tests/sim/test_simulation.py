@@ -473,12 +473,13 @@ _OFFICE_HOURS = {"weekdays": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"}
 _ACTIVATED = 21 * DAY + 9 * 60  # Monday 23 March, 17:00 UTC (the run starts Monday 08:00)
 
 
-def _long_pause(*, window: bool) -> World:
+def _long_pause(*, window: bool, zones: tuple[str, ...] = ("UTC",)) -> World:
     """36 people overdue when Welcome is activated on a Monday at 17:00 after a 20-day pause:
     20 first messages approved at the 17:00 session (after the window closed) and held by the
     pause at 20:00, and 16 people enrolled while paused, whose first step is parked."""
     seq = {**WELCOME, "send_window": _OFFICE_HOURS} if window else WELCOME
-    contacts = [person(f"P{i}", enroll_at=0.3 if i < 20 else 3 + i * 0.1) for i in range(36)]
+    contacts = [person(f"P{i}", enroll_at=0.3 if i < 20 else 3 + i * 0.1,
+                       timezone=zones[i % len(zones)]) for i in range(36)]
     return world(sequences=[seq], contacts=contacts, days=25,
                  timeline=[{"action": "pause", "at": 0.5, "sequence": "Welcome"},
                            {"action": "activate", "at": _ACTIVATED / DAY,
@@ -507,6 +508,41 @@ def test_catch_up_spreads_over_the_open_hours_of_the_sending_window(simulate: An
     assert max(_per_tick(parked).values()) == 1
     assert min(parked) == tuesday + DAY + 320 + 10  # the first tick after 14:20
     assert all(60 <= m % DAY < 9 * 60 for m in parked)  # 09:00-17:00 UTC
+
+
+def test_catch_up_over_several_time_zones_is_one_spread(simulate: Any) -> None:
+    # Six zones with the same hours in March (UTC+0): the backlog goes out exactly as with one
+    # zone, one a tick at most (each zone used to run its own spread: six at the first tick).
+    zones = ("UTC", "Europe/London", "Europe/Dublin", "Europe/Lisbon", "Atlantic/Reykjavik",
+             "Africa/Abidjan")
+    one_zone = simulate(_long_pause(window=True))
+    six_zones = simulate(_long_pause(window=True, zones=zones))
+
+    def released(result: SimulationResult) -> list[int]:
+        tuesday = 22 * DAY + 60  # 09:00, when the window opens after the activation
+        held = [m for m in when(result, "message.sent") if tuesday <= m < tuesday + 8 * 60]
+        parked = [m for m in when(result, "task.started", step_id="s1") if m >= _ACTIVATED]
+        return [*held, *parked]
+
+    assert max(_per_tick(released(six_zones)).values()) == 1
+    assert released(six_zones) == released(one_zone)
+
+
+def test_a_catch_up_far_beyond_the_run_ends_with_the_run(simulate: Any) -> None:
+    # A window open one minute a week and a ten-year catch-up: the release walk used to run
+    # past year 9999 (OverflowError); now it stops at the run's end, where nothing runs.
+    seq = {**WELCOME, "send_window": {"weekdays": [0], "start": "08:00", "end": "08:01"}}
+    w = world(sequences=[seq], contacts=[person(f"P{i}") for i in range(3)], days=9,
+              settings={"catch_up_hours": 87600},
+              timeline=[{"action": "pause", "at": 0.01, "sequence": "Welcome"},
+                        {"action": "activate", "at": 2, "sequence": "Welcome"}])
+    result = simulate(w)
+    (catch_up,) = select(result, "sequence.catch_up")
+    assert catch_up.payload["over_minutes"] == 87600 * 60
+    assert catch_up.payload["messages"] == 2  # approved while paused, held
+    # The first goes out when the window next opens (Monday 08:00, day 7); the next one is
+    # 1,752,000 open minutes later, long after the run's end.
+    assert [m for m in when(result, "message.sent") if m >= 2 * DAY] == [7 * DAY]
 
 
 def test_catch_up_without_a_window_spreads_over_clock_hours(simulate: Any) -> None:
