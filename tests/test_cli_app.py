@@ -257,3 +257,13 @@ def test_a_reader_that_goes_away_ends_teamsim_with_141_not_1(tmp_path: Path) -> 
         stderr = process.stderr.read()
     assert process.wait(timeout=120) == 141
     assert b"Traceback" not in stderr
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://u:S3CRET@127.0.0.1:1/test",
+                                 "postgresql+psycopg://u@127.0.0.1:1/test?password=S3CRET"])
+def test_a_usage_error_echoing_a_database_url_hides_its_password(url: str) -> None:
+    # Found by the fuzz test: an extra argument holding a URL was echoed with its password.
+    result = invoke("run", SMALL, "1e3", url)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: Got unexpected extra argument(s)")
+    assert "S3CRET" not in result.output

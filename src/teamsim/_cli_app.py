@@ -20,6 +20,7 @@ when ``TEAMSIM_DEBUG=1``, the traceback before it.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -58,8 +59,16 @@ DEBUG_ENV: Final = "TEAMSIM_DEBUG"
 _MAX_MESSAGE: Final = 500
 
 
+_URL_LIKE = re.compile(r"[^\s()'\"]+://[^\s()'\"]+")
+
+
 def _say(line: str) -> None:
     # Plain text on purpose: the line may hold user input, which must not be read as markup.
+    # A usage error echoes the arguments, which may hold a database URL with its password.
+    if "://" in line:
+        from teamsim.store._urls import mask_url
+
+        line = _URL_LIKE.sub(lambda match: mask_url(match.group()), line)
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
 
