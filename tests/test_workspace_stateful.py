@@ -11,7 +11,6 @@ exactly as it was saved.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import settings
@@ -23,6 +22,8 @@ from teamsim.errors import ConflictError, TeamsimError
 from teamsim.store import Store
 from teamsim.workspace import Workspace
 
+from .test_workspace import Ticking
+
 NAME = "Welcome"
 EMAILS = ("ada@example.com", "bob@example.com")
 CHANNELS = [*channels(), "pigeon"]
@@ -31,17 +32,6 @@ WAITS = st.one_of(
     st.sampled_from([-1.0, 4000.0, 1e300, float("inf"), float("nan")]),
 )
 LABELS = st.text(min_size=0, max_size=12)
-
-
-class Ticking:
-    """A clock that moves one minute per reading."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(minutes=1)
-        return self.now
 
 
 class SequenceEditing(RuleBasedStateMachine):

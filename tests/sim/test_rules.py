@@ -241,17 +241,23 @@ def test_enable_rule_on_the_timeline_approves_only_from_then() -> None:
     assert any(e.at < enabled for e in decisions(result, "human"))
 
 
-def test_disabling_mid_run_takes_effect_at_once() -> None:
-    """Disabled at 20:00 on day 1: nothing the rule approved goes out after that, not even
-    messages it approved earlier that wait in the outbox for the send window; their steps
-    are drafted again for the human."""
-    world = make_world(
+def disabled_mid_run() -> World:
+    """A rule approving every hello, disabled at 20:00 on day 1, outside the 09:00-17:00
+    weekday window, so some messages it approved still wait in the outbox."""
+    return make_world(
         sequences=[{"name": "Welcome", "status": "active",
                     "send_window": {"weekdays": [0, 1, 2, 3, 4], "start": "09:00",
                                     "end": "17:00"},
                     "steps": [{"kind": "message", "id": "hello", "label": "Say hello"}]}],
         rules=[hello_rule(enabled=True)],
         timeline=[{"action": "disable_rule", "at": 1.5, "rule": "hello"}])
+
+
+def test_disabling_mid_run_takes_effect_at_once() -> None:
+    """Disabled at 20:00 on day 1: nothing the rule approved goes out after that, not even
+    messages it approved earlier that wait in the outbox for the send window; their steps
+    are drafted again for the human."""
+    world = disabled_mid_run()
     result = Simulation(world).run()
     disabled = first(result, "rule.disabled").at
     by_rule = {e.task_id for e in decisions(result, "rule")}
@@ -275,13 +281,7 @@ def test_approvals_a_disabled_rule_recalled_are_not_counted_as_the_rules() -> No
     stood, and those plus the human's add up to what was sent."""
     from teamsim.runner import step_funnel
 
-    world = make_world(
-        sequences=[{"name": "Welcome", "status": "active",
-                    "send_window": {"weekdays": [0, 1, 2, 3, 4], "start": "09:00",
-                                    "end": "17:00"},
-                    "steps": [{"kind": "message", "id": "hello", "label": "Say hello"}]}],
-        rules=[hello_rule(enabled=True)],
-        timeline=[{"action": "disable_rule", "at": 1.5, "rule": "hello"}])
+    world = disabled_mid_run()
     result = Simulation(world).run()
     by_rule = {e.task_id for e in decisions(result, "rule")}
     recalled = {e.task_id for e in result.events if e.type == "message.cancelled"
