@@ -11,7 +11,7 @@ import functools
 import re
 from collections.abc import Iterable
 
-from teamsim.domain import SimMinutes
+from teamsim.model import SimMinutes
 
 __all__ = [
     "DEFAULT_OPT_OUT_PHRASES",

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from teamsim.domain import Contact, MessageStep, Sequence, SimMinutes
+from teamsim.model import Contact, MessageStep, Sequence, SimMinutes
 
 __all__ = [
     "Draft",

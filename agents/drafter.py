@@ -46,7 +46,6 @@ from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from teamsim._ranges import Minutes
 from teamsim.agents._text import (
     DEFAULT_OPT_OUT_PHRASES,
     DEFAULT_PLACEHOLDER_PATTERNS,
@@ -58,8 +57,7 @@ from teamsim.agents._text import (
 )
 from teamsim.agents._types import Draft, DraftRequest, ThreadMessage
 from teamsim.agents.reviewer import Check
-from teamsim.domain import ChannelSpec, channel_spec
-from teamsim.errors import ValidationError
+from teamsim.model import ChannelSpec, Minutes, ValidationError, channel_spec
 
 __all__ = ["MAX_LOOP_STEPS", "MAX_PRINTED_CHARS", "MAX_RENDERED_CHARS", "DraftStyle",
            "MessageTemplate", "TemplateDrafter", "check_template"]
@@ -456,7 +454,7 @@ for _name in list(_ENV.filters):
 
 
 def check_template(source: str, where: str = "template") -> None:
-    """Raise :class:`~teamsim.errors.ValidationError` if ``source`` is not a valid template.
+    """Raise :class:`~teamsim.model.errors.ValidationError` if ``source`` is not a valid template.
 
     Args:
         source: the Jinja2 template text.
@@ -655,7 +653,7 @@ def _context(request: DraftRequest) -> dict[str, Any]:
 
 
 def _render(source: str, context: Mapping[str, Any], where: str) -> str:
-    """Render ``source``; any failure is a :class:`~teamsim.errors.ValidationError` naming
+    """Render ``source``; any failure is a :class:`~teamsim.model.errors.ValidationError` naming
     ``where``, and so is output longer than :data:`MAX_RENDERED_CHARS`."""
     pieces: list[str] = []
     size = 0

@@ -15,7 +15,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from teamsim._ranges import Minutes
 from teamsim.agents._text import (
     DEFAULT_OPT_OUT_PHRASES,
     DEFAULT_PLACEHOLDER_PATTERNS,
@@ -25,7 +24,7 @@ from teamsim.agents._text import (
     word_count,
 )
 from teamsim.agents._types import Draft, DraftRequest, Review, ReviewRequest, Verdict
-from teamsim.domain import Contact, channel_spec
+from teamsim.model import Contact, Minutes, channel_spec
 
 __all__ = ["Check", "ReviewRules", "RuleReviewer"]
 

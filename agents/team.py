@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from teamsim.agents._types import Drafter, Reviewer
 from teamsim.agents.drafter import TemplateDrafter
 from teamsim.agents.reviewer import RuleReviewer
-from teamsim.domain import Teammate, TeammateRole
-from teamsim.errors import NotFoundError, ValidationError
+from teamsim.model import NotFoundError, Teammate, TeammateRole, ValidationError
 
 __all__ = ["Team", "TeamMember"]
 

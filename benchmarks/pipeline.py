@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypedDict
 
@@ -26,8 +27,8 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
 
 from teamsim.agents import Draft, FakeDrafter, FakeReviewer, Review, TeamMember, Verdict
-from teamsim.domain import Contact, Sequence, Teammate
 from teamsim.graph import HumanDecision, Pipeline, PipelineConfig
+from teamsim.model import Contact, Sequence, Teammate
 from teamsim.store import Store, UnitOfWork
 
 AT = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
@@ -62,18 +63,22 @@ def bare_graph() -> CompiledStateGraph[_Bare, None, _Bare, _Bare]:
     return graph.compile(checkpointer=InMemorySaver())
 
 
-def time_bare(runs: int, durability: Durability, start: int) -> float:
-    """Seconds for ``runs`` bare invoke/interrupt/resume cycles (thread deleted after each)."""
+def time_bare(runs: int, durability: Durability, start: int,
+              clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds for ``runs`` bare invoke/interrupt/resume cycles (thread deleted after each).
+
+    ``clock`` is the stopwatch: wall time by default, ``time.process_time`` for CPU time.
+    """
     graph = bare_graph()
     saver = graph.checkpointer
     assert isinstance(saver, InMemorySaver)
-    began = time.perf_counter()
+    began = clock()
     for i in range(start, start + runs):
         config: Any = {"configurable": {"thread_id": f"bare:{i}"}}
         graph.invoke({"task_id": i, "body": ""}, config, durability=durability)
         graph.invoke(Command(resume="ok"), config, durability=durability)
         saver.delete_thread(f"bare:{i}")
-    return time.perf_counter() - began
+    return clock() - began
 
 
 class _NullEvents:

@@ -38,7 +38,6 @@ from teamsim.agents import (
     ThreadMessage,
     Verdict,
 )
-from teamsim.domain import Contact, MessageStep, Sequence
 from teamsim.graph._types import (
     ApprovalRequest,
     HumanDecision,
@@ -47,6 +46,7 @@ from teamsim.graph._types import (
     WorkKind,
     WorkSegment,
 )
+from teamsim.model import Contact, MessageStep, Sequence
 from teamsim.store import UnitOfWork
 
 __all__ = ["RunContext", "State", "TaskInfo", "TaskState", "builder", "initial_state"]

@@ -13,8 +13,6 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from teamsim.agents import Team, TeamMember, ThreadMessage
-from teamsim.domain import Contact, MessageStep, Sequence
-from teamsim.errors import ConflictError, PipelineError
 from teamsim.graph._nodes import RunContext, State, TaskInfo, builder, initial_state
 from teamsim.graph._saver import ThreadIndexedSaver
 from teamsim.graph._types import (
@@ -25,6 +23,7 @@ from teamsim.graph._types import (
     PipelineStatus,
     RuleEvaluator,
 )
+from teamsim.model import ConflictError, Contact, MessageStep, PipelineError, Sequence
 from teamsim.store import MessageRecord, TaskRecord, UnitOfWork
 
 __all__ = ["Pipeline"]
@@ -59,7 +58,7 @@ class Pipeline:
     attention item is written here from the interrupt payload after ``invoke`` returns. A
     resume is accepted only while the store says the task awaits approval, and sending goes
     through ``uow.send_message``, unique per task. So a repeated resume raises
-    :class:`~teamsim.errors.PipelineError` and never sends twice, even after the thread is gone.
+    :class:`~teamsim.model.PipelineError` and never sends twice, even after the thread is gone.
 
     Args:
         rules: the auto-approve rules to consult (default: none).

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-from teamsim.domain import SimMinutes
+from teamsim.model import SimMinutes
 
 __all__ = [
     "ApprovalRequest",

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from teamsim.domain import SendWindow, SimMinutes
+from teamsim.model import SendWindow, SimMinutes
 
 __all__ = ["release_minutes"]
 

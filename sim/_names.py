@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from teamsim.domain import Contact
+from teamsim.model import Contact
 from teamsim.sim._random import KeyedRandom
 from teamsim.sim.config import Population
 

@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from teamsim.domain import AutoApproveRule, MessageStep, Sequence
 from teamsim.graph import ApprovalRequest, RuleDecision
+from teamsim.model import AutoApproveRule, MessageStep, Sequence
 from teamsim.sim.config import World
 from teamsim.store import AttentionItem, DecisionRecord, Store, TaskRecord, UnitOfWork
 

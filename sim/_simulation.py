@@ -38,12 +38,14 @@ from teamsim.agents import (
     TemplateDrafter,
     ThreadMessage,
 )
-from teamsim.domain import (
+from teamsim.graph import HumanDecision, Pipeline, PipelineConfig, PipelineResult, RuleEvaluator
+from teamsim.model import (
     AutoApproveRule,
     BranchStep,
     Contact,
     EngagementCondition,
     EnrollmentStatus,
+    InvariantError,
     MessageStep,
     Sequence,
     SequenceStatus,
@@ -52,8 +54,6 @@ from teamsim.domain import (
     TeammateRole,
     WaitStep,
 )
-from teamsim.errors import InvariantError
-from teamsim.graph import HumanDecision, Pipeline, PipelineConfig, PipelineResult, RuleEvaluator
 from teamsim.sim._catch_up import release_minutes
 from teamsim.sim._checks import audit, compute_metrics
 from teamsim.sim._names import generated_contact

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from teamsim.domain import BranchStep, Sequence
+from teamsim.model import BranchStep, Sequence
 
 __all__ = ["first_of", "next_after", "step_ids"]
 

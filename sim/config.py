@@ -15,47 +15,46 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from teamsim._ranges import (
+from teamsim.agents import DraftStyle, ReviewRules, Team, check_template
+from teamsim.model import (
     MAX_CONTACTS,
     MAX_DELAY_MINUTES,
     AttributeValue,
+    AutoApproveRule,
+    BranchStep,
     Cap,
     Capacity,
+    Contact,
     Days,
     DelayHours,
     Factor,
     Hours,
     ItemMinutes,
     LocalTime,
+    MessageStep,
     MetricBound,
     Position,
     PositiveDelayHours,
     Probability,
     RunDays,
+    ScenarioError,
     Seed,
-    Sigma,
-    Weight,
-    WhenDate,
-    WhenDateTime,
-    check_moment,
-)
-from teamsim._validation import shorten
-from teamsim.agents import DraftStyle, ReviewRules, Team, check_template
-from teamsim.domain import (
-    AutoApproveRule,
-    BranchStep,
-    Contact,
-    MessageStep,
     Sequence,
     SequenceStatus,
+    Sigma,
     SimMinutes,
     Step,
     Teammate,
     TeammateRole,
+    TeamsimError,
+    Weight,
+    WhenDate,
+    WhenDateTime,
     channels,
+    check_moment,
     check_timezone,
+    shorten,
 )
-from teamsim.errors import ScenarioError, TeamsimError
 
 __all__ = [
     "ActivateAction",

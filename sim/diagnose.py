@@ -21,16 +21,16 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from teamsim.domain import (
+from teamsim.model import (
     Contact,
     Enrollment,
     EnrollmentStatus,
+    NotFoundError,
     Sequence,
     SequenceStatus,
     SequenceVersion,
     WaitStep,
 )
-from teamsim.errors import NotFoundError
 from teamsim.sim._rules import run_ended
 from teamsim.store import AttentionItem, ReplyRecord, TaskRecord, UnitOfWork
 

@@ -2,10 +2,11 @@
 
 Open a database with :meth:`Store.open` and read and write through a
 :class:`UnitOfWork` (``with store.unit_of_work() as uow: ...``). SQLite by default, any
-SQLAlchemy URL (PostgreSQL through psycopg 3) otherwise. Reads return :mod:`teamsim.domain`
+SQLAlchemy URL (PostgreSQL through psycopg 3) otherwise. Reads return :mod:`teamsim.model.domain`
 models or the frozen records defined here; the event log is ``uow.events``.
 """
 
+from teamsim.model import EventRecord
 from teamsim.store._events import EventLog, canonical_line, events_digest
 from teamsim.store._records import (
     AttentionItem,
@@ -16,7 +17,6 @@ from teamsim.store._records import (
     DecisionRecord,
     DraftRecord,
     Engagement,
-    EventRecord,
     MessageRecord,
     MessageStatus,
     ReplyKind,

@@ -11,9 +11,9 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
+from teamsim.model import EventRecord
 from teamsim.store._models import EventRow
 from teamsim.store._pending import bulk_insert
-from teamsim.store._records import EventRecord
 from teamsim.store._types import require_utc
 
 __all__ = ["EventLog", "canonical_line", "events_digest"]

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
-from teamsim.errors import ConflictError
+from teamsim.model import ConflictError
 from teamsim.store._models import (
     AttentionRow,
     Base,

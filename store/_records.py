@@ -15,7 +15,6 @@ __all__ = [
     "DecisionRecord",
     "DraftRecord",
     "Engagement",
-    "EventRecord",
     "MessageRecord",
     "MessageStatus",
     "ReplyKind",
@@ -155,17 +154,3 @@ class ReplyRecord:
     kind: str
     body: str
     received_at: datetime
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EventRecord:
-    """One entry of the event log, ``seq`` 1, 2, 3... in append order."""
-
-    seq: int
-    at: datetime
-    type: str
-    sequence_id: int | None = None
-    enrollment_id: int | None = None
-    contact_id: int | None = None
-    task_id: int | None = None
-    payload: dict[str, Any]

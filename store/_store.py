@@ -46,26 +46,24 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
-from teamsim._validation import format_errors
-from teamsim.domain import (
+from teamsim.model import (
     AutoApproveRule,
-    Contact,
-    Enrollment,
-    EnrollmentStatus,
-    Sequence,
-    SequenceVersion,
-    Teammate,
-)
-from teamsim.errors import (
     ConflictError,
+    Contact,
     DatabaseError,
     DuplicateEnrollmentError,
+    Enrollment,
+    EnrollmentStatus,
     NotFoundError,
     SchemaVersionError,
+    Sequence,
+    SequenceVersion,
     StaleVersionError,
     StoreError,
+    Teammate,
     TeamsimError,
     ValidationError,
+    format_errors,
 )
 from teamsim.store._events import EventLog
 from teamsim.store._models import (
@@ -577,7 +575,7 @@ class UnitOfWork:
     (one message per task, resolving a closed attention item, delivering a message that is
     not queued, a thread id taken in this unit of work) when called;
     what only the database can check (a reference to a row that does not exist) raises
-    :class:`~teamsim.errors.ConflictError` at the flush, and the unit of work should then be
+    :class:`~teamsim.model.errors.ConflictError` at the flush, and the unit of work should then be
     rolled back.
     """
 
@@ -800,7 +798,7 @@ class UnitOfWork:
 
         The save is conditional (optimistic concurrency): it succeeds only while the stored
         current version is still ``seq.version``, the version the edit started from. To edit
-        without ever meeting :class:`~teamsim.errors.StaleVersionError`, read the sequence
+        without ever meeting :class:`~teamsim.model.errors.StaleVersionError`, read the sequence
         with :meth:`get_sequence_for_update` in the same unit of work.
 
         Returns:

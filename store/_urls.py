@@ -16,7 +16,7 @@ from urllib.parse import unquote, unquote_plus
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from teamsim.errors import StoreError
+from teamsim.model import StoreError
 
 __all__ = ["MASK", "mask_secrets", "mask_url", "parse_url", "secrets_of"]
 

@@ -14,8 +14,7 @@ from typing import Any
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from teamsim.domain import Sequence
-from teamsim.errors import NotFoundError, TeamsimError, ValidationError
+from teamsim.model import NotFoundError, Sequence, TeamsimError, ValidationError
 from teamsim.sim import EditOp, World
 
 __all__ = ["QUIET", "REPLIER", "START", "WELCOME", "examples", "world", "worlds"]

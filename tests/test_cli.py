@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from teamsim.cli import app
-from teamsim.domain import EnrollmentStatus
+from teamsim.model import EnrollmentStatus
 from teamsim.store import Store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

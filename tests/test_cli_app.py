@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from teamsim import runner
 from teamsim._cli_run import SWEEP_METRICS_HELP
 from teamsim.cli import app
-from teamsim.errors import ValidationError
+from teamsim.model import ValidationError
 
 DATA = Path(__file__).parent / "data"
 SMALL = str(DATA / "run_small.yaml")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from teamsim._cli_rules import describe_match
 from teamsim.cli import app
-from teamsim.domain import AutoApproveRule
+from teamsim.model import AutoApproveRule
 from teamsim.sim import Simulation, World
 from teamsim.sim._rules import preview
 from teamsim.store import Store

@@ -5,21 +5,23 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from teamsim import domain
-from teamsim.domain import (
+from teamsim.model import (
+    ActivationError,
     AttributeCondition,
     BranchStep,
     ChannelSpec,
     Contact,
     EngagementCondition,
     MessageStep,
+    NotFoundError,
     Sequence,
     SequenceStatus,
+    ValidationError,
     WaitStep,
     channels,
+    domain,
     register_channel,
 )
-from teamsim.errors import ActivationError, NotFoundError, ValidationError
 
 
 def ids(seq: Sequence) -> list[str]:

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from teamsim import _runfolder, runner
 from teamsim.cli import app
-from teamsim.errors import DatabaseError, TeamsimError
+from teamsim.model import DatabaseError, TeamsimError
 from teamsim.store import Store
 
 DATA = Path(__file__).parent / "data"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from teamsim import runner
-from teamsim.errors import ScenarioError, TeamsimError, ValidationError
+from teamsim.model import ScenarioError, TeamsimError, ValidationError
 from teamsim.scenario import load_scenario
 from teamsim.sim import METRICS, Expectation, Simulation, audit
 from teamsim.store import Store

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from teamsim.domain import BranchStep, SequenceStatus
-from teamsim.errors import ScenarioError
+from teamsim.model import BranchStep, ScenarioError, SequenceStatus
 from teamsim.scenario import load_scenario, parse_scenario, scenario_schema
 
 DATA = Path(__file__).parent / "data"

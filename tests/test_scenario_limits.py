@@ -22,9 +22,8 @@ import typer
 from typer.testing import CliRunner
 
 from teamsim._scenario_yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, MAX_NUMBER_CHARS
-from teamsim._validation import MAX_LINES, format_errors, shorten
 from teamsim.cli import app
-from teamsim.errors import ScenarioError
+from teamsim.model import MAX_LINES, ScenarioError, format_errors, shorten
 from teamsim.scenario import load_scenario, parse_scenario
 
 GUARD_SECONDS = 120  # far above a bounded load (a second or two plus imports on a busy machine)

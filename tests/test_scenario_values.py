@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from teamsim.cli import app
-from teamsim.errors import ScenarioError
+from teamsim.model import ScenarioError
 from teamsim.scenario import parse_scenario
 from teamsim.sim import Delay
 from teamsim.sim.config import check_size

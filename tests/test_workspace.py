@@ -7,21 +7,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from teamsim.domain import (
-    Contact,
-    EnrollmentStatus,
-    MessageStep,
-    Sequence,
-    SequenceStatus,
-    WaitStep,
-)
-from teamsim.errors import (
+from teamsim.model import (
     ActivationError,
     ConflictError,
+    Contact,
     DuplicateEnrollmentError,
+    EnrollmentStatus,
+    MessageStep,
     NotFoundError,
+    Sequence,
+    SequenceStatus,
     StaleVersionError,
     ValidationError,
+    WaitStep,
 )
 from teamsim.store import Store, UnitOfWork
 from teamsim.workspace import EDIT_ATTEMPTS, Workspace

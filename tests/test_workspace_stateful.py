@@ -17,8 +17,15 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from teamsim.domain import Contact, EnrollmentStatus, Sequence, SequenceStatus, channels
-from teamsim.errors import ConflictError, TeamsimError
+from teamsim.model import (
+    ConflictError,
+    Contact,
+    EnrollmentStatus,
+    Sequence,
+    SequenceStatus,
+    TeamsimError,
+    channels,
+)
 from teamsim.store import Store
 from teamsim.workspace import Workspace
 

@@ -9,7 +9,7 @@ The public surface, re-exported here:
   model (:class:`Sequence`, :class:`Contact`, :class:`AutoApproveRule`...);
 - plug points for researchers: :class:`Drafter` / :class:`Reviewer` protocols with
   :class:`FakeDrafter` / :class:`FakeReviewer`;
-- errors: :class:`TeamsimError` and its tree (:mod:`teamsim.errors`).
+- errors: :class:`TeamsimError` and its tree (:mod:`teamsim.model.errors`).
 
 Names resolve lazily (PEP 562): ``import teamsim`` imports nothing else, and
 ``teamsim.run`` loads the runner (LangGraph, SciPy) only when first used.
@@ -34,25 +34,23 @@ if TYPE_CHECKING:
         ReviewRequest,
         Verdict,
     )
-    from teamsim.domain import (
+    from teamsim.model import (
+        ActivationError,
         AutoApproveRule,
+        ConflictError,
         Contact,
+        DuplicateEnrollmentError,
         Enrollment,
         EnrollmentStatus,
-        Sequence,
-        SequenceStatus,
-        Teammate,
-    )
-    from teamsim.errors import (
-        ActivationError,
-        ConflictError,
-        DuplicateEnrollmentError,
         InvariantError,
         NotFoundError,
         PipelineError,
         ScenarioError,
         SchemaVersionError,
+        Sequence,
+        SequenceStatus,
         StoreError,
+        Teammate,
         TeamsimError,
         ValidationError,
     )
@@ -104,38 +102,38 @@ __all__ = [
 ]
 
 _ORIGIN: dict[str, str] = {
-    "ActivationError": "teamsim.errors",
-    "AutoApproveRule": "teamsim.domain",
-    "ConflictError": "teamsim.errors",
-    "Contact": "teamsim.domain",
+    "ActivationError": "teamsim.model",
+    "AutoApproveRule": "teamsim.model",
+    "ConflictError": "teamsim.model",
+    "Contact": "teamsim.model",
     "Draft": "teamsim.agents",
     "DraftRequest": "teamsim.agents",
     "Drafter": "teamsim.agents",
-    "DuplicateEnrollmentError": "teamsim.errors",
-    "Enrollment": "teamsim.domain",
-    "EnrollmentStatus": "teamsim.domain",
+    "DuplicateEnrollmentError": "teamsim.model",
+    "Enrollment": "teamsim.model",
+    "EnrollmentStatus": "teamsim.model",
     "ExpectationResult": "teamsim.runner",
     "FakeDrafter": "teamsim.agents",
     "FakeReviewer": "teamsim.agents",
-    "InvariantError": "teamsim.errors",
-    "NotFoundError": "teamsim.errors",
-    "PipelineError": "teamsim.errors",
+    "InvariantError": "teamsim.model",
+    "NotFoundError": "teamsim.model",
+    "PipelineError": "teamsim.model",
     "Review": "teamsim.agents",
     "ReviewRequest": "teamsim.agents",
     "Reviewer": "teamsim.agents",
     "RunResult": "teamsim.runner",
-    "ScenarioError": "teamsim.errors",
-    "SchemaVersionError": "teamsim.errors",
-    "Sequence": "teamsim.domain",
-    "SequenceStatus": "teamsim.domain",
+    "ScenarioError": "teamsim.model",
+    "SchemaVersionError": "teamsim.model",
+    "Sequence": "teamsim.model",
+    "SequenceStatus": "teamsim.model",
     "Simulation": "teamsim.sim",
     "SimulationResult": "teamsim.sim",
     "Store": "teamsim.store",
-    "StoreError": "teamsim.errors",
+    "StoreError": "teamsim.model",
     "SweepResult": "teamsim.runner",
-    "Teammate": "teamsim.domain",
-    "TeamsimError": "teamsim.errors",
-    "ValidationError": "teamsim.errors",
+    "Teammate": "teamsim.model",
+    "TeamsimError": "teamsim.model",
+    "ValidationError": "teamsim.model",
     "Verdict": "teamsim.agents",
     "Workspace": "teamsim.workspace",
     "World": "teamsim.sim",

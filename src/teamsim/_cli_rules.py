@@ -21,12 +21,12 @@ from rich.table import Table
 
 from teamsim._cli_app import Typer
 from teamsim._cli_text import PlainConsole, plain
-from teamsim.errors import NotFoundError, TeamsimError
+from teamsim.model import NotFoundError, TeamsimError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from teamsim.domain import AutoApproveRule
+    from teamsim.model import AutoApproveRule
     from teamsim.sim._rules import PreviewedDraft, RulePreview
     from teamsim.store import UnitOfWork
 

@@ -27,7 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from teamsim._cli_text import clean, plain
-from teamsim.errors import ScenarioError, TeamsimError
+from teamsim.model import ScenarioError, TeamsimError
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from teamsim.errors import ScenarioError
+from teamsim.model import ScenarioError
 
 if TYPE_CHECKING:
     from teamsim.sim import World

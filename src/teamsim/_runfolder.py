@@ -27,7 +27,7 @@ from typing import Final, Literal
 
 import pydantic
 
-from teamsim.errors import TeamsimError
+from teamsim.model import TeamsimError
 
 __all__ = ["MARKER", "FolderKind", "check_target", "clean_stale", "make_staging",
            "placed", "put_in_place"]

@@ -32,8 +32,7 @@ from typing import Any
 
 import yaml
 
-from teamsim._validation import shorten
-from teamsim.errors import ScenarioError
+from teamsim.model import ScenarioError, shorten
 
 __all__ = [
     "MAX_DEPTH",

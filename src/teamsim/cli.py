@@ -1,6 +1,6 @@
 """The ``teamsim`` command line.
 
-Errors that teamsim raises on purpose (a :class:`~teamsim.errors.TeamsimError`) are printed to
+Errors that teamsim raises on purpose (a :class:`~teamsim.model.errors.TeamsimError`) are printed to
 stderr as one ``error: ...`` line per problem and exit with code 2; so are usage errors (a bad
 option value, a missing argument). An unexpected exception exits with code 3 and asks for a
 report; the codes are listed in :mod:`teamsim._cli_app` and the README.
@@ -26,10 +26,10 @@ from teamsim._cli_rules import register as _register_rules_commands
 from teamsim._cli_run import register as _register_run_commands
 from teamsim._cli_scenario import register as _register_scenario_commands
 from teamsim._cli_text import PlainConsole, clean, plain
-from teamsim.errors import TeamsimError, ValidationError
+from teamsim.model import TeamsimError, ValidationError
 
 if TYPE_CHECKING:
-    from teamsim.domain import BranchStep, MessageStep, Sequence, WaitStep
+    from teamsim.model import BranchStep, MessageStep, Sequence, WaitStep
     from teamsim.workspace import Workspace
 
 __all__ = ["app", "main"]
@@ -131,7 +131,7 @@ _KIND_MARK = {"message": "✉", "wait": "⏱", "branch": "⑂"}
 
 
 def _details(step: MessageStep | WaitStep | BranchStep) -> str:
-    from teamsim.domain import EngagementCondition, MessageStep, WaitStep
+    from teamsim.model import EngagementCondition, MessageStep, WaitStep
 
     if isinstance(step, MessageStep):
         return step.channel + (f" · {step.brief}" if step.brief else "")
@@ -150,7 +150,7 @@ def _details(step: MessageStep | WaitStep | BranchStep) -> str:
 def _step_rows(
     steps: list[Any], prefix: str = "", depth: int = 0
 ) -> Iterator[tuple[str, str, str, str]]:
-    from teamsim.domain import BranchStep
+    from teamsim.model import BranchStep
 
     for index, step in enumerate(steps, start=1):
         number = f"{prefix}{index}"
@@ -314,8 +314,7 @@ def _check_wait_options(days: float | None, hours: float | None) -> None:
     database is opened."""
     import pydantic
 
-    from teamsim._validation import format_errors
-    from teamsim.domain import WaitStep
+    from teamsim.model import WaitStep, format_errors
 
     try:
         WaitStep(id="s1", days=days or 0, hours=hours or 0)
@@ -399,7 +398,7 @@ def seq_set(
         raise fail("nothing to set: give --channel, --days/--hours or --brief")
     _check_wait_options(days, hours)
 
-    from teamsim.domain import WaitStep
+    from teamsim.model import WaitStep
 
     def change(seq: Sequence) -> None:
         if channel is not None:
@@ -450,8 +449,7 @@ def seq_enroll(
     """Put a contact onto a sequence."""
     import pydantic
 
-    from teamsim._validation import format_errors
-    from teamsim.domain import Contact
+    from teamsim.model import Contact, format_errors
 
     attributes: dict[str, str | int | float | bool] = {}
     for item in attr or []:

@@ -56,8 +56,14 @@ import yaml
 from scipy import stats
 
 from teamsim import _runfolder
-from teamsim._validation import format_errors, shorten
-from teamsim.errors import DatabaseError, ScenarioError, TeamsimError, ValidationError
+from teamsim.model import (
+    DatabaseError,
+    ScenarioError,
+    TeamsimError,
+    ValidationError,
+    format_errors,
+    shorten,
+)
 from teamsim.scenario import load_scenario
 from teamsim.sim import (
     METRICS,

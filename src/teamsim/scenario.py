@@ -16,7 +16,7 @@ Conveniences applied before validation, so files stay short:
   the workspace: a sequence shipped in a scenario is meant to run. Write ``status: draft`` or
   ``status: paused`` to hold it back (a timeline ``activate`` action can start it later).
 
-Every problem is reported in one :class:`~teamsim.errors.ScenarioError` with one line per
+Every problem is reported in one :class:`~teamsim.model.errors.ScenarioError` with one line per
 problem, ``FILE: path: message``, where FILE is the path as the caller gave it::
 
     scenarios/x.yaml: sequences[0].steps[2].days: must be >= 0, got -1
@@ -38,8 +38,7 @@ from typing import Any
 import pydantic
 
 from teamsim._scenario_yaml import load_yaml, read_text
-from teamsim._validation import format_errors, shorten
-from teamsim.errors import ScenarioError
+from teamsim.model import ScenarioError, format_errors, shorten
 from teamsim.sim import World
 
 __all__ = ["load_scenario", "parse_scenario", "scenario_schema"]

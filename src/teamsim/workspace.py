@@ -19,20 +19,22 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
-from teamsim.domain import (
+from teamsim.model import (
     AttributeCondition,
     BranchStep,
+    ConflictError,
     Contact,
     EngagementCondition,
     Enrollment,
     EnrollmentStatus,
     MessageStep,
+    NotFoundError,
     Sequence,
     SequenceStatus,
     SequenceVersion,
+    StaleVersionError,
     WaitStep,
 )
-from teamsim.errors import ConflictError, NotFoundError, StaleVersionError
 from teamsim.store import Store, UnitOfWork
 
 __all__ = ["EDIT_ATTEMPTS", "Clock", "Workspace", "first_step_id", "wall_clock"]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from teamsim.agents import Draft, DraftRequest, ThreadMessage
-from teamsim.domain import Contact, MessageStep, Sequence
+from teamsim.model import Contact, MessageStep, Sequence
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from teamsim.agents import Draft, FakeDrafter, RuleReviewer, Team, TeamMember, TemplateDrafter
-from teamsim.domain import Teammate, TeammateRole
-from teamsim.errors import NotFoundError, ValidationError
+from teamsim.model import NotFoundError, Teammate, TeammateRole, ValidationError
 
 BOTH = [TeammateRole.DRAFTER, TeammateRole.REVIEWER]
 

@@ -21,8 +21,7 @@ from teamsim.agents import (
     check_template,
     find_placeholders,
 )
-from teamsim.domain import Contact, MessageStep
-from teamsim.errors import ValidationError
+from teamsim.model import Contact, MessageStep, ValidationError
 
 MakeRequest = Callable[..., DraftRequest]
 Sent = Callable[..., ThreadMessage]

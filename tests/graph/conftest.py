@@ -18,8 +18,8 @@ from teamsim.agents import (
     TeamMember,
     Verdict,
 )
-from teamsim.domain import AutoApproveRule, Contact, MessageStep, Sequence, Teammate
 from teamsim.graph import Pipeline, PipelineResult
+from teamsim.model import AutoApproveRule, Contact, MessageStep, Sequence, Teammate
 from teamsim.store import Store, UnitOfWork
 
 AT = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)

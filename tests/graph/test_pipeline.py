@@ -13,7 +13,6 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 import teamsim.graph
 from teamsim.agents import Draft, DraftRequest, FakeDrafter, Team, TeamMember
-from teamsim.errors import PipelineError
 from teamsim.graph import (
     ApprovalRequest,
     FakeRules,
@@ -24,6 +23,7 @@ from teamsim.graph import (
     ThreadIndexedSaver,
     WorkSegment,
 )
+from teamsim.model import PipelineError
 from teamsim.store import Store, events_digest
 
 from .conftest import AT, World, make_world, passes, revises, writes

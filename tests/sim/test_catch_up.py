@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from teamsim.domain import SendWindow
+from teamsim.model import SendWindow
 from teamsim.sim._catch_up import release_minutes
 
 MONDAY = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # minute 0

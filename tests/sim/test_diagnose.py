@@ -12,8 +12,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete
 
-from teamsim.domain import Contact, EnrollmentStatus, Sequence, SequenceStatus, Teammate
-from teamsim.errors import NotFoundError
+from teamsim.model import (
+    Contact,
+    EnrollmentStatus,
+    NotFoundError,
+    Sequence,
+    SequenceStatus,
+    Teammate,
+)
 from teamsim.sim.diagnose import (
     FIX_ACTIVATE,
     FIX_ENROLL,

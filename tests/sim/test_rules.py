@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from teamsim.agents import FakeReviewer, Review, ReviewRequest, Verdict
-from teamsim.domain import AutoApproveRule
 from teamsim.graph import ApprovalRequest
+from teamsim.model import AutoApproveRule
 from teamsim.scenario import load_scenario
 from teamsim.sim import RulesEngine, Simulation, SimulationResult, World, check_invariants
 from teamsim.sim._rules import RulePreview, preview, preview_world_rules, rule_matches

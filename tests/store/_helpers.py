@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from teamsim.domain import Contact, Sequence, Teammate
+from teamsim.model import Contact, Sequence, Teammate
 from teamsim.store import UnitOfWork
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)

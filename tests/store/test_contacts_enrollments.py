@@ -6,8 +6,16 @@ import threading
 
 import pytest
 
-from teamsim.domain import Contact, EnrollmentStatus, Sequence, Teammate, TeammateRole
-from teamsim.errors import ConflictError, DuplicateEnrollmentError, NotFoundError
+from teamsim.model import (
+    ConflictError,
+    Contact,
+    DuplicateEnrollmentError,
+    EnrollmentStatus,
+    NotFoundError,
+    Sequence,
+    Teammate,
+    TeammateRole,
+)
 from teamsim.store import Store
 
 from ._helpers import T0, at, world

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import OperationalError
 
-from teamsim.errors import DatabaseError, SchemaVersionError, StoreError
+from teamsim.model import DatabaseError, SchemaVersionError, StoreError
 from teamsim.store import DATABASE_URL_ENV, SCHEMA_VERSION, Store
 
 
@@ -178,7 +178,7 @@ def test_a_port_that_is_not_a_number_is_a_store_error() -> None:
 def test_a_full_database_raises_a_database_error_that_survives_re_raising(
     tmp_path: Path
 ) -> None:
-    from teamsim.errors import DatabaseError
+    from teamsim.model import DatabaseError
 
     path = tmp_path / "full.db"
     with Store.open(path) as store:

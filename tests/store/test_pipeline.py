@@ -6,8 +6,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from teamsim.domain import AutoApproveRule
-from teamsim.errors import ConflictError, NotFoundError
+from teamsim.model import AutoApproveRule, ConflictError, NotFoundError
 from teamsim.store import (
     AttentionItem,
     DecisionRecord,

@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from teamsim.domain import BranchStep, SendWindow, Sequence, SequenceStatus
-from teamsim.errors import (
+from teamsim.model import (
+    BranchStep,
     ConflictError,
     NotFoundError,
+    SendWindow,
+    Sequence,
+    SequenceStatus,
     StaleVersionError,
     StoreError,
     ValidationError,

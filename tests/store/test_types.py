@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy.dialects import sqlite
 
-from teamsim.domain import Contact, Sequence
+from teamsim.model import Contact, Sequence
 from teamsim.store import Store
 from teamsim.store._types import UTCDateTime
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from teamsim.errors import ConflictError, NotFoundError
+from teamsim.model import ConflictError, NotFoundError
 from teamsim.store import Store, UnitOfWork
 
 from ._helpers import T0, World, at, world

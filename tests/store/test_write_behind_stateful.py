@@ -42,7 +42,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import create_engine, make_url, text
 
-from teamsim.domain import Contact, Sequence, Teammate
+from teamsim.model import Contact, Sequence, Teammate
 from teamsim.store import (
     AttentionItem,
     DecisionRecord,
@@ -98,7 +98,7 @@ def _attempt(call: Callable[[], Any]) -> Outcome:
     try:
         return ("ok", call())
     except Exception as err:
-        if type(err).__module__ != "teamsim.errors":
+        if type(err).__module__ != "teamsim.model.errors":
             raise
         return ("error", type(err).__name__)
 
@@ -621,7 +621,7 @@ class _Conflict(Exception):
 
 def _not_found(on_model: Callable[[Model], Any], model: Model) -> Any:
     """Run a model operation, naming its failures as the store's errors."""
-    from teamsim.errors import ConflictError, NotFoundError
+    from teamsim.model import ConflictError, NotFoundError
 
     try:
         return on_model(model)

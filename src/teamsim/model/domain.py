@@ -23,7 +23,8 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from teamsim._ranges import (
+from teamsim.model.errors import ActivationError, NotFoundError, ValidationError
+from teamsim.model.ranges import (
     MAX_DAYS,
     AttributeValue,
     Cap,
@@ -33,8 +34,7 @@ from teamsim._ranges import (
     LocalTime,
     StoredId,
 )
-from teamsim._validation import format_errors
-from teamsim.errors import ActivationError, NotFoundError, ValidationError
+from teamsim.model.validation import format_errors
 
 __all__ = [
     "CONTACT_FIELDS",
