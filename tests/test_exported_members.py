@@ -19,9 +19,9 @@ def test_every_exported_name_has_a_docstring() -> None:
 
 
 def test_subpackages_export_explicit_lists() -> None:
-    from teamsim import agents, graph, sim, store
+    from teamsim import agents, graph, model, sim, store
 
-    for package in (agents, graph, sim, store):
+    for package in (agents, graph, model, sim, store):
         assert len(package.__all__) == len(set(package.__all__)), package.__name__
         for name in package.__all__:
             assert hasattr(package, name), f"{package.__name__}.{name} is listed but missing"

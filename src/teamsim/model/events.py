@@ -162,19 +162,30 @@ class _Part:
 
     @classmethod
     def from_payload(cls, data: Mapping[str, JSONValue]) -> Self:
-        """The value stored as ``data`` (the inverse of :meth:`to_payload`)."""
+        """The value stored as ``data`` (the inverse of :meth:`to_payload`).
+
+        Raises:
+            ValueError: ``data`` has a key the class does not know, or lacks one it needs.
+        """
         values: dict[str, Any] = {}
-        for name, key in cls._keys():
+        keys = cls._keys()
+        for name, key in keys:
             if key not in data:
                 continue
             raw = data[key]
-            part = _PART_FIELDS.get((cls.__name__, name))
+            part = _PART_FIELDS.get((cls, name))
             if part is not None and raw is not None:
                 raw = part.from_payload(raw)
             elif isinstance(raw, list):
                 raw = tuple(raw)
             values[name] = raw
-        return cls(**values)
+        if len(values) != len(data):
+            unknown = sorted(set(data) - {key for _, key in keys})
+            raise ValueError(f"{cls.__name__}: unknown payload keys {unknown}")
+        try:
+            return cls(**values)
+        except TypeError as error:  # a required field is missing
+            raise ValueError(f"{cls.__name__}: {error}") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -268,7 +279,8 @@ class SequenceEdited(Payload):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SequenceStatusChanged(Payload):
-    """A sequence was paused or activated (``KIND`` set per instance by :meth:`of`)."""
+    """A sequence was paused or activated (logged with ``kind=``: ``sequence.paused`` or
+    ``sequence.activated``)."""
 
     KIND = EventKind.SEQUENCE_PAUSED
     status: str
@@ -287,7 +299,8 @@ class SequenceCatchUp(Payload):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RuleSwitched(Payload):
-    """An auto-approve rule was switched on or off, with what its caps need to be audited."""
+    """An auto-approve rule was switched on or off (logged with ``kind=``: ``rule.enabled``
+    or ``rule.disabled``), with what its caps need to be audited."""
 
     KIND = EventKind.RULE_ENABLED
     rule_id: int
@@ -371,7 +384,8 @@ class EnrollmentResumed(Payload):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnrollmentEnded(Payload):
-    """An enrollment finished: completed, or ended early (``KIND`` tells which)."""
+    """An enrollment finished (logged with ``kind=``: ``enrollment.completed``, or
+    ``enrollment.ended`` when it ended early: bounced, unsubscribed, ended by the human)."""
 
     KIND = EventKind.ENROLLMENT_ENDED
     status: str
@@ -570,11 +584,14 @@ class MessageQueued(Payload):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageCancelled(Payload):
-    """A queued message was cancelled before it went out."""
+    """A queued message was cancelled before it went out; ``recalled_rule_id``: the
+    auto-approve rule that approved it was switched off (its approval no longer stands)."""
 
     KIND = EventKind.MESSAGE_CANCELLED
+    _OMIT_NONE = frozenset({"recalled_rule_id"})
     message_id: int
     reason: str
+    recalled_rule_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -641,7 +658,6 @@ class ApproverSessionEnded(Payload):
     minutes: float
 
 
-# Payload classes that serve two kinds (the instance's kind is given when it is logged).
 PAYLOADS: Mapping[EventKind, type[Payload]] = {
     **{cls.KIND: cls for cls in (
         RunStarted, RunEnded, SequenceCreated, SequenceEdited, SequenceCatchUp, RuleSuggested,
@@ -651,6 +667,7 @@ PAYLOADS: Mapping[EventKind, type[Payload]] = {
         AttentionOpened, AttentionResolved, DecisionMade, TaskDiscarded, TaskWithdrawn,
         MessageQueued, MessageCancelled, MessageSent, MessageOpened, MessageClicked,
         ReplyReceived, ApproverSessionStarted, ApproverSessionEnded)},
+    # the classes that serve two kinds (the kind is given when the event is logged)
     EventKind.SEQUENCE_PAUSED: SequenceStatusChanged,
     EventKind.SEQUENCE_ACTIVATED: SequenceStatusChanged,
     EventKind.RULE_ENABLED: RuleSwitched,
@@ -660,12 +677,12 @@ PAYLOADS: Mapping[EventKind, type[Payload]] = {
 }
 """The payload class of every event kind (every kind has one)."""
 
-# Nested parts by (payload class name, attribute), for :meth:`_Part.from_payload`.
-_PART_FIELDS: dict[tuple[str, str], type[_Part]] = {
-    ("SequenceCreated", "send_window"): SendWindowLimits,
-    ("SequenceEdited", "send_window"): SendWindowLimits,
-    ("SendLimits", "send_window"): SendWindowLimits,
-    ("AttentionOpened", "rule"): RuleCheck,
+# Nested parts by (class, attribute), for :meth:`_Part.from_payload`.
+_PART_FIELDS: dict[tuple[type[_Part], str], type[_Part]] = {
+    (SequenceCreated, "send_window"): SendWindowLimits,
+    (SequenceEdited, "send_window"): SendWindowLimits,
+    (SendLimits, "send_window"): SendWindowLimits,
+    (AttentionOpened, "rule"): RuleCheck,
 }
 
 
@@ -673,7 +690,8 @@ def parse_payload(kind: str | EventKind, data: Mapping[str, JSONValue]) -> Paylo
     """The typed payload of an event of ``kind`` stored as ``data``.
 
     Raises:
-        ValueError: ``kind`` is not a kind of the vocabulary.
+        ValueError: ``kind`` is not a kind of the vocabulary, or ``data`` is not a payload
+            of that kind (an unknown key, a missing one).
     """
     return PAYLOADS[EventKind(kind)].from_payload(data)
 
