@@ -19,9 +19,10 @@ from teamsim.model import (
     ValidationError,
     WaitStep,
     channels,
-    domain,
+    check_timezone,
     register_channel,
 )
+from teamsim.model import channel as channel_module
 
 
 def ids(seq: Sequence) -> list[str]:
@@ -171,7 +172,7 @@ def test_contact_validates_email_and_time_zone() -> None:
 
 
 def test_registered_channel_becomes_usable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(domain, "_CHANNELS", dict(domain._CHANNELS))
+    monkeypatch.setattr(channel_module, "_CHANNELS", dict(channel_module._CHANNELS))
     register_channel(ChannelSpec(name="whatsapp_test", max_chars=1000))
     assert "whatsapp_test" in channels()
     seq = Sequence.new("s")
@@ -214,7 +215,7 @@ def test_infinite_or_huge_waits_are_refused_by_the_editing_api(edit, message) ->
 )
 def test_junk_time_zone_names_are_a_clear_value_error(name: str) -> None:
     with pytest.raises(ValueError, match=r"^unknown time zone .*use an IANA name"):
-        domain.check_timezone(name)
+        check_timezone(name)
     with pytest.raises(pydantic.ValidationError, match="unknown time zone"):
         Contact.model_validate({"name": "A", "email": "a@example.com", "timezone": name})
 
@@ -224,7 +225,7 @@ def test_the_machines_own_zone_is_refused(name: str) -> None:
     # Both resolve to /etc/localtime: a run's digest would depend on the machine.
     with pytest.raises(ValueError, match=r"^unknown time zone .*this machine's own zone.*"
                                          r"use an IANA name"):
-        domain.check_timezone(name)
+        check_timezone(name)
     with pytest.raises(pydantic.ValidationError, match="unknown time zone"):
         Contact.model_validate({"name": "A", "email": "a@example.com", "timezone": name})
 
@@ -234,12 +235,12 @@ def test_zone_files_outside_the_iana_list_are_refused(name: str) -> None:
     # zoneinfo loads these from a Debian tzdata tree, but they are not IANA names and are not
     # on every machine.
     with pytest.raises(ValueError, match=r"^unknown time zone .*use an IANA name"):
-        domain.check_timezone(name)
+        check_timezone(name)
 
 
 def test_real_time_zone_names_pass() -> None:
     for name in ("UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+5"):
-        assert domain.check_timezone(name) == name
+        assert check_timezone(name) == name
 
 
 def test_moving_the_first_step_up_or_the_last_down_says_so() -> None:

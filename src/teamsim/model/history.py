@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, NamedTuple
 
-from teamsim.model.domain import EnrollmentStatus
 from teamsim.model.events import EventKind, EventRecord
+from teamsim.model.people import EnrollmentStatus
 
 __all__ = [
     "REPLY",

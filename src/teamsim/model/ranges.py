@@ -45,12 +45,16 @@ __all__ = [
     "RunDays",
     "Seed",
     "Sigma",
+    "SimMinutes",
     "StoredId",
     "Weight",
     "WhenDate",
     "WhenDateTime",
     "check_moment",
 ]
+
+SimMinutes = int
+"""Simulated time: a whole number of minutes since the run's start."""
 
 MAX_DAYS = 3650
 """The longest run, wait or offset in days (ten years)."""

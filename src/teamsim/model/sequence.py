@@ -1,312 +1,41 @@
-"""The domain model: sequences and their steps, contacts, enrollments and the things around them.
+"""Sequences: the multi-step plans, their editing operations, sending limits and versions.
 
-Everything here is a pydantic v2 model with ``extra="forbid"``: these objects cross trust
-boundaries (scenario files, the CLI, stored JSON). A :class:`Sequence` carries the editing
-operations of the product's toolbar and step editor; each operation validates the whole result
-before it changes anything, so a rejected edit leaves the sequence exactly as it was.
+A :class:`Sequence` carries the editing operations of the product's toolbar and step editor;
+each operation validates the whole result before it changes anything, so a rejected edit
+leaves the sequence exactly as it was.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import shlex
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, time
 from enum import StrEnum
-from functools import cache
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from typing import Any
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from teamsim.model._base import MODEL as _MODEL
 from teamsim.model.errors import ActivationError, NotFoundError, ValidationError
-from teamsim.model.ranges import (
-    MAX_DAYS,
-    AttributeValue,
-    Cap,
-    Capacity,
-    Days,
-    Hours,
-    LocalTime,
-    StoredId,
+from teamsim.model.ranges import Cap, LocalTime, StoredId
+from teamsim.model.steps import (
+    Arm,
+    AttributeCondition,
+    BranchStep,
+    EngagementCondition,
+    MessageStep,
+    Step,
+    WaitStep,
+    default_label,
 )
+from teamsim.model.steps import message_label as _message_label
+from teamsim.model.steps import wait_label as _wait_label
 from teamsim.model.validation import format_errors
 
-__all__ = [
-    "CONTACT_FIELDS",
-    "MAX_WAIT_DAYS",
-    "AttributeCondition",
-    "AutoApproveRule",
-    "BranchStep",
-    "ChannelSpec",
-    "Condition",
-    "Contact",
-    "EngagementCondition",
-    "Enrollment",
-    "EnrollmentStatus",
-    "MessageStep",
-    "SendWindow",
-    "Sequence",
-    "SequenceStatus",
-    "SequenceVersion",
-    "SimMinutes",
-    "Step",
-    "Teammate",
-    "TeammateRole",
-    "WaitStep",
-    "channel_spec",
-    "channels",
-    "check_timezone",
-    "default_label",
-    "register_channel",
-]
-
-SimMinutes = int
-"""Simulated time: a whole number of minutes since the run's start."""
-
-
-# --------------------------------------------------------------------------------------------
-# Channels
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChannelSpec:
-    """What a message channel allows.
-
-    Attributes:
-        name: the channel's name as used in steps (``email``).
-        max_chars: longest body a message on this channel may have, or ``None`` for no limit.
-        has_subject: whether messages carry a subject line.
-        needs_opt_out: whether every message must carry an opt-out line.
-    """
-
-    name: str
-    max_chars: int | None = None
-    has_subject: bool = False
-    needs_opt_out: bool = False
-
-
-_CHANNELS: dict[str, ChannelSpec] = {
-    "email": ChannelSpec(name="email", has_subject=True, needs_opt_out=True, max_chars=5000),
-    "sms": ChannelSpec(name="sms", max_chars=160),
-    "linkedin": ChannelSpec(name="linkedin", max_chars=1900),
-}
-
-
-_TZ_NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
-_TZ_MAX_CHARS = 64
-_MACHINE_ZONES = frozenset({"localtime", "posixrules"})
-"""Names that resolve to this machine's own zone: a run using one would differ by machine."""
-
-
-@cache
-def _known_zones() -> frozenset[str]:
-    """The IANA names ``zoneinfo`` lists, less the machine's own zone (read once; only ever
-    tested for membership, never iterated)."""
-    return frozenset(available_timezones()) - _MACHINE_ZONES
-
-
-def check_timezone(value: str) -> str:
-    """Return ``value`` if it is an IANA time-zone name ``zoneinfo`` knows, else raise
-    ``ValueError`` saying how to write one.
-
-    Only names shaped like IANA keys (letters, digits, ``_+-`` in ``/``-separated parts, at
-    most 64 characters) reach ``zoneinfo``, which reads them as file paths. ``localtime`` and
-    ``posixrules`` (links to the machine's own zone) and any other name that is not in
-    ``zoneinfo.available_timezones()`` are refused, so a run never depends on the machine.
-    """
-    shown = value if len(value) <= 40 else value[:37] + "..."
-    advice = "use an IANA name such as Europe/Paris"
-    if len(value) > _TZ_MAX_CHARS:
-        raise ValueError(f"unknown time zone {shown!r} ({len(value)} characters; IANA names "
-                         f"have at most {_TZ_MAX_CHARS}); {advice}")
-    if not _TZ_NAME.fullmatch(value):
-        raise ValueError(f"unknown time zone {shown!r}; {advice}")
-    if value in _MACHINE_ZONES:
-        raise ValueError(f"unknown time zone {shown!r} (it is this machine's own zone, so runs "
-                         f"would differ between machines); {advice}")
-    if value not in _known_zones():
-        raise ValueError(f"unknown time zone {shown!r}; {advice}")
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"unknown time zone {shown!r}; {advice}") from None
-    return value
-
-
-def register_channel(spec: ChannelSpec) -> None:
-    """Make a new message channel available to steps (for example ``whatsapp``)."""
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", spec.name):
-        raise ValueError(f"channel name must be lower-case letters, digits, _; got {spec.name!r}")
-    _CHANNELS[spec.name] = spec
-
-
-def channels() -> list[str]:
-    """The names of the known channels, sorted."""
-    return sorted(_CHANNELS)
-
-
-def channel_spec(name: str) -> ChannelSpec:
-    """The :class:`ChannelSpec` of a known channel."""
-    try:
-        return _CHANNELS[name]
-    except KeyError:
-        raise ValidationError(
-            f"unknown channel {name!r}; use one of: {', '.join(channels())}"
-        ) from None
-
-
-# --------------------------------------------------------------------------------------------
-# Steps
-
-_MODEL = ConfigDict(extra="forbid", validate_assignment=True)
-
-CONTACT_FIELDS = ("name", "email", "company", "timezone")
-"""Contact fields a branch condition may test; free attributes are ``attributes.<key>``."""
-
-
-class AttributeCondition(BaseModel):
-    """Holds when a contact field or free attribute compares as stated.
-
-    ``field`` is one of :data:`CONTACT_FIELDS` or ``attributes.<key>``.
-    """
-
-    model_config = _MODEL
-    kind: Literal["attribute"] = "attribute"
-    field: str
-    op: Literal["equals", "not_equals", "in", "contains", "exists", "gt", "lt"] = "equals"
-    value: Any = None
-
-    @field_validator("value")
-    @classmethod
-    def _finite_value(cls, value: Any) -> Any:
-        items = value if isinstance(value, list) else [value]
-        if any(isinstance(v, float) and not math.isfinite(v) for v in items):
-            raise ValueError(f"must be a finite number, text or a list of them, got {value}")
-        return value
-
-    @field_validator("field")
-    @classmethod
-    def _known_field(cls, value: str) -> str:
-        if value in CONTACT_FIELDS or re.fullmatch(r"attributes\.[A-Za-z_][\w\-]*", value):
-            return value
-        raise ValueError(
-            f"unknown field {value!r}; use one of {', '.join(CONTACT_FIELDS)} "
-            "or attributes.<name>"
-        )
-
-    def holds(self, contact: Contact) -> bool:
-        """Whether the condition holds for ``contact``."""
-        if self.field.startswith("attributes."):
-            key = self.field.removeprefix("attributes.")
-            present = key in contact.attributes
-            actual: Any = contact.attributes.get(key)
-        else:
-            actual = getattr(contact, self.field)
-            present = actual not in (None, "")
-        if self.op == "exists":
-            return present
-        if self.op == "equals":
-            return bool(actual == self.value)
-        if self.op == "not_equals":
-            return bool(actual != self.value)
-        if self.op == "in":
-            return isinstance(self.value, list) and actual in self.value
-        if self.op == "contains":
-            return isinstance(actual, str) and str(self.value).lower() in actual.lower()
-        if not present or not isinstance(actual, (int, float)):
-            return False
-        return bool(actual > self.value) if self.op == "gt" else bool(actual < self.value)
-
-
-class EngagementCondition(BaseModel):
-    """Holds on how the contact engaged with an earlier message step of the same sequence.
-
-    ``opened``/``clicked`` hold when the contact did so (within ``within_days`` of the send, if
-    given); ``not_opened`` holds when they did not open it within ``within_days`` (required).
-    """
-
-    model_config = _MODEL
-    kind: Literal["engagement"] = "engagement"
-    step_id: str
-    event: Literal["opened", "clicked", "not_opened"]
-    within_days: Days | None = None
-
-    @model_validator(mode="after")
-    def _window_for_not_opened(self) -> EngagementCondition:
-        if self.event == "not_opened" and self.within_days is None:
-            raise ValueError("a not_opened condition needs within_days (for example 3)")
-        return self
-
-
-Condition = Annotated[AttributeCondition | EngagementCondition, Field(discriminator="kind")]
-
-
-class MessageStep(BaseModel):
-    """Send one message on a channel; the teammate drafts it from ``brief`` or the templates."""
-
-    model_config = _MODEL
-    kind: Literal["message"] = "message"
-    id: str
-    label: str = ""
-    channel: str = "email"
-    brief: str = ""
-    subject_template: str | None = None
-    body_template: str | None = None
-
-    @field_validator("channel")
-    @classmethod
-    def _known_channel(cls, value: str) -> str:
-        if value not in _CHANNELS:
-            raise ValueError(f"unknown channel {value!r}; use one of: {', '.join(channels())}")
-        return value
-
-
-MAX_WAIT_DAYS = MAX_DAYS
-"""Longest wait a step may have in days (ten years); ``hours`` may be at most 24 times this."""
-
-
-class WaitStep(BaseModel):
-    """Wait before the next step: ``days`` (may be fractional) plus ``hours``, both finite,
-    ``0 <= days <= 3650`` and ``0 <= hours <= 87600``."""
-
-    model_config = _MODEL
-    kind: Literal["wait"] = "wait"
-    id: str
-    label: str = ""
-    days: Days = 0
-    hours: Hours = 0
-
-    @property
-    def minutes(self) -> SimMinutes:
-        """The wait in whole simulated minutes (rounded to the nearest minute)."""
-        return round((self.days * 24 + self.hours) * 60)
-
-
-class BranchStep(BaseModel):
-    """Take ``then_steps`` when ``condition`` holds for the person, ``else_steps`` otherwise."""
-
-    model_config = _MODEL
-    kind: Literal["branch"] = "branch"
-    id: str
-    label: str = ""
-    condition: Condition
-    then_steps: list[Step] = Field(default_factory=list)
-    else_steps: list[Step] = Field(default_factory=list)
-
-
-Step = Annotated[MessageStep | WaitStep | BranchStep, Field(discriminator="kind")]
-BranchStep.model_rebuild()
-
-Arm = Literal["then", "else"]
-
-
-# --------------------------------------------------------------------------------------------
-# Sequences
+__all__ = ["SendWindow", "Sequence", "SequenceStatus", "SequenceVersion"]
 
 
 class SequenceStatus(StrEnum):
@@ -669,30 +398,6 @@ def _find(steps: list[dict[str, Any]], step_id: str) -> tuple[list[dict[str, Any
     return None
 
 
-def default_label(step: MessageStep | WaitStep) -> str:
-    """The label a step gets when it is added without one (``Wait 3 days``, ``SMS message``).
-
-    A step whose label is its default label has no label of the user's: editing its values
-    (:meth:`Sequence.set_wait`, :meth:`Sequence.set_channel`) changes the label to match.
-    """
-    if isinstance(step, WaitStep):
-        return _wait_label(step.days, step.hours)
-    return _message_label(step.channel)
-
-
-def _message_label(channel: str) -> str:
-    return f"{channel.capitalize() if channel != 'sms' else 'SMS'} message"
-
-
-def _wait_label(days: float, hours: float) -> str:
-    parts = []
-    if days:
-        parts.append(f"{days:g} day{'s' if days != 1 else ''}")
-    if hours:
-        parts.append(f"{hours:g} hour{'s' if hours != 1 else ''}")
-    return "Wait " + (" ".join(parts) if parts else "0 days")
-
-
 class SequenceVersion(BaseModel):
     """One saved version of a sequence: what it was at ``saved_at``."""
 
@@ -701,114 +406,3 @@ class SequenceVersion(BaseModel):
     version: StoredId
     saved_at: datetime
     sequence: Sequence
-
-
-# --------------------------------------------------------------------------------------------
-# Contacts and enrollments
-
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-
-class Contact(BaseModel):
-    """A person who can be enrolled: name, email, company, time zone and free attributes."""
-
-    model_config = _MODEL
-    id: StoredId | None = None
-    name: str = Field(min_length=1)
-    email: str
-    company: str = ""
-    timezone: str = "UTC"
-    attributes: dict[str, AttributeValue] = Field(default_factory=dict)
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if not _EMAIL.fullmatch(value):
-            raise ValueError(f"not an email address: {value!r}; write it as name@example.com")
-        return value.lower()
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        return check_timezone(value)
-
-    @property
-    def first_name(self) -> str:
-        """The first word of the name."""
-        return self.name.split()[0]
-
-
-class EnrollmentStatus(StrEnum):
-    """Where one person stands in one sequence."""
-
-    ACTIVE = "active"
-    PAUSED = "paused"  # the person replied (or the human paused them)
-    COMPLETED = "completed"
-    BOUNCED = "bounced"
-    UNSUBSCRIBED = "unsubscribed"
-    ENDED = "ended"  # the human ended it
-
-
-class Enrollment(BaseModel):
-    """A contact on a sequence: status, the step they are at and when it is next due."""
-
-    model_config = _MODEL
-    id: StoredId | None = None
-    sequence_id: StoredId
-    contact_id: StoredId
-    status: EnrollmentStatus = EnrollmentStatus.ACTIVE
-    current_step_id: str | None = None
-    next_due_at: datetime | None = None
-    enrolled_at: datetime
-    paused_at: datetime | None = None
-    ended_reason: str | None = None
-
-
-# --------------------------------------------------------------------------------------------
-# Teammates and rules
-
-
-class TeammateRole(StrEnum):
-    """What a teammate can do in the pipeline."""
-
-    DRAFTER = "drafter"
-    REVIEWER = "reviewer"
-
-
-class Teammate(BaseModel):
-    """An AI teammate: the roles it takes and how many tasks it works on at once."""
-
-    model_config = _MODEL
-    id: StoredId | None = None
-    name: str = Field(min_length=1)
-    roles: list[TeammateRole] = Field(
-        default_factory=lambda: [TeammateRole.DRAFTER, TeammateRole.REVIEWER]
-    )
-    capacity: Capacity = 1
-
-
-class AutoApproveRule(BaseModel):
-    """Approve matching drafts without asking: off when created, capped, audited.
-
-    A field left ``None`` matches anything. ``max_total``/``max_per_day`` cap how many drafts the
-    rule approves in all and per day (in the human's time zone).
-    """
-
-    model_config = _MODEL
-    id: StoredId | None = None
-    name: str = Field(min_length=1)
-    enabled: bool = False
-    sequence: str | None = None
-    step: str | None = None
-    channel: str | None = None
-    teammate: str | None = None
-    require_clean_review: bool = True
-    max_total: Cap | None = None
-    max_per_day: Cap | None = None
-
-    @field_validator("channel")
-    @classmethod
-    def _channel(cls, value: str | None) -> str | None:
-        if value is not None and value not in _CHANNELS:
-            raise ValueError(f"unknown channel {value!r}; use one of: {', '.join(channels())}")
-        return value
