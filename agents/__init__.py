@@ -7,6 +7,7 @@ A :class:`Team` pairs each teammate with its drafter and reviewer and picks, det
 who reviews each draft; nobody reviews their own.
 """
 
+from teamsim.agents._sandbox import check_template
 from teamsim.agents._text import find_placeholders
 from teamsim.agents._types import (
     Draft,
@@ -20,7 +21,7 @@ from teamsim.agents._types import (
     ThreadMessage,
     Verdict,
 )
-from teamsim.agents.drafter import DraftStyle, MessageTemplate, TemplateDrafter, check_template
+from teamsim.agents.drafter import DraftStyle, MessageTemplate, TemplateDrafter
 from teamsim.agents.reviewer import Check, ReviewRules, RuleReviewer
 from teamsim.agents.team import Team, TeamMember
 
