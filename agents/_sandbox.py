@@ -124,7 +124,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         for loop in tree.find_all(nodes.For):
             loop.iter = nodes.Call(nodes.Name(_COUNTED, "load"), [loop.iter], [], None, None)
         checked = _ConcatChecked().visit(tree)
-        assert isinstance(checked, nodes.Template)
+        if not isinstance(checked, nodes.Template):  # the transformer keeps the root
+            raise TypeError(f"a template parsed to {type(checked).__name__}")
         return checked
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:

@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Iterator
 from datetime import datetime, time
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -36,6 +36,8 @@ from teamsim.model.steps import wait_label as _wait_label
 from teamsim.model.validation import format_errors
 
 __all__ = ["SendWindow", "Sequence", "SequenceStatus", "SequenceVersion"]
+
+_AnyStep = TypeVar("_AnyStep", MessageStep, WaitStep, BranchStep)
 
 
 class SequenceStatus(StrEnum):
@@ -209,9 +211,7 @@ class Sequence(BaseModel):
                 _message_label(channel),
                 "channel": channel, "brief": brief,
                 "subject_template": subject_template, "body_template": body_template}
-        step = self._insert(data, position, parent, arm)
-        assert isinstance(step, MessageStep)
-        return step
+        return self._insert(data, position, parent, arm, MessageStep)
 
     def add_email(self, label: str = "Email", **kwargs: Any) -> MessageStep:
         """Add an email step (the toolbar's *Add email*)."""
@@ -230,9 +230,7 @@ class Sequence(BaseModel):
         """Add a wait step of ``days`` plus ``hours`` (the toolbar's *Add wait*)."""
         data = {"kind": "wait", "id": self.next_step_id(), "days": days, "hours": hours,
                 "label": label or _wait_label(days, hours)}
-        step = self._insert(data, position, parent, arm)
-        assert isinstance(step, WaitStep)
-        return step
+        return self._insert(data, position, parent, arm, WaitStep)
 
     def add_branch(
         self,
@@ -246,9 +244,7 @@ class Sequence(BaseModel):
         """Add a branch on ``condition`` with empty arms (the toolbar's *Add branch*)."""
         cond = condition if isinstance(condition, dict) else condition.model_dump()
         data = {"kind": "branch", "id": self.next_step_id(), "label": label, "condition": cond}
-        step = self._insert(data, position, parent, arm)
-        assert isinstance(step, BranchStep)
-        return step
+        return self._insert(data, position, parent, arm, BranchStep)
 
     def label_step(self, step_id: str, label: str) -> None:
         """Give step ``step_id`` the label ``label``; an empty label puts back the default
@@ -329,8 +325,9 @@ class Sequence(BaseModel):
         self.steps = checked.steps
 
     def _insert(
-        self, data: dict[str, Any], position: int | None, parent: str | None, arm: Arm
-    ) -> MessageStep | WaitStep | BranchStep:
+        self, data: dict[str, Any], position: int | None, parent: str | None, arm: Arm,
+        kind: type[_AnyStep],
+    ) -> _AnyStep:
         steps = self._dump_steps()
         target = steps
         if parent is not None:
@@ -352,7 +349,11 @@ class Sequence(BaseModel):
         self._replace_steps(steps)
         if number := _STEP_ID.fullmatch(str(data["id"])):
             self.last_step_number = max(self.last_step_number, int(number.group(1)))
-        return self.step(str(data["id"]))
+        step = self.step(str(data["id"]))
+        if not isinstance(step, kind):  # the data's "kind" picked another class: a bug here
+            raise TypeError(f"step {step.id!r} was added as a {type(step).__name__}, "
+                            f"not a {kind.__name__}")
+        return step
 
     def _update(self, step_id: str, expect: str | None = None, **changes: Any) -> None:
         steps = self._dump_steps()
