@@ -275,7 +275,18 @@ class _Audit:
 
 
 _APPROVALS = ("approve", "edit")
-_KIND_OF = operator.attrgetter("type")  # the decisions that let a message go out
+_KIND_OF = operator.attrgetter("type")
+
+# Metrics that count the events of one kind (counted all at once, not one handler call each).
+_COUNTED = {
+    "drafts": EventKind.DRAFT_CREATED,
+    "withdrawn": EventKind.TASK_WITHDRAWN,
+    "cancelled": EventKind.MESSAGE_CANCELLED,
+    "sent": EventKind.MESSAGE_SENT,
+    "opened": EventKind.MESSAGE_OPENED,
+    "clicked": EventKind.MESSAGE_CLICKED,
+    "rule_suggestions": EventKind.RULE_SUGGESTED,
+}  # the decisions that let a message go out
 
 
 class _Limits:
@@ -395,8 +406,8 @@ class _Tally:
 
     def run(self, events: Sequence[EventRecord]) -> None:
         kinds = Counter(map(_KIND_OF, events))
-        self.counts.update(opened=kinds[EventKind.MESSAGE_OPENED],
-                           clicked=kinds[EventKind.MESSAGE_CLICKED])
+        for name, kind in _COUNTED.items():
+            self.counts[name] = kinds[kind]
         counters, peak = self.counters, self.peak
         for ev in events:
             count = counters.get(ev.type)
@@ -407,7 +418,6 @@ class _Tally:
         self.peak = peak
 
     def draft(self, ev: EventRecord) -> None:
-        self.counts["drafts"] += 1
         self.counts["revisions"] += ev.payload.get("revision", 0) > 0
 
     def attention_opened(self, ev: EventRecord) -> None:
@@ -431,17 +441,14 @@ class _Tally:
             self.latencies.append((ev.at - self.opened_at.pop(ev.task_id)).total_seconds() / 3600)
 
     def withdrawn(self, ev: EventRecord) -> None:
-        self.counts["withdrawn"] += 1
         self.open_items -= 1
 
     def cancelled(self, ev: EventRecord) -> None:
-        self.counts["cancelled"] += 1
         # A rule switched off recalls what it approved and has not sent: that approval no
         # longer stands (the step is drafted again for the human).
         self.counts["approvals_rule"] -= ev.payload.get("recalled_rule_id") is not None
 
     def sent(self, ev: EventRecord) -> None:
-        self.counts["sent"] += 1
         self.messaged.add(ev.contact_id)
 
     def reply(self, ev: EventRecord) -> None:
@@ -454,7 +461,6 @@ class _Tally:
         self.open_items -= 1
 
     def suggested(self, ev: EventRecord) -> None:
-        self.counts["rule_suggestions"] += 1
         self.open_items += 1
 
     def run_ended(self, ev: EventRecord) -> None:
