@@ -13,6 +13,7 @@ requires; and parsing every payload costs about three times the audit and metric
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import statistics
 from collections import Counter
@@ -121,9 +122,13 @@ _SHARED: list[tuple[tuple[EventRecord, ...], dict[int, EnrollmentHistory]]] = []
 
 
 def _shared_fold(events: Sequence[EventRecord]) -> dict[int, EnrollmentHistory] | None:
-    if _SHARED and _SHARED[0][0] is events:
-        return _SHARED.pop()[1]
-    return None
+    """The audit's fold of ``events`` (the same object), taken out of the slot; else None."""
+    entry = next(iter(_SHARED), None)
+    if entry is None or entry[0] is not events:
+        return None
+    with contextlib.suppress(ValueError):  # another thread took it meanwhile: it is the same
+        _SHARED.remove(entry)
+    return entry[1]
 
 
 class _Audit:

@@ -239,3 +239,20 @@ def test_the_folds_final_states_are_the_stores_after_every_shipped_scenario(
             assert history.sequence_id == row.sequence_id
             assert history.contact_id == row.contact_id
             assert history.created_at == row.enrolled_at
+
+
+def test_the_metrics_reuse_the_audits_fold_and_agree_without_it(
+    shipped_runs: dict[str, tuple[tuple[EventRecord, ...], list]],  # type: ignore[type-arg]
+) -> None:
+    from teamsim.sim import audit, compute_metrics
+
+    from ..strategies import world as small_world
+
+    events, _ = shipped_runs["replies-pause-people.yaml"]
+    world = small_world()
+    alone = compute_metrics(events, world, 7 * 1440)
+    counters, _ = audit(events)
+    assert compute_metrics(events, world, 7 * 1440, invariants=counters) == alone
+    assert compute_metrics(list(events), world, 7 * 1440, invariants=counters) == alone
+    assert alone["enrolled"] == len(fold(events))
+    assert alone["paused_by_reply"] > 0
