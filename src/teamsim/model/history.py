@@ -282,7 +282,7 @@ def _created(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
     h.step_id = p.get("step_id")
     h.due_at = None
     h.states.append(_new(State, (ev.at, ev.seq, _E_ENROLLMENT_CREATED, _P_CREATED,
-                          h.status, h.step_id, None)))
+                                 h.status, h.step_id, None)))
 
 
 def _wait_started(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
@@ -291,49 +291,49 @@ def _wait_started(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> N
     h.due_at = due = datetime.fromisoformat(until) if until else None
     h.wait_until = ev.at + timedelta(minutes=p["minutes"])
     h.states.append(_new(State, (ev.at, ev.seq, _E_WAIT_STARTED, _P_WAITING, h.status,
-                          step_id, due)))
+                                 step_id, due)))
 
 
 def _branch_waiting(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
     h.step_id = p.get("step_id")
     h.states.append(_new(State, (ev.at, ev.seq, _E_BRANCH_WAITING, _P_WAITING, h.status,
-                          h.step_id, h.due_at)))
+                                 h.step_id, h.due_at)))
 
 
 def _wait_done(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
     h.due_at = None
     h.states.append(_new(State, (ev.at, ev.seq, _E_WAIT_DONE, _P_NEXT, h.status,
-                          h.step_id, None)))
+                                 h.step_id, None)))
 
 
 def _step_skipped(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
     h.due_at = None
     h.states.append(_new(State, (ev.at, ev.seq, _E_STEP_SKIPPED, _P_NEXT, h.status,
-                          h.step_id, None)))
+                                 h.step_id, None)))
 
 
 def _branch_taken(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
     h.states.append(_new(State, (ev.at, ev.seq, _E_BRANCH_TAKEN, _P_NEXT, h.status,
-                          h.step_id, h.due_at)))
+                                 h.step_id, h.due_at)))
 
 
 def _step_due(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
     h.step_id = step_id = p.get("step_id")
     h.due_at = ev.at
     h.states.append(_new(State, (ev.at, ev.seq, _E_STEP_DUE, _P_DUE, h.status, step_id,
-                          ev.at)))
+                                 ev.at)))
 
 
 def _step_parked(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
     h.states.append(_new(State, (ev.at, ev.seq, _E_STEP_PARKED, _P_PARKED, h.status,
-                          h.step_id, h.due_at)))
+                                 h.step_id, h.due_at)))
 
 
 def _sent(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
     h.due_at = None
     h.sends.append(_new(Send, (ev.at, ev.seq, p.get("message_id"), p.get("step_id"), ev.task_id)))
     h.states.append(_new(State, (ev.at, ev.seq, _E_MESSAGE_SENT, _P_SENT, h.status,
-                          h.step_id, None)))
+                                 h.step_id, None)))
 
 
 def _reply(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
@@ -346,7 +346,7 @@ def _paused(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
     h.paused_at = ev.at
     h.pauses.append(Pause(ev.at, p.get("reason", ""), p.get("step_id")))
     h.states.append(_new(State, (ev.at, ev.seq, _E_ENROLLMENT_PAUSED, _P_PAUSED,
-                          _S_PAUSED, h.step_id, h.due_at)))
+                                 _S_PAUSED, h.step_id, h.due_at)))
 
 
 def _resumed(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
@@ -357,7 +357,7 @@ def _resumed(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
     if h.pauses and h.pauses[-1].resumed_at is None:
         h.pauses[-1] = h.pauses[-1]._replace(resumed_at=ev.at, resumed_by=p.get("by"))
     h.states.append(_new(State, (ev.at, ev.seq, _E_ENROLLMENT_RESUMED, _P_RESUMED,
-                          _S_ACTIVE, h.step_id, h.due_at)))
+                                 _S_ACTIVE, h.step_id, h.due_at)))
 
 
 def _moved(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
@@ -366,7 +366,7 @@ def _moved(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
     h.wait_until = None
     h.moves.append(Move(ev.at, p.get("from"), p.get("to")))
     h.states.append(_new(State, (ev.at, ev.seq, _E_ENROLLMENT_MOVED, _P_MOVED, h.status,
-                          h.step_id, None)))
+                                 h.step_id, None)))
 
 
 def _completed(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
