@@ -30,8 +30,8 @@ from teamsim.store._store import (
     DEFAULT_DATABASE,
     SCHEMA_VERSION,
     Store,
-    UnitOfWork,
 )
+from teamsim.store._uow import UnitOfWork
 
 __all__ = [
     "DATABASE_URL_ENV",

@@ -648,7 +648,7 @@ def _empty(store: Store) -> None:
     tables = [table for table in reversed(Base.metadata.sorted_tables)
               if table.name != MetaRow.__tablename__]
     with store.unit_of_work() as uow:
-        connection = uow._conn()
+        connection = uow._session.connection()
         if store.dialect == "postgresql":
             names = ", ".join(f'"{table.name}"' for table in tables)
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
