@@ -46,7 +46,17 @@ from teamsim.graph._types import (
     WorkKind,
     WorkSegment,
 )
-from teamsim.model import Contact, MessageStep, Sequence
+from teamsim.model import (
+    Contact,
+    DecisionMade,
+    DraftCreated,
+    MessageQueued,
+    MessageStep,
+    Payload,
+    ReviewDone,
+    Sequence,
+    TaskDiscarded,
+)
 from teamsim.store import UnitOfWork
 
 __all__ = ["RunContext", "State", "TaskInfo", "TaskState", "builder", "initial_state"]
@@ -144,11 +154,11 @@ class RunContext:
         ))
         self.elapsed += minutes
 
-    def event(self, type: str, at: datetime, payload: dict[str, Any]) -> None:
+    def event(self, payload: Payload, at: datetime) -> None:
         """Append an event about this task to the event log."""
         task = self.task
         self.uow.events.append(
-            type, at, payload,
+            payload, at,
             sequence_id=task.sequence.id if task.sequence is not None else None,
             enrollment_id=task.enrollment_id, contact_id=task.contact_id, task_id=task.task_id,
         )
@@ -183,10 +193,10 @@ def draft(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     kind: WorkKind = "draft" if revision == 0 else "revision"
     ctx.record_work(task.drafter_id, task.drafter.name, kind, minutes, draft_id)
     ctx.request = request
-    ctx.event("draft.created", at, {
-        "draft_id": draft_id, "revision": revision, "author_id": task.drafter_id,
-        "author": task.drafter.name, "minutes": minutes, "notes": list(task_state["notes"]),
-    })
+    ctx.event(DraftCreated(
+        draft_id=draft_id, revision=revision, author_id=task.drafter_id,
+        author=task.drafter.name, minutes=minutes, notes=tuple(task_state["notes"]),
+    ), at)
     return _changed(task_state, revision=revision, draft_id=draft_id, subject=written.subject,
                     body=written.body)
 
@@ -211,11 +221,11 @@ def review(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
         verdict=verdict.value, notes=reasons, minutes=minutes, at=at,
     )
     ctx.record_work(task.reviewer_id, task.reviewer.name, "review", minutes, task_state["draft_id"])
-    ctx.event("review.done", at, {
-        "review_id": review_id, "draft_id": task_state["draft_id"], "reviewer_id": task.reviewer_id,
-        "reviewer": task.reviewer.name, "verdict": verdict.value, "notes": reasons,
-        "minutes": minutes,
-    })
+    ctx.event(ReviewDone(
+        review_id=review_id, draft_id=task_state["draft_id"], reviewer_id=task.reviewer_id,
+        reviewer=task.reviewer.name, verdict=verdict.value, notes=tuple(reasons),
+        minutes=minutes,
+    ), at)
     rounds = task_state["rounds"] + 1
     passed = verdict is Verdict.PASS
     update: dict[str, Any] = {
@@ -315,9 +325,11 @@ def gate(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
         subject=decision["subject"] if approved else None,
         body=decision["body"] if approved else None, at=at,
     )
-    ctx.event("decision.made", at, {
-        "decision_id": decision_id, "draft_id": task_state["draft_id"], **decision,
-    })
+    ctx.event(DecisionMade(
+        decision_id=decision_id, draft_id=task_state["draft_id"], action=decision["action"],
+        by=decision["by"], rule_id=decision["rule_id"], note=decision["note"],
+        subject=decision["subject"], body=decision["body"], redraft=decision["redraft"],
+    ), at)
     update: dict[str, Any] = {"decision": decision}
     if decision["redraft"]:
         note = decision["note"] or "the human rejected this draft; write a different one"
@@ -351,11 +363,11 @@ def send(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
         subject=decision["subject"], body=decision["body"], teammate_id=task.drafter_id, at=at,
     )
     if created:
-        ctx.event("message.queued", at, {
-            "message_id": message_id, "draft_id": task_state["draft_id"], "channel": task.channel,
-            "teammate_id": task.drafter_id, "by": decision["by"],
-            "rule_id": decision["rule_id"], "edited": decision["action"] == "edit",
-        })
+        ctx.event(MessageQueued(
+            message_id=message_id, draft_id=task_state["draft_id"], channel=task.channel,
+            teammate_id=task.drafter_id, by=decision["by"],
+            rule_id=decision["rule_id"], edited=decision["action"] == "edit",
+        ), at)
     return _changed(task_state, decision={**decision, "message_id": message_id})
 
 
@@ -365,10 +377,10 @@ def discard(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
     decision = task_state["decision"]
     assert decision is not None
-    ctx.event("task.discarded", ctx.now(), {
-        "draft_id": task_state["draft_id"], "reason": "rejected", "note": decision["note"],
-        "outcome": "skipped" if ctx.task.kind == "step" else "discarded",
-    })
+    ctx.event(TaskDiscarded(
+        draft_id=task_state["draft_id"], reason="rejected", note=decision["note"],
+        outcome="skipped" if ctx.task.kind == "step" else "discarded",
+    ), ctx.now())
     return {}
 
 

@@ -23,7 +23,17 @@ from teamsim.graph._types import (
     PipelineStatus,
     RuleEvaluator,
 )
-from teamsim.model import ConflictError, Contact, MessageStep, PipelineError, Sequence
+from teamsim.model import (
+    AttentionOpened,
+    ConflictError,
+    Contact,
+    MessageStep,
+    PipelineError,
+    RuleCheck,
+    Sequence,
+    TaskStarted,
+    TaskWithdrawn,
+)
 from teamsim.store import MessageRecord, TaskRecord, UnitOfWork
 
 __all__ = ["Pipeline"]
@@ -180,10 +190,9 @@ class Pipeline:
 
     def _start(self, task: TaskInfo, uow: UnitOfWork, at: datetime) -> PipelineResult:
         uow.events.append(
-            "task.started", at,
-            {"kind": task.kind, "thread_id": task.thread_id, "channel": task.channel,
-             "drafter_id": task.drafter_id, "reviewer_id": task.reviewer_id,
-             "step_id": task.step.id if task.step is not None else None},
+            TaskStarted(kind=task.kind, thread_id=task.thread_id, channel=task.channel,
+                        drafter_id=task.drafter_id, reviewer_id=task.reviewer_id,
+                        step_id=task.step.id if task.step is not None else None), at,
             sequence_id=task.sequence.id if task.sequence is not None else None,
             enrollment_id=task.enrollment_id, contact_id=task.contact.id, task_id=task.task_id,
         )
@@ -258,7 +267,7 @@ class Pipeline:
         uow.resolve_attention(item_id, status="withdrawn", at=at)
         uow.set_task_status(task_id, "withdrawn", at, outcome="withdrawn")
         uow.events.append(
-            "task.withdrawn", at, {"reason": reason, "attention_id": item_id},
+            TaskWithdrawn(reason=reason, attention_id=item_id), at,
             sequence_id=record.sequence_id, enrollment_id=record.enrollment_id,
             contact_id=record.contact_id, task_id=task_id,
         )
@@ -286,11 +295,12 @@ class Pipeline:
             item_id: int = uow.open_attention(
                 kind="draft", at=ready_at, task_id=task.task_id, payload=attention)
             uow.set_task_status(task.task_id, _AWAITING, ready_at)
-            ctx.event("attention.opened", ready_at, {
-                "attention_id": item_id, "draft_id": attention["draft"]["id"],
-                "flagged": attention["flagged"], "open_concerns": attention["open_concerns"],
-                "rule": attention["rule"],
-            })
+            rule = attention["rule"]
+            ctx.event(AttentionOpened(
+                attention_id=item_id, draft_id=attention["draft"]["id"],
+                flagged=attention["flagged"], open_concerns=tuple(attention["open_concerns"]),
+                rule=None if rule is None else RuleCheck(**rule),
+            ), ready_at)
             self._attention[task.task_id] = item_id
             return PipelineResult(
                 task_id=task.task_id, status="awaiting_approval", attention_id=item_id,

@@ -6,12 +6,12 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, cast, overload
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from teamsim.model import EventRecord
+from teamsim.model import EventKind, EventRecord, Payload
 from teamsim.store._models import EventRow
 from teamsim.store._pending import bulk_insert
 from teamsim.store._types import require_utc
@@ -101,12 +101,39 @@ class EventLog:
         self._flushed_seq: int | None = None
         self._retained: list[EventRecord] | None = None
 
+    @overload
     def append(
         self,
-        type: str,
+        payload: Payload,
         at: datetime,
-        payload: Mapping[str, Any] | None = None,
         *,
+        kind: EventKind | None = None,
+        sequence_id: int | None = None,
+        enrollment_id: int | None = None,
+        contact_id: int | None = None,
+        task_id: int | None = None,
+    ) -> int: ...
+
+    @overload
+    def append(
+        self,
+        payload: str,
+        at: datetime,
+        data: Mapping[str, Any] | None = None,
+        *,
+        sequence_id: int | None = None,
+        enrollment_id: int | None = None,
+        contact_id: int | None = None,
+        task_id: int | None = None,
+    ) -> int: ...
+
+    def append(
+        self,
+        payload: Payload | str,
+        at: datetime,
+        data: Mapping[str, Any] | None = None,
+        *,
+        kind: EventKind | None = None,
         sequence_id: int | None = None,
         enrollment_id: int | None = None,
         contact_id: int | None = None,
@@ -114,17 +141,42 @@ class EventLog:
     ) -> int:
         """Buffer one event and return its sequence number.
 
+        ``uow.events.append(StepDue(step_id="s1"), at, enrollment_id=7)``: the log stores
+        ``payload.to_payload()`` under the type ``payload.KIND``.
+
         Args:
-            type: what happened, for example ``"draft.created"``.
+            payload: what happened, as its typed payload (:mod:`teamsim.model.events`).
             at: when, in simulated time (a timezone-aware datetime).
-            payload: JSON data about it.
+            kind: the event kind, for the payload classes that serve two kinds
+                (``EnrollmentEnded`` is ``enrollment.completed`` or ``enrollment.ended``);
+                ``payload.KIND`` by default.
             sequence_id: the sequence it concerns, if any.
             enrollment_id: the enrollment it concerns, if any.
             contact_id: the contact it concerns, if any.
             task_id: the pipeline task it concerns, if any.
+
+        The older form ``append(type: str, at, payload: dict, ...)`` is still accepted while
+        callers move to the typed one.
         """
-        if not type:
-            raise ValueError("event type must not be empty")
+        copied: dict[str, Any]
+        if isinstance(payload, str):
+            type = payload
+            if not type:
+                raise ValueError("event type must not be empty")
+            if kind is not None:
+                raise TypeError("append(kind=...) goes with a typed payload, not a type string")
+            # Nested lists and dicts are copied too: a caller changing one after the append
+            # must not change the buffered event (the flushed one would keep the old value).
+            copied = (
+                {key: value if value.__class__ in _SCALARS else _nested_copy(value)
+                 for key, value in data.items()} if data else {})
+        else:
+            if data is not None:
+                raise TypeError("append(payload, at, ...): a typed payload takes no dict")
+            # The plain string, as a read from the database gives it back.
+            type = (payload.KIND if kind is None else kind).value
+            # to_payload builds fresh JSON data (tuples as new lists): nothing to copy.
+            copied = payload.to_payload()
         if at.__class__ is not datetime or at.tzinfo is not UTC:
             # Only a value that is not already a UTC datetime needs the checks (the message
             # naming the event is built only then).
@@ -133,11 +185,6 @@ class EventLog:
         if seq is None:
             seq = self._flushed_seq = self._max_seq()
         self._last_seq = seq = seq + 1
-        # Nested lists and dicts are copied too: a caller changing one after the append must
-        # not change the buffered event (the flushed one would keep the old value).
-        copied: dict[str, Any] = (
-            {key: value if value.__class__ in _SCALARS else _nested_copy(value)
-             for key, value in payload.items()} if payload else {})
         buffer = self._buffer
         buffer.append({
             "seq": seq,
