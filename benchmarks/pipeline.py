@@ -120,10 +120,10 @@ class World:
     def __init__(self, contacts: int) -> None:
         self.store = Store.open("sqlite://")
         self.uow: UnitOfWork = self.store.unit_of_work().__enter__()
-        self.sequence = self.uow.add_sequence(Sequence.new("Bench"), AT)
+        self.sequence = self.uow.sequences.add(Sequence.new("Bench"), AT)
         self.step = self.sequence.message_steps()[0]
-        ann = self.uow.add_teammate(Teammate(name="Ann"))
-        bob = self.uow.add_teammate(Teammate(name="Bob"))
+        ann = self.uow.teammates.add(Teammate(name="Ann"))
+        bob = self.uow.teammates.add(Teammate(name="Bob"))
         drafter = FakeDrafter(lambda r: Draft(subject="Hello", body=f"Hi {r.contact.first_name}",
                                               minutes=10))
         reviewer = FakeReviewer(lambda r: Review(verdict=Verdict.PASS, minutes=5))
@@ -132,9 +132,9 @@ class World:
         assert self.sequence.id is not None
         self.people: list[tuple[int, Contact]] = []
         for i in range(contacts):
-            contact = self.uow.add_contact(Contact(name=f"Person {i}", email=f"p{i}@example.com"))
+            contact = self.uow.contacts.add(Contact(name=f"Person {i}", email=f"p{i}@example.com"))
             assert contact.id is not None
-            enrollment = self.uow.enroll(self.sequence.id, contact.id, AT,
+            enrollment = self.uow.enrollments.add(self.sequence.id, contact.id, AT,
                                          current_step_id=self.step.id, next_due_at=AT)
             assert enrollment.id is not None
             self.people.append((enrollment.id, contact))

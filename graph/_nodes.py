@@ -186,7 +186,7 @@ def draft(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     written = task.drafter.drafter.draft(request)
     minutes = max(0, written.minutes)
     at = ctx.now() + timedelta(minutes=minutes)
-    draft_id: int = ctx.uow.add_draft(
+    draft_id: int = ctx.uow.drafts.add(
         task_id=task.task_id, revision=revision, author_id=task.drafter_id,
         subject=written.subject, body=written.body, minutes=minutes, at=at,
     )
@@ -216,7 +216,7 @@ def review(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     at = ctx.now() + timedelta(minutes=minutes)
     verdict = Verdict(checked.verdict)
     reasons = list(checked.reasons)
-    review_id: int = ctx.uow.add_review(
+    review_id: int = ctx.uow.drafts.add_review(
         task_id=task.task_id, draft_id=task_state["draft_id"], reviewer_id=task.reviewer_id,
         verdict=verdict.value, notes=reasons, minutes=minutes, at=at,
     )
@@ -318,7 +318,7 @@ def gate(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
         decision["redraft"] = True
     at = ctx.now()
     approved = decision["action"] != "reject"
-    decision_id = ctx.uow.add_decision(
+    decision_id = ctx.uow.drafts.add_decision(
         task_id=task.task_id, draft_id=task_state["draft_id"], action=decision["action"],
         by="rule" if decision["rule_id"] is not None else "human",
         rule_id=decision["rule_id"], note=decision["note"],
@@ -350,14 +350,14 @@ def after_gate(state: State) -> Literal["send", "draft", "discard"]:
 
 
 def send(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Queue the approved text; ``send_message`` is unique per task, so this sends once."""
+    """Queue the approved text; ``uow.messages.send`` is unique per task, so this sends once."""
     task_state = state["task"]
     ctx = runtime.context
     task = ctx.task
     decision = task_state["decision"]
     assert decision is not None
     at = ctx.now()
-    message_id, created = ctx.uow.send_message(
+    message_id, created = ctx.uow.messages.send(
         task_id=task.task_id, enrollment_id=task.enrollment_id, contact_id=task.contact_id,
         step_id=task.step.id if task.step is not None else None, channel=task.channel,
         subject=decision["subject"], body=decision["body"], teammate_id=task.drafter_id, at=at,

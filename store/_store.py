@@ -80,7 +80,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Concurrent writers (two `teamsim seq` commands, say) wait for each other's write lock
     # instead of failing at once with "database is locked".
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    # The write-behind buffer relies on foreign keys being enforced (see UnitOfWork._of_task).
+    # The write-behind buffer relies on foreign keys being enforced (see Repository._of_task).
     cursor.execute("PRAGMA foreign_keys=ON")
     # WAL + NORMAL keeps commits cheap for a simulator that commits often; a crash can lose
     # the last commits but never corrupts the file. (An in-memory database keeps its journal
@@ -101,8 +101,8 @@ class Store:
     from counters started at the largest stored id, and buffers those writes until it
     flushes. A second process writing the same database at the same time would collide on
     those ids and fail at flush (never interleave silently); readers are fine. Editing
-    sequences and enrollments (:meth:`UnitOfWork.get_sequence_for_update`, then
-    :meth:`UnitOfWork.save_sequence`) is safe from many processes at once.
+    sequences and enrollments (``uow.sequences.get_for_update``, then
+    ``uow.sequences.save``) is safe from many processes at once.
 
     Durability: a commit is what is durable, and buffered writes only reach the database
     when the unit of work flushes or commits (the simulator commits once per simulated day).
