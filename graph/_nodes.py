@@ -38,6 +38,7 @@ from teamsim.agents import (
     ThreadMessage,
     Verdict,
 )
+from teamsim.graph._ports import PipelineStore
 from teamsim.graph._types import (
     ApprovalRequest,
     HumanDecision,
@@ -57,7 +58,6 @@ from teamsim.model import (
     Sequence,
     TaskDiscarded,
 )
-from teamsim.store import UnitOfWork
 
 __all__ = ["RunContext", "State", "TaskInfo", "TaskState", "builder", "initial_state"]
 
@@ -131,7 +131,7 @@ class RunContext:
     """Per-invoke runtime context: the unit of work, simulated time, plug points, and the
     work done so far in this invoke (which is what makes timestamps a truthful schedule)."""
 
-    uow: UnitOfWork
+    uow: PipelineStore
     at: datetime
     task: TaskInfo
     rules: RuleEvaluator

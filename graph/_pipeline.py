@@ -14,6 +14,7 @@ from langgraph.types import Command
 
 from teamsim.agents import Team, TeamMember, ThreadMessage
 from teamsim.graph._nodes import RunContext, State, TaskInfo, builder, initial_state
+from teamsim.graph._ports import PipelineStore
 from teamsim.graph._saver import ThreadIndexedSaver
 from teamsim.graph._types import (
     HumanDecision,
@@ -34,7 +35,7 @@ from teamsim.model import (
     TaskStarted,
     TaskWithdrawn,
 )
-from teamsim.store import MessageRecord, TaskRecord, UnitOfWork
+from teamsim.store import MessageRecord, TaskRecord
 
 __all__ = ["Pipeline"]
 
@@ -104,7 +105,7 @@ class Pipeline:
     def start_step(
         self,
         *,
-        uow: UnitOfWork,
+        uow: PipelineStore,
         enrollment_id: int,
         sequence: Sequence,
         step: MessageStep,
@@ -151,7 +152,7 @@ class Pipeline:
     def start_chat(
         self,
         *,
-        uow: UnitOfWork,
+        uow: PipelineStore,
         contact: Contact,
         text: str,
         teammate: TeamMember,
@@ -188,7 +189,7 @@ class Pipeline:
         )
         return self._start(task, uow, at)
 
-    def _start(self, task: TaskInfo, uow: UnitOfWork, at: datetime) -> PipelineResult:
+    def _start(self, task: TaskInfo, uow: PipelineStore, at: datetime) -> PipelineResult:
         uow.events.append(
             TaskStarted(kind=task.kind, thread_id=task.thread_id, channel=task.channel,
                         drafter_id=task.drafter_id, reviewer_id=task.reviewer_id,
@@ -207,7 +208,7 @@ class Pipeline:
     # -- resuming ------------------------------------------------------------------------------
 
     def resume(
-        self, task_id: int, decision: HumanDecision, *, uow: UnitOfWork, at: datetime
+        self, task_id: int, decision: HumanDecision, *, uow: PipelineStore, at: datetime
     ) -> PipelineResult:
         """Carry the human's decision into the paused task: send, redraft or discard.
 
@@ -249,7 +250,7 @@ class Pipeline:
             self._attention[task_id] = item_id
             raise
 
-    def withdraw(self, task_id: int, reason: str, *, uow: UnitOfWork, at: datetime) -> None:
+    def withdraw(self, task_id: int, reason: str, *, uow: PipelineStore, at: datetime) -> None:
         """Drop a task that awaits approval (the contact replied, the enrollment ended...):
         its attention item is withdrawn and its thread deleted; nothing is sent.
 
@@ -279,7 +280,7 @@ class Pipeline:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _run(self, task: TaskInfo, payload: State | Command[Any], uow: UnitOfWork,
+    def _run(self, task: TaskInfo, payload: State | Command[Any], uow: PipelineStore,
              at: datetime) -> PipelineResult:
         ctx = RunContext(uow=uow, at=at, task=task, rules=self.rules, config=self.config)
         out = self._graph.invoke(
@@ -328,7 +329,7 @@ class Pipeline:
         self._attention.pop(task_id, None)
         self.checkpointer.delete_thread(thread_id)
 
-    def _attention_item(self, task_id: int, uow: UnitOfWork) -> int:
+    def _attention_item(self, task_id: int, uow: PipelineStore) -> int:
         if task_id in self._attention:
             return self._attention[task_id]
         for item in uow.attention.list("open", kind="draft"):
@@ -339,7 +340,7 @@ class Pipeline:
             "the store and the pipeline disagree"
         )
 
-    def _task(self, record: TaskRecord, uow: UnitOfWork) -> TaskInfo:
+    def _task(self, record: TaskRecord, uow: PipelineStore) -> TaskInfo:
         task = self._live.get(record.id)
         if task is not None:
             return task
