@@ -15,7 +15,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from teamsim.model import (
     ConflictError,
@@ -368,8 +368,9 @@ class _Named(Generic[_Stored]):
         self._what = what
         self._rows: dict[int, _Stored] = {}
 
-    def add(self, value: _Stored) -> _Stored:
-        """Store ``value``; returns it with its ``id`` (and, for a sequence, version 1)."""
+    def add(self, value: _Stored, at: datetime | None = None) -> _Stored:
+        """Store ``value``; returns it with its ``id`` (and, for a sequence, version 1).
+        ``at`` is accepted for the store's ``sequences.add(seq, at)`` and not kept."""
         row_id = len(self._rows) + 1
         update: dict[str, Any] = {"id": row_id}
         if isinstance(value, Sequence):
@@ -465,3 +466,12 @@ class InMemoryPipelineStore:
         """Teammates."""
         self.events = MemoryEvents()
         """The event log."""
+
+
+if TYPE_CHECKING:
+    from teamsim.graph._ports import PipelineStore
+    from teamsim.store import UnitOfWork
+
+    def _conforms(uow: UnitOfWork, memory: InMemoryPipelineStore) -> list[PipelineStore]:
+        """Never called: the type checker proves both are pipeline stores."""
+        return [uow, memory]
