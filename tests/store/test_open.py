@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import OperationalError
 
-from teamsim.model import DatabaseError, SchemaVersionError, StoreError
+from teamsim.model import DatabaseError, RunMeta, SchemaVersionError, StoreError
 from teamsim.store import DATABASE_URL_ENV, SCHEMA_VERSION, Store
 
 
@@ -258,3 +258,22 @@ def test_a_read_only_sqlite_store_names_its_file_in_errors(tmp_path: Path) -> No
             uow.meta.set("note", "changed")
         assert str(raised.value).startswith(f"sqlite:///{path}: ")
         assert type(store._engine.pool).__name__ == "QueuePool"
+
+
+def test_the_run_meta_round_trips_under_the_run_keys(store: Store) -> None:
+    run = RunMeta(world="demo", seed=7, start="2025-01-06T09:00:00+00:00", tick_minutes=15,
+                  human_timezone="Europe/Paris")
+    with store.unit_of_work() as uow:
+        assert uow.meta.run() is None
+        uow.meta.save_run(run)
+    with store.unit_of_work() as uow:
+        assert uow.meta.run() == run
+        assert uow.meta.get("run.seed") == "7"
+        assert uow.meta.get("run.tick_minutes") == "15"
+
+
+def test_a_partial_run_meta_is_an_error(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.meta.set("run.start", "2025-01-06T09:00:00+00:00")
+        with pytest.raises(StoreError, match=r"incomplete \(no run.world, run.seed"):
+            uow.meta.run()
