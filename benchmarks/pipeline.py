@@ -6,9 +6,9 @@ thread, with fake agents and an in-memory SQLite store (every store write and ev
 included). The *bare run* is a ``StateGraph`` with the same nodes and edges, every node a
 no-op except the gate's ``interrupt()``, invoked and resumed once on the same kind of
 checkpointer with the same durability, then its thread deleted. Both are timed in the same
-process, alternating blocks, best block of each kept. A third figure runs the pipeline on a
-null unit of work (no SQL) to show how much of the difference is the graph and how much the
-store's writes.
+process, alternating blocks, best block of each kept. A third figure runs the pipeline on
+:class:`teamsim.graph.InMemoryPipelineStore` (no SQL) to show how much of the difference is the
+graph and how much the store's writes.
 
 Run: ``python benchmarks/pipeline.py [--runs 2000] [--blocks 5] [--durability exit]``.
 """
@@ -27,7 +27,13 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
 
 from teamsim.agents import Draft, FakeDrafter, FakeReviewer, Review, TeamMember, Verdict
-from teamsim.graph import HumanDecision, Pipeline, PipelineConfig
+from teamsim.graph import (
+    HumanDecision,
+    InMemoryPipelineStore,
+    Pipeline,
+    PipelineConfig,
+    PipelineStore,
+)
 from teamsim.model import Contact, Sequence, Teammate
 from teamsim.store import Store, UnitOfWork
 
@@ -81,49 +87,16 @@ def time_bare(runs: int, durability: Durability, start: int,
     return clock() - began
 
 
-class _NullEvents:
-    def append(self, *args: Any, **kwargs: Any) -> int:
-        return 0
-
-
-class NullUnitOfWork:
-    """Stands in for the store to isolate the graph's own cost: ids from a counter, no SQL."""
-
-    def __init__(self) -> None:
-        self.events = _NullEvents()
-        self._ids = 0
-        self._status: dict[int, str] = {}
-
-    def _next(self, *args: Any, **kwargs: Any) -> int:
-        self._ids += 1
-        return self._ids
-
-    add_task = add_draft = add_review = open_attention = add_decision = _next
-
-    def send_message(self, **kwargs: Any) -> tuple[int, bool]:
-        return self._next(), True
-
-    def set_task_status(self, task_id: int, status: str, at: datetime,
-                        outcome: str | None = None) -> None:
-        self._status[task_id] = status
-
-    def resolve_attention(self, item_id: int, *, status: str, at: datetime) -> None:
-        return None
-
-    def thread_messages(self, contact_id: int, sequence_id: int | None) -> list[Any]:
-        return []
-
-
 class World:
     """An in-memory store with one sequence, two teammates and a contact per run."""
 
     def __init__(self, contacts: int) -> None:
         self.store = Store.open("sqlite://")
         self.uow: UnitOfWork = self.store.unit_of_work().__enter__()
-        self.sequence = self.uow.add_sequence(Sequence.new("Bench"), AT)
+        self.sequence = self.uow.sequences.add(Sequence.new("Bench"), AT)
         self.step = self.sequence.message_steps()[0]
-        ann = self.uow.add_teammate(Teammate(name="Ann"))
-        bob = self.uow.add_teammate(Teammate(name="Bob"))
+        ann = self.uow.teammates.add(Teammate(name="Ann"))
+        bob = self.uow.teammates.add(Teammate(name="Bob"))
         drafter = FakeDrafter(lambda r: Draft(subject="Hello", body=f"Hi {r.contact.first_name}",
                                               minutes=10))
         reviewer = FakeReviewer(lambda r: Review(verdict=Verdict.PASS, minutes=5))
@@ -132,29 +105,29 @@ class World:
         assert self.sequence.id is not None
         self.people: list[tuple[int, Contact]] = []
         for i in range(contacts):
-            contact = self.uow.add_contact(Contact(name=f"Person {i}", email=f"p{i}@example.com"))
+            contact = self.uow.contacts.add(Contact(name=f"Person {i}", email=f"p{i}@example.com"))
             assert contact.id is not None
-            enrollment = self.uow.enroll(self.sequence.id, contact.id, AT,
+            enrollment = self.uow.enrollments.add(self.sequence.id, contact.id, AT,
                                          current_step_id=self.step.id, next_due_at=AT)
             assert enrollment.id is not None
             self.people.append((enrollment.id, contact))
         self.uow.commit()
 
     def time_pipeline(self, pipeline: Pipeline, runs: int, start: int,
-                      uow: Any = None) -> float:
+                      uow: PipelineStore | None = None) -> float:
         """Seconds for ``runs`` pipeline runs (draft, review, interrupt, resume, send)."""
-        uow = uow if uow is not None else self.uow
+        store: PipelineStore = uow if uow is not None else self.uow
         approve = HumanDecision(action="approve")
         began = time.perf_counter()
         for i in range(start, start + runs):
             enrollment_id, contact = self.people[i]
             at = AT + timedelta(minutes=i)
             waiting = pipeline.start_step(
-                uow=uow, enrollment_id=enrollment_id, sequence=self.sequence,
+                uow=store, enrollment_id=enrollment_id, sequence=self.sequence,
                 step=self.step, contact=contact, drafter_member=self.ann,
                 reviewer_member=self.bob, at=at,
             )
-            sent = pipeline.resume(waiting.task_id, approve, uow=uow, at=at)
+            sent = pipeline.resume(waiting.task_id, approve, uow=store, at=at)
             assert sent.status == "sent"
         self.uow.commit()
         return time.perf_counter() - began
@@ -174,7 +147,7 @@ def main() -> None:
     pipeline = Pipeline(checkpointer=saver, config=PipelineConfig(durability=durability))
     world.time_pipeline(pipeline, warmup, 0)
     time_bare(warmup, durability, 0)
-    null = NullUnitOfWork()
+    memory = InMemoryPipelineStore()
     bare: list[float] = []
     full: list[float] = []
     graph_only: list[float] = []
@@ -182,13 +155,13 @@ def main() -> None:
         start = warmup + block * args.runs
         bare.append(time_bare(args.runs, durability, start))
         full.append(world.time_pipeline(pipeline, args.runs, start))
-        graph_only.append(world.time_pipeline(pipeline, args.runs, start, uow=null))
+        graph_only.append(world.time_pipeline(pipeline, args.runs, start, uow=memory))
     assert dict(saver.storage) == {}, "finished threads must not stay in the saver"
     bare_us, full_us, graph_us = (min(t) / args.runs * 1e6 for t in (bare, full, graph_only))
     print(f"durability={durability}  runs/block={args.runs}  blocks={args.blocks}  (best block)")
     print(f"bare graph, no-op nodes, interrupt + resume:       {bare_us:8.1f} us/run")
     print(f"pipeline run with the SQLite store (all writes):   {full_us:8.1f} us/run")
-    print(f"pipeline run with a null store (graph cost only):  {graph_us:8.1f} us/run")
+    print(f"pipeline run on InMemoryPipelineStore (graph):     {graph_us:8.1f} us/run")
     print(f"ratio pipeline / bare: {full_us / bare_us:.2f}x "
           f"(graph cost only: {graph_us / bare_us:.2f}x)")
     world.uow.close()

@@ -4,10 +4,24 @@ One compiled LangGraph ``StateGraph`` (draft, peer review, approval gate, send o
 driven by :class:`Pipeline`. The approval gate pauses with ``interrupt()`` and a JSON payload
 that becomes a Needs attention item; :meth:`Pipeline.resume` carries the human's
 :class:`HumanDecision` back in with ``Command(resume=...)``. Auto-approve rules plug in through
-the :class:`RuleEvaluator` protocol.
+the :class:`RuleEvaluator` protocol. The pipeline reads and writes the store through the narrow
+:class:`PipelineStore` protocol (a :class:`teamsim.store.UnitOfWork` is one); the in-memory
+:class:`InMemoryPipelineStore` is its fake.
 """
 
+from teamsim.graph._memory import InMemoryPipelineStore
 from teamsim.graph._pipeline import Pipeline
+from teamsim.graph._ports import (
+    PipelineAttention,
+    PipelineContacts,
+    PipelineDrafts,
+    PipelineEvents,
+    PipelineMessages,
+    PipelineSequences,
+    PipelineStore,
+    PipelineTasks,
+    PipelineTeammates,
+)
 from teamsim.graph._saver import ThreadIndexedSaver
 from teamsim.graph._types import (
     ApprovalRequest,
@@ -28,12 +42,22 @@ __all__ = [
     "ApprovalRequest",
     "FakeRules",
     "HumanDecision",
+    "InMemoryPipelineStore",
     "NoRules",
     "OnReject",
     "Pipeline",
+    "PipelineAttention",
     "PipelineConfig",
+    "PipelineContacts",
+    "PipelineDrafts",
+    "PipelineEvents",
+    "PipelineMessages",
     "PipelineResult",
+    "PipelineSequences",
     "PipelineStatus",
+    "PipelineStore",
+    "PipelineTasks",
+    "PipelineTeammates",
     "RuleDecision",
     "RuleEvaluator",
     "ThreadIndexedSaver",

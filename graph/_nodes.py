@@ -38,6 +38,7 @@ from teamsim.agents import (
     ThreadMessage,
     Verdict,
 )
+from teamsim.graph._ports import PipelineStore
 from teamsim.graph._types import (
     ApprovalRequest,
     HumanDecision,
@@ -46,8 +47,17 @@ from teamsim.graph._types import (
     WorkKind,
     WorkSegment,
 )
-from teamsim.model import Contact, MessageStep, Sequence
-from teamsim.store import UnitOfWork
+from teamsim.model import (
+    Contact,
+    DecisionMade,
+    DraftCreated,
+    MessageQueued,
+    MessageStep,
+    Payload,
+    ReviewDone,
+    Sequence,
+    TaskDiscarded,
+)
 
 __all__ = ["RunContext", "State", "TaskInfo", "TaskState", "builder", "initial_state"]
 
@@ -121,7 +131,7 @@ class RunContext:
     """Per-invoke runtime context: the unit of work, simulated time, plug points, and the
     work done so far in this invoke (which is what makes timestamps a truthful schedule)."""
 
-    uow: UnitOfWork
+    uow: PipelineStore
     at: datetime
     task: TaskInfo
     rules: RuleEvaluator
@@ -144,11 +154,11 @@ class RunContext:
         ))
         self.elapsed += minutes
 
-    def event(self, type: str, at: datetime, payload: dict[str, Any]) -> None:
+    def event(self, payload: Payload, at: datetime) -> None:
         """Append an event about this task to the event log."""
         task = self.task
         self.uow.events.append(
-            type, at, payload,
+            payload, at,
             sequence_id=task.sequence.id if task.sequence is not None else None,
             enrollment_id=task.enrollment_id, contact_id=task.contact_id, task_id=task.task_id,
         )
@@ -176,17 +186,17 @@ def draft(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     written = task.drafter.drafter.draft(request)
     minutes = max(0, written.minutes)
     at = ctx.now() + timedelta(minutes=minutes)
-    draft_id: int = ctx.uow.add_draft(
+    draft_id: int = ctx.uow.drafts.add(
         task_id=task.task_id, revision=revision, author_id=task.drafter_id,
         subject=written.subject, body=written.body, minutes=minutes, at=at,
     )
     kind: WorkKind = "draft" if revision == 0 else "revision"
     ctx.record_work(task.drafter_id, task.drafter.name, kind, minutes, draft_id)
     ctx.request = request
-    ctx.event("draft.created", at, {
-        "draft_id": draft_id, "revision": revision, "author_id": task.drafter_id,
-        "author": task.drafter.name, "minutes": minutes, "notes": list(task_state["notes"]),
-    })
+    ctx.event(DraftCreated(
+        draft_id=draft_id, revision=revision, author_id=task.drafter_id,
+        author=task.drafter.name, minutes=minutes, notes=tuple(task_state["notes"]),
+    ), at)
     return _changed(task_state, revision=revision, draft_id=draft_id, subject=written.subject,
                     body=written.body)
 
@@ -206,16 +216,16 @@ def review(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     at = ctx.now() + timedelta(minutes=minutes)
     verdict = Verdict(checked.verdict)
     reasons = list(checked.reasons)
-    review_id: int = ctx.uow.add_review(
+    review_id: int = ctx.uow.drafts.add_review(
         task_id=task.task_id, draft_id=task_state["draft_id"], reviewer_id=task.reviewer_id,
         verdict=verdict.value, notes=reasons, minutes=minutes, at=at,
     )
     ctx.record_work(task.reviewer_id, task.reviewer.name, "review", minutes, task_state["draft_id"])
-    ctx.event("review.done", at, {
-        "review_id": review_id, "draft_id": task_state["draft_id"], "reviewer_id": task.reviewer_id,
-        "reviewer": task.reviewer.name, "verdict": verdict.value, "notes": reasons,
-        "minutes": minutes,
-    })
+    ctx.event(ReviewDone(
+        review_id=review_id, draft_id=task_state["draft_id"], reviewer_id=task.reviewer_id,
+        reviewer=task.reviewer.name, verdict=verdict.value, notes=tuple(reasons),
+        minutes=minutes,
+    ), at)
     rounds = task_state["rounds"] + 1
     passed = verdict is Verdict.PASS
     update: dict[str, Any] = {
@@ -308,16 +318,18 @@ def gate(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
         decision["redraft"] = True
     at = ctx.now()
     approved = decision["action"] != "reject"
-    decision_id = ctx.uow.add_decision(
+    decision_id = ctx.uow.drafts.add_decision(
         task_id=task.task_id, draft_id=task_state["draft_id"], action=decision["action"],
         by="rule" if decision["rule_id"] is not None else "human",
         rule_id=decision["rule_id"], note=decision["note"],
         subject=decision["subject"] if approved else None,
         body=decision["body"] if approved else None, at=at,
     )
-    ctx.event("decision.made", at, {
-        "decision_id": decision_id, "draft_id": task_state["draft_id"], **decision,
-    })
+    ctx.event(DecisionMade(
+        decision_id=decision_id, draft_id=task_state["draft_id"], action=decision["action"],
+        by=decision["by"], rule_id=decision["rule_id"], note=decision["note"],
+        subject=decision["subject"], body=decision["body"], redraft=decision["redraft"],
+    ), at)
     update: dict[str, Any] = {"decision": decision}
     if decision["redraft"]:
         note = decision["note"] or "the human rejected this draft; write a different one"
@@ -338,24 +350,24 @@ def after_gate(state: State) -> Literal["send", "draft", "discard"]:
 
 
 def send(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Queue the approved text; ``send_message`` is unique per task, so this sends once."""
+    """Queue the approved text; ``uow.messages.send`` is unique per task, so this sends once."""
     task_state = state["task"]
     ctx = runtime.context
     task = ctx.task
     decision = task_state["decision"]
     assert decision is not None
     at = ctx.now()
-    message_id, created = ctx.uow.send_message(
+    message_id, created = ctx.uow.messages.send(
         task_id=task.task_id, enrollment_id=task.enrollment_id, contact_id=task.contact_id,
         step_id=task.step.id if task.step is not None else None, channel=task.channel,
         subject=decision["subject"], body=decision["body"], teammate_id=task.drafter_id, at=at,
     )
     if created:
-        ctx.event("message.queued", at, {
-            "message_id": message_id, "draft_id": task_state["draft_id"], "channel": task.channel,
-            "teammate_id": task.drafter_id, "by": decision["by"],
-            "rule_id": decision["rule_id"], "edited": decision["action"] == "edit",
-        })
+        ctx.event(MessageQueued(
+            message_id=message_id, draft_id=task_state["draft_id"], channel=task.channel,
+            teammate_id=task.drafter_id, by=decision["by"],
+            rule_id=decision["rule_id"], edited=decision["action"] == "edit",
+        ), at)
     return _changed(task_state, decision={**decision, "message_id": message_id})
 
 
@@ -365,10 +377,10 @@ def discard(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
     decision = task_state["decision"]
     assert decision is not None
-    ctx.event("task.discarded", ctx.now(), {
-        "draft_id": task_state["draft_id"], "reason": "rejected", "note": decision["note"],
-        "outcome": "skipped" if ctx.task.kind == "step" else "discarded",
-    })
+    ctx.event(TaskDiscarded(
+        draft_id=task_state["draft_id"], reason="rejected", note=decision["note"],
+        outcome="skipped" if ctx.task.kind == "step" else "discarded",
+    ), ctx.now())
     return {}
 
 

@@ -14,6 +14,7 @@ from langgraph.types import Command
 
 from teamsim.agents import Team, TeamMember, ThreadMessage
 from teamsim.graph._nodes import RunContext, State, TaskInfo, builder, initial_state
+from teamsim.graph._ports import PipelineStore
 from teamsim.graph._saver import ThreadIndexedSaver
 from teamsim.graph._types import (
     HumanDecision,
@@ -23,8 +24,18 @@ from teamsim.graph._types import (
     PipelineStatus,
     RuleEvaluator,
 )
-from teamsim.model import ConflictError, Contact, MessageStep, PipelineError, Sequence
-from teamsim.store import MessageRecord, TaskRecord, UnitOfWork
+from teamsim.model import (
+    AttentionOpened,
+    ConflictError,
+    Contact,
+    MessageStep,
+    PipelineError,
+    RuleCheck,
+    Sequence,
+    TaskStarted,
+    TaskWithdrawn,
+)
+from teamsim.store import MessageRecord, TaskRecord
 
 __all__ = ["Pipeline"]
 
@@ -51,13 +62,13 @@ class Pipeline:
     store rows that a crash rolls back, so it buys no recovery, only cost. The checkpoint that
     matters, the paused gate, is written either way. With a durable saver (SQLite, PostgreSQL)
     pass ``PipelineConfig(durability="sync")`` if you want LangGraph's own crash recovery of
-    long agent calls; the store's idempotent ``send_message`` keeps sends exactly-once in any
+    long agent calls; the store's idempotent ``uow.messages.send`` keeps sends exactly-once in any
     mode.
 
     **Exactly one send.** The approval gate writes nothing before ``interrupt()``; the
     attention item is written here from the interrupt payload after ``invoke`` returns. A
     resume is accepted only while the store says the task awaits approval, and sending goes
-    through ``uow.send_message``, unique per task. So a repeated resume raises
+    through ``uow.messages.send``, unique per task. So a repeated resume raises
     :class:`~teamsim.model.PipelineError` and never sends twice, even after the thread is gone.
 
     Args:
@@ -94,7 +105,7 @@ class Pipeline:
     def start_step(
         self,
         *,
-        uow: UnitOfWork,
+        uow: PipelineStore,
         enrollment_id: int,
         sequence: Sequence,
         step: MessageStep,
@@ -120,7 +131,7 @@ class Pipeline:
             raise ValueError("start_step: sequence and contact must be stored (ids set)")
         drafter_id, reviewer_id = _pair_ids(drafter_member, reviewer_member)
         thread_id = f"enrollment:{enrollment_id}:step:{step.id}:{at:%Y%m%dT%H%M%S}"
-        task_id: int = uow.add_task(
+        task_id: int = uow.tasks.add(
             kind="step", thread_id=thread_id, contact_id=contact.id,
             teammate_id=drafter_id, reviewer_id=reviewer_id, at=at,
             enrollment_id=enrollment_id, step_id=step.id, sequence_id=sequence.id,
@@ -128,7 +139,7 @@ class Pipeline:
         )
         index = _step_index(sequence, step)
         if thread is None:
-            thread = _thread(uow.thread_messages(contact.id, sequence.id))
+            thread = _thread(uow.messages.thread(contact.id, sequence.id))
         task = TaskInfo(
             task_id=task_id, kind="step", thread_id=thread_id, contact=contact,
             channel=step.channel, brief=step.brief, drafter=drafter_member,
@@ -141,7 +152,7 @@ class Pipeline:
     def start_chat(
         self,
         *,
-        uow: UnitOfWork,
+        uow: PipelineStore,
         contact: Contact,
         text: str,
         teammate: TeamMember,
@@ -165,12 +176,12 @@ class Pipeline:
         drafter_id, reviewer_id = _pair_ids(teammate, reviewer)
         digest = hashlib.sha256(f"{teammate.name}\n{channel}\n{text}".encode()).hexdigest()[:12]
         thread_id = f"chat:{contact.id}:{at:%Y%m%dT%H%M%S}:{digest}"
-        task_id: int = uow.add_task(
+        task_id: int = uow.tasks.add(
             kind="chat", thread_id=thread_id, contact_id=contact.id,
             teammate_id=drafter_id, reviewer_id=reviewer_id, at=at, brief=text,
             status=_WORKING,
         )
-        thread = _thread(uow.thread_messages(contact.id, None))
+        thread = _thread(uow.messages.thread(contact.id, None))
         task = TaskInfo(
             task_id=task_id, kind="chat", thread_id=thread_id, contact=contact,
             channel=channel, brief=text, drafter=teammate, drafter_id=drafter_id,
@@ -178,12 +189,11 @@ class Pipeline:
         )
         return self._start(task, uow, at)
 
-    def _start(self, task: TaskInfo, uow: UnitOfWork, at: datetime) -> PipelineResult:
+    def _start(self, task: TaskInfo, uow: PipelineStore, at: datetime) -> PipelineResult:
         uow.events.append(
-            "task.started", at,
-            {"kind": task.kind, "thread_id": task.thread_id, "channel": task.channel,
-             "drafter_id": task.drafter_id, "reviewer_id": task.reviewer_id,
-             "step_id": task.step.id if task.step is not None else None},
+            TaskStarted(kind=task.kind, thread_id=task.thread_id, channel=task.channel,
+                        drafter_id=task.drafter_id, reviewer_id=task.reviewer_id,
+                        step_id=task.step.id if task.step is not None else None), at,
             sequence_id=task.sequence.id if task.sequence is not None else None,
             enrollment_id=task.enrollment_id, contact_id=task.contact.id, task_id=task.task_id,
         )
@@ -198,7 +208,7 @@ class Pipeline:
     # -- resuming ------------------------------------------------------------------------------
 
     def resume(
-        self, task_id: int, decision: HumanDecision, *, uow: UnitOfWork, at: datetime
+        self, task_id: int, decision: HumanDecision, *, uow: PipelineStore, at: datetime
     ) -> PipelineResult:
         """Carry the human's decision into the paused task: send, redraft or discard.
 
@@ -216,7 +226,7 @@ class Pipeline:
             # against a second resume, so the task row need not be read.
             task = self._live[task_id]
         else:
-            record = uow.get_task(task_id)
+            record = uow.tasks.get(task_id)
             if record.status != _AWAITING:
                 raise PipelineError(
                     f"task {task_id} is not awaiting approval (it is {record.status}"
@@ -226,7 +236,7 @@ class Pipeline:
             task = self._task(record, uow)
             item_id = self._attention_item(task_id, uow)
         try:
-            uow.resolve_attention(item_id, status="resolved", at=at)
+            uow.attention.resolve(item_id, status="resolved", at=at)
         except ConflictError as err:
             raise PipelineError(
                 f"task {task_id} is not awaiting approval ({err}); only a task waiting in "
@@ -240,7 +250,7 @@ class Pipeline:
             self._attention[task_id] = item_id
             raise
 
-    def withdraw(self, task_id: int, reason: str, *, uow: UnitOfWork, at: datetime) -> None:
+    def withdraw(self, task_id: int, reason: str, *, uow: PipelineStore, at: datetime) -> None:
         """Drop a task that awaits approval (the contact replied, the enrollment ended...):
         its attention item is withdrawn and its thread deleted; nothing is sent.
 
@@ -248,17 +258,17 @@ class Pipeline:
             PipelineError: the task is not awaiting approval.
         """
         at = _utc(at, "withdraw")
-        record = uow.get_task(task_id)
+        record = uow.tasks.get(task_id)
         if record.status != _AWAITING:
             raise PipelineError(
                 f"task {task_id} is not awaiting approval (it is {record.status}); "
                 "only a task waiting in Needs attention can be withdrawn"
             )
         item_id = self._attention_item(task_id, uow)
-        uow.resolve_attention(item_id, status="withdrawn", at=at)
-        uow.set_task_status(task_id, "withdrawn", at, outcome="withdrawn")
+        uow.attention.resolve(item_id, status="withdrawn", at=at)
+        uow.tasks.set_status(task_id, "withdrawn", at, outcome="withdrawn")
         uow.events.append(
-            "task.withdrawn", at, {"reason": reason, "attention_id": item_id},
+            TaskWithdrawn(reason=reason, attention_id=item_id), at,
             sequence_id=record.sequence_id, enrollment_id=record.enrollment_id,
             contact_id=record.contact_id, task_id=task_id,
         )
@@ -270,7 +280,7 @@ class Pipeline:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _run(self, task: TaskInfo, payload: State | Command[Any], uow: UnitOfWork,
+    def _run(self, task: TaskInfo, payload: State | Command[Any], uow: PipelineStore,
              at: datetime) -> PipelineResult:
         ctx = RunContext(uow=uow, at=at, task=task, rules=self.rules, config=self.config)
         out = self._graph.invoke(
@@ -283,14 +293,15 @@ class Pipeline:
         interrupts = out.get("__interrupt__")
         if interrupts:
             attention: dict[str, Any] = interrupts[0].value
-            item_id: int = uow.open_attention(
+            item_id: int = uow.attention.open(
                 kind="draft", at=ready_at, task_id=task.task_id, payload=attention)
-            uow.set_task_status(task.task_id, _AWAITING, ready_at)
-            ctx.event("attention.opened", ready_at, {
-                "attention_id": item_id, "draft_id": attention["draft"]["id"],
-                "flagged": attention["flagged"], "open_concerns": attention["open_concerns"],
-                "rule": attention["rule"],
-            })
+            uow.tasks.set_status(task.task_id, _AWAITING, ready_at)
+            rule = attention["rule"]
+            ctx.event(AttentionOpened(
+                attention_id=item_id, draft_id=attention["draft"]["id"],
+                flagged=attention["flagged"], open_concerns=tuple(attention["open_concerns"]),
+                rule=None if rule is None else RuleCheck(**rule),
+            ), ready_at)
             self._attention[task.task_id] = item_id
             return PipelineResult(
                 task_id=task.task_id, status="awaiting_approval", attention_id=item_id,
@@ -303,7 +314,7 @@ class Pipeline:
             status = "skipped" if task.kind == "step" else "discarded"
         else:
             status = "sent"
-        uow.set_task_status(task.task_id, status, ready_at, outcome=status)
+        uow.tasks.set_status(task.task_id, status, ready_at, outcome=status)
         self._forget(task.task_id, task.thread_id)
         return PipelineResult(
             task_id=task.task_id, status=status, message_id=decision.get("message_id"),
@@ -318,10 +329,10 @@ class Pipeline:
         self._attention.pop(task_id, None)
         self.checkpointer.delete_thread(thread_id)
 
-    def _attention_item(self, task_id: int, uow: UnitOfWork) -> int:
+    def _attention_item(self, task_id: int, uow: PipelineStore) -> int:
         if task_id in self._attention:
             return self._attention[task_id]
-        for item in uow.list_attention("open", kind="draft"):
+        for item in uow.attention.list("open", kind="draft"):
             if item.task_id == task_id:
                 return int(item.id)
         raise PipelineError(
@@ -329,7 +340,7 @@ class Pipeline:
             "the store and the pipeline disagree"
         )
 
-    def _task(self, record: TaskRecord, uow: UnitOfWork) -> TaskInfo:
+    def _task(self, record: TaskRecord, uow: PipelineStore) -> TaskInfo:
         task = self._live.get(record.id)
         if task is not None:
             return task
@@ -338,20 +349,20 @@ class Pipeline:
                 f"task {record.id} was started by another Pipeline; to resume it here, "
                 "create this Pipeline with team=... and the same durable checkpointer"
             )
-        drafter = self._team.member(uow.get_teammate(record.teammate_id).name)
-        reviewer = self._team.member(uow.get_teammate(record.reviewer_id).name)
-        contact = uow.get_contact(record.contact_id)
+        drafter = self._team.member(uow.teammates.get(record.teammate_id).name)
+        reviewer = self._team.member(uow.teammates.get(record.reviewer_id).name)
+        contact = uow.contacts.get(record.contact_id)
         assert contact.id is not None
         if record.kind == "chat" or record.sequence_id is None or record.step_id is None:
             # The task record does not keep a chat's channel; chats default to email.
             task = TaskInfo(
                 task_id=record.id, kind="chat", thread_id=record.thread_id, contact=contact,
                 channel="email", brief=record.brief,
-                thread=_thread(uow.thread_messages(contact.id, None)), drafter=drafter,
+                thread=_thread(uow.messages.thread(contact.id, None)), drafter=drafter,
                 drafter_id=record.teammate_id, reviewer=reviewer, reviewer_id=record.reviewer_id,
             )
         else:
-            sequence = uow.get_sequence(record.sequence_id)
+            sequence = uow.sequences.get(record.sequence_id)
             step = sequence.step(record.step_id)
             if not isinstance(step, MessageStep):
                 raise PipelineError(f"task {record.id}: step {record.step_id!r} is no longer "
@@ -360,7 +371,7 @@ class Pipeline:
                 task_id=record.id, kind="step", thread_id=record.thread_id, contact=contact,
                 channel=step.channel, brief=step.brief, enrollment_id=record.enrollment_id,
                 sequence=sequence, step=step, step_index=_step_index(sequence, step),
-                thread=_thread(uow.thread_messages(contact.id, sequence.id)), drafter=drafter,
+                thread=_thread(uow.messages.thread(contact.id, sequence.id)), drafter=drafter,
                 drafter_id=record.teammate_id, reviewer=reviewer, reviewer_id=record.reviewer_id,
             )
         self._live[record.id] = task
@@ -372,7 +383,7 @@ def _pair_ids(drafter: TeamMember, reviewer: TeamMember) -> tuple[int, int]:
     for member in (drafter, reviewer):
         if member.teammate.id is None:
             raise ValueError(f"teammate {member.name!r} has no id; add it to the store first "
-                             "(uow.add_teammate) and use the returned teammate")
+                             "(uow.teammates.add) and use the returned teammate")
         ids.append(member.teammate.id)
     if ids[0] == ids[1]:
         raise ValueError(

@@ -2,12 +2,21 @@
 
 Open a database with :meth:`Store.open` and read and write through a
 :class:`UnitOfWork` (``with store.unit_of_work() as uow: ...``). SQLite by default, any
-SQLAlchemy URL (PostgreSQL through psycopg 3) otherwise. Reads return :mod:`teamsim.model.domain`
-models or the frozen records defined here; the event log is ``uow.events``.
+SQLAlchemy URL (PostgreSQL through psycopg 3) otherwise. The unit of work is the transaction;
+its data hangs off it in repositories: ``uow.sequences``, ``uow.contacts``,
+``uow.enrollments``, ``uow.teammates``, ``uow.rules``, ``uow.tasks``, ``uow.drafts``,
+``uow.attention``, ``uow.messages``, ``uow.replies``, ``uow.events`` (the event log) and
+``uow.meta``. Reads return :mod:`teamsim.model` models or the frozen records defined here.
 """
 
 from teamsim.model import EventRecord
+from teamsim.store._attention import AttentionRepository
+from teamsim.store._contacts import ContactRepository
+from teamsim.store._drafts import DraftRepository
+from teamsim.store._enrollments import EnrollmentRepository
 from teamsim.store._events import EventLog, canonical_line, events_digest
+from teamsim.store._messages import MessageRepository
+from teamsim.store._meta import MetaRepository
 from teamsim.store._records import (
     AttentionItem,
     AttentionKind,
@@ -25,13 +34,13 @@ from teamsim.store._records import (
     TaskKind,
     TaskRecord,
 )
-from teamsim.store._store import (
-    DATABASE_URL_ENV,
-    DEFAULT_DATABASE,
-    SCHEMA_VERSION,
-    Store,
-    UnitOfWork,
-)
+from teamsim.store._replies import ReplyRepository
+from teamsim.store._rules import RuleRepository
+from teamsim.store._sequences import SequenceRepository
+from teamsim.store._store import DATABASE_URL_ENV, DEFAULT_DATABASE, SCHEMA_VERSION, Store
+from teamsim.store._tasks import TaskRepository
+from teamsim.store._teammates import TeammateRepository
+from teamsim.store._uow import UnitOfWork
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -39,22 +48,33 @@ __all__ = [
     "SCHEMA_VERSION",
     "AttentionItem",
     "AttentionKind",
+    "AttentionRepository",
     "AttentionStatus",
+    "ContactRepository",
     "DecidedBy",
     "DecisionAction",
     "DecisionRecord",
     "DraftRecord",
+    "DraftRepository",
     "Engagement",
+    "EnrollmentRepository",
     "EventLog",
     "EventRecord",
     "MessageRecord",
+    "MessageRepository",
     "MessageStatus",
+    "MetaRepository",
     "ReplyKind",
     "ReplyRecord",
+    "ReplyRepository",
     "ReviewRecord",
+    "RuleRepository",
+    "SequenceRepository",
     "Store",
     "TaskKind",
     "TaskRecord",
+    "TaskRepository",
+    "TeammateRepository",
     "UnitOfWork",
     "canonical_line",
     "events_digest",

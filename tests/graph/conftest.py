@@ -78,7 +78,7 @@ class World:
 
     def rule(self, name: str) -> int:
         """Store an enabled auto-approve rule; return its id."""
-        stored = self.uow.add_rule(AutoApproveRule(name=name, enabled=True))
+        stored = self.uow.rules.add(AutoApproveRule(name=name, enabled=True))
         assert stored.id is not None
         return stored.id
 
@@ -102,17 +102,17 @@ def world(uow: UnitOfWork) -> World:
 
 def make_world(uow: UnitOfWork) -> World:
     """Store the sequence, contact, enrollment and teammates of :func:`world`."""
-    sequence = uow.add_sequence(Sequence.new("Welcome new leads"), AT)
+    sequence = uow.sequences.add(Sequence.new("Welcome new leads"), AT)
     step = sequence.message_steps()[0]
-    contact = uow.add_contact(Contact(name="Dana Diaz", email="dana@example.com"))
+    contact = uow.contacts.add(Contact(name="Dana Diaz", email="dana@example.com"))
     assert sequence.id is not None
     assert contact.id is not None
-    enrollment = uow.enroll(sequence.id, contact.id, AT, current_step_id=step.id,
+    enrollment = uow.enrollments.add(sequence.id, contact.id, AT, current_step_id=step.id,
                             next_due_at=AT)
     assert enrollment.id is not None
     return World(
         uow=uow, sequence=sequence, step=step, contact=contact, enrollment_id=enrollment.id,
-        ann=uow.add_teammate(Teammate(name="Ann")), bob=uow.add_teammate(Teammate(name="Bob")),
+        ann=uow.teammates.add(Teammate(name="Ann")), bob=uow.teammates.add(Teammate(name="Bob")),
     )
 
 

@@ -35,7 +35,7 @@ def test_a_due_step_waits_for_approval_with_the_draft_and_review(world: World) -
     result = world.start(Pipeline())
     assert result.status == "awaiting_approval"
     assert result.attention_id is not None
-    item = world.uow.get_attention(result.attention_id)
+    item = world.uow.attention.get(result.attention_id)
     assert item.status == "open"
     assert item.task_id == result.task_id
     payload = item.payload
@@ -44,7 +44,7 @@ def test_a_due_step_waits_for_approval_with_the_draft_and_review(world: World) -
     assert payload["reviewer"]["name"] == "Bob"
     assert [r["verdict"] for r in payload["reviews"]] == ["pass"]
     assert payload["flagged"] is False
-    assert world.uow.get_task(result.task_id).status == "awaiting_approval"
+    assert world.uow.tasks.get(result.task_id).status == "awaiting_approval"
 
 
 def test_approve_sends_the_draft(world: World) -> None:
@@ -53,13 +53,13 @@ def test_approve_sends_the_draft(world: World) -> None:
     result = pipeline.resume(waiting.task_id, APPROVE, uow=world.uow, at=AT + timedelta(hours=1))
     assert result.status == "sent"
     assert result.message_id is not None
-    message = world.uow.get_message(result.message_id)
+    message = world.uow.messages.get(result.message_id)
     assert message.body == "r0 Introduce yourself and why you are reaching out. []"
     assert message.subject == "Hello Dana"
     assert message.enrollment_id == world.enrollment_id
     assert message.step_id == world.step.id
-    assert world.uow.get_attention(waiting.attention_id or 0).status == "resolved"
-    [decision] = world.uow.list_decisions(waiting.task_id)
+    assert world.uow.attention.get(waiting.attention_id or 0).status == "resolved"
+    [decision] = world.uow.drafts.decisions(waiting.task_id)
     assert (decision.action, decision.by, decision.rule_id) == ("approve", "human", None)
     assert world.types() == ["task.started", "draft.created", "review.done",
                              "attention.opened", "decision.made", "message.queued"]
@@ -71,10 +71,10 @@ def test_edit_sends_the_edited_text(world: World) -> None:
     edit = HumanDecision(action="edit", body="Hi Dana, a shorter note.")
     result = pipeline.resume(waiting.task_id, edit, uow=world.uow, at=AT)
     assert result.status == "sent"
-    message = world.uow.get_message(result.message_id or 0)
+    message = world.uow.messages.get(result.message_id or 0)
     assert message.body == "Hi Dana, a shorter note."
     assert message.subject == "Hello Dana"  # no new subject given: the draft's is kept
-    [decision] = world.uow.list_decisions(waiting.task_id)
+    [decision] = world.uow.drafts.decisions(waiting.task_id)
     assert decision.action == "edit"
     assert decision.body == "Hi Dana, a shorter note."
 
@@ -86,8 +86,8 @@ def test_reject_skips_the_step_when_configured_to(world: World) -> None:
     result = pipeline.resume(waiting.task_id, reject, uow=world.uow, at=AT)
     assert result.status == "skipped"
     assert result.message_id is None
-    assert world.uow.message_for_task(waiting.task_id) is None
-    assert world.uow.get_task(waiting.task_id).outcome == "skipped"
+    assert world.uow.messages.for_task(waiting.task_id) is None
+    assert world.uow.tasks.get(waiting.task_id).outcome == "skipped"
     assert world.types()[-2:] == ["decision.made", "task.discarded"]
 
 
@@ -98,7 +98,7 @@ def test_reject_redrafts_once_with_the_note_then_asks_again(world: World) -> Non
     second = pipeline.resume(first.task_id, reject, uow=world.uow, at=AT + timedelta(hours=2))
     assert second.status == "awaiting_approval"
     assert second.attention_id not in (None, first.attention_id)
-    payload = world.uow.get_attention(second.attention_id or 0).payload
+    payload = world.uow.attention.get(second.attention_id or 0).payload
     assert payload["draft"]["revision"] == 1
     assert payload["draft"]["body"].endswith("[mention the renovation]")
     assert payload["redraft"] is True
@@ -112,8 +112,8 @@ def test_a_second_rejection_after_the_redraft_skips(world: World) -> None:
     pipeline.resume(first.task_id, reject, uow=world.uow, at=AT)
     result = pipeline.resume(first.task_id, reject, uow=world.uow, at=AT)
     assert result.status == "skipped"
-    assert [d.action for d in world.uow.list_decisions(first.task_id)] == ["reject", "reject"]
-    assert world.uow.message_for_task(first.task_id) is None
+    assert [d.action for d in world.uow.drafts.decisions(first.task_id)] == ["reject", "reject"]
+    assert world.uow.messages.for_task(first.task_id) is None
 
 
 def test_the_redraft_can_be_approved_and_sent(world: World) -> None:
@@ -123,7 +123,7 @@ def test_the_redraft_can_be_approved_and_sent(world: World) -> None:
                     uow=world.uow, at=AT)
     result = pipeline.resume(first.task_id, APPROVE, uow=world.uow, at=AT)
     assert result.status == "sent"
-    assert world.uow.get_message(result.message_id or 0).body.endswith("[warmer]")
+    assert world.uow.messages.get(result.message_id or 0).body.endswith("[warmer]")
 
 
 def test_revision_loop_stops_after_max_rounds_and_flags_the_open_concerns(world: World) -> None:
@@ -133,8 +133,8 @@ def test_revision_loop_stops_after_max_rounds_and_flags_the_open_concerns(world:
     assert result.flagged
     assert [s.kind for s in result.work] == [
         "draft", "review", "revision", "review", "revision", "review"]
-    assert [d.revision for d in world.uow.list_drafts(result.task_id)] == [0, 1, 2]
-    payload = world.uow.get_attention(result.attention_id or 0).payload
+    assert [d.revision for d in world.uow.drafts.list(result.task_id)] == [0, 1, 2]
+    payload = world.uow.attention.get(result.attention_id or 0).payload
     assert payload["flagged"] is True
     assert payload["open_concerns"] == ["tone: r2"]
     assert [r["verdict"] for r in payload["reviews"]] == ["revise"] * 3
@@ -143,7 +143,7 @@ def test_revision_loop_stops_after_max_rounds_and_flags_the_open_concerns(world:
 def test_a_revision_answers_the_reviewers_notes(world: World) -> None:
     result = world.start(Pipeline(), reviewer=revises(until=1))
     assert not result.flagged
-    drafts = world.uow.list_drafts(result.task_id)
+    drafts = world.uow.drafts.list(result.task_id)
     assert drafts[1].body.endswith("[tone: r0]")
 
 
@@ -162,10 +162,10 @@ def test_work_is_scheduled_from_at_and_the_item_opens_when_the_draft_is_ready(
                     minutes=5, draft_id=result.draft_id or 0),
     )
     assert result.ready_at == AT + timedelta(minutes=34)
-    drafts = world.uow.list_drafts(result.task_id)
+    drafts = world.uow.drafts.list(result.task_id)
     assert [d.created_at for d in drafts] == [AT + timedelta(minutes=12),
                                              AT + timedelta(minutes=29)]
-    assert world.uow.get_attention(result.attention_id or 0).created_at == result.ready_at
+    assert world.uow.attention.get(result.attention_id or 0).created_at == result.ready_at
 
 
 def test_an_auto_approve_rule_sends_without_asking(world: World) -> None:
@@ -180,8 +180,8 @@ def test_an_auto_approve_rule_sends_without_asking(world: World) -> None:
     result = world.start(Pipeline(rules=FakeRules(rule)))
     assert result.status == "sent"
     assert result.rule_id == rule_id
-    assert world.uow.list_attention("open") == []
-    [decision] = world.uow.list_decisions(result.task_id)
+    assert world.uow.attention.list("open") == []
+    [decision] = world.uow.drafts.decisions(result.task_id)
     assert (decision.by, decision.rule_id) == ("rule", rule_id)
     [request] = seen
     assert (request.sequence, request.step_id, request.channel, request.teammate) == (
@@ -196,7 +196,7 @@ def test_a_rule_whose_cap_is_used_up_falls_back_to_the_human(world: World) -> No
                                               reason="max_per_day 5 reached"))
     result = world.start(Pipeline(rules=capped))
     assert result.status == "awaiting_approval"
-    payload = world.uow.get_attention(result.attention_id or 0).payload
+    payload = world.uow.attention.get(result.attention_id or 0).payload
     assert payload["rule"] == {"rule_id": rule_id, "approves": False,
                                "reason": "max_per_day 5 reached"}
 
@@ -207,7 +207,7 @@ def test_a_repeated_resume_sends_once(world: World) -> None:
     pipeline.resume(waiting.task_id, APPROVE, uow=world.uow, at=AT)
     with pytest.raises(PipelineError, match=r"task \d+ is not awaiting approval \(it is sent"):
         pipeline.resume(waiting.task_id, APPROVE, uow=world.uow, at=AT)
-    assert len(world.uow.list_messages(contact_id=world.contact.id)) == 1
+    assert len(world.uow.messages.list(contact_id=world.contact.id)) == 1
     assert world.types().count("message.queued") == 1
 
 
@@ -216,7 +216,7 @@ def test_a_task_started_elsewhere_needs_the_team_to_resume(world: World) -> None
     waiting = world.start(Pipeline(checkpointer=saver))
     with pytest.raises(PipelineError, match="started by another Pipeline"):
         Pipeline(checkpointer=saver).resume(waiting.task_id, APPROVE, uow=world.uow, at=AT)
-    assert world.uow.message_for_task(waiting.task_id) is None
+    assert world.uow.messages.for_task(waiting.task_id) is None
 
 
 def test_a_task_resumes_in_a_new_pipeline_from_a_sqlite_checkpoint(
@@ -234,7 +234,7 @@ def test_a_task_resumes_in_a_new_pipeline_from_a_sqlite_checkpoint(
             restarted.resume(waiting.task_id, APPROVE, uow=world.uow, at=AT)
         left = conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
     assert left == 0
-    assert len(world.uow.list_messages(contact_id=world.contact.id)) == 1
+    assert len(world.uow.messages.list(contact_id=world.contact.id)) == 1
 
 
 def test_the_reviewer_is_never_the_drafter(world: World) -> None:
@@ -249,8 +249,8 @@ def test_the_reviewer_is_never_the_drafter(world: World) -> None:
 
 def test_the_review_is_recorded_as_the_reviewers(world: World) -> None:
     result = world.start(Pipeline())
-    [review] = world.uow.list_reviews(result.task_id)
-    [draft] = world.uow.list_drafts(result.task_id)
+    [review] = world.uow.drafts.reviews(result.task_id)
+    [draft] = world.uow.drafts.list(result.task_id)
     assert review.reviewer_id == world.bob.id
     assert draft.author_id == world.ann.id
     assert review.reviewer_id != draft.author_id
@@ -264,17 +264,17 @@ def test_a_chat_request_runs_end_to_end(world: World) -> None:
         reviewer=TeamMember(teammate=world.ann, reviewer=passes()), at=AT,
     )
     assert waiting.status == "awaiting_approval"
-    payload = world.uow.get_attention(waiting.attention_id or 0).payload
+    payload = world.uow.attention.get(waiting.attention_id or 0).payload
     assert payload["kind"] == "chat"
     assert payload["sequence"] is None
     assert payload["drafter"]["name"] == "Bob"
     result = pipeline.resume(waiting.task_id, APPROVE, uow=world.uow, at=AT)
     assert result.status == "sent"
-    message = world.uow.get_message(result.message_id or 0)
+    message = world.uow.messages.get(result.message_id or 0)
     assert message.enrollment_id is None
     assert message.step_id is None
     assert message.body == "r0 Ask Dana for a call on Friday []"
-    assert world.uow.get_task(waiting.task_id).kind == "chat"
+    assert world.uow.tasks.get(waiting.task_id).kind == "chat"
 
 
 def test_a_rejected_chat_request_is_discarded(world: World) -> None:
@@ -310,7 +310,7 @@ def test_finished_tasks_leave_no_thread_in_the_in_memory_saver(
     assert dict(saver.writes) == {}
     assert dict(saver.blobs) == {}
     waiting = world.start(pipeline, at=AT + timedelta(days=4))
-    assert list(saver.storage) == [world.uow.get_task(waiting.task_id).thread_id]
+    assert list(saver.storage) == [world.uow.tasks.get(waiting.task_id).thread_id]
     assert pipeline.live_tasks() == [waiting.task_id]
 
 
@@ -318,11 +318,11 @@ def test_withdraw_drops_a_waiting_task_without_sending(world: World) -> None:
     pipeline = Pipeline()
     waiting = world.start(pipeline)
     pipeline.withdraw(waiting.task_id, "the contact replied", uow=world.uow, at=AT)
-    assert world.uow.get_attention(waiting.attention_id or 0).status == "withdrawn"
-    assert world.uow.get_task(waiting.task_id).outcome == "withdrawn"
+    assert world.uow.attention.get(waiting.attention_id or 0).status == "withdrawn"
+    assert world.uow.tasks.get(waiting.task_id).outcome == "withdrawn"
     with pytest.raises(PipelineError, match="not awaiting approval"):
         pipeline.resume(waiting.task_id, APPROVE, uow=world.uow, at=AT)
-    assert world.uow.message_for_task(waiting.task_id) is None
+    assert world.uow.messages.for_task(waiting.task_id) is None
 
 
 def test_an_edit_needs_the_new_text() -> None:
@@ -338,10 +338,10 @@ def test_a_naive_at_is_refused(world: World) -> None:
 def test_a_resume_after_the_item_was_closed_elsewhere_sends_nothing(world: World) -> None:
     pipeline = Pipeline()
     waiting = world.start(pipeline)
-    world.uow.resolve_attention(waiting.attention_id or 0, status="withdrawn", at=AT)
+    world.uow.attention.resolve(waiting.attention_id or 0, status="withdrawn", at=AT)
     with pytest.raises(PipelineError, match="not awaiting approval"):
         pipeline.resume(waiting.task_id, APPROVE, uow=world.uow, at=AT)
-    assert world.uow.message_for_task(waiting.task_id) is None
+    assert world.uow.messages.for_task(waiting.task_id) is None
 
 
 def test_rules_are_not_asked_again_after_a_human_rejection(world: World) -> None:
@@ -396,7 +396,7 @@ def test_the_indexed_saver_deletes_exactly_one_threads_entries(world: World) -> 
     pipeline = Pipeline(checkpointer=saver)
     first = world.start(pipeline)
     second = world.start(pipeline, at=AT + timedelta(days=1))
-    kept = world.uow.get_task(second.task_id).thread_id
+    kept = world.uow.tasks.get(second.task_id).thread_id
     before = {key for key in saver.blobs if key[0] == kept}
     assert before
     pipeline.resume(first.task_id, APPROVE, uow=world.uow, at=AT)

@@ -29,15 +29,15 @@ class World:
 
 def world(uow: UnitOfWork, n: int = 0) -> World:
     """Store a sequence with one enrolled contact, a teammate and a task for step s1."""
-    seq = uow.add_sequence(Sequence.new(f"Welcome {n}"), T0)
-    contact = uow.add_contact(Contact(name=f"Ann Lee {n}", email=f"ann{n}@example.com"))
-    mate = uow.add_teammate(Teammate(name=f"Ada {n}"))
+    seq = uow.sequences.add(Sequence.new(f"Welcome {n}"), T0)
+    contact = uow.contacts.add(Contact(name=f"Ann Lee {n}", email=f"ann{n}@example.com"))
+    mate = uow.teammates.add(Teammate(name=f"Ada {n}"))
     assert seq.id is not None
     assert contact.id is not None
     assert mate.id is not None
-    enrollment = uow.enroll(seq.id, contact.id, T0, current_step_id="s1", next_due_at=T0)
+    enrollment = uow.enrollments.add(seq.id, contact.id, T0, current_step_id="s1", next_due_at=T0)
     assert enrollment.id is not None
-    task = uow.add_task(
+    task = uow.tasks.add(
         kind="step", thread_id=f"enr-{enrollment.id}-s1", contact_id=contact.id,
         teammate_id=mate.id, at=T0, enrollment_id=enrollment.id, sequence_id=seq.id,
         step_id="s1", brief="Say hello",

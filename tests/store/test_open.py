@@ -12,20 +12,20 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import OperationalError
 
-from teamsim.model import DatabaseError, SchemaVersionError, StoreError
+from teamsim.model import DatabaseError, RunMeta, SchemaVersionError, StoreError
 from teamsim.store import DATABASE_URL_ENV, SCHEMA_VERSION, Store
 
 
 def test_new_database_records_the_schema_version(store: Store) -> None:
     with store.unit_of_work() as uow:
-        assert uow.get_meta("schema_version") == str(SCHEMA_VERSION)
+        assert uow.meta.get("schema_version") == str(SCHEMA_VERSION)
 
 
 def test_reopening_a_database_keeps_its_data(store_url: str) -> None:
     with Store.open(store_url) as store, store.unit_of_work() as uow:
-        uow.set_meta("note", "kept")
+        uow.meta.set("note", "kept")
     with Store.open(store_url) as store, store.unit_of_work() as uow:
-        assert uow.get_meta("note") == "kept"
+        assert uow.meta.get("note") == "kept"
 
 
 def test_other_schema_version_is_refused_naming_both_versions(store_url: str) -> None:
@@ -59,7 +59,7 @@ def test_database_with_foreign_tables_is_refused_and_left_alone(store_url: str) 
 
 def test_schema_version_cannot_be_overwritten(store: Store) -> None:
     with store.unit_of_work() as uow, pytest.raises(ValueError, match="schema_version"):
-        uow.set_meta("schema_version", "2")
+        uow.meta.set("schema_version", "2")
 
 
 def test_plain_path_opens_a_sqlite_file(tmp_path: Path) -> None:
@@ -122,24 +122,24 @@ def test_read_only_open_refuses_an_empty_database_and_writes_nothing(store_url: 
 
 def test_read_only_store_reads_and_refuses_writes(store_url: str) -> None:
     with Store.open(store_url) as store, store.unit_of_work() as uow:
-        uow.set_meta("note", "kept")
+        uow.meta.set("note", "kept")
     with Store.open(store_url, read_only=True) as store:
         with store.unit_of_work() as uow:
-            assert uow.get_meta("note") == "kept"
+            assert uow.meta.get("note") == "kept"
         with pytest.raises(StoreError), store.unit_of_work() as uow:
-            uow.set_meta("note", "changed")
+            uow.meta.set("note", "changed")
     with Store.open(store_url) as store, store.unit_of_work() as uow:
-        assert uow.get_meta("note") == "kept"
+        assert uow.meta.get("note") == "kept"
 
 
 def test_read_only_open_of_a_sealed_file_leaves_no_files_beside_it(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     with Store.open(path) as store, store.unit_of_work() as uow:
-        uow.set_meta("note", "kept")
+        uow.meta.set("note", "kept")
     Store.seal(path)
     before = path.read_bytes()
     with Store.open(path, read_only=True) as store, store.unit_of_work() as uow:
-        assert uow.get_meta("note") == "kept"
+        assert uow.meta.get("note") == "kept"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store.db"]
     assert path.read_bytes() == before
 
@@ -188,7 +188,7 @@ def test_a_full_database_raises_a_database_error_that_survives_re_raising(
             uow._session.connection().exec_driver_sql(
                 f"PRAGMA max_page_count={page_count + 1}")
         with pytest.raises(DatabaseError) as caught, store.unit_of_work() as uow:
-            uow.set_meta("big", "x" * 100_000)
+            uow.meta.set("big", "x" * 100_000)
     error = caught.value
     assert error.reason == "database or disk is full"
     assert str(error).endswith("full.db: database or disk is full")
@@ -252,9 +252,28 @@ def test_a_driver_message_quoting_the_password_is_masked_in_the_middle_of_work()
 def test_a_read_only_sqlite_store_names_its_file_in_errors(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     with Store.open(path) as store, store.unit_of_work() as uow:
-        uow.set_meta("note", "kept")
+        uow.meta.set("note", "kept")
     with Store.open(path, read_only=True) as store:
         with pytest.raises(DatabaseError) as raised, store.unit_of_work() as uow:
-            uow.set_meta("note", "changed")
+            uow.meta.set("note", "changed")
         assert str(raised.value).startswith(f"sqlite:///{path}: ")
         assert type(store._engine.pool).__name__ == "QueuePool"
+
+
+def test_the_run_meta_round_trips_under_the_run_keys(store: Store) -> None:
+    run = RunMeta(world="demo", seed=7, start="2025-01-06T09:00:00+00:00", tick_minutes=15,
+                  human_timezone="Europe/Paris")
+    with store.unit_of_work() as uow:
+        assert uow.meta.run() is None
+        uow.meta.save_run(run)
+    with store.unit_of_work() as uow:
+        assert uow.meta.run() == run
+        assert uow.meta.get("run.seed") == "7"
+        assert uow.meta.get("run.tick_minutes") == "15"
+
+
+def test_a_partial_run_meta_is_an_error(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.meta.set("run.start", "2025-01-06T09:00:00+00:00")
+        with pytest.raises(StoreError, match=r"incomplete \(no run.world, run.seed"):
+            uow.meta.run()

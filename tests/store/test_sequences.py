@@ -39,9 +39,9 @@ def _rich_sequence() -> Sequence:
 def test_sequence_round_trips_with_its_step_tree(store: Store) -> None:
     original = _rich_sequence()
     with store.unit_of_work() as uow:
-        stored = uow.add_sequence(original, T0)
+        stored = uow.sequences.add(original, T0)
     with store.unit_of_work() as uow:
-        loaded = uow.get_sequence(stored.id or 0)
+        loaded = uow.sequences.get(stored.id or 0)
     assert loaded == stored
     assert loaded.model_dump(exclude={"id", "version"}) == original.model_dump(
         exclude={"id", "version"}
@@ -51,83 +51,83 @@ def test_sequence_round_trips_with_its_step_tree(store: Store) -> None:
 
 def test_added_sequence_gets_an_id_and_version_one(store: Store) -> None:
     with store.unit_of_work() as uow:
-        stored = uow.add_sequence(Sequence.new("Welcome"), T0)
+        stored = uow.sequences.add(Sequence.new("Welcome"), T0)
     assert stored.id is not None
     assert stored.version == 1
 
 
 def test_sequence_is_found_by_name(store: Store) -> None:
     with store.unit_of_work() as uow:
-        stored = uow.add_sequence(Sequence.new("Welcome"), T0)
-        assert uow.get_sequence("Welcome") == stored
+        stored = uow.sequences.add(Sequence.new("Welcome"), T0)
+        assert uow.sequences.get("Welcome") == stored
 
 
 def test_every_save_records_a_readable_version(store: Store) -> None:
     with store.unit_of_work() as uow:
-        seq = uow.add_sequence(Sequence.new("Welcome"), T0)
+        seq = uow.sequences.add(Sequence.new("Welcome"), T0)
         seq.add_wait(days=2)
-        seq = uow.save_sequence(seq, at(10))
+        seq = uow.sequences.save(seq, at(10))
         seq.status = SequenceStatus.ACTIVE
-        seq = uow.save_sequence(seq, at(20))
+        seq = uow.sequences.save(seq, at(20))
         assert seq.id is not None
-        versions = uow.sequence_versions(seq.id)
+        versions = uow.sequences.versions(seq.id)
         assert [v.version for v in versions] == [1, 2, 3]
         assert [v.saved_at for v in versions] == [T0, at(10), at(20)]
         assert [len(v.sequence.steps) for v in versions] == [3, 4, 4]
-        assert uow.sequence_version(seq.id, 1).sequence.status is SequenceStatus.DRAFT
-        assert uow.get_sequence(seq.id).version == 3
+        assert uow.sequences.version(seq.id, 1).sequence.status is SequenceStatus.DRAFT
+        assert uow.sequences.get(seq.id).version == 3
 
 
 def test_missing_version_is_not_found(store: Store) -> None:
     with store.unit_of_work() as uow:
-        seq = uow.add_sequence(Sequence.new("Welcome"), T0)
+        seq = uow.sequences.add(Sequence.new("Welcome"), T0)
         with pytest.raises(NotFoundError, match="sequence 1 has no version 7"):
-            uow.sequence_version(seq.id or 0, 7)
+            uow.sequences.version(seq.id or 0, 7)
 
 
 def test_sequence_names_are_unique(store: Store) -> None:
     with store.unit_of_work() as uow:
-        uow.add_sequence(Sequence.new("Welcome"), T0)
+        uow.sequences.add(Sequence.new("Welcome"), T0)
         with pytest.raises(ConflictError, match="sequence named 'Welcome' already exists"):
-            uow.add_sequence(Sequence.new("Welcome"), T0)
+            uow.sequences.add(Sequence.new("Welcome"), T0)
 
 
 def test_renaming_onto_another_sequence_is_refused(store: Store) -> None:
     with store.unit_of_work() as uow:
-        uow.add_sequence(Sequence.new("Welcome"), T0)
-        second = uow.add_sequence(Sequence.new("Nurture"), T0)
+        uow.sequences.add(Sequence.new("Welcome"), T0)
+        second = uow.sequences.add(Sequence.new("Nurture"), T0)
         second.name = "Welcome"
         with pytest.raises(ConflictError, match="'Welcome' already exists"):
-            uow.save_sequence(second, at(1))
+            uow.sequences.save(second, at(1))
 
 
 def test_invalid_sequence_is_not_saved(store: Store) -> None:
     with store.unit_of_work() as uow:
-        seq = uow.add_sequence(Sequence.new("Welcome"), T0)
+        seq = uow.sequences.add(Sequence.new("Welcome"), T0)
         broken = Sequence.model_construct(**{**seq.__dict__, "daily_cap_per_teammate": 0})
         with pytest.raises(ValidationError, match="daily_cap_per_teammate"):
-            uow.save_sequence(broken, at(1))
-        assert len(uow.sequence_versions(seq.id or 0)) == 1
+            uow.sequences.save(broken, at(1))
+        assert len(uow.sequences.versions(seq.id or 0)) == 1
 
 
 def test_unknown_sequence_is_not_found(store: Store) -> None:
     with store.unit_of_work() as uow:
         with pytest.raises(NotFoundError, match="sequence 42 does not exist"):
-            uow.get_sequence(42)
+            uow.sequences.get(42)
         with pytest.raises(NotFoundError, match="no sequence named 'Nope'"):
-            uow.get_sequence("Nope")
+            uow.sequences.get("Nope")
 
 
 def test_sequences_are_listed_in_creation_order(store: Store) -> None:
     with store.unit_of_work() as uow:
         for name in ("B", "A", "C"):
-            uow.add_sequence(Sequence.new(name), T0)
-        assert [s.name for s in uow.list_sequences()] == ["B", "A", "C"]
+            uow.sequences.add(Sequence.new(name), T0)
+        assert [s.name for s in uow.sequences.list()] == ["B", "A", "C"]
 
 
 def test_stored_step_tree_is_a_json_document(store_url: str) -> None:
     with Store.open(store_url) as store, store.unit_of_work() as uow:
-        uow.add_sequence(Sequence.new("Welcome"), T0)
+        uow.sequences.add(Sequence.new("Welcome"), T0)
     engine = create_engine(store_url)
     with engine.connect() as connection:
         document = connection.execute(text("SELECT document FROM sequences")).scalar_one()
@@ -140,60 +140,60 @@ def test_stored_step_tree_is_a_json_document(store_url: str) -> None:
 
 def test_saving_a_stale_version_is_refused_and_saves_nothing(store: Store) -> None:
     with store.unit_of_work() as uow:
-        first = uow.add_sequence(Sequence.new("Welcome"), T0)
+        first = uow.sequences.add(Sequence.new("Welcome"), T0)
     mine, theirs = first.model_copy(deep=True), first.model_copy(deep=True)
     with store.unit_of_work() as uow:
         theirs.add_email("Theirs")
-        uow.save_sequence(theirs, at(1))
+        uow.sequences.save(theirs, at(1))
     with store.unit_of_work() as uow:
         mine.add_email("Mine")
         with pytest.raises(StaleVersionError, match=r"since version 1 was read \(it is at "
                            r"version 2 now"):
-            uow.save_sequence(mine, at(2))
+            uow.sequences.save(mine, at(2))
     with store.unit_of_work() as uow:
-        assert [s.label for s in uow.get_sequence("Welcome").steps][3:] == ["Theirs"]
-        assert [v.version for v in uow.sequence_versions(first.id or 0)] == [1, 2]
+        assert [s.label for s in uow.sequences.get("Welcome").steps][3:] == ["Theirs"]
+        assert [v.version for v in uow.sequences.versions(first.id or 0)] == [1, 2]
 
 
 def test_a_sequence_read_for_update_keeps_other_writers_waiting(store_url: str) -> None:
     with Store.open(store_url) as setup, setup.unit_of_work() as uow:
-        uow.add_sequence(Sequence.new("Welcome"), T0)
+        uow.sequences.add(Sequence.new("Welcome"), T0)
     second_saw: list[int] = []
 
     def second_writer() -> None:
         with Store.open(store_url) as other, other.unit_of_work() as uow:
-            seq = uow.get_sequence_for_update("Welcome")  # waits for the first writer
+            seq = uow.sequences.get_for_update("Welcome")  # waits for the first writer
             second_saw.append(seq.version)
             seq.add_email("Second")
-            uow.save_sequence(seq, at(2))
+            uow.sequences.save(seq, at(2))
 
     with Store.open(store_url) as store:
         with store.unit_of_work() as uow:
-            seq = uow.get_sequence_for_update("Welcome")
+            seq = uow.sequences.get_for_update("Welcome")
             thread = threading.Thread(target=second_writer)
             thread.start()
             thread.join(timeout=0.5)
             assert thread.is_alive()  # blocked behind our lock
             seq.add_email("First")
-            uow.save_sequence(seq, at(1))
+            uow.sequences.save(seq, at(1))
         thread.join(timeout=20)
         assert not thread.is_alive()
         assert second_saw == [2]  # it read what the first writer saved
         with store.unit_of_work() as uow:
-            assert [s.label for s in uow.get_sequence("Welcome").steps][3:] == ["First", "Second"]
+            assert [s.label for s in uow.sequences.get("Welcome").steps][3:] == ["First", "Second"]
 
 
 def test_reading_a_missing_sequence_for_update_names_the_list_command(store: Store) -> None:
     with store.unit_of_work() as uow:
         with pytest.raises(NotFoundError, match=r"no sequence named 'Nope'.*`teamsim seq list`"):
-            uow.get_sequence_for_update("Nope")
+            uow.sequences.get_for_update("Nope")
         with pytest.raises(NotFoundError, match=r"sequence 7 does not exist.*`teamsim seq list`"):
-            uow.get_sequence_for_update(7)
+            uow.sequences.get_for_update(7)
 
 
 def test_a_stored_sequence_this_teamsim_refuses_is_a_store_error(store_url: str) -> None:
     with Store.open(store_url) as store, store.unit_of_work() as uow:
-        uow.add_sequence(Sequence.new("Welcome"), T0)
+        uow.sequences.add(Sequence.new("Welcome"), T0)
     engine = create_engine(store_url)
     with engine.begin() as connection:  # as an older teamsim would have stored an endless wait
         document = connection.execute(text("SELECT document FROM sequences")).scalar_one()
@@ -206,7 +206,7 @@ def test_a_stored_sequence_this_teamsim_refuses_is_a_store_error(store_url: str)
     with Store.open(store_url) as store, store.unit_of_work() as uow, pytest.raises(
         StoreError, match=r"stored sequence 1 version 1: steps\[1\]\.days: must be <= 3650"
     ):
-        uow.get_sequence("Welcome")
+        uow.sequences.get("Welcome")
 
 
 def test_a_writer_that_cannot_get_the_sqlite_lock_in_time_gets_a_clear_error(
@@ -215,7 +215,7 @@ def test_a_writer_that_cannot_get_the_sqlite_lock_in_time_gets_a_clear_error(
     monkeypatch.setattr(store_module, "SQLITE_BUSY_TIMEOUT_MS", 100)
     path = tmp_path / "busy.db"
     with Store.open(path) as store, store.unit_of_work() as uow:
-        uow.add_sequence(Sequence.new("Welcome"), T0)
+        uow.sequences.add(Sequence.new("Welcome"), T0)
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
     try:
@@ -223,7 +223,7 @@ def test_a_writer_that_cannot_get_the_sqlite_lock_in_time_gets_a_clear_error(
             StoreError, match=r"cannot lock .*busy\.db for writing \(database is locked\); "
             "nothing was changed"
         ):
-            uow.get_sequence_for_update("Welcome")
+            uow.sequences.get_for_update("Welcome")
     finally:
         holder.execute("ROLLBACK")
         holder.close()

@@ -26,17 +26,17 @@ def test_non_datetime_is_refused_by_the_column_type() -> None:
 
 def test_naive_enrollment_time_is_refused(store: Store) -> None:
     with store.unit_of_work() as uow:
-        seq = uow.add_sequence(Sequence.new("Welcome"), T0)
-        contact = uow.add_contact(Contact(name="Ann", email="ann@example.com"))
+        seq = uow.sequences.add(Sequence.new("Welcome"), T0)
+        contact = uow.contacts.add(Contact(name="Ann", email="ann@example.com"))
         with pytest.raises(ValueError, match=r"enroll\(at=...\): naive datetime"):
-            uow.enroll(seq.id or 0, contact.id or 0, datetime(2025, 1, 6))
+            uow.enrollments.add(seq.id or 0, contact.id or 0, datetime(2025, 1, 6))
 
 
 def test_other_offsets_come_back_as_the_same_instant_in_utc(store: Store) -> None:
     paris_winter = timezone(timedelta(hours=1))
     with store.unit_of_work() as uow:
-        seq = uow.add_sequence(Sequence.new("Welcome"), datetime(2025, 1, 6, 10, 0,
+        seq = uow.sequences.add(Sequence.new("Welcome"), datetime(2025, 1, 6, 10, 0,
                                                                    tzinfo=paris_winter))
-        saved_at = uow.sequence_versions(seq.id or 0)[0].saved_at
+        saved_at = uow.sequences.versions(seq.id or 0)[0].saved_at
     assert saved_at == T0
     assert saved_at.tzinfo is UTC

@@ -182,11 +182,11 @@ class WriteBehindMachine(RuleBasedStateMachine):
     @staticmethod
     def _world(uow: UnitOfWork) -> dict[str, list[int | None]]:
         t0 = datetime(2025, 1, 6, 9, tzinfo=UTC)
-        sequences = [uow.add_sequence(Sequence.new(f"Seq {n}"), t0).id for n in range(2)]
-        contacts = [uow.add_contact(Contact(name=f"C {n}", email=f"c{n}@example.com")).id
+        sequences = [uow.sequences.add(Sequence.new(f"Seq {n}"), t0).id for n in range(2)]
+        contacts = [uow.contacts.add(Contact(name=f"C {n}", email=f"c{n}@example.com")).id
                     for n in range(2)]
-        mates = [uow.add_teammate(Teammate(name=f"Mate {n}")).id for n in range(2)]
-        enrollments = [uow.enroll(s, c, t0).id for s in sequences for c in contacts
+        mates = [uow.teammates.add(Teammate(name=f"Mate {n}")).id for n in range(2)]
+        enrollments = [uow.enrollments.add(s, c, t0).id for s in sequences for c in contacts
                        if s is not None and c is not None]
         return {"sequences": sequences, "contacts": contacts, "teammates": mates,
                 "enrollments": enrollments}
@@ -252,7 +252,7 @@ class WriteBehindMachine(RuleBasedStateMachine):
             return model.add("tasks", {**values, "outcome": None, "created_at": _utc(at),
                                        "finished_at": None})
 
-        self._write(lambda uow: uow.add_task(at=at, **values), on_model)  # type: ignore[arg-type]
+        self._write(lambda uow: uow.tasks.add(at=at, **values), on_model)  # type: ignore[arg-type]
 
     @precondition(lambda self: self.model.tables["tasks"])
     @rule(data=st.data(), revision=st.integers(0, 3), subject=st.none() | _TEXT, body=_TEXT,
@@ -262,7 +262,7 @@ class WriteBehindMachine(RuleBasedStateMachine):
         values: Row = {"task_id": self._pick(data, "tasks"), "revision": revision,
                        "author_id": self._pick_world(data, "teammates", optional=True),
                        "subject": subject, "body": body, "minutes": minutes}
-        self._write(lambda uow: uow.add_draft(at=at, **values),
+        self._write(lambda uow: uow.drafts.add(at=at, **values),
                     lambda model: model.add("drafts", {**values, "created_at": _utc(at)}))
 
     @precondition(lambda self: self.model.tables["drafts"])
@@ -275,7 +275,7 @@ class WriteBehindMachine(RuleBasedStateMachine):
                        "reviewer_id": self._pick_world(data, "teammates", optional=True),
                        "verdict": verdict, "minutes": minutes}
         self._write(
-            lambda uow: uow.add_review(at=at, notes=iter(notes), **values),
+            lambda uow: uow.drafts.add_review(at=at, notes=iter(notes), **values),
             lambda model: model.add("reviews", {**values, "notes": list(notes),
                                                 "created_at": _utc(at)}))
 
@@ -289,7 +289,7 @@ class WriteBehindMachine(RuleBasedStateMachine):
                        "draft_id": data.draw(st.sampled_from(drafts), label="draft id"),
                        "action": action, "by": "human", "rule_id": None, "note": note,
                        "subject": subject, "body": body}
-        self._write(lambda uow: uow.add_decision(at=at, **values),
+        self._write(lambda uow: uow.drafts.add_decision(at=at, **values),
                     lambda model: model.add("decisions", {**values, "decided_at": _utc(at)}))
 
     @precondition(lambda self: self.model.tables["tasks"])
@@ -315,7 +315,7 @@ class WriteBehindMachine(RuleBasedStateMachine):
                 "cancelled_at": None, "cancel_reason": None, "opened_at": None,
                 "clicked_at": None}), True
 
-        self._write(lambda uow: uow.send_message(at=at, **values), on_model)
+        self._write(lambda uow: uow.messages.send(at=at, **values), on_model)
 
     @precondition(lambda self: self.model.tables["messages"])
     @rule(data=st.data(), how=st.sampled_from(["deliver", "cancel"]), reason=_TEXT, at=_TIMES)
@@ -333,9 +333,9 @@ class WriteBehindMachine(RuleBasedStateMachine):
 
         def on_store(uow: UnitOfWork) -> None:
             if how == "deliver":
-                uow.deliver_message(message_id, at=at)
+                uow.messages.deliver(message_id, at=at)
             else:
-                uow.cancel_message(message_id, reason=reason, at=at)
+                uow.messages.cancel(message_id, reason=reason, at=at)
 
         self._write(on_store, on_model)
 
@@ -351,7 +351,7 @@ class WriteBehindMachine(RuleBasedStateMachine):
             row[f"{kind}_at"] = _utc(at)
             return True
 
-        self._write(lambda uow: uow.mark_engagement(message_id, kind, at),  # type: ignore[arg-type]
+        self._write(lambda uow: uow.messages.mark_engagement(message_id, kind, at),  # type: ignore[arg-type]
                     on_model)
 
     @rule(data=st.data(), kind=st.sampled_from(["reply", "out_of_office", "bounce",
@@ -363,7 +363,7 @@ class WriteBehindMachine(RuleBasedStateMachine):
             "message_id": data.draw(st.sampled_from([None, *self._ids("messages")]),
                                     label="message id"),
         }
-        self._write(lambda uow: uow.add_reply(at=at, **values),  # type: ignore[arg-type]
+        self._write(lambda uow: uow.replies.add(at=at, **values),  # type: ignore[arg-type]
                     lambda model: model.add("replies", {**values, "received_at": _utc(at)}))
 
     @rule(data=st.data(), kind=st.sampled_from(["draft", "reply", "rule_suggestion"]),
@@ -383,7 +383,7 @@ class WriteBehindMachine(RuleBasedStateMachine):
 
         def on_store(uow: UnitOfWork) -> int:
             mine = copy.deepcopy(payload)
-            item = uow.open_attention(at=at, payload=mine, **values)
+            item = uow.attention.open(at=at, payload=mine, **values)
             self._flush_if_eager(uow)
             _scramble(mine)  # the caller's data stays the caller's: the store kept a copy
             return item
@@ -401,7 +401,7 @@ class WriteBehindMachine(RuleBasedStateMachine):
                 raise _Conflict
             row.update(status=status, resolved_at=_utc(at))
 
-        self._write(lambda uow: uow.resolve_attention(item_id, status=status, at=at),  # type: ignore[arg-type]
+        self._write(lambda uow: uow.attention.resolve(item_id, status=status, at=at),  # type: ignore[arg-type]
                     on_model)
 
     @precondition(lambda self: self.model.tables["tasks"])
@@ -417,14 +417,14 @@ class WriteBehindMachine(RuleBasedStateMachine):
             if outcome is not None:
                 row.update(outcome=outcome, finished_at=_utc(at))
 
-        self._write(lambda uow: uow.set_task_status(task_id, status, at, outcome), on_model)
+        self._write(lambda uow: uow.tasks.set_status(task_id, status, at, outcome), on_model)
 
     @precondition(lambda self: self.model.tables["tasks"])
     @rule(data=st.data())
     def assign_reviewer(self, data: st.DataObject) -> None:
         task_id = self._pick(data, "tasks", missing=True)
         reviewer = self._pick_world(data, "teammates")
-        self._write(lambda uow: uow.assign_reviewer(task_id, reviewer),
+        self._write(lambda uow: uow.tasks.assign_reviewer(task_id, reviewer),
                     lambda model: model.get("tasks", task_id).update(reviewer_id=reviewer))
 
     @rule(data=st.data(), kind=st.sampled_from(["draft.created", "message.sent", "tick"]),
@@ -496,7 +496,7 @@ class WriteBehindMachine(RuleBasedStateMachine):
         thread = data.draw(st.sampled_from(
             [row["thread_id"] for row in self.model.tables["tasks"].values()] + ["nope"]))
         self._read(
-            lambda uow: uow.task_by_thread(thread),
+            lambda uow: uow.tasks.by_thread(thread),
             lambda model: TaskRecord(**next(
                 row for row in model.tables["tasks"].values() if row["thread_id"] == thread)))
 
@@ -517,15 +517,15 @@ class WriteBehindMachine(RuleBasedStateMachine):
                 MessageRecord(**messages[0]) if messages else None,
             )
 
-        self._read(lambda uow: (uow.list_drafts(task_id), uow.list_reviews(task_id),
-                                uow.list_decisions(task_id), uow.message_for_task(task_id)),
+        self._read(lambda uow: (uow.drafts.list(task_id), uow.drafts.reviews(task_id),
+                                uow.drafts.decisions(task_id), uow.messages.for_task(task_id)),
                    on_model)
 
     @rule(data=st.data(), status=st.sampled_from([None, "open", "resolved", "withdrawn"]),
           kind=st.sampled_from([None, "draft", "reply", "rule_suggestion"]))
     def list_attention(self, data: st.DataObject, status: str | None, kind: str | None) -> None:
         self._read(
-            lambda uow: uow.list_attention(status, kind=kind),  # type: ignore[arg-type]
+            lambda uow: uow.attention.list(status, kind=kind),  # type: ignore[arg-type]
             lambda model: [
                 AttentionItem(**copy.deepcopy(row)) for row in model.tables["attention"].values()
                 if status in (None, row["status"]) and kind in (None, row["kind"])])
@@ -535,7 +535,7 @@ class WriteBehindMachine(RuleBasedStateMachine):
     def list_tasks(self, data: st.DataObject, status: str | None, kind: str | None) -> None:
         enrollment = self._pick_world(data, "enrollments", optional=True)
         self._read(
-            lambda uow: uow.list_tasks(enrollment_id=enrollment, status=status,
+            lambda uow: uow.tasks.list(enrollment_id=enrollment, status=status,
                                        kind=kind),  # type: ignore[arg-type]
             lambda model: [
                 TaskRecord(**row) for row in model.tables["tasks"].values()
@@ -559,8 +559,8 @@ class WriteBehindMachine(RuleBasedStateMachine):
             return ([MessageRecord(**row) for row in messages],
                     [ReplyRecord(**row) for row in replies])
 
-        self._read(lambda uow: (uow.list_messages(contact_id=contact, enrollment_id=enrollment),
-                                uow.list_replies(contact_id=contact, enrollment_id=enrollment)),
+        self._read(lambda uow: (uow.messages.list(contact_id=contact, enrollment_id=enrollment),
+                                uow.replies.list(contact_id=contact, enrollment_id=enrollment)),
                    on_model)
 
     @rule(data=st.data())
@@ -576,7 +576,7 @@ class WriteBehindMachine(RuleBasedStateMachine):
             rows.sort(key=lambda row: (row["sent_at"], row["id"]))
             return [MessageRecord(**row) for row in rows]
 
-        self._read(lambda uow: uow.thread_messages(contact, sequence), on_model)
+        self._read(lambda uow: uow.messages.thread(contact, sequence), on_model)
 
     @rule(after=st.integers(0, 6), kind=st.sampled_from([None, "tick", "message.sent"]))
     def read_events(self, after: int, kind: str | None) -> None:
@@ -588,7 +588,7 @@ class WriteBehindMachine(RuleBasedStateMachine):
 
     @rule()
     def list_decisions(self) -> None:
-        self._read(lambda uow: uow.list_decisions(),
+        self._read(lambda uow: uow.drafts.decisions(),
                    lambda model: [DecisionRecord(**row)
                                   for row in model.tables["decisions"].values()])
 
@@ -632,11 +632,11 @@ def _not_found(on_model: Callable[[Model], Any], model: Model) -> Any:
 
 
 _GETTERS: dict[str, tuple[Callable[[UnitOfWork, int], Any], Callable[..., Any]]] = {
-    "tasks": (UnitOfWork.get_task, TaskRecord),
-    "drafts": (UnitOfWork.get_draft, DraftRecord),
-    "messages": (UnitOfWork.get_message, MessageRecord),
-    "replies": (UnitOfWork.get_reply, ReplyRecord),
-    "attention": (UnitOfWork.get_attention, AttentionItem),
+    "tasks": (lambda uow, row_id: uow.tasks.get(row_id), TaskRecord),
+    "drafts": (lambda uow, row_id: uow.drafts.get(row_id), DraftRecord),
+    "messages": (lambda uow, row_id: uow.messages.get(row_id), MessageRecord),
+    "replies": (lambda uow, row_id: uow.replies.get(row_id), ReplyRecord),
+    "attention": (lambda uow, row_id: uow.attention.get(row_id), AttentionItem),
 }
 
 
@@ -648,7 +648,7 @@ def _empty(store: Store) -> None:
     tables = [table for table in reversed(Base.metadata.sorted_tables)
               if table.name != MetaRow.__tablename__]
     with store.unit_of_work() as uow:
-        connection = uow._conn()
+        connection = uow._session.connection()
         if store.dialect == "postgresql":
             names = ", ".join(f'"{table.name}"' for table in tables)
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
