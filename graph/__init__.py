@@ -7,8 +7,10 @@ that becomes a Needs attention item; :meth:`Pipeline.resume` carries the human's
 the :class:`RuleEvaluator` protocol.
 """
 
+from teamsim.agents import ThreadMessage
 from teamsim.graph._pipeline import Pipeline
 from teamsim.graph._saver import ThreadIndexedSaver
+from teamsim.graph._team import Team, TeamMember
 from teamsim.graph._types import (
     ApprovalRequest,
     FakeRules,
@@ -36,7 +38,10 @@ __all__ = [
     "PipelineStatus",
     "RuleDecision",
     "RuleEvaluator",
+    "Team",
+    "TeamMember",
     "ThreadIndexedSaver",
+    "ThreadMessage",
     "WorkKind",
     "WorkSegment",
 ]

@@ -34,10 +34,10 @@ from teamsim.agents import (
     Draft,
     DraftRequest,
     ReviewRequest,
-    TeamMember,
     ThreadMessage,
     Verdict,
 )
+from teamsim.graph._team import TeamMember
 from teamsim.graph._types import (
     ApprovalRequest,
     HumanDecision,
