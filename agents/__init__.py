@@ -3,8 +3,7 @@
 The plug points are one-method protocols, :class:`Drafter` and :class:`Reviewer`, with fakes
 that wrap a plain function. The defaults are :class:`TemplateDrafter` (Jinja2 templates, or
 plain wording from the step) and :class:`RuleReviewer` (the checks a careful colleague makes).
-A :class:`Team` pairs each teammate with its drafter and reviewer and picks, deterministically,
-who reviews each draft; nobody reviews their own.
+Pairing teammates up (who reviews whose drafts) is :class:`teamsim.graph.Team`'s job.
 """
 
 from teamsim.agents._sandbox import check_template
@@ -23,7 +22,6 @@ from teamsim.agents._types import (
 )
 from teamsim.agents.drafter import DraftStyle, MessageTemplate, TemplateDrafter
 from teamsim.agents.reviewer import Check, ReviewRules, RuleReviewer
-from teamsim.agents.team import Team, TeamMember
 
 __all__ = [
     "Check",
@@ -39,8 +37,6 @@ __all__ = [
     "ReviewRules",
     "Reviewer",
     "RuleReviewer",
-    "Team",
-    "TeamMember",
     "TemplateDrafter",
     "ThreadMessage",
     "Verdict",

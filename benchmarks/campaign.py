@@ -60,9 +60,14 @@ def world(contacts: int) -> dict[str, Any]:
 
 def _simulate(contacts: int) -> Any:
     """Run the campaign through whatever public entry point this checkout has."""
-    from teamsim.sim import Simulation, World
+    from teamsim.sim import World
 
-    return Simulation(World.model_validate(world(contacts))).run()
+    try:
+        from teamsim.assembly import simulation
+    except ImportError:  # a checkout from before team assembly left the simulator
+        from teamsim.sim import Simulation as simulation  # type: ignore[assignment]
+
+    return simulation(World.model_validate(world(contacts))).run()
 
 
 def child(contacts: int, bare_runs: int) -> dict[str, Any]:

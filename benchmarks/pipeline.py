@@ -26,13 +26,14 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
 
-from teamsim.agents import Draft, FakeDrafter, FakeReviewer, Review, TeamMember, Verdict
+from teamsim.agents import Draft, FakeDrafter, FakeReviewer, Review, Verdict
 from teamsim.graph import (
     HumanDecision,
     InMemoryPipelineStore,
     Pipeline,
     PipelineConfig,
     PipelineStore,
+    TeamMember,
 )
 from teamsim.model import Contact, Sequence, Teammate
 from teamsim.store import Store, UnitOfWork
@@ -100,8 +101,8 @@ class World:
         drafter = FakeDrafter(lambda r: Draft(subject="Hello", body=f"Hi {r.contact.first_name}",
                                               minutes=10))
         reviewer = FakeReviewer(lambda r: Review(verdict=Verdict.PASS, minutes=5))
-        self.ann = TeamMember(teammate=ann, drafter=drafter)
-        self.bob = TeamMember(teammate=bob, reviewer=reviewer)
+        self.ann = TeamMember(teammate=ann, drafter=drafter, reviewer=reviewer)
+        self.bob = TeamMember(teammate=bob, drafter=drafter, reviewer=reviewer)
         assert self.sequence.id is not None
         self.people: list[tuple[int, Contact]] = []
         for i in range(contacts):

@@ -10,6 +10,7 @@ the :class:`RuleEvaluator` protocol. The pipeline reads and writes the store thr
 """
 
 from teamsim.graph._memory import InMemoryPipelineStore
+from teamsim.agents import ThreadMessage
 from teamsim.graph._pipeline import Pipeline
 from teamsim.graph._ports import (
     PipelineAttention,
@@ -23,6 +24,7 @@ from teamsim.graph._ports import (
     PipelineTeammates,
 )
 from teamsim.graph._saver import ThreadIndexedSaver
+from teamsim.graph._team import Team, TeamMember
 from teamsim.graph._types import (
     ApprovalRequest,
     FakeRules,
@@ -60,7 +62,10 @@ __all__ = [
     "PipelineTeammates",
     "RuleDecision",
     "RuleEvaluator",
+    "Team",
+    "TeamMember",
     "ThreadIndexedSaver",
+    "ThreadMessage",
     "WorkKind",
     "WorkSegment",
 ]

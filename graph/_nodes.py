@@ -34,11 +34,11 @@ from teamsim.agents import (
     Draft,
     DraftRequest,
     ReviewRequest,
-    TeamMember,
     ThreadMessage,
     Verdict,
 )
 from teamsim.graph._ports import PipelineStore
+from teamsim.graph._team import TeamMember
 from teamsim.graph._types import (
     ApprovalRequest,
     HumanDecision,

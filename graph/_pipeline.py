@@ -12,10 +12,11 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from teamsim.agents import Team, TeamMember, ThreadMessage
+from teamsim.agents import ThreadMessage
 from teamsim.graph._nodes import RunContext, State, TaskInfo, builder, initial_state
 from teamsim.graph._ports import PipelineStore
 from teamsim.graph._saver import ThreadIndexedSaver
+from teamsim.graph._team import Team, TeamMember
 from teamsim.graph._types import (
     HumanDecision,
     NoRules,
@@ -77,7 +78,7 @@ class Pipeline:
         checkpointer: any LangGraph checkpoint saver (default: a new
             :class:`ThreadIndexedSaver`, LangGraph's in-memory saver with a thread deletion
             that stays cheap however many tasks are paused at once).
-        team: the :class:`~teamsim.agents.Team` whose members work the tasks; needed only to
+        team: the :class:`~teamsim.graph.Team` whose members work the tasks; needed only to
             resume a task this ``Pipeline`` did not start (after a restart with a durable
             checkpointer), to find its drafter and reviewer again.
     """

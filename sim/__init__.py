@@ -23,7 +23,12 @@ from teamsim.sim._rules import (
     rule_matches,
     rule_usage,
 )
-from teamsim.sim._simulation import ProcessGenerator, Simulation, SimulationResult
+from teamsim.sim._simulation import (
+    ProcessGenerator,
+    Simulation,
+    SimulationResult,
+    TeamBuilder,
+)
 from teamsim.sim.config import (
     ActivateAction,
     ApproverPolicy,
@@ -79,6 +84,7 @@ __all__ = [
     "SimSettings",
     "Simulation",
     "SimulationResult",
+    "TeamBuilder",
     "TeammateSpec",
     "TimelineAction",
     "World",

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from teamsim.agents import DraftStyle, ReviewRules, Team, check_template
+from teamsim.agents import DraftStyle, ReviewRules, check_template
+from teamsim.graph import Team
 from teamsim.model import (
     MAX_CONTACTS,
     MAX_DELAY_MINUTES,
@@ -727,9 +728,9 @@ def _check_team(world: World) -> list[str]:
     """The team as the simulator will assemble it: every drafter needs a peer reviewer (the
     same check the simulator makes, so that ``validate`` refuses what ``run`` would)."""
     try:
-        Team.of([Teammate(name=t.name, roles=t.roles, capacity=t.capacity)
-                 for t in world.teammates],
-                pairing={t.name: t.reviewed_by for t in world.teammates if t.reviewed_by})
+        Team.check([Teammate(name=t.name, roles=t.roles, capacity=t.capacity)
+                    for t in world.teammates],
+                   pairing={t.name: t.reviewed_by for t in world.teammates if t.reviewed_by})
     except TeamsimError as err:
         return [str(err).replace("team: ", "teammates: ", 1)]
     return []

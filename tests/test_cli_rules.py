@@ -10,9 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from teamsim._cli_rules import describe_match
+from teamsim.assembly import simulation
 from teamsim.cli import app
 from teamsim.model import AutoApproveRule
-from teamsim.sim import Simulation, World
+from teamsim.sim import World
 from teamsim.sim._rules import preview
 from teamsim.store import Store
 
@@ -53,7 +54,7 @@ def write_run(folder: Path, world: World) -> Path:
     """Run ``world`` into ``folder/store.db`` and write a minimal ``run.json`` beside it."""
     folder.mkdir(parents=True)
     with Store.open(folder / "store.db") as store:
-        Simulation(world, store=store).run()
+        simulation(world, store=store).run()
     (folder / "run.json").write_text(json.dumps({"scenario": world.name, "seed": world.seed}))
     return folder
 

@@ -4,7 +4,8 @@ The public surface, re-exported here:
 
 - scenarios and runs: :func:`load_scenario`, :func:`run` (one run, :class:`RunResult`),
   :func:`sweep` (variants x seeds, :class:`SweepResult`);
-- the simulator itself: :class:`Simulation` over a :class:`World`;
+- the simulator itself: :class:`Simulation` over a :class:`World`, built with its team by
+  :func:`simulation`;
 - sequences as the product's toolbar: :class:`Workspace` over a :class:`Store`, and the domain
   model (:class:`Sequence`, :class:`Contact`, :class:`AutoApproveRule`...);
 - plug points for researchers: :class:`Drafter` / :class:`Reviewer` protocols with
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
         TeamsimError,
         ValidationError,
     )
+    from teamsim.assembly import simulation
     from teamsim.runner import ExpectationResult, RunResult, SweepResult, run, sweep
     from teamsim.scenario import load_scenario
     from teamsim.sim import Simulation, SimulationResult, World
@@ -98,6 +100,7 @@ __all__ = [
     "World",
     "load_scenario",
     "run",
+    "simulation",
     "sweep",
 ]
 
@@ -139,6 +142,7 @@ _ORIGIN: dict[str, str] = {
     "World": "teamsim.sim",
     "load_scenario": "teamsim.scenario",
     "run": "teamsim.runner",
+    "simulation": "teamsim.assembly",
     "sweep": "teamsim.runner",
 }
 """The module each public name lives in, imported when the name is first used."""

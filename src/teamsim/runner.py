@@ -56,6 +56,7 @@ import yaml
 from scipy import stats
 
 from teamsim import _runfolder
+from teamsim.assembly import simulation
 from teamsim.model import (
     DatabaseError,
     ScenarioError,
@@ -68,7 +69,6 @@ from teamsim.scenario import load_scenario
 from teamsim.sim import (
     METRICS,
     Expectation,
-    Simulation,
     SimulationResult,
     World,
     preview_world_rules,
@@ -269,7 +269,7 @@ def compare_variants(
     for name, comparison in world.compare.items():
         variant = with_values(world, comparison.set, variant=f"compare.{name}")
         with Store.open("sqlite://") as store:
-            outcome = Simulation(variant, seed=seed, store=store, until_days=days).run(
+            outcome = simulation(variant, seed=seed, store=store, until_days=days).run(
                 check=False)
         results += _evaluate(comparison.expect, outcome.metrics, f"{name}: ")
         change = {m: float(outcome.metrics[m]) - float(metrics[m])
@@ -473,7 +473,7 @@ def _simulate(
         if progress is not None:
             progress(day)
 
-    sim = Simulation(world, seed=seed, store=store, until_days=days, progress=report)
+    sim = simulation(world, seed=seed, store=store, until_days=days, progress=report)
     try:
         result = sim.run(check=False)
     except ScenarioError:
@@ -972,7 +972,7 @@ def _sweep_one(
     """Run one variant x seed (in a worker process) and return its CSV row."""
     world = World.model_validate(world_data)
     with Store.open("sqlite://") as store:
-        result = Simulation(world, seed=seed, store=store).run(check=False)
+        result = simulation(world, seed=seed, store=store).run(check=False)
     return {"variant": variant, "seed": seed, "digest": result.digest,
             **{m: result.metrics[m] for m in metrics}}
 

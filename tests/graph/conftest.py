@@ -15,10 +15,9 @@ from teamsim.agents import (
     FakeReviewer,
     Review,
     ReviewRequest,
-    TeamMember,
     Verdict,
 )
-from teamsim.graph import Pipeline, PipelineResult
+from teamsim.graph import Pipeline, PipelineResult, TeamMember
 from teamsim.model import AutoApproveRule, Contact, MessageStep, Sequence, Teammate
 from teamsim.store import Store, UnitOfWork
 
@@ -71,8 +70,10 @@ class World:
         return pipeline.start_step(
             uow=self.uow, enrollment_id=self.enrollment_id, sequence=self.sequence,
             step=self.step, contact=self.contact,
-            drafter_member=TeamMember(teammate=self.ann, drafter=drafter or writes()),
-            reviewer_member=TeamMember(teammate=self.bob, reviewer=reviewer or passes()),
+            drafter_member=TeamMember(teammate=self.ann, drafter=drafter or writes(),
+                                      reviewer=passes()),
+            reviewer_member=TeamMember(teammate=self.bob, drafter=writes(),
+                                       reviewer=reviewer or passes()),
             at=at,
         )
 

@@ -12,7 +12,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 import teamsim.graph
-from teamsim.agents import Draft, DraftRequest, FakeDrafter, Team, TeamMember
+from teamsim.agents import Draft, DraftRequest, FakeDrafter
 from teamsim.graph import (
     ApprovalRequest,
     FakeRules,
@@ -20,6 +20,8 @@ from teamsim.graph import (
     Pipeline,
     PipelineConfig,
     RuleDecision,
+    Team,
+    TeamMember,
     ThreadIndexedSaver,
     WorkSegment,
 )
@@ -222,8 +224,8 @@ def test_a_task_started_elsewhere_needs_the_team_to_resume(world: World) -> None
 def test_a_task_resumes_in_a_new_pipeline_from_a_sqlite_checkpoint(
     world: World, tmp_path: Path,
 ) -> None:
-    team = Team.of([world.ann, world.bob], drafters={"Ann": writes()},
-                   reviewers={"Bob": passes()})
+    team = Team.of([world.ann, world.bob], drafters={"Ann": writes(), "Bob": writes()},
+                   reviewers={"Ann": passes(), "Bob": passes()})
     with closing(sqlite3.connect(tmp_path / "checkpoints.db", check_same_thread=False)) as conn:
         durable = PipelineConfig(durability="sync")
         waiting = world.start(Pipeline(checkpointer=SqliteSaver(conn), config=durable))
@@ -260,8 +262,8 @@ def test_a_chat_request_runs_end_to_end(world: World) -> None:
     pipeline = Pipeline()
     waiting = pipeline.start_chat(
         uow=world.uow, contact=world.contact, text="Ask Dana for a call on Friday",
-        teammate=TeamMember(teammate=world.bob, drafter=writes()),
-        reviewer=TeamMember(teammate=world.ann, reviewer=passes()), at=AT,
+        teammate=TeamMember(teammate=world.bob, drafter=writes(), reviewer=passes()),
+        reviewer=TeamMember(teammate=world.ann, drafter=writes(), reviewer=passes()), at=AT,
     )
     assert waiting.status == "awaiting_approval"
     payload = world.uow.attention.get(waiting.attention_id or 0).payload
@@ -281,8 +283,8 @@ def test_a_rejected_chat_request_is_discarded(world: World) -> None:
     pipeline = Pipeline()
     waiting = pipeline.start_chat(
         uow=world.uow, contact=world.contact, text="Say hi",
-        teammate=TeamMember(teammate=world.bob, drafter=writes()),
-        reviewer=TeamMember(teammate=world.ann, reviewer=passes()), at=AT,
+        teammate=TeamMember(teammate=world.bob, drafter=writes(), reviewer=passes()),
+        reviewer=TeamMember(teammate=world.ann, drafter=writes(), reviewer=passes()), at=AT,
     )
     result = pipeline.resume(waiting.task_id, HumanDecision(action="reject"), uow=world.uow,
                              at=AT)

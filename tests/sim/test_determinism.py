@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from teamsim.sim import KeyedRandom, Simulation, SimulationResult, World
+from teamsim.assembly import simulation
+from teamsim.sim import KeyedRandom, SimulationResult, World
 
 from ..strategies import world
 
@@ -32,7 +33,7 @@ def campaign(extra_contacts: int = 0, approve: float = 0.8) -> World:
 
 
 def run(w: World, seed: int) -> SimulationResult:
-    result = Simulation(w, seed=seed).run(check=False)
+    result = simulation(w, seed=seed).run(check=False)
     result.store.close()
     return result
 
@@ -65,15 +66,16 @@ def test_different_seeds_different_digests() -> None:
 
 def test_world_seed_is_the_default() -> None:
     w = campaign().model_copy(update={"seed": 5})
-    assert Simulation(w).seed == 5
-    assert run(w, 5).digest == Simulation(w).run(check=False).digest
+    assert simulation(w).seed == 5
+    assert run(w, 5).digest == simulation(w).run(check=False).digest
 
 
 _CHILD = """
 import sys
-from teamsim.sim import Simulation, World
+from teamsim.assembly import simulation
+from teamsim.sim import World
 world = World.model_validate_json(sys.stdin.read())
-result = Simulation(world, seed=7).run(check=False)
+result = simulation(world, seed=7).run(check=False)
 print(result.digest)
 """
 
@@ -174,7 +176,7 @@ def test_the_backend_does_not_change_the_run(store_url: str) -> None:
     from teamsim.store import Store
 
     with Store.open(store_url) as store:
-        on_backend = Simulation(campaign(), seed=5, store=store).run(check=False)
+        on_backend = simulation(campaign(), seed=5, store=store).run(check=False)
     assert on_backend.digest == run(campaign(), 5).digest
     assert on_backend.violations == ()
 

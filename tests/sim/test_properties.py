@@ -14,7 +14,8 @@ from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
 
-from teamsim.sim import Simulation, World, check_invariants
+from teamsim.assembly import simulation
+from teamsim.sim import World, check_invariants
 
 from ..strategies import worlds
 
@@ -24,7 +25,7 @@ _FINAL = ("enrollment.completed", "enrollment.ended")
 @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(worlds())
 def test_random_worlds_keep_every_invariant(world: World) -> None:
-    result = Simulation(world).run(check=False)
+    result = simulation(world).run(check=False)
     try:
         events = result.events
         assert result.violations == ()

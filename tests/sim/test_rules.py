@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from teamsim.agents import FakeReviewer, Review, ReviewRequest, Verdict
+from teamsim.assembly import simulation
 from teamsim.graph import ApprovalRequest
 from teamsim.model import AutoApproveRule
 from teamsim.scenario import load_scenario
-from teamsim.sim import RulesEngine, Simulation, SimulationResult, World, check_invariants
+from teamsim.sim import RulesEngine, SimulationResult, World, check_invariants
 from teamsim.sim._rules import RulePreview, preview, preview_world_rules, rule_matches
 from teamsim.store import EventRecord
 
@@ -186,7 +187,7 @@ def test_set_enabled_refuses_an_unknown_rule() -> None:
 
 
 def test_matching_drafts_go_to_the_human_while_the_rule_is_off() -> None:
-    result = Simulation(make_world(rules=[hello_rule()])).run()
+    result = simulation(make_world(rules=[hello_rule()])).run()
     assert result.metrics["approvals_rule"] == 0
     assert result.metrics["approvals_human"] == 30
     with result.store.unit_of_work() as uow:
@@ -194,7 +195,7 @@ def test_matching_drafts_go_to_the_human_while_the_rule_is_off() -> None:
 
 
 def test_enabled_rule_approves_matching_drafts_without_the_human() -> None:
-    result = Simulation(make_world(rules=[hello_rule(enabled=True)])).run()
+    result = simulation(make_world(rules=[hello_rule(enabled=True)])).run()
     assert result.metrics["approvals_rule"] == 30
     assert result.metrics["approvals_human"] == 0
     assert result.metrics["sent"] == 30
@@ -202,14 +203,14 @@ def test_enabled_rule_approves_matching_drafts_without_the_human() -> None:
 
 
 def test_rule_for_another_step_leaves_drafts_to_the_human() -> None:
-    result = Simulation(make_world(rules=[hello_rule(enabled=True, step="s9")])).run()
+    result = simulation(make_world(rules=[hello_rule(enabled=True, step="s9")])).run()
     assert result.metrics["approvals_rule"] == 0
     assert result.metrics["approvals_human"] == 30
 
 
 def test_total_cap_in_a_run_sends_the_rest_to_the_human_saying_why() -> None:
     world = make_world(rules=[hello_rule(enabled=True, max_total=5)])
-    result = Simulation(world).run()
+    result = simulation(world).run()
     assert result.metrics["approvals_rule"] == 5
     assert result.metrics["approvals_human"] == 25
     opened = [e for e in result.events if e.type == "attention.opened"]
@@ -221,7 +222,7 @@ def test_total_cap_in_a_run_sends_the_rest_to_the_human_saying_why() -> None:
 
 def test_per_day_cap_in_a_run_counts_the_humans_days() -> None:
     world = make_world(rules=[hello_rule(enabled=True, max_per_day=3)])
-    result = Simulation(world).run()
+    result = simulation(world).run()
     by_day = Counter(e.at.astimezone(NEW_YORK).date() for e in decisions(result, "rule"))
     assert set(by_day.values()) == {3}
     assert len(by_day) == 4  # enrollments spread over days 0-3, every day's cap used up
@@ -234,7 +235,7 @@ def test_per_day_cap_in_a_run_counts_the_humans_days() -> None:
 def test_enable_rule_on_the_timeline_approves_only_from_then() -> None:
     world = make_world(rules=[hello_rule()],
                        timeline=[{"action": "enable_rule", "at": 1.5, "rule": "hello"}])
-    result = Simulation(world).run()
+    result = simulation(world).run()
     enabled = first(result, "rule.enabled").at
     assert result.metrics["approvals_rule"] > 0
     assert all(e.at >= enabled for e in decisions(result, "rule"))
@@ -258,7 +259,7 @@ def test_disabling_mid_run_takes_effect_at_once() -> None:
     messages it approved earlier that wait in the outbox for the send window; their steps
     are drafted again for the human."""
     world = disabled_mid_run()
-    result = Simulation(world).run()
+    result = simulation(world).run()
     disabled = first(result, "rule.disabled").at
     by_rule = {e.task_id for e in decisions(result, "rule")}
     assert by_rule
@@ -282,7 +283,7 @@ def test_approvals_a_disabled_rule_recalled_are_not_counted_as_the_rules() -> No
     from teamsim.runner import step_funnel
 
     world = disabled_mid_run()
-    result = Simulation(world).run()
+    result = simulation(world).run()
     by_rule = {e.task_id for e in decisions(result, "rule")}
     recalled = {e.task_id for e in result.events if e.type == "message.cancelled"
                 and e.payload.get("recalled_rule_id") is not None}
@@ -300,7 +301,7 @@ def test_approvals_a_disabled_rule_recalled_are_not_counted_as_the_rules() -> No
 def test_disabling_stops_a_draft_already_in_the_teammates_hands() -> None:
     """A draft whose work began before the switch but is ready after it goes to the human."""
     world = make_world(rules=[hello_rule(enabled=True)])
-    before = Simulation(world).run()
+    before = simulation(world).run()
     started = {e.task_id: e.at for e in before.events if e.type == "task.started"}
     in_flight = next(e for e in decisions(before, "rule")
                      if (e.at - started[e.task_id]).total_seconds() >= 120)
@@ -308,7 +309,7 @@ def test_disabling_stops_a_draft_already_in_the_teammates_hands() -> None:
     switched = make_world(rules=[hello_rule(enabled=True)],
                           timeline=[{"action": "disable_rule", "at": minute / 1440,
                                      "rule": "hello"}])
-    result = Simulation(switched).run()
+    result = simulation(switched).run()
     decided = next(e for e in decisions(result) if e.task_id == in_flight.task_id)
     assert decided.payload["by"] == "human"
     assert check_invariants(result.events) == []
@@ -329,7 +330,7 @@ def _human_streaks(result: SimulationResult) -> int:
 
 def test_rule_is_suggested_after_n_approvals_in_a_row() -> None:
     world = make_world(settings={"suggest_after": 4})
-    result = Simulation(world).run()
+    result = simulation(world).run()
     suggested = [e for e in result.events if e.type == "rule.suggested"]
     assert len(suggested) == 1
     fourth = decisions(result, "human")[3]
@@ -351,18 +352,18 @@ def test_no_suggestion_for_a_step_an_enabled_rule_covers_with_its_cap_used_up() 
     at work, so no second rule for the same step is suggested."""
     capped = make_world(rules=[hello_rule(enabled=True, max_total=3)],
                         settings={"suggest_after": 4})
-    result = Simulation(capped).run()
+    result = simulation(capped).run()
     assert len(decisions(result, "rule")) == 3
     assert len(decisions(result, "human")) >= 8
     assert result.metrics["rule_suggestions"] == 0
     # The same rule switched off does not cover the step: the streak is suggested as before.
     off = make_world(rules=[hello_rule(enabled=False, max_total=3)],
                      settings={"suggest_after": 4})
-    assert Simulation(off).run().metrics["rule_suggestions"] == 1
+    assert simulation(off).run().metrics["rule_suggestions"] == 1
 
 
 def test_suggestion_never_enables_anything_by_itself() -> None:
-    result = Simulation(make_world(settings={"suggest_after": 4})).run()
+    result = simulation(make_world(settings={"suggest_after": 4})).run()
     handled = first(result, "suggestion.handled")
     assert handled.payload["accepted"] is False
     assert not [e for e in result.events if e.type == "rule.enabled"]
@@ -373,14 +374,14 @@ def test_no_suggestion_when_an_edit_breaks_the_streak() -> None:
     """The human edits now and then; with N one more than the longest run of approvals
     between edits there is no suggestion, although there are more than N approvals in all."""
     approver = {"timezone": "America/New_York", "approve": 0.7, "edit": 0.3, "reject": 0.0}
-    probe = Simulation(make_world(approver=approver)).run()
+    probe = simulation(make_world(approver=approver)).run()
     longest = _human_streaks(probe)
     approvals = [e for e in decisions(probe, "human") if e.payload["action"] == "approve"]
     assert 0 < longest < len(approvals) - 1
-    strict = Simulation(make_world(approver=approver,
+    strict = simulation(make_world(approver=approver,
                                    settings={"suggest_after": longest + 1})).run()
     assert strict.metrics["rule_suggestions"] == 0
-    exact = Simulation(make_world(approver=approver,
+    exact = simulation(make_world(approver=approver,
                                   settings={"suggest_after": longest})).run()
     assert exact.metrics["rule_suggestions"] == 1
 
@@ -389,7 +390,7 @@ def test_human_accepts_a_suggestion_after_the_policys_delay() -> None:
     approver = {"timezone": "America/New_York", "approve": 1.0, "edit": 0.0, "reject": 0.0,
                 "accept_suggestions_after_days": 1}
     world = make_world(approver=approver, settings={"suggest_after": 4})
-    result = Simulation(world).run()
+    result = simulation(world).run()
     suggested = first(result, "rule.suggested")
     handled = first(result, "suggestion.handled")
     enabled = first(result, "rule.enabled")
@@ -432,8 +433,8 @@ def test_preview_counts_equal_what_enabling_then_approves_on_the_same_seed() -> 
     common = {"rules": rules, "sequences": sequences, "populations": populations,
               "approver": approver, "teammates": teammates, "days": 9}
     t = 1.3
-    off = Simulation(make_world(**common)).run()
-    on = Simulation(make_world(**common, timeline=[
+    off = simulation(make_world(**common)).run()
+    on = simulation(make_world(**common, timeline=[
         {"action": "enable_rule", "at": t, "rule": "hello"}])).run()
     since = off.world.at(round(t * 1440))
     with off.store.unit_of_work() as uow:
@@ -448,7 +449,7 @@ def test_preview_counts_equal_what_enabling_then_approves_on_the_same_seed() -> 
 
 def test_preview_sees_past_drafts_whatever_the_human_decided() -> None:
     world = make_world(rules=[hello_rule()])
-    result = Simulation(world).run()
+    result = simulation(world).run()
     with result.store.unit_of_work() as uow:
         seen = preview(uow, uow.get_rule("hello"), timezone="America/New_York")
     assert seen.reached_gate == 30
@@ -466,7 +467,7 @@ def test_preview_counts_waiting_drafts_after_the_past_against_the_caps() -> None
     preview's day."""
     approver = {"timezone": "America/New_York", "approve": 1.0, "edit": 0.0, "reject": 0.0,
                 "away": [{"start": "2026-03-05", "end": "2026-03-31"}]}
-    result = Simulation(make_world(approver=approver, rules=[hello_rule()])).run()
+    result = simulation(make_world(approver=approver, rules=[hello_rule()])).run()
     with result.store.unit_of_work() as uow:
         stored = uow.get_rule("hello")
         open_items = len(uow.list_attention("open", kind="draft"))
@@ -499,7 +500,7 @@ def test_preview_leaves_out_flagged_drafts_when_a_clean_review_is_required() -> 
         return Review(verdict=Verdict.PASS, minutes=5)
 
     reviewers = {"Riley": FakeReviewer(picky), "Sam": FakeReviewer(picky)}
-    result = Simulation(make_world(rules=[hello_rule()]), reviewers=reviewers).run()
+    result = simulation(make_world(rules=[hello_rule()]), reviewers=reviewers).run()
     with result.store.unit_of_work() as uow:
         strict = preview(uow, uow.get_rule("hello"))
         lenient = preview(uow, uow.get_rule("hello").model_copy(
@@ -507,13 +508,13 @@ def test_preview_leaves_out_flagged_drafts_when_a_clean_review_is_required() -> 
     assert result.metrics["reviewer_flags"] == 15
     assert strict.would_approve == 15
     assert lenient.would_approve == 30
-    enabled = Simulation(make_world(rules=[hello_rule(enabled=True)]),
+    enabled = simulation(make_world(rules=[hello_rule(enabled=True)]),
                          reviewers=reviewers).run()
     assert enabled.metrics["approvals_rule"] == strict.would_approve
 
 
 def test_preview_of_a_rule_that_matches_nothing_is_empty() -> None:
-    result = Simulation(make_world()).run()
+    result = simulation(make_world()).run()
     with result.store.unit_of_work() as uow:
         seen = preview(uow, AutoApproveRule(name="sms only", channel="sms"))
     assert (seen.matched, seen.would_approve, seen.per_day) == (0, 0, {})
@@ -523,7 +524,7 @@ def test_preview_of_a_rule_that_matches_nothing_is_empty() -> None:
 def test_preview_world_rules_previews_every_stored_rule() -> None:
     world = make_world(rules=[hello_rule(max_total=4), {"name": "sms", "channel": "sms"}],
                        settings={"suggest_after": 4})
-    result = Simulation(world).run()
+    result = simulation(world).run()
     previews = preview_world_rules(result.store, world)
     assert list(previews) == ["hello", "sms", "Suggested: Welcome / Say hello by Riley"]
     assert all(isinstance(p, RulePreview) for p in previews.values())
@@ -538,7 +539,7 @@ def test_preview_world_rules_previews_every_stored_rule() -> None:
 
 def test_every_rule_approval_records_the_rule_id() -> None:
     world = make_world(rules=[hello_rule(enabled=True, max_per_day=4)])
-    result = Simulation(world).run()
+    result = simulation(world).run()
     by_rule = decisions(result, "rule")
     queued = {e.task_id: e.payload for e in result.events if e.type == "message.queued"}
     with result.store.unit_of_work() as uow:
@@ -563,7 +564,7 @@ def test_reply_still_pauses_the_person_when_every_step_is_auto_approved() -> Non
         personas=[{"name": "default", "reply": 1.0,
                    "reply_delay": {"dist": "uniform", "min_hours": 1, "max_hours": 2}}],
         rules=[{"name": "everything", "enabled": True, "require_clean_review": False}])
-    result = Simulation(world).run()
+    result = simulation(world).run()
     assert result.metrics["approvals_human"] == 0
     assert result.metrics["sent"] == 30
     assert result.metrics["paused_by_reply"] == 30
@@ -594,7 +595,7 @@ def test_invariants_hold_with_rules_switched_capped_and_suggested(seed: int) -> 
                   {"action": "disable_rule", "at": 2.6, "rule": "hello"},
                   {"action": "enable_rule", "at": 4.2, "rule": "hello"},
                   {"action": "disable_rule", "at": 5.5, "rule": "nudges"}])
-    result = Simulation(world).run()
+    result = simulation(world).run()
     assert check_invariants(result.events) == []
     assert result.metrics["approvals_rule"] > 0
     with result.store.unit_of_work() as uow:
@@ -614,7 +615,7 @@ def test_scenario_file_defines_rules_switches_them_and_accepts_suggestions() -> 
     assert [(r.name, r.enabled) for r in world.rules] == [
         ("routine hellos", True), ("linkedin nudges", False)]
     assert world.approver.accept_suggestions_after_days == 1
-    result = Simulation(world).run()
+    result = simulation(world).run()
     assert check_invariants(result.events) == []
     by_rule = Counter(e.payload["rule_id"] for e in decisions(result, "rule"))
     assert by_rule[1] == 8

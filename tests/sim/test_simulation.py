@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from teamsim.sim import Simulation, SimulationResult, World
+from teamsim.assembly import simulation
+from teamsim.sim import SimulationResult, World
 from teamsim.store import EventRecord
 
 from ..strategies import QUIET, REPLIER, WELCOME, world
@@ -40,7 +41,7 @@ def simulate() -> Iterator[Any]:
     runs: list[SimulationResult] = []
 
     def go(w: World, seed: int = 1) -> SimulationResult:
-        result = Simulation(w, seed=seed).run(check=False)
+        result = simulation(w, seed=seed).run(check=False)
         runs.append(result)
         assert result.violations == ()
         return result
@@ -770,13 +771,13 @@ def test_diagnose_names_the_tick_at_which_a_longer_run_picks_the_step_up() -> No
 
     path = Path(__file__).resolve().parents[2] / "scenarios" / "troubleshoot-schedule-lag.yaml"
     w = load_scenario(path)
-    short = Simulation(w).run()
+    short = simulation(w).run()
     try:
         with short.store.unit_of_work() as uow:
             found = diagnose(uow, "Attic insulation leads", "jonas.weber@example.de")
     finally:
         short.store.close()
-    longer = Simulation(w, until_days=w.days + 1).run()
+    longer = simulation(w, until_days=w.days + 1).run()
     longer.store.close()
     jonas = next(e.enrollment_id for e in longer.events if e.type == "enrollment.created"
                  and e.at > w.start_utc + timedelta(days=2))

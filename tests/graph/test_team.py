@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
-from teamsim.agents import Draft, FakeDrafter, RuleReviewer, Team, TeamMember, TemplateDrafter
+from teamsim.agents import Draft, FakeDrafter, RuleReviewer, TemplateDrafter
+from teamsim.graph import Team, TeamMember
 from teamsim.model import NotFoundError, Teammate, TeammateRole, ValidationError
 
 BOTH = [TeammateRole.DRAFTER, TeammateRole.REVIEWER]
@@ -14,12 +17,19 @@ def mate(name: str, *roles: TeammateRole, capacity: int = 1) -> Teammate:
     return Teammate(name=name, roles=list(roles) or BOTH, capacity=capacity)
 
 
+def team_of(teammates: list[Teammate], *, pairing: Mapping[str, str] | None = None) -> Team:
+    """A team of ``teammates``, each with the template drafter and the rule reviewer."""
+    return Team.of(teammates, drafters={t.name: TemplateDrafter() for t in teammates},
+                   reviewers={t.name: RuleReviewer() for t in teammates}, pairing=pairing)
+
+
 def names(members: tuple[TeamMember, ...] | list[TeamMember]) -> list[str]:
     return [m.name for m in members]
 
 
 def test_member_takes_name_roles_and_capacity_from_its_teammate() -> None:
-    member = TeamMember(teammate=mate("Robin", TeammateRole.DRAFTER, capacity=3))
+    member = TeamMember(teammate=mate("Robin", TeammateRole.DRAFTER, capacity=3),
+                        drafter=TemplateDrafter(), reviewer=RuleReviewer())
 
     assert (member.name, member.capacity, member.drafts, member.reviews) == (
         "Robin",
@@ -27,12 +37,10 @@ def test_member_takes_name_roles_and_capacity_from_its_teammate() -> None:
         True,
         False,
     )
-    assert isinstance(member.drafter, TemplateDrafter)
-    assert isinstance(member.reviewer, RuleReviewer)
 
 
 def test_round_robin_takes_the_other_reviewers_in_turn_starting_after_the_drafter() -> None:
-    team = Team.of([mate("Cy"), mate("Ann"), mate("Bo")])
+    team = team_of([mate("Cy"), mate("Ann"), mate("Bo")])
 
     picks = {d: names([team.next_reviewer(d) for _ in range(4)]) for d in ("Ann", "Bo", "Cy")}
 
@@ -44,14 +52,14 @@ def test_round_robin_takes_the_other_reviewers_in_turn_starting_after_the_drafte
 
 
 def test_round_robin_skips_teammates_without_the_reviewer_role() -> None:
-    team = Team.of([mate("Ann"), mate("Bo", TeammateRole.DRAFTER), mate("Cy")])
+    team = team_of([mate("Ann"), mate("Bo", TeammateRole.DRAFTER), mate("Cy")])
 
     assert names(team.reviewers_for("Ann")) == ["Cy"]
     assert names(team.reviewers_for("Bo")) == ["Cy", "Ann"]
 
 
 def test_round_robin_counts_turns_per_drafter() -> None:
-    team = Team.of([mate("Ann"), mate("Bo"), mate("Cy")])
+    team = team_of([mate("Ann"), mate("Bo"), mate("Cy")])
 
     team.next_reviewer("Ann")
     team.next_reviewer("Ann")
@@ -61,7 +69,7 @@ def test_round_robin_counts_turns_per_drafter() -> None:
 
 
 def test_reviewer_for_a_turn_matches_the_round_robin_without_state() -> None:
-    team = Team.of([mate("Ann"), mate("Bo"), mate("Cy")])
+    team = team_of([mate("Ann"), mate("Bo"), mate("Cy")])
 
     stateless = names([team.reviewer_for("Ann", turn) for turn in range(5)])
 
@@ -69,21 +77,21 @@ def test_reviewer_for_a_turn_matches_the_round_robin_without_state() -> None:
 
 
 def test_nobody_is_ever_picked_to_review_their_own_draft() -> None:
-    team = Team.of([mate(n) for n in ("Ann", "Bo", "Cy", "Di")])
+    team = team_of([mate(n) for n in ("Ann", "Bo", "Cy", "Di")])
 
     for drafter in ("Ann", "Bo", "Cy", "Di"):
         assert all(team.next_reviewer(drafter).name != drafter for _ in range(10))
 
 
 def test_fixed_pairing_always_picks_the_paired_reviewer() -> None:
-    team = Team.of([mate("Ann"), mate("Bo"), mate("Cy")], pairing={"Ann": "Cy"})
+    team = team_of([mate("Ann"), mate("Bo"), mate("Cy")], pairing={"Ann": "Cy"})
 
     assert names([team.next_reviewer("Ann") for _ in range(3)]) == ["Cy", "Cy", "Cy"]
     assert names([team.next_reviewer("Bo") for _ in range(2)]) == ["Cy", "Ann"]
 
 
 def test_fixed_pairing_lets_a_lone_drafter_have_a_reviewer() -> None:
-    team = Team.of(
+    team = team_of(
         [mate("Ann", TeammateRole.DRAFTER), mate("Bo", TeammateRole.REVIEWER)],
         pairing={"Ann": "Bo"},
     )
@@ -105,7 +113,7 @@ def test_invalid_pairing_is_rejected(pairing: dict[str, str], message: str) -> N
     members = [mate("Ann"), mate("Bo", TeammateRole.DRAFTER), mate("Cy", TeammateRole.REVIEWER)]
 
     with pytest.raises(ValidationError, match=message):
-        Team.of(members, pairing=pairing)
+        team_of(members, pairing=pairing)
 
 
 def test_drafter_without_any_other_reviewer_is_rejected() -> None:
@@ -116,47 +124,47 @@ def test_drafter_without_any_other_reviewer_is_rejected() -> None:
         match=r"teammate 'Ann' drafts but no other teammate can review its drafts.*"
         r"give another teammate the reviewer role, or pair 'Ann' with a reviewer",
     ):
-        Team.of(members)
+        team_of(members)
 
 
 def test_lone_teammate_cannot_review_itself() -> None:
     with pytest.raises(ValidationError, match="teammate 'Ann' drafts but no other teammate"):
-        Team.of([mate("Ann")])
+        team_of([mate("Ann")])
 
 
 def test_team_without_a_drafter_is_rejected() -> None:
     with pytest.raises(ValidationError, match="no teammate has the drafter role"):
-        Team.of([mate("Ann", TeammateRole.REVIEWER)])
+        team_of([mate("Ann", TeammateRole.REVIEWER)])
 
 
 def test_repeated_teammate_name_is_rejected() -> None:
     with pytest.raises(ValidationError, match="'Ann' used more than once"):
-        Team.of([mate("Ann"), mate("Ann"), mate("Bo")])
+        team_of([mate("Ann"), mate("Ann"), mate("Bo")])
 
 
 def test_unknown_drafter_is_not_found() -> None:
-    team = Team.of([mate("Ann"), mate("Bo")])
+    team = team_of([mate("Ann"), mate("Bo")])
 
     with pytest.raises(NotFoundError, match="team has no teammate 'Zed'; it has Ann, Bo"):
         team.next_reviewer("Zed")
 
 
 def test_reviewer_only_teammate_has_no_drafts_to_review() -> None:
-    team = Team.of([mate("Ann"), mate("Bo", TeammateRole.REVIEWER)])
+    team = team_of([mate("Ann"), mate("Bo", TeammateRole.REVIEWER)])
 
     with pytest.raises(ValidationError, match="'Bo' does not have the drafter role"):
         team.next_reviewer("Bo")
 
 
 def test_negative_turn_is_a_value_error() -> None:
-    team = Team.of([mate("Ann"), mate("Bo")])
+    team = team_of([mate("Ann"), mate("Bo")])
 
     with pytest.raises(ValueError, match="turn must be >= 0, got -1"):
         team.reviewer_for("Ann", -1)
 
 
 def test_members_drafters_and_reviewers_are_listed_in_name_order() -> None:
-    team = Team.of(
+    team = team_of(
         [mate("Cy", TeammateRole.REVIEWER), mate("Bo"), mate("Ann", TeammateRole.DRAFTER)]
     )
 
@@ -165,9 +173,27 @@ def test_members_drafters_and_reviewers_are_listed_in_name_order() -> None:
     assert names(team.reviewers) == ["Bo", "Cy"]
 
 
-def test_team_of_uses_the_drafter_given_for_a_teammate() -> None:
+def test_team_of_uses_the_drafter_given_for_each_teammate() -> None:
     fake = FakeDrafter(lambda request: Draft(subject=None, body="Hi"))
-    team = Team.of([mate("Ann"), mate("Bo")], drafters={"Ann": fake})
+    template = TemplateDrafter()
+    reviewer = RuleReviewer()
+    team = Team.of([mate("Ann"), mate("Bo")], drafters={"Ann": fake, "Bo": template},
+                   reviewers={"Ann": reviewer, "Bo": reviewer})
 
     assert team.member("Ann").drafter is fake
-    assert isinstance(team.member("Bo").drafter, TemplateDrafter)
+    assert team.member("Bo").drafter is template
+    assert team.member("Bo").reviewer is reviewer
+
+
+def test_team_of_needs_a_drafter_and_a_reviewer_for_every_teammate() -> None:
+    with pytest.raises(ValidationError, match="teammate 'Bo' has no drafter and no reviewer"):
+        Team.of([mate("Ann"), mate("Bo")], drafters={"Ann": TemplateDrafter()},
+                reviewers={"Ann": RuleReviewer()})
+
+
+def test_check_refuses_what_a_team_would_refuse_without_any_agents() -> None:
+    Team.check([mate("Ann"), mate("Bo")])
+    with pytest.raises(ValidationError, match="teammate 'Ann' drafts but no other teammate"):
+        Team.check([mate("Ann")])
+    with pytest.raises(ValidationError, match="there is no teammate 'Zed'"):
+        Team.check([mate("Ann"), mate("Bo")], pairing={"Ann": "Zed"})

@@ -10,11 +10,9 @@ all landing on the first name.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from teamsim.agents._types import Drafter, Reviewer
-from teamsim.agents.drafter import TemplateDrafter
-from teamsim.agents.reviewer import RuleReviewer
+from teamsim.agents import Drafter, Reviewer
 from teamsim.model import NotFoundError, Teammate, TeammateRole, ValidationError
 
 __all__ = ["Team", "TeamMember"]
@@ -26,14 +24,13 @@ class TeamMember:
 
     Attributes:
         teammate: name, roles and capacity (how many tasks it works on at once).
-        drafter: writes its drafts (a :class:`~teamsim.agents.TemplateDrafter` by default).
-        reviewer: checks other teammates' drafts (a :class:`~teamsim.agents.RuleReviewer`
-            by default).
+        drafter: writes its drafts.
+        reviewer: checks other teammates' drafts.
     """
 
     teammate: Teammate
-    drafter: Drafter = field(default_factory=TemplateDrafter)
-    reviewer: Reviewer = field(default_factory=RuleReviewer)
+    drafter: Drafter
+    reviewer: Reviewer
 
     @property
     def name(self) -> str:
@@ -75,53 +72,51 @@ class Team:
     ) -> None:
         ordered = sorted(members, key=lambda m: m.name)
         self._members = {m.name: m for m in ordered}
-        if len(self._members) != len(ordered):
-            names = [m.name for m in ordered]
-            twice = sorted({n for n in names if names.count(n) > 1})
-            raise ValidationError(
-                f"team: teammate name(s) {', '.join(map(repr, twice))} used more than once; "
-                "give every teammate its own name"
-            )
-        if not any(m.drafts for m in ordered):
-            raise ValidationError(
-                "team: no teammate has the drafter role; give at least one teammate the "
-                "roles [drafter]"
-            )
         self._pairing = dict(pairing or {})
-        for drafter, reviewer in sorted(self._pairing.items()):
-            self._check_pair(drafter, reviewer)
-        self._rounds: dict[str, tuple[str, ...]] = {}
-        for member in ordered:
-            if member.drafts and member.name not in self._pairing:
-                self._rounds[member.name] = self._round_for(member.name)
+        self._rounds = _rounds([m.teammate for m in ordered], self._pairing)
         self._turns: dict[str, int] = dict.fromkeys(self._rounds, 0)
+
+    @staticmethod
+    def check(teammates: Iterable[Teammate], *, pairing: Mapping[str, str] | None = None) -> None:
+        """Check that ``teammates`` (with the fixed ``pairing``) make a team, before any
+        drafter or reviewer is chosen for them.
+
+        Raises:
+            ValidationError: as :class:`Team` raises it.
+        """
+        _rounds(sorted(teammates, key=lambda t: t.name), dict(pairing or {}))
 
     @classmethod
     def of(
         cls,
         teammates: Iterable[Teammate],
         *,
-        drafters: Mapping[str, Drafter] | None = None,
-        reviewers: Mapping[str, Reviewer] | None = None,
+        drafters: Mapping[str, Drafter],
+        reviewers: Mapping[str, Reviewer],
         pairing: Mapping[str, str] | None = None,
     ) -> Team:
-        """A team of ``teammates``, with the default drafter and reviewer unless named.
+        """A team of ``teammates``, each with the drafter and reviewer named for it.
 
         Args:
             teammates: the teammates.
-            drafters: drafters by teammate name, replacing the default template drafter.
-            reviewers: reviewers by teammate name, replacing the default rule reviewer.
+            drafters: the drafter of every teammate, by name.
+            reviewers: the reviewer of every teammate, by name.
             pairing: fixed reviewers, drafter name -> reviewer name.
+
+        Raises:
+            ValidationError: a teammate has no drafter or no reviewer in the mappings.
         """
-        drafters, reviewers = drafters or {}, reviewers or {}
         members = []
         for teammate in teammates:
-            member = TeamMember(
-                teammate=teammate,
-                drafter=drafters.get(teammate.name) or TemplateDrafter(),
-                reviewer=reviewers.get(teammate.name) or RuleReviewer(),
-            )
-            members.append(member)
+            missing = [what for what, given in (("drafter", drafters), ("reviewer", reviewers))
+                       if teammate.name not in given]
+            if missing:
+                raise ValidationError(
+                    f"team: teammate {teammate.name!r} has no {' and no '.join(missing)}; "
+                    "give every teammate both"
+                )
+            members.append(TeamMember(teammate=teammate, drafter=drafters[teammate.name],
+                                      reviewer=reviewers[teammate.name]))
         return cls(members, pairing=pairing)
 
     @property
@@ -187,38 +182,70 @@ class Team:
             )
         return member
 
-    def _check_pair(self, drafter: str, reviewer: str) -> None:
-        where = f"team pairing {drafter!r} -> {reviewer!r}"
-        for name in (drafter, reviewer):
-            if name not in self._members:
-                raise ValidationError(
-                    f"{where}: there is no teammate {name!r}; use one of "
-                    f"{', '.join(self._members)}"
-                )
-        if drafter == reviewer:
-            raise ValidationError(
-                f"{where}: a teammate never reviews its own drafts; pair {drafter!r} with "
-                "another teammate"
-            )
-        if not self._members[drafter].drafts:
-            raise ValidationError(
-                f"{where}: {drafter!r} does not have the drafter role; add it or drop the pair"
-            )
-        if not self._members[reviewer].reviews:
-            raise ValidationError(
-                f"{where}: {reviewer!r} does not have the reviewer role; add it or pair "
-                f"{drafter!r} with a reviewer"
-            )
 
-    def _round_for(self, drafter: str) -> tuple[str, ...]:
-        names = list(self._members)
-        start = names.index(drafter) + 1
-        ring = names[start:] + names[:start]
-        others = tuple(n for n in ring if n != drafter and self._members[n].reviews)
-        if not others:
+def _drafts(teammate: Teammate) -> bool:
+    return TeammateRole.DRAFTER in teammate.roles
+
+
+def _reviews(teammate: Teammate) -> bool:
+    return TeammateRole.REVIEWER in teammate.roles
+
+
+def _rounds(ordered: list[Teammate], pairing: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Check the roster (in name order) and the pairing; the review round of every drafter
+    not in the pairing."""
+    roster = {t.name: t for t in ordered}
+    if len(roster) != len(ordered):
+        names = [t.name for t in ordered]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValidationError(
+            f"team: teammate name(s) {', '.join(map(repr, twice))} used more than once; "
+            "give every teammate its own name"
+        )
+    if not any(_drafts(t) for t in ordered):
+        raise ValidationError(
+            "team: no teammate has the drafter role; give at least one teammate the "
+            "roles [drafter]"
+        )
+    for drafter, reviewer in sorted(pairing.items()):
+        _check_pair(roster, drafter, reviewer)
+    return {t.name: _round_for(roster, t.name) for t in ordered
+            if _drafts(t) and t.name not in pairing}
+
+
+def _check_pair(roster: Mapping[str, Teammate], drafter: str, reviewer: str) -> None:
+    where = f"team pairing {drafter!r} -> {reviewer!r}"
+    for name in (drafter, reviewer):
+        if name not in roster:
             raise ValidationError(
-                f"team: teammate {drafter!r} drafts but no other teammate can review its "
-                f"drafts (a teammate never reviews its own); give another teammate the "
-                f"reviewer role, or pair {drafter!r} with a reviewer in the pairing"
+                f"{where}: there is no teammate {name!r}; use one of "
+                f"{', '.join(roster)}"
             )
-        return others
+    if drafter == reviewer:
+        raise ValidationError(
+            f"{where}: a teammate never reviews its own drafts; pair {drafter!r} with "
+            "another teammate"
+        )
+    if not _drafts(roster[drafter]):
+        raise ValidationError(
+            f"{where}: {drafter!r} does not have the drafter role; add it or drop the pair"
+        )
+    if not _reviews(roster[reviewer]):
+        raise ValidationError(
+            f"{where}: {reviewer!r} does not have the reviewer role; add it or pair "
+            f"{drafter!r} with a reviewer"
+        )
+
+
+def _round_for(roster: Mapping[str, Teammate], drafter: str) -> tuple[str, ...]:
+    names = list(roster)
+    start = names.index(drafter) + 1
+    ring = names[start:] + names[:start]
+    others = tuple(n for n in ring if n != drafter and _reviews(roster[n]))
+    if not others:
+        raise ValidationError(
+            f"team: teammate {drafter!r} drafts but no other teammate can review its "
+            f"drafts (a teammate never reviews its own); give another teammate the "
+            f"reviewer role, or pair {drafter!r} with a reviewer in the pairing"
+        )
+    return others

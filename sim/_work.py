@@ -1,0 +1,207 @@
+"""The scheduler and the teammates at work.
+
+Every ``tick_minutes`` the scheduler picks up the due steps, oldest first (due minute, then
+enrollment id), and hands each to its sequence's teammate; then it has the outbox dispatch.
+Teammates are SimPy resources of their capacity: a task holds its drafter and its peer
+reviewer for the minutes the drafter and reviewer report, then the pipeline's result is
+routed (Needs attention, the outbox, or the next step).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from teamsim.graph import PipelineResult, Team, TeamMember
+from teamsim.model import (
+    EnrollmentStatus,
+    MessageStep,
+    SequenceStatus,
+    StepParked,
+    StepSkipped,
+    WorkDone,
+)
+from teamsim.sim._context import ProcessGenerator, RunContext
+from teamsim.sim._enrollments import Enrollments
+from teamsim.sim._outbox import Outbox
+from teamsim.sim._records import AttentionItem, LiveEnrollment, TaskNote
+from teamsim.sim.config import ChatAction
+
+__all__ = ["Work"]
+
+_Held = list[tuple[str, simpy.Resource, Any]]
+
+
+class Work:
+    """The scheduler process, the teammates as resources, and the tasks they work.
+
+    Args:
+        ctx: the run's context.
+        team: the teammates, with their drafters and reviewers.
+        enrollments: whose due steps are worked.
+        outbox: where approved messages go.
+    """
+
+    def __init__(self, ctx: RunContext, team: Team, enrollments: Enrollments,
+                 outbox: Outbox) -> None:
+        self._ctx = ctx
+        self._team = team
+        self._enrollments = enrollments
+        self._outbox = outbox
+        self._resources = {m.name: simpy.Resource(ctx.env, capacity=m.capacity)
+                           for m in team.members}
+        self._busy: dict[str, int] = dict.fromkeys(self._resources, 0)
+        self._parked: dict[str, list[LiveEnrollment]] = {name: [] for name in ctx.sequences}
+
+    @property
+    def busy_minutes(self) -> dict[str, int]:
+        """Minutes each teammate has worked so far, by name."""
+        return dict(sorted(self._busy.items()))
+
+    def run(self) -> ProcessGenerator:
+        """Every tick: start work on due steps, then dispatch the outbox."""
+        tick = self._ctx.world.settings.tick_minutes
+        while True:
+            self._pick_up_due()
+            self._outbox.dispatch()
+            yield self._ctx.env.timeout(tick)
+
+    def take_parked(self, name: str) -> list[LiveEnrollment]:
+        """The active enrollments parked on sequence ``name`` (it is being activated)."""
+        parked = [e for e in self._parked[name] if e.status is EnrollmentStatus.ACTIVE]
+        self._parked[name] = []
+        return parked
+
+    def _pick_up_due(self) -> None:
+        ctx = self._ctx
+        now, due = ctx.minute(), ctx.due
+        while due and due[0][0] <= now:
+            _, eid, token = heapq.heappop(due)
+            e = self._enrollments.get(eid)
+            if e.token != token or e.status is not EnrollmentStatus.ACTIVE or e.working:
+                continue
+            seq = ctx.seq(e.seq)
+            if seq.status is not SequenceStatus.ACTIVE:
+                if not e.parked:
+                    if e.step_id is None:  # a due entry under the current token has a step
+                        raise RuntimeError(f"enrollment {e.id} is due without a step")
+                    e.parked = True
+                    self._parked[e.seq].append(e)
+                    ctx.log(StepParked(step_id=e.step_id, status=seq.status.value), e=e)
+                continue
+            e.working = True
+            ctx.env.process(self._work(e, token))
+
+    # -- teammates ------------------------------------------------------------------------
+
+    def _pair(self, drafter: str) -> tuple[TeamMember, TeamMember]:
+        return self._team.member(drafter), self._team.next_reviewer(drafter)
+
+    def _hold(self, names: list[str]) -> Generator[simpy.Event, Any, _Held]:
+        """Acquire the named teammates' resources one after the other in name order (so two
+        tasks never deadlock).
+
+        Not ``with resource.request() as req`` blocks: nested, they release in reverse name
+        order, and which waiting task a release wakes first is part of the event order (and
+        the digest); :meth:`_release` releases in name order, as the simulator always has.
+        """
+        held: _Held = []
+        for name in sorted(set(names)):
+            resource = self._resources[name]
+            request = resource.request()
+            yield request
+            held.append((name, resource, request))
+        return held
+
+    def _release(self, held: _Held, minutes: int) -> None:
+        for name, resource, request in held:
+            self._busy[name] += minutes
+            resource.release(request)
+
+    def _work(self, e: LiveEnrollment, token: int) -> ProcessGenerator:
+        """Draft, review and hand a due step to the approval gate, holding the teammates."""
+        ctx = self._ctx
+        seq = ctx.seq(e.seq)
+        drafter, reviewer = self._pair(seq.teammate or ctx.default_drafter)
+        held = yield from self._hold([drafter.name, reviewer.name])
+        seq = ctx.seq(e.seq)
+        if (e.token != token or e.status is not EnrollmentStatus.ACTIVE or e.step_id is None
+                or seq.status is not SequenceStatus.ACTIVE):
+            self._release(held, 0)
+            e.working = False
+            if e.token == token and e.status is EnrollmentStatus.ACTIVE:
+                ctx.due_at(ctx.minute(), e)
+            return
+        step = seq.step(e.step_id)
+        if not isinstance(step, MessageStep):
+            raise RuntimeError(f"step {step.id!r} fell due but is not a message step")
+        result = ctx.pipeline.start_step(
+            uow=ctx.uow, enrollment_id=e.id, sequence=seq, step=step, contact=e.contact,
+            drafter_member=drafter, reviewer_member=reviewer, at=ctx.now(),
+            thread=tuple(e.thread))
+        e.task_id = result.task_id
+        ctx.tasks[result.task_id] = TaskNote(drafter=drafter.name, contact=e.contact,
+                                             channel=step.channel, step_id=step.id)
+        yield ctx.env.timeout(result.busy_minutes)
+        self._release(held, result.busy_minutes)
+        ctx.log(WorkDone(teammates=tuple(sorted({drafter.name, reviewer.name})),
+                         minutes=result.busy_minutes), e=e, task_id=result.task_id)
+        e.working = False
+        self.settle(e, result, token)
+
+    def rework(self, e: LiveEnrollment | None, result: PipelineResult,
+               token: int) -> ProcessGenerator:
+        """A redraft after a rejection: hold the teammates for the work, then settle."""
+        held = yield from self._hold(sorted({w.teammate for w in result.work}))
+        yield self._ctx.env.timeout(result.busy_minutes)
+        self._release(held, result.busy_minutes)
+        if e is not None:
+            e.task_id = result.task_id
+        self.settle(e, result, token)
+
+    def chat(self, action: ChatAction) -> ProcessGenerator:
+        """A one-off chat request: a teammate drafts a message to one contact."""
+        ctx = self._ctx
+        contact = ctx.contacts[action.contact.lower()]
+        drafter, reviewer = self._pair(action.teammate or ctx.default_drafter)
+        held = yield from self._hold([drafter.name, reviewer.name])
+        result = ctx.pipeline.start_chat(uow=ctx.uow, contact=contact, text=action.text,
+                                         teammate=drafter, reviewer=reviewer, at=ctx.now())
+        ctx.tasks[result.task_id] = TaskNote(drafter=drafter.name, contact=contact,
+                                             channel="email", step_id=None)
+        yield ctx.env.timeout(result.busy_minutes)
+        self._release(held, result.busy_minutes)
+        self.settle(None, result, 0)
+
+    # -- results --------------------------------------------------------------------------
+
+    def settle(self, e: LiveEnrollment | None, result: PipelineResult, token: int) -> None:
+        """Route a pipeline result: Needs attention, the outbox, or the next step."""
+        ctx = self._ctx
+        stale = e is not None and (e.token != token or e.task_id != result.task_id)
+        if result.status == "awaiting_approval":
+            if result.attention_id is None:
+                raise RuntimeError(f"task {result.task_id} awaits approval without an item")
+            if stale:
+                # The person replied, ended or lost this step while it was being drafted: the
+                # draft never reaches the human.
+                self._withdraw_if_open(result)
+                return
+            ctx.attention.add(AttentionItem(
+                item_id=result.attention_id, kind="draft", created=ctx.minute(),
+                task_id=result.task_id, draft_id=result.draft_id, enrollment=e))
+        elif result.status == "sent":
+            self._outbox.queue(e, result, token)
+        elif e is not None and not stale:
+            e.task_id = None
+            if result.status == "skipped" and e.step_id is not None:
+                ctx.log(StepSkipped(step_id=e.step_id), e=e)
+                self._enrollments.advance(e, e.step_id)
+
+    def _withdraw_if_open(self, result: PipelineResult) -> None:
+        ctx = self._ctx
+        if ctx.uow.get_task(result.task_id).status == "awaiting_approval":
+            ctx.pipeline.withdraw(result.task_id, "superseded", uow=ctx.uow, at=ctx.now())

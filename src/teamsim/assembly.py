@@ -1,0 +1,95 @@
+"""Team assembly: which drafter and which reviewer each teammate of a run uses.
+
+The simulator (:mod:`teamsim.sim`) runs a team it is given; it never picks agents itself.
+This roof module makes the choice: each teammate's :class:`~teamsim.agents.TemplateDrafter`
+and :class:`~teamsim.agents.RuleReviewer` from its ``drafter``/``reviewer`` settings, unless
+a drafter or reviewer is plugged in by name (an LLM, a fake in a test)::
+
+    sim = simulation(world, drafters={"Riley": FakeDrafter(write)})
+    result = sim.run()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from teamsim.agents import Drafter, Reviewer, RuleReviewer, TemplateDrafter
+from teamsim.graph import RuleEvaluator, Team
+from teamsim.model import Teammate, ValidationError
+from teamsim.sim import Simulation, TeamBuilder, World
+from teamsim.store import Store
+
+__all__ = ["simulation", "team_builder"]
+
+
+def team_builder(
+    world: World,
+    *,
+    drafters: Mapping[str, Drafter] | None = None,
+    reviewers: Mapping[str, Reviewer] | None = None,
+) -> TeamBuilder:
+    """How a :class:`~teamsim.sim.Simulation` of ``world`` builds its team.
+
+    Args:
+        world: the world whose teammates (with their drafter/reviewer settings and fixed
+            reviewers, ``reviewed_by``) make the team.
+        drafters: drafters by teammate name, replacing the template drafter.
+        reviewers: reviewers by teammate name, replacing the rule reviewer.
+
+    Returns:
+        A function of the stored teammates (with their ids) that returns the team.
+
+    Raises:
+        ValidationError: ``drafters`` or ``reviewers`` names someone who is not a teammate of
+            ``world``.
+    """
+    known = [t.name for t in world.teammates]
+    for what, given in (("drafters", drafters), ("reviewers", reviewers)):
+        unknown = sorted(set(given or {}) - set(known))
+        if unknown:
+            raise ValidationError(
+                f"{what}: {', '.join(map(repr, unknown))} is not a teammate of "
+                f"{world.name!r}; its teammates are {', '.join(map(repr, known))}"
+            )
+    chosen_drafters = {t.name: (drafters or {}).get(t.name) or TemplateDrafter(t.drafter)
+                       for t in world.teammates}
+    chosen_reviewers = {t.name: (reviewers or {}).get(t.name) or RuleReviewer(t.reviewer)
+                        for t in world.teammates}
+    pairing = {t.name: t.reviewed_by for t in world.teammates if t.reviewed_by}
+
+    def build(teammates: Sequence[Teammate]) -> Team:
+        return Team.of(teammates, drafters=chosen_drafters, reviewers=chosen_reviewers,
+                       pairing=pairing)
+
+    return build
+
+
+def simulation(
+    world: World,
+    *,
+    seed: int | None = None,
+    store: Store | None = None,
+    until_days: float | None = None,
+    drafters: Mapping[str, Drafter] | None = None,
+    reviewers: Mapping[str, Reviewer] | None = None,
+    rules: RuleEvaluator | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Simulation:
+    """A :class:`~teamsim.sim.Simulation` of ``world`` with its team assembled.
+
+    Args:
+        world: the world to run.
+        seed: the run's seed (default: the world's).
+        store: where the run is recorded (default: a new in-memory SQLite store).
+        until_days: stop after this many days instead of the world's ``days``.
+        drafters: drafters by teammate name, replacing the template drafter.
+        reviewers: reviewers by teammate name, replacing the rule reviewer.
+        rules: the auto-approve rule evaluator (default: the simulator's rules engine).
+        progress: called with the simulated day number as each day ends.
+
+    Raises:
+        ValidationError: ``drafters`` or ``reviewers`` names someone who is not a teammate.
+    """
+    return Simulation(world, team=team_builder(world, drafters=drafters, reviewers=reviewers),
+                      seed=seed, store=store, until_days=until_days, rules=rules,
+                      progress=progress)
