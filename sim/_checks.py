@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from teamsim.sim.config import World
+from teamsim.sim.world import World
 from teamsim.store import EventRecord
 
 __all__ = ["INVARIANT_COUNTERS", "METRICS", "audit", "check_invariants", "compute_metrics"]

@@ -54,13 +54,7 @@ from teamsim.model import (
     TeammateRole,
     WaitStep,
 )
-from teamsim.sim._catch_up import release_minutes
-from teamsim.sim._checks import audit, compute_metrics
-from teamsim.sim._names import generated_contact
-from teamsim.sim._random import KeyedRandom
-from teamsim.sim._rules import RulesEngine, covering_rule
-from teamsim.sim._walk import first_of, next_after, step_ids
-from teamsim.sim.config import (
+from teamsim.sim._actions import (
     ActivateAction,
     ChatAction,
     DisableRuleAction,
@@ -69,10 +63,15 @@ from teamsim.sim.config import (
     EndAction,
     EnrollAction,
     PauseAction,
-    Persona,
     ResumeAction,
-    World,
 )
+from teamsim.sim._catch_up import release_minutes
+from teamsim.sim._checks import audit, compute_metrics
+from teamsim.sim._names import generated_contact
+from teamsim.sim._random import KeyedRandom
+from teamsim.sim._rules import RulesEngine, covering_rule
+from teamsim.sim._walk import first_of, next_after, step_ids
+from teamsim.sim.world import Persona, World
 from teamsim.store import (
     EventRecord,
     ReplyKind,
@@ -309,9 +308,9 @@ class Simulation:
                                   "start": at.isoformat(), "minutes": self.until})
         stored = [uow.add_teammate(Teammate(name=t.name, roles=t.roles, capacity=t.capacity))
                   for t in world.teammates]
-        drafters = {t.name: self._drafters.get(t.name) or TemplateDrafter(t.drafter)
+        drafters = {t.name: self._drafters.get(t.name) or TemplateDrafter()
                     for t in world.teammates}
-        reviewers = {t.name: self._reviewers.get(t.name) or RuleReviewer(t.reviewer)
+        reviewers = {t.name: self._reviewers.get(t.name) or RuleReviewer()
                      for t in world.teammates}
         pairing = {t.name: t.reviewed_by for t in world.teammates if t.reviewed_by}
         self.team = Team.of(stored, drafters=drafters, reviewers=reviewers, pairing=pairing)

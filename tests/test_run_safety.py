@@ -25,7 +25,8 @@ import typer
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from teamsim import _runfolder, runner
+from teamsim import runner
+from teamsim.runner import _staging as _runfolder
 from teamsim.cli import app
 from teamsim.model import DatabaseError, TeamsimError
 from teamsim.store import Store

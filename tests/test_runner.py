@@ -13,8 +13,9 @@ import pytest
 
 from teamsim import runner
 from teamsim.model import ScenarioError, TeamsimError, ValidationError
-from teamsim.scenario import load_scenario
-from teamsim.sim import METRICS, Expectation, Simulation, audit
+from teamsim.reports import step_funnel
+from teamsim.scenario import Expectation, load_scenario
+from teamsim.sim import METRICS, Simulation, audit
 from teamsim.store import Store
 
 DATA = Path(__file__).parent / "data"
@@ -108,7 +109,7 @@ def test_passing_run_passes(small_run: runner.RunResult) -> None:
 
 
 def test_funnel_counts_each_step(small_run: runner.RunResult) -> None:
-    funnel = runner.step_funnel(small_run.events, small_run.world)
+    funnel = step_funnel(small_run.events, small_run.world)
     assert [(f.sequence, f.step_id, f.label) for f in funnel] == [
         ("Intro", "s1", "Say hello"), ("Intro", "s3", "Follow up")]
     hello = funnel[0]

@@ -21,7 +21,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from teamsim._scenario_yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, MAX_NUMBER_CHARS
+from teamsim.scenario import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, MAX_NUMBER_CHARS
 from teamsim.cli import app
 from teamsim.model import MAX_LINES, ScenarioError, format_errors, shorten
 from teamsim.scenario import load_scenario, parse_scenario

@@ -17,7 +17,7 @@ from teamsim.cli import app
 from teamsim.model import ScenarioError
 from teamsim.scenario import parse_scenario
 from teamsim.sim import Delay
-from teamsim.sim.config import check_size
+from teamsim.scenario import check_size
 
 BASE = """\
 name: Base
