@@ -564,7 +564,7 @@ def test_no_space_for_the_run_files_is_an_error_line_and_leaves_nothing(
     def full(*args: Any, **kwargs: Any) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(runner, "_write_run", full)
+    monkeypatch.setattr("teamsim.runner._run.write_run", full)
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["run", str(SMALL), "--out", "out", "--until", "1"])
     assert result.exit_code == 2
