@@ -134,6 +134,10 @@ class ScenarioTeammate(TeammateSpec):
 class Scenario(World):
     """A scenario file's body: the world to simulate, its checks and its variants.
 
+    ``expect`` maps metric names to an :class:`Expectation` (a bare number means equals);
+    ``diagnose`` lists :class:`DiagnosisCheck` answers; ``compare`` names :class:`Comparison`
+    variants.
+
     ``start`` is a local date-time in ``timezone`` (or an aware date-time); ``days`` is how long
     the run lasts; ``seed`` is the default seed.
     """
