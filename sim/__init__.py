@@ -5,6 +5,19 @@ the human approver, auto-approve rules and a timeline of actions) on one SimPy c
 everything in a store, checks the invariants and reports metrics.
 """
 
+from teamsim.sim._actions import (
+    ActivateAction,
+    ChatAction,
+    DisableRuleAction,
+    EditAction,
+    EditOp,
+    EnableRuleAction,
+    EndAction,
+    EnrollAction,
+    PauseAction,
+    ResumeAction,
+    TimelineAction,
+)
 from teamsim.sim._checks import (
     INVARIANT_COUNTERS,
     METRICS,
@@ -29,28 +42,15 @@ from teamsim.sim._simulation import (
     SimulationResult,
     TeamBuilder,
 )
-from teamsim.sim.config import (
-    ActivateAction,
+from teamsim.sim.world import (
     ApproverPolicy,
-    ChatAction,
-    Comparison,
     ContactSpec,
     Delay,
-    DiagnosisCheck,
-    DisableRuleAction,
-    EditAction,
-    EditOp,
-    EnableRuleAction,
-    EndAction,
-    EnrollAction,
-    Expectation,
-    PauseAction,
+    KnownContacts,
     Persona,
     Population,
-    ResumeAction,
     SimSettings,
     TeammateSpec,
-    TimelineAction,
     World,
 )
 
@@ -60,18 +60,16 @@ __all__ = [
     "ActivateAction",
     "ApproverPolicy",
     "ChatAction",
-    "Comparison",
     "ContactSpec",
     "Delay",
-    "DiagnosisCheck",
     "DisableRuleAction",
     "EditAction",
     "EditOp",
     "EnableRuleAction",
     "EndAction",
     "EnrollAction",
-    "Expectation",
     "KeyedRandom",
+    "KnownContacts",
     "PauseAction",
     "Persona",
     "Population",

@@ -31,7 +31,7 @@ from teamsim.model import (
     Folder,
     fold,
 )
-from teamsim.sim.config import World
+from teamsim.sim.world import World
 
 __all__ = ["INVARIANT_COUNTERS", "METRICS", "audit", "check_invariants", "compute_metrics"]
 

@@ -31,7 +31,7 @@ from teamsim.model import (
 from teamsim.sim._random import KeyedRandom
 from teamsim.sim._records import AttentionItem, LiveEnrollment, TaskNote
 from teamsim.sim._rules import RulesEngine
-from teamsim.sim.config import Persona, World
+from teamsim.sim.world import Persona, World
 from teamsim.store import UnitOfWork
 
 __all__ = ["DAY", "NeedsAttention", "ProcessGenerator", "RunContext"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from teamsim.model import Contact
 from teamsim.sim._random import KeyedRandom
-from teamsim.sim.config import Population
+from teamsim.sim.world import Population
 
 __all__ = ["generated_contact"]
 

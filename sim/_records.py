@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from teamsim.graph import ThreadMessage
 from teamsim.model import Contact, EnrollmentStatus, SimMinutes
-from teamsim.sim.config import Persona
+from teamsim.sim.world import Persona
 
 __all__ = ["AttentionItem", "LiveEnrollment", "Outgoing", "Sent", "TaskNote"]
 

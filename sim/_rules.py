@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from teamsim.graph import ApprovalRequest, RuleDecision
 from teamsim.model import AutoApproveRule, MessageStep, Sequence
-from teamsim.sim.config import World
+from teamsim.sim.world import World
 from teamsim.store import AttentionItem, DecisionRecord, Store, TaskRecord, UnitOfWork
 
 __all__ = [

@@ -25,7 +25,7 @@ from teamsim.model import (
 from teamsim.sim._context import DAY, RunContext
 from teamsim.sim._names import generated_contact
 from teamsim.sim._rules import RulesEngine
-from teamsim.sim.config import DisableRuleAction, EnableRuleAction
+from teamsim.sim._actions import DisableRuleAction, EnableRuleAction
 
 __all__ = ["Plan", "TeamBuilder", "set_up"]
 

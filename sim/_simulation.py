@@ -40,7 +40,7 @@ from teamsim.sim._outbox import Outbox
 from teamsim.sim._setup import TeamBuilder, set_up
 from teamsim.sim._timeline import Timeline
 from teamsim.sim._work import Work
-from teamsim.sim.config import World
+from teamsim.sim.world import World
 from teamsim.store import EventRecord, Store, canonical_line, events_digest
 
 __all__ = ["ProcessGenerator", "Simulation", "SimulationResult", "TeamBuilder"]

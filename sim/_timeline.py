@@ -23,7 +23,7 @@ from teamsim.sim._enrollments import Enrollments
 from teamsim.sim._outbox import Outbox
 from teamsim.sim._records import LiveEnrollment, Outgoing
 from teamsim.sim._work import Work
-from teamsim.sim.config import (
+from teamsim.sim._actions import (
     ActivateAction,
     ChatAction,
     DisableRuleAction,

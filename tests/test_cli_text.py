@@ -104,7 +104,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     run`` prints it."""
     import teamsim
     from teamsim._cli_run import print_run
-    from teamsim.sim import World
+    from teamsim.scenario import Scenario as World
 
     folder = tmp_path_factory.mktemp("hostile")
     world = yaml.safe_load((DATA / "run_small.yaml").read_text(encoding="utf-8"))

@@ -25,9 +25,10 @@ import typer
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from teamsim import _runfolder, runner
+from teamsim import runner
 from teamsim.cli import app
 from teamsim.model import DatabaseError, TeamsimError
+from teamsim.runner import _staging as runfolder
 from teamsim.store import Store
 
 DATA = Path(__file__).parent / "data"
@@ -147,7 +148,7 @@ def _staging(parent: Path, name: str, pid: int | None, *files: str) -> Path:
     folder = parent / name
     folder.mkdir()
     if pid is not None:
-        (folder / _runfolder.MARKER).write_text(json.dumps(
+        (folder / runfolder.MARKER).write_text(json.dumps(
             {"teamsim_staging": 1, "pid": pid, "host": os.uname().nodename}))
     for file in files:
         (folder / file).write_text("x")
@@ -176,7 +177,7 @@ def test_stale_staging_folders_of_a_dead_process_are_removed_others_kept(
 def test_a_killed_runs_staging_folder_is_cleaned_by_the_next_run(tmp_path: Path) -> None:
     process = _start_run(tmp_path, ["--out", "o"])
     try:
-        _wait_for(lambda: any(tmp_path.glob(f".o.*.tmp/{_runfolder.MARKER}")), process)
+        _wait_for(lambda: any(tmp_path.glob(f".o.*.tmp/{runfolder.MARKER}")), process)
         time.sleep(1)
     finally:
         process.kill()
@@ -563,7 +564,7 @@ def test_no_space_for_the_run_files_is_an_error_line_and_leaves_nothing(
     def full(*args: Any, **kwargs: Any) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(runner, "_write_run", full)
+    monkeypatch.setattr("teamsim.runner._run.write_run", full)
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["run", str(SMALL), "--out", "out", "--until", "1"])
     assert result.exit_code == 2
@@ -578,7 +579,7 @@ def test_an_empty_unmarked_staging_folder_is_removed_only_when_old(tmp_path: Pat
     old.mkdir()
     an_hour_ago = time.time() - 3600
     os.utime(old, (an_hour_ago, an_hour_ago))
-    _runfolder.clean_stale(tmp_path / "r", (runner.RUN_FOLDER,))
+    runfolder.clean_stale(tmp_path / "r", (runner.RUN_FOLDER,))
     assert _names(tmp_path) == [".r.aaaa1111.tmp"]
 
 
@@ -671,7 +672,7 @@ def test_a_run_folder_that_cannot_be_put_in_place_rolls_the_db_run_back(
     def foreign_file_appeared(*args: Any, **kwargs: Any) -> None:
         raise TeamsimError("r: exists and is not a teamsim run directory; nothing was changed")
 
-    monkeypatch.setattr(_runfolder, "_swap", foreign_file_appeared)
+    monkeypatch.setattr(runfolder, "_swap", foreign_file_appeared)
     with pytest.raises(TeamsimError, match="nothing was changed"):
         runner.run(SMALL, out=tmp_path / "r", db=store_url, until_days=1)
     for table in ("events", "teammates", "sequences", "contacts", "tasks"):
@@ -687,7 +688,7 @@ def test_the_db_store_is_closed_when_the_staging_folder_cannot_be_made(
     def no_room(*args: Any, **kwargs: Any) -> None:
         raise TeamsimError("r: cannot create the output folder: No space left on device")
 
-    monkeypatch.setattr(_runfolder, "make_staging", no_room)
+    monkeypatch.setattr(runfolder, "make_staging", no_room)
     with pytest.raises(TeamsimError, match="No space left"):
         runner.run(SMALL, out=tmp_path / "r", db=store_url, until_days=1)
     assert unclosed_stores == []
@@ -699,7 +700,7 @@ def test_a_new_db_file_is_removed_when_the_folder_cannot_be_put_in_place(
     def busy(*args: Any, **kwargs: Any) -> None:
         raise TeamsimError("r: cannot put the run in place: Device or resource busy")
 
-    monkeypatch.setattr(_runfolder, "_swap", busy)
+    monkeypatch.setattr(runfolder, "_swap", busy)
     with pytest.raises(TeamsimError, match="busy"):
         runner.run(SMALL, out=tmp_path / "r", db=str(tmp_path / "new.db"), until_days=1)
     assert _names(tmp_path) == []
@@ -757,7 +758,7 @@ def test_ctrl_c_between_the_two_renames_puts_the_old_run_back(
 
 def test_a_staging_marker_with_a_huge_pid_is_left_alone(tmp_path: Path) -> None:
     damaged = _staging(tmp_path, ".r.aaaa1111.tmp", 2**70, "events.jsonl")
-    assert _runfolder.clean_stale(tmp_path / "r", (runner.RUN_FOLDER,)) == []
+    assert runfolder.clean_stale(tmp_path / "r", (runner.RUN_FOLDER,)) == []
     assert damaged.is_dir()
 
 
@@ -765,7 +766,7 @@ def test_stale_cleaning_allows_only_the_files_of_the_folders_kind(tmp_path: Path
     dead = _dead_pid()
     with_a_store = _staging(tmp_path, ".s.aaaa1111.tmp", dead, "sweep.csv", "store.db")
     sweep = _staging(tmp_path, ".s.bbbb2222.tmp", dead, "sweep.csv")
-    assert _runfolder.clean_stale(tmp_path / "s", (runner.SWEEP_FOLDER,)) == [sweep]
+    assert runfolder.clean_stale(tmp_path / "s", (runner.SWEEP_FOLDER,)) == [sweep]
     assert with_a_store.is_dir()
 
 

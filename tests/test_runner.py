@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from teamsim import runner
-from teamsim.model import ScenarioError, TeamsimError, ValidationError
-from teamsim.scenario import load_scenario
-from teamsim.sim import METRICS, Expectation, Simulation, audit
+from teamsim.model import EventKind, ScenarioError, TeamsimError, ValidationError
+from teamsim.reports import step_funnel
+from teamsim.scenario import Expectation, load_scenario
+from teamsim.sim import METRICS, Simulation, World, audit
 from teamsim.store import Store
 
 DATA = Path(__file__).parent / "data"
@@ -108,7 +109,7 @@ def test_passing_run_passes(small_run: runner.RunResult) -> None:
 
 
 def test_funnel_counts_each_step(small_run: runner.RunResult) -> None:
-    funnel = runner.step_funnel(small_run.events, small_run.world)
+    funnel = step_funnel(small_run.events, small_run.world)
     assert [(f.sequence, f.step_id, f.label) for f in funnel] == [
         ("Intro", "s1", "Say hello"), ("Intro", "s3", "Follow up")]
     hello = funnel[0]
@@ -382,3 +383,26 @@ def test_sweep_refuses_an_invalid_variant_before_running(tmp_path: Path) -> None
 def test_sweep_refuses_unknown_metrics() -> None:
     with pytest.raises(ValidationError, match="--metrics: no metric 'sentt'"):
         runner.sweep(PAIRED, "0:2", metrics=["sentt"])
+
+
+def test_a_teammates_drafter_settings_reach_the_run() -> None:
+    styled = runner.with_values(load_scenario(SMALL),
+                                {"teammates.0.drafter.opt_out_line": "Reply STOP to opt out."})
+    with runner.run(styled, until_days=1).store as store, store.unit_of_work() as uow:
+        bodies = [e.payload["body"] for e in uow.events.iter()
+                  if e.type == EventKind.DECISION_MADE]
+    assert bodies
+    assert any("Reply STOP to opt out." in body for body in bodies)
+
+
+def test_a_bare_world_runs_as_a_scenario_without_checks() -> None:
+    scenario = load_scenario(SMALL)
+    data = scenario.model_dump(mode="json", exclude={
+        "expect": True, "diagnose": True, "compare": True,
+        "teammates": {"__all__": {"drafter", "reviewer"}}})
+    bare = runner.run(World.model_validate(data))
+    full = runner.run(scenario)
+    bare.close()
+    full.close()
+    assert bare.expectations == ()
+    assert (bare.seed, bare.digest) == (full.seed, full.digest) == (7, full.digest)

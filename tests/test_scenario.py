@@ -6,10 +6,18 @@ import json
 import shutil
 from pathlib import Path
 
+import pydantic
 import pytest
 
 from teamsim.model import BranchStep, ScenarioError, SequenceStatus
-from teamsim.scenario import load_scenario, parse_scenario, scenario_schema
+from teamsim.scenario import (
+    Scenario,
+    ScenarioTeammate,
+    load_scenario,
+    parse_scenario,
+    scenario_schema,
+)
+from teamsim.sim import TeammateSpec, World
 
 DATA = Path(__file__).parent / "data"
 
@@ -254,3 +262,33 @@ populations: [{count: 3}, {count: 2}]
         "x.yaml: populations[1]: its generated emails (lead-N@example.com) clash with other "
         "contacts; give it another name or domain",
     ]
+
+
+def test_a_scenario_is_the_simulated_world_plus_the_files_checks() -> None:
+    scenario = load_scenario(DATA / "good.yaml")
+    assert isinstance(scenario, Scenario)
+    assert isinstance(scenario, World)
+    assert {"expect", "diagnose", "compare"} <= set(Scenario.model_fields)
+    assert not {"expect", "diagnose", "compare"} & set(World.model_fields)
+    assert "drafter" in ScenarioTeammate.model_fields
+    assert "drafter" not in TeammateSpec.model_fields
+
+
+def test_the_simulated_world_refuses_the_files_checks() -> None:
+    with pytest.raises(pydantic.ValidationError, match="expect"):
+        World.model_validate({"name": "x", "expect": {"sent": 1}})
+
+
+def test_the_team_check_comes_after_every_other_problem() -> None:
+    lonely = "name: x\nteammates: [{name: Ann, roles: [drafter]}]\n"
+    assert "reviewer" in _error(lonely)
+    both = lonely + "timeline: [{at: 1, action: pause, sequence: Nope}]\n"
+    assert _error(both).splitlines() == [
+        "x.yaml: timeline[0].sequence: no sequence 'Nope'; use one of (none defined)"]
+
+
+def test_the_package_root_exports_the_scenario_and_the_world() -> None:
+    import teamsim
+
+    assert teamsim.Scenario is Scenario
+    assert teamsim.World is World

@@ -21,10 +21,16 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from teamsim._scenario_yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, MAX_NUMBER_CHARS
 from teamsim.cli import app
 from teamsim.model import MAX_LINES, ScenarioError, format_errors, shorten
-from teamsim.scenario import load_scenario, parse_scenario
+from teamsim.scenario import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_NODES,
+    MAX_NUMBER_CHARS,
+    load_scenario,
+    parse_scenario,
+)
 
 GUARD_SECONDS = 120  # far above a bounded load (a second or two plus imports on a busy machine)
 GUARD_BYTES = 1024**3  # the unbounded bomb took 3.2 GB

@@ -15,9 +15,8 @@ from typer.testing import CliRunner
 
 from teamsim.cli import app
 from teamsim.model import ScenarioError
-from teamsim.scenario import parse_scenario
+from teamsim.scenario import check_size, parse_scenario
 from teamsim.sim import Delay
-from teamsim.sim.config import check_size
 
 BASE = """\
 name: Base

@@ -2,8 +2,8 @@
 
 The public surface, re-exported here:
 
-- scenarios and runs: :func:`load_scenario`, :func:`run` (one run, :class:`RunResult`),
-  :func:`sweep` (variants x seeds, :class:`SweepResult`);
+- scenarios and runs: :func:`load_scenario` (a :class:`Scenario`), :func:`run` (one run,
+  :class:`RunResult`), :func:`sweep` (variants x seeds, :class:`SweepResult`);
 - the simulator itself: :class:`Simulation` over a :class:`World`, built with its team by
   :func:`simulation`;
 - sequences as the product's toolbar: :class:`Workspace` over a :class:`Store`, and the domain
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     )
     from teamsim.assembly import simulation
     from teamsim.runner import ExpectationResult, RunResult, SweepResult, run, sweep
-    from teamsim.scenario import load_scenario
+    from teamsim.scenario import Scenario, load_scenario
     from teamsim.sim import Simulation, SimulationResult, World
     from teamsim.store import Store
     from teamsim.workspace import Workspace
@@ -83,6 +83,7 @@ __all__ = [
     "ReviewRequest",
     "Reviewer",
     "RunResult",
+    "Scenario",
     "ScenarioError",
     "SchemaVersionError",
     "Sequence",
@@ -125,6 +126,7 @@ _ORIGIN: dict[str, str] = {
     "ReviewRequest": "teamsim.agents",
     "Reviewer": "teamsim.agents",
     "RunResult": "teamsim.runner",
+    "Scenario": "teamsim.scenario",
     "ScenarioError": "teamsim.model",
     "SchemaVersionError": "teamsim.model",
     "Sequence": "teamsim.model",

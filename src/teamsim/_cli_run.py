@@ -189,9 +189,9 @@ def _funnel(result: runner.RunResult, width: int) -> Table:
     """The funnel per message step, one line a step, at most ``width`` columns: a heading row
     per sequence, then each step as ``id label`` (cut short with … when the width needs it),
     its channel and its counts."""
-    from teamsim import runner
+    from teamsim.reports import step_funnel
 
-    rows = runner.step_funnel(result.events, result.world)
+    rows = step_funnel(result.events, result.world)
     cells: list[tuple[Text | str, ...]] = [
         (plain(f"  {row.step_id} {row.label}".rstrip()), plain(row.channel),
               *(str(v) for v in (row.due, row.drafted, row.approved_human, row.approved_rule,
@@ -302,8 +302,7 @@ def run_tests(
 ) -> None:
     """Run every scenario with its default seed and report each expectation, like pytest."""
     from teamsim import runner
-    from teamsim.scenario import load_scenario
-    from teamsim.sim.config import check_size
+    from teamsim.scenario import check_size, load_scenario
 
     out, _ = _consoles()
     files, problems = _scenario_files(paths or [Path("scenarios")])

@@ -49,9 +49,7 @@ def validate(
 ) -> None:
     """Check scenario files without running them: one line per file, exit 2 if any is bad."""
     from teamsim.cli import fail, out
-    from teamsim.runner import check_expectation_names
-    from teamsim.scenario import load_scenario
-    from teamsim.sim.config import check_size
+    from teamsim.scenario import check_expectation_names, check_size, load_scenario
 
     bad = False
     for name in files:

@@ -51,10 +51,14 @@ def team_builder(
                 f"{what}: {', '.join(map(repr, unknown))} is not a teammate of "
                 f"{world.name!r}; its teammates are {', '.join(map(repr, known))}"
             )
-    chosen_drafters = {t.name: (drafters or {}).get(t.name) or TemplateDrafter(t.drafter)
-                       for t in world.teammates}
-    chosen_reviewers = {t.name: (reviewers or {}).get(t.name) or RuleReviewer(t.reviewer)
-                        for t in world.teammates}
+    # A scenario's teammates carry `drafter`/`reviewer` settings (teamsim.scenario's
+    # ScenarioTeammate); a bare simulated world's teammates use the defaults.
+    chosen_drafters = {
+        t.name: (drafters or {}).get(t.name) or TemplateDrafter(getattr(t, "drafter", None))
+        for t in world.teammates}
+    chosen_reviewers = {
+        t.name: (reviewers or {}).get(t.name) or RuleReviewer(getattr(t, "reviewer", None))
+        for t in world.teammates}
     pairing = {t.name: t.reviewed_by for t in world.teammates if t.reviewed_by}
 
     def build(teammates: Sequence[Teammate]) -> Team:

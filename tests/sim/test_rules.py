@@ -280,7 +280,7 @@ def test_approvals_a_disabled_rule_recalled_are_not_counted_as_the_rules() -> No
     """The messages a rule approved and that were cancelled when it was switched off never
     went out under it: approvals_rule and the funnel's rule column count only approvals that
     stood, and those plus the human's add up to what was sent."""
-    from teamsim.runner import step_funnel
+    from teamsim.reports import step_funnel
 
     world = disabled_mid_run()
     result = simulation(world).run()

@@ -1,9 +1,10 @@
-"""Scenario files: a :class:`~teamsim.sim.World` written as YAML.
+"""Scenario files: a :class:`~teamsim.scenario.Scenario` written as YAML.
 
 A scenario file is one YAML mapping whose keys are the fields of
-:class:`teamsim.sim.config.World` (``name``, ``description``, ``start``, ``timezone``, ``days``,
+:class:`teamsim.scenario.Scenario` (``name``, ``description``, ``start``, ``timezone``, ``days``,
 ``seed``, ``settings``, ``teammates``, ``sequences``, ``personas``, ``contacts``,
-``populations``, ``approver``, ``rules``, ``timeline``, ``expect``); unknown keys are errors.
+``populations``, ``approver``, ``rules``, ``timeline``, ``expect``, ``diagnose``,
+``compare``); unknown keys are errors.
 :func:`scenario_schema` gives its JSON Schema for editors.
 
 Conveniences applied before validation, so files stay short:
@@ -26,7 +27,7 @@ A YAML syntax error is reported as ``FILE:LINE:COLUMN: invalid YAML: ...`` (1-ba
 editors and terminals turn into a link.
 
 The file is read and parsed within fixed limits (size, values after alias expansion, nesting,
-number length, characters; see :mod:`teamsim._scenario_yaml`), so no file can crash or hang
+number length, characters; see :mod:`teamsim.scenario._yaml`), so no file can crash or hang
 the loader; a limit passed is reported like any other problem.
 """
 
@@ -37,9 +38,9 @@ from typing import Any
 
 import pydantic
 
-from teamsim._scenario_yaml import load_yaml, read_text
 from teamsim.model import ScenarioError, format_errors, shorten
-from teamsim.sim import World
+from teamsim.scenario._yaml import load_yaml, read_text
+from teamsim.scenario.schema import Scenario
 
 __all__ = ["load_scenario", "parse_scenario", "scenario_schema"]
 
@@ -50,14 +51,14 @@ _STEP_DEFS = ("MessageStep", "WaitStep", "BranchStep")
 _CONDITION_DEFS = ("AttributeCondition", "EngagementCondition")
 
 
-def load_scenario(path: str | Path) -> World:
+def load_scenario(path: str | Path) -> Scenario:
     """Read and validate the scenario file at ``path``.
 
     Args:
         path: the file; errors name it exactly as given here.
 
     Returns:
-        The validated world.
+        The validated scenario.
 
     Raises:
         ScenarioError: the file is missing, unreadable, not YAML or not a valid scenario; the
@@ -67,7 +68,7 @@ def load_scenario(path: str | Path) -> World:
     return parse_scenario(read_text(path, source), source)
 
 
-def parse_scenario(text: str, source: str) -> World:
+def parse_scenario(text: str, source: str) -> Scenario:
     """Validate the scenario written in ``text``.
 
     Args:
@@ -75,7 +76,7 @@ def parse_scenario(text: str, source: str) -> World:
         source: what to call it in error messages (usually the file's path).
 
     Returns:
-        The validated world.
+        The validated scenario.
 
     Raises:
         ScenarioError: ``text`` is not YAML or not a valid scenario.
@@ -90,19 +91,19 @@ def parse_scenario(text: str, source: str) -> World:
         )
     data = _with_defaults(data)
     try:
-        return World.model_validate(data)
+        return Scenario.model_validate(data)
     except pydantic.ValidationError as err:
-        raise ScenarioError(format_errors(err, source, data=data, model=World)) from None
+        raise ScenarioError(format_errors(err, source, data=data, model=Scenario)) from None
 
 
 def scenario_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a scenario file, for editors.
 
-    It is :class:`~teamsim.sim.config.World`'s schema adjusted to the file's conveniences: step
+    It is :class:`~teamsim.scenario.Scenario`'s schema adjusted to the file's conveniences: step
     ids are optional and a sequence's status defaults to ``active``. Every step and condition
     names its ``kind`` and every timeline action its ``action``, as the loader requires.
     """
-    body = World.model_json_schema(mode="validation")
+    body = Scenario.model_json_schema(mode="validation")
     defs: dict[str, Any] = body.get("$defs", {})
     for name in _STEP_DEFS:
         spec = defs[name]

@@ -1,28 +1,27 @@
 """What a simulated world is made of: personas, the human approver, teammates, the timeline.
 
-These pydantic models (``extra="forbid"``) are both the simulator's configuration and the body of
-a scenario file; :class:`World` is one whole run's input.
+These pydantic models (``extra="forbid"``) are the simulator's configuration; :class:`World` is
+one whole run's input. A scenario file is a :class:`World` plus what only the roof reads
+(expectations, diagnosis checks, variants, the teammates' drafter and reviewer settings): see
+:class:`teamsim.scenario.Scenario`.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from statistics import NormalDist
-from typing import Annotated, Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from teamsim.agents import DraftStyle, ReviewRules, check_template
-from teamsim.graph import Team
 from teamsim.model import (
-    MAX_CONTACTS,
     MAX_DELAY_MINUTES,
     AttributeValue,
     AutoApproveRule,
-    BranchStep,
     Cap,
     Capacity,
     Contact,
@@ -32,22 +31,15 @@ from teamsim.model import (
     Hours,
     ItemMinutes,
     LocalTime,
-    MessageStep,
-    MetricBound,
-    Position,
     PositiveDelayHours,
     Probability,
     RunDays,
-    ScenarioError,
     Seed,
     Sequence,
     SequenceStatus,
     Sigma,
     SimMinutes,
-    Step,
-    Teammate,
     TeammateRole,
-    TeamsimError,
     Weight,
     WhenDate,
     WhenDateTime,
@@ -56,32 +48,25 @@ from teamsim.model import (
     check_timezone,
     shorten,
 )
+from teamsim.sim._actions import (
+    ActivateAction,
+    ChatAction,
+    EditAction,
+    PauseAction,
+    TimelineAction,
+)
 
 __all__ = [
-    "ActivateAction",
     "ApproverPolicy",
-    "ChatAction",
-    "Comparison",
     "ContactSpec",
+    "DateRange",
     "Delay",
-    "DiagnosisCheck",
-    "DisableRuleAction",
-    "EditAction",
-    "EditOp",
-    "EnableRuleAction",
-    "EndAction",
-    "EnrollAction",
-    "Expectation",
-    "PauseAction",
+    "KnownContacts",
     "Persona",
     "Population",
-    "ResumeAction",
     "SimSettings",
     "TeammateSpec",
-    "TimelineAction",
     "World",
-    "check_size",
-    "contact_count",
 ]
 
 _MODEL = ConfigDict(extra="forbid")
@@ -270,10 +255,7 @@ class ApproverPolicy(BaseModel):
 
 
 class TeammateSpec(BaseModel):
-    """An AI teammate: roles, capacity (tasks at once), drafter and reviewer.
-
-    ``drafter`` sets the template drafter's style and templates; ``reviewer`` sets the rule
-    reviewer's checks (banned phrases, length limits...).
+    """An AI teammate as the simulator sees it: name, roles and capacity (tasks at once).
 
     ``reviewed_by`` fixes the peer who reviews this teammate's drafts (default: round robin
     over the other reviewers).
@@ -284,8 +266,6 @@ class TeammateSpec(BaseModel):
     roles: list[TeammateRole] = Field(
         default_factory=lambda: [TeammateRole.DRAFTER, TeammateRole.REVIEWER])
     capacity: Capacity = 2
-    drafter: DraftStyle = Field(default_factory=DraftStyle)
-    reviewer: ReviewRules = Field(default_factory=ReviewRules)
     reviewed_by: str | None = None
 
 
@@ -344,154 +324,6 @@ class Population(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------------
-# Timeline
-
-
-class _Action(BaseModel):
-    model_config = _MODEL
-    at: Days = Field(description="Days after the start (fractions allowed: 1.5 = 36 h).")
-
-    @property
-    def minute(self) -> SimMinutes:
-        """The simulated minute of the action."""
-        return round(self.at * 1440)
-
-
-class EnrollAction(_Action):
-    """Enroll contacts (by email) into a sequence."""
-
-    action: Literal["enroll"]
-    sequence: str
-    contacts: list[str] = Field(min_length=1)
-
-
-class PauseAction(_Action):
-    """Pause a sequence."""
-
-    action: Literal["pause"]
-    sequence: str
-
-
-class ActivateAction(_Action):
-    """Activate (or re-activate) a sequence."""
-
-    action: Literal["activate"]
-    sequence: str
-
-
-class EditOp(BaseModel):
-    """One editing operation on a sequence, as in the step editor.
-
-    ``op`` is add_message, add_wait, add_branch, remove, move, label, set_channel, set_wait or
-    set_brief; the other fields are that operation's arguments.
-    """
-
-    model_config = _MODEL
-    op: Literal["add_message", "add_wait", "add_branch", "remove", "move", "label",
-                "set_channel", "set_wait", "set_brief"]
-    step: str | None = None
-    channel: str | None = None
-    label: str | None = None
-    brief: str | None = None
-    days: Days | None = None
-    hours: Hours | None = None
-    position: Position | None = None
-    to: Position | None = None
-    condition: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _arguments(self) -> EditOp:
-        needs_step = {"remove", "move", "label", "set_channel", "set_wait", "set_brief"}
-        if self.op in needs_step and self.step is None:
-            raise ValueError(f"{self.op} needs step: the id of the step to change")
-        required = {"move": "to", "label": "label", "set_channel": "channel",
-                    "set_wait": "days", "set_brief": "brief", "add_branch": "condition"}
-        field = required.get(self.op)
-        if field is not None and getattr(self, field) is None:
-            raise ValueError(f"{self.op} needs {field}")
-        return self
-
-    def apply(self, seq: Sequence) -> None:
-        """Apply this operation to ``seq`` (validated; nothing changes on error)."""
-        where: dict[str, Any] = {} if self.position is None else {"position": self.position}
-        if self.op == "add_message":
-            seq.add_message(self.channel or "email", self.label or "", brief=self.brief or "",
-                            **where)
-        elif self.op == "add_wait":
-            seq.add_wait(self.days or 0, self.hours or 0, self.label or "", **where)
-        elif self.op == "add_branch":
-            assert self.condition is not None
-            seq.add_branch(self.condition, self.label or "Branch", **where)
-        elif self.op == "remove":
-            seq.remove_step(str(self.step))
-        elif self.op == "move":
-            assert self.to is not None
-            seq.move_step(str(self.step), self.to)
-        elif self.op == "label":
-            seq.label_step(str(self.step), str(self.label))
-        elif self.op == "set_channel":
-            seq.set_channel(str(self.step), str(self.channel))
-        elif self.op == "set_wait":
-            seq.set_wait(str(self.step), self.days or 0, self.hours or 0)
-        else:
-            seq.set_brief(str(self.step), str(self.brief))
-
-
-class EditAction(_Action):
-    """Edit a (possibly running) sequence; saved as one new version."""
-
-    action: Literal["edit"]
-    sequence: str
-    ops: list[EditOp] = Field(min_length=1)
-
-
-class EnableRuleAction(_Action):
-    """Switch an auto-approve rule on."""
-
-    action: Literal["enable_rule"]
-    rule: str
-
-
-class DisableRuleAction(_Action):
-    """Switch an auto-approve rule off (takes effect at once)."""
-
-    action: Literal["disable_rule"]
-    rule: str
-
-
-class ChatAction(_Action):
-    """Ask a teammate for a one-off message to a contact (not part of any sequence)."""
-
-    action: Literal["chat"]
-    contact: str
-    text: str = Field(min_length=1)
-    teammate: str | None = None
-
-
-class ResumeAction(_Action):
-    """Resume a person's paused enrollment (after they replied)."""
-
-    action: Literal["resume"]
-    sequence: str
-    contact: str
-
-
-class EndAction(_Action):
-    """End a person's enrollment."""
-
-    action: Literal["end"]
-    sequence: str
-    contact: str
-
-
-TimelineAction = Annotated[
-    EnrollAction | PauseAction | ActivateAction | EditAction | EnableRuleAction
-    | DisableRuleAction | ChatAction | ResumeAction | EndAction,
-    Field(discriminator="action"),
-]
-
-
-# ---------------------------------------------------------------------------------------------
 # Settings and the world
 
 
@@ -516,78 +348,8 @@ class SimSettings(BaseModel):
     suggested_rule_daily_cap: Cap | None = 20
 
 
-class Expectation(BaseModel):
-    """A check on one metric: an exact value, bounds, or a range."""
-
-    model_config = _MODEL
-    equals: MetricBound | None = None
-    min: MetricBound | None = None
-    max: MetricBound | None = None
-    between: tuple[MetricBound, MetricBound] | None = None
-
-    @model_validator(mode="after")
-    def _order(self) -> Expectation:
-        if self.between is not None and self.between[1] < self.between[0]:
-            raise ValueError(f"between: [{self.between[0]:g}, {self.between[1]:g}] is empty; "
-                             "write the lower bound first")
-        return self
-
-    def check(self, value: float) -> bool:
-        """Whether ``value`` meets the expectation."""
-        if self.equals is not None and value != self.equals:
-            return False
-        if self.min is not None and value < self.min:
-            return False
-        if self.max is not None and value > self.max:
-            return False
-        return self.between is None or self.between[0] <= value <= self.between[1]
-
-    def describe(self) -> str:
-        """The expectation in words, like ``between 40 and 60``."""
-        parts = []
-        if self.equals is not None:
-            parts.append(f"== {self.equals:g}")
-        if self.min is not None:
-            parts.append(f">= {self.min:g}")
-        if self.max is not None:
-            parts.append(f"<= {self.max:g}")
-        if self.between is not None:
-            parts.append(f"between {self.between[0]:g} and {self.between[1]:g}")
-        return ", ".join(parts) or "anything"
-
-
-class DiagnosisCheck(BaseModel):
-    """An expected answer of the troubleshooting checklist at the end of the run.
-
-    ``answer`` is the first thing the checklist finds for ``sequence`` (and ``contact``, an
-    email, if given): not_active, no_one_enrolled, not_enrolled, waiting_on_you, replied,
-    schedule, ended or all_clear.
-    """
-
-    model_config = _MODEL
-    sequence: str
-    contact: str | None = None
-    answer: Literal["not_active", "no_one_enrolled", "not_enrolled", "waiting_on_you",
-                    "replied", "schedule", "ended", "all_clear"]
-
-
-class Comparison(BaseModel):
-    """A variant of the scenario run on the same seed and compared with it.
-
-    ``set`` changes values by dotted path (``approver.approve: 0.9``,
-    ``sequences.0.steps.2.days: 1``); ``expect`` checks the variant's own metrics and
-    ``expect_change`` checks the variant's metric minus the scenario's (common random numbers
-    make the difference sharp).
-    """
-
-    model_config = _MODEL
-    set: dict[str, Any] = Field(min_length=1)
-    expect: dict[str, Expectation | MetricBound] = Field(default_factory=dict)
-    expect_change: dict[str, Expectation | MetricBound] = Field(default_factory=dict)
-
-
 class World(BaseModel):
-    """Everything one simulated run needs: the body of a scenario file.
+    """Everything one simulated run needs (a scenario file is a :class:`World` and more).
 
     ``start`` is a local date-time in ``timezone`` (or an aware date-time); ``days`` is how long
     the run lasts; ``seed`` is the default seed.
@@ -610,9 +372,6 @@ class World(BaseModel):
     approver: ApproverPolicy = Field(default_factory=ApproverPolicy)
     rules: list[AutoApproveRule] = Field(default_factory=list)
     timeline: list[TimelineAction] = Field(default_factory=list)
-    expect: dict[str, Expectation | MetricBound] = Field(default_factory=dict)
-    diagnose: list[DiagnosisCheck] = Field(default_factory=list)
-    compare: dict[str, Comparison] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -638,13 +397,48 @@ class World(BaseModel):
 
     @model_validator(mode="after")
     def _references(self) -> World:
+        problems = self._problems()
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def _problems(self) -> list[str]:
+        """Every problem across the world's parts, in the order the file names them.
+
+        :class:`teamsim.scenario.Scenario` overrides this to add the file's own checks
+        (templates, diagnosis checks, the team) in their places between these.
+        """
+        return [*self._start_problems(), *self._reference_problems(),
+                *self._timeline_problems(self.known_contacts()), *self._edit_problems()]
+
+    def known_contacts(self) -> KnownContacts:
+        """The contacts' emails as the simulator will have them (listed and generated)."""
+        # Generated emails as the simulator makes them: Contact lower-cases its email.
+        generated = {f"{p.name}-{n}@{p.domain}".lower() for p in self.populations for n in
+                     range(1, p.count + 1)} if sum(p.count for p in self.populations) < 200_000 \
+            else set()
+        # Every contact's email is known unless a population was too large to list.
+        complete = len(generated) == sum(p.count for p in self.populations)
+        return KnownContacts(emails=frozenset({c.email for c in self.contacts} | generated),
+                             complete=complete)
+
+    def _start_problems(self) -> list[str]:
+        """The start (in its time zone) must lie from 1970 to 2200: the run then ends before
+        2211 and every date computed in it stays within Python's calendar."""
+        try:
+            # The wall-clock value first: converting a date-time near year 1 or 9999 overflows.
+            check_moment(self.start)
+            check_moment(self.start_utc)
+        except ValueError as err:
+            return [f"start: {err}; pick a start in that range"]
+        return []
+
+    def _reference_problems(self) -> list[str]:
+        """Unique names, and every name used (teammate, persona, sequence) defined."""
         problems: list[str] = []
-        problems += _check_start(self)
-        problems += _check_templates(self)
         seq_names = [s.name for s in self.sequences]
         team = {t.name: t for t in self.teammates}
         personas = {p.name for p in self.personas}
-        rules = {r.name for r in self.rules}
         emails = [c.email for c in self.contacts]
         _dupes("sequences", seq_names, problems)
         _dupes("teammates", list(team), problems)
@@ -676,10 +470,6 @@ class World(BaseModel):
             for name in p.enroll_in:
                 if name not in seq_names:
                     problems.append(f"populations[{i}].enroll_in: no sequence {name!r}")
-        # Generated emails as the simulator makes them: Contact lower-cases its email.
-        generated = {f"{p.name}-{n}@{p.domain}".lower() for p in self.populations for n in
-                     range(1, p.count + 1)} if sum(p.count for p in self.populations) < 200_000 \
-            else set()
         for i, p in enumerate(self.populations):
             pattern = re.compile(rf"{re.escape(p.name)}-(\d+)@{re.escape(p.domain.lower())}")
             clash = any((m := pattern.fullmatch(e)) and 1 <= int(m.group(1)) <= p.count
@@ -689,15 +479,14 @@ class World(BaseModel):
             if clash:
                 problems.append(f"populations[{i}]: its generated emails ({p.name}-N@{p.domain}) "
                                 "clash with other contacts; give it another name or domain")
-        known = set(emails) | generated
-        # Every contact's email is known unless a population was too large to list.
-        complete = len(generated) == sum(p.count for p in self.populations)
-        for i, d in enumerate(self.diagnose):
-            if d.sequence not in seq_names:
-                problems.append(f"diagnose[{i}].sequence: no sequence {d.sequence!r}")
-            if d.contact is not None and complete and d.contact.lower() not in known:
-                problems.append(f"diagnose[{i}].contact: no contact {d.contact!r}; name one of "
-                                "the scenario's contacts (or a generated population email)")
+        return problems
+
+    def _timeline_problems(self, contacts: KnownContacts) -> list[str]:
+        """Every timeline action inside the run, naming things that exist."""
+        problems: list[str] = []
+        seq_names = [s.name for s in self.sequences]
+        team = {t.name for t in self.teammates}
+        rules = {r.name for r in self.rules}
         for i, a in enumerate(self.timeline):
             where = f"timeline[{i}]"
             if a.minute > self.minutes:
@@ -711,127 +500,56 @@ class World(BaseModel):
             if rule is not None and rule not in rules:
                 problems.append(f"{where}.rule: no rule {rule!r}")
             for email in [*getattr(a, "contacts", []), getattr(a, "contact", None)]:
-                if email is not None and complete and email.lower() not in known:
+                if email is not None and contacts.unknown(email):
                     problems.append(f"{where}: no contact {email!r}")
             if isinstance(a, ChatAction) and a.teammate is not None and a.teammate not in team:
                 problems.append(f"{where}.teammate: no teammate {a.teammate!r}")
-        problems += _check_edits(self)
-        if not problems:
-            problems += _check_team(self)
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self
+        return problems
 
-
-
-def _check_team(world: World) -> list[str]:
-    """The team as the simulator will assemble it: every drafter needs a peer reviewer (the
-    same check the simulator makes, so that ``validate`` refuses what ``run`` would)."""
-    try:
-        Team.check([Teammate(name=t.name, roles=t.roles, capacity=t.capacity)
-                    for t in world.teammates],
-                   pairing={t.name: t.reviewed_by for t in world.teammates if t.reviewed_by})
-    except TeamsimError as err:
-        return [str(err).replace("team: ", "teammates: ", 1)]
-    return []
-
-
-def _check_edits(world: World) -> list[str]:
-    """Apply the timeline's edits, in time order, to copies of their sequences: each must be a
-    valid edit of the sequence as it stands then, and must leave an active sequence with a
-    message step to send."""
-    problems: list[str] = []
-    current = {s.name: s.model_copy(deep=True) for s in world.sequences}
-    order = sorted(range(len(world.timeline)), key=lambda i: world.timeline[i].minute)
-    for i in order:
-        action = world.timeline[i]
-        if isinstance(action, PauseAction | ActivateAction) and action.sequence in current:
-            active = isinstance(action, ActivateAction)
-            current[action.sequence].status = (SequenceStatus.ACTIVE if active
-                                               else SequenceStatus.PAUSED)
-        if not isinstance(action, EditAction) or action.sequence not in current:
-            continue
-        seq = current[action.sequence]
-        for j, op in enumerate(action.ops):
-            try:
-                op.apply(seq)
-            except (ValueError, LookupError) as err:
-                problems.append(f"timeline[{i}].ops[{j}]: {err}")
-                break
-        if seq.status is not SequenceStatus.DRAFT and not seq.message_steps():
-            problems.append(f"timeline[{i}]: this edit leaves {seq.name!r} with no message step "
-                            "while it runs; keep at least one message step")
-    return problems
-
-
-def _check_start(world: World) -> list[str]:
-    """The start (in its time zone) must lie from 1970 to 2200: the run then ends before 2211
-    and every date computed in it stays within Python's calendar."""
-    try:
-        # The wall-clock value first: converting a date-time near year 1 or 9999 overflows.
-        check_moment(world.start)
-        check_moment(world.start_utc)
-    except ValueError as err:
-        return [f"start: {err}; pick a start in that range"]
-    return []
-
-
-def _check_templates(world: World) -> list[str]:
-    """Parse every step's templates now, so a syntax error is found by ``validate``."""
-    problems: list[str] = []
-    for i, seq in enumerate(world.sequences):
-        for path, step in _message_steps(seq.steps, f"sequences[{i}].steps"):
-            for part in ("subject_template", "body_template"):
-                source = getattr(step, part)
-                if source is None:
-                    continue
+    def _edit_problems(self) -> list[str]:
+        """Apply the timeline's edits, in time order, to copies of their sequences: each must
+        be a valid edit of the sequence as it stands then, and must leave an active sequence
+        with a message step to send."""
+        problems: list[str] = []
+        current = {s.name: s.model_copy(deep=True) for s in self.sequences}
+        order = sorted(range(len(self.timeline)), key=lambda i: self.timeline[i].minute)
+        for i in order:
+            action = self.timeline[i]
+            if isinstance(action, PauseAction | ActivateAction) and action.sequence in current:
+                active = isinstance(action, ActivateAction)
+                current[action.sequence].status = (SequenceStatus.ACTIVE if active
+                                                   else SequenceStatus.PAUSED)
+            if not isinstance(action, EditAction) or action.sequence not in current:
+                continue
+            seq = current[action.sequence]
+            for j, op in enumerate(action.ops):
                 try:
-                    check_template(source, f"{path}.{part}")
-                except ValueError as err:
-                    problems.append(str(err))
-    return problems
+                    op.apply(seq)
+                except (ValueError, LookupError) as err:
+                    problems.append(f"timeline[{i}].ops[{j}]: {err}")
+                    break
+            if seq.status is not SequenceStatus.DRAFT and not seq.message_steps():
+                problems.append(f"timeline[{i}]: this edit leaves {seq.name!r} with no message "
+                                "step while it runs; keep at least one message step")
+        return problems
 
 
-def _message_steps(steps: list[Step], path: str) -> list[tuple[str, MessageStep]]:
-    """Every message step under ``steps`` with its path in the file, depth first."""
-    found: list[tuple[str, MessageStep]] = []
-    for j, step in enumerate(steps):
-        here = f"{path}[{j}]"
-        if isinstance(step, MessageStep):
-            found.append((here, step))
-        elif isinstance(step, BranchStep):
-            found += _message_steps(step.then_steps, f"{here}.then_steps")
-            found += _message_steps(step.else_steps, f"{here}.else_steps")
-    return found
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KnownContacts:
+    """The emails of a world's contacts, listed and generated.
 
-
-def contact_count(world: World) -> int:
-    """The contacts a run of ``world`` simulates: the listed ones plus every population."""
-    return len(world.contacts) + sum(p.count for p in world.populations)
-
-
-def check_size(world: World, allow_large: bool = False, source: str | None = None) -> None:
-    """Refuse a world with more than :data:`~teamsim._ranges.MAX_CONTACTS` contacts.
-
-    A run costs about 36 KiB and 9.5 ms per contact, so a million contacts would run for hours
-    and take tens of GiB. The scenario itself cannot lift the limit: only the person running
-    it can (``--allow-large``, or ``allow_large=True`` from Python).
-
-    Args:
-        world: the validated world.
-        allow_large: the caller's explicit consent to run a larger world.
-        source: the scenario file, named at the start of the message.
-
-    Raises:
-        ScenarioError: the world is larger than the limit and ``allow_large`` is false.
+    Attributes:
+        emails: every email, lower-cased as the simulator stores them.
+        complete: whether ``emails`` is every contact (a population too large to list is not
+            listed, and then no email can be called unknown).
     """
-    total = contact_count(world)
-    if total > MAX_CONTACTS and not allow_large:
-        where = f"{source}: " if source else ""
-        raise ScenarioError(
-            f"{where}populations: {total:,} contacts (listed plus populations) is more than "
-            f"the limit of {MAX_CONTACTS:,} (about 36 KiB and 10 ms each); make the populations "
-            "smaller, or pass --allow-large to run it anyway")
+
+    emails: frozenset[str]
+    complete: bool
+
+    def unknown(self, email: str) -> bool:
+        """Whether ``email`` is certainly no contact of the world."""
+        return self.complete and email.lower() not in self.emails
 
 
 def _dupes(what: str, names: list[str], problems: list[str]) -> None:

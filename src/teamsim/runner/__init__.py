@@ -1,0 +1,67 @@
+"""Run scenarios and sweeps: the engine behind ``teamsim run``, ``test`` and ``sweep``.
+
+:func:`run` runs one scenario with one seed and, given ``out``, leaves a *run directory*::
+
+    events.jsonl   one event a line, canonical JSON (what the digest is computed from)
+    metrics.json   every metric at the top level, plus ``expectations`` (one object per
+                   expectation: metric, expected, actual, passed) and ``violations`` (broken
+                   invariants, one line each); sorted keys, indent 2
+    digest.txt     the SHA-256 of the events, hex, and a newline
+    store.db       the run's SQLite store (absent when the run went to ``db=``)
+    run.json       scenario name, source, seed, until_days, start/end (UTC), digest, teamsim
+                   version and the database URL (password masked) when it was not store.db
+
+The directory is written under a temporary sibling name and renamed into place at the end, so
+invalid input or a crash leaves nothing half-written. An existing folder is replaced only if it
+is provably an earlier run (its run.json validates, it holds only these files) and ``force``
+is given, and only once the new one is complete (see :mod:`teamsim.runner._staging`). A run
+whose expectations fail is still a completed run: it is written, and :attr:`RunResult.passed`
+is false.
+
+:func:`sweep` runs every variant x seed in worker processes, streams one CSV row per finished
+run (variant, seed, digest, each metric), then reads the file back for the per-variant means
+with 95% confidence intervals and, for each variant against the first, the paired difference
+over common seeds (common random numbers) beside the unpaired (Welch) one.
+"""
+
+from teamsim.runner._folders import RUN_FILES, RUN_FOLDER, SWEEP_FOLDER, RunInfo, read_run_info
+from teamsim.runner._run import RunResult, ScenarioInput, default_out_dir, run
+from teamsim.runner._stats import Comparison, Estimate, mean_interval, summarize, welch_interval
+from teamsim.runner._sweep import DEFAULT_SWEEP_METRICS, SweepInterrupted, SweepResult, sweep
+from teamsim.runner._variants import MAX_SWEEP_RUNS, parse_seeds, parse_sets
+
+# A run's checks are the scenario's; they are offered here too, beside the run they check.
+from teamsim.scenario import (
+    ExpectationResult,
+    check_expectation_names,
+    evaluate_expectations,
+    with_values,
+)
+
+__all__ = [
+    "DEFAULT_SWEEP_METRICS",
+    "MAX_SWEEP_RUNS",
+    "RUN_FILES",
+    "RUN_FOLDER",
+    "SWEEP_FOLDER",
+    "Comparison",
+    "Estimate",
+    "ExpectationResult",
+    "RunInfo",
+    "RunResult",
+    "ScenarioInput",
+    "SweepInterrupted",
+    "SweepResult",
+    "check_expectation_names",
+    "default_out_dir",
+    "evaluate_expectations",
+    "mean_interval",
+    "parse_seeds",
+    "parse_sets",
+    "read_run_info",
+    "run",
+    "summarize",
+    "sweep",
+    "welch_interval",
+    "with_values",
+]
