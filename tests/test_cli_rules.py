@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from teamsim._cli_rules import describe_match
 from teamsim.cli import app
+from teamsim.cli._rules import describe_match
 from teamsim.model import AutoApproveRule
+from teamsim.reports import preview
 from teamsim.sim import Simulation, World
-from teamsim.sim._rules import preview
 from teamsim.store import Store
 
 WIDE = {"COLUMNS": "220"}

@@ -64,6 +64,7 @@ from teamsim.model import (
     format_errors,
     shorten,
 )
+from teamsim.reports import diagnose, preview_world_rules
 from teamsim.scenario import load_scenario
 from teamsim.sim import (
     METRICS,
@@ -71,10 +72,8 @@ from teamsim.sim import (
     Simulation,
     SimulationResult,
     World,
-    preview_world_rules,
 )
 from teamsim.sim.config import check_size
-from teamsim.sim.diagnose import diagnose
 from teamsim.store import EventRecord, Store
 from teamsim.store._urls import mask_url, parse_url
 

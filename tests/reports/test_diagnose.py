@@ -20,7 +20,7 @@ from teamsim.model import (
     SequenceStatus,
     Teammate,
 )
-from teamsim.sim.diagnose import (
+from teamsim.reports.diagnose import (
     FIX_ACTIVATE,
     FIX_ENROLL,
     FIX_GIVE_IT_A_MOMENT,

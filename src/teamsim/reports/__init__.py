@@ -1,0 +1,45 @@
+"""teamsim.reports: what a finished run's store tells, for people to read.
+
+:func:`preview` and :func:`rule_usage` (auto-approve rules: what one would have approved, how
+much of its caps each has used) and :func:`diagnose` (the spec's "What if it isn't working?"
+checklist). They read a run's store and never write to it. ``teamsim rules`` and ``teamsim
+diagnose`` print them.
+"""
+
+from teamsim.reports._meta import human_timezone, run_ended, run_meta
+from teamsim.reports.diagnose import (
+    Check,
+    Diagnosis,
+    Finding,
+    FindingStatus,
+    diagnose,
+    render,
+    render_lines,
+)
+from teamsim.reports.rules import (
+    PreviewedDraft,
+    RulePreview,
+    RuleUsage,
+    preview,
+    preview_world_rules,
+    rule_usage,
+)
+
+__all__ = [
+    "Check",
+    "Diagnosis",
+    "Finding",
+    "FindingStatus",
+    "PreviewedDraft",
+    "RulePreview",
+    "RuleUsage",
+    "diagnose",
+    "human_timezone",
+    "preview",
+    "preview_world_rules",
+    "render",
+    "render_lines",
+    "rule_usage",
+    "run_ended",
+    "run_meta",
+]
