@@ -64,7 +64,8 @@ from teamsim.model import (
     format_errors,
     shorten,
 )
-from teamsim.reports import diagnose, preview_world_rules
+from teamsim.reports import preview_world_rules
+from teamsim.reports.diagnose import diagnose
 from teamsim.scenario import load_scenario
 from teamsim.sim import (
     METRICS,

@@ -492,7 +492,7 @@ def diagnose_command(
     db: RunDbOption = None,
 ) -> None:
     """The troubleshooting checklist for a sequence (or one person) at the run's end."""
-    from teamsim.reports import diagnose, render_lines  # the store: start-up
+    from teamsim.reports.diagnose import diagnose, render_lines  # the store: start-up
 
     with run_store(run_dir, db) as uow:
         info = run_info(run_dir)

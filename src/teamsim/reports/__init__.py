@@ -1,21 +1,14 @@
 """teamsim.reports: what a finished run's store tells, for people to read.
 
 :func:`preview` and :func:`rule_usage` (auto-approve rules: what one would have approved, how
-much of its caps each has used) and :func:`diagnose` (the spec's "What if it isn't working?"
-checklist). They read a run's store and never write to it. ``teamsim rules`` and ``teamsim
-diagnose`` print them.
+much of its caps each has used), and the subpackage :mod:`teamsim.reports.diagnose` (the
+spec's "What if it isn't working?" checklist: ``from teamsim.reports.diagnose import
+diagnose``; the function is not re-exported here, where its name would hide the subpackage).
+They read a run's store and never write to it. ``teamsim rules`` and ``teamsim diagnose``
+print them.
 """
 
 from teamsim.reports._meta import human_timezone, run_ended, run_meta
-from teamsim.reports.diagnose import (
-    Check,
-    Diagnosis,
-    Finding,
-    FindingStatus,
-    diagnose,
-    render,
-    render_lines,
-)
 from teamsim.reports.rules import (
     PreviewedDraft,
     RulePreview,
@@ -26,19 +19,12 @@ from teamsim.reports.rules import (
 )
 
 __all__ = [
-    "Check",
-    "Diagnosis",
-    "Finding",
-    "FindingStatus",
     "PreviewedDraft",
     "RulePreview",
     "RuleUsage",
-    "diagnose",
     "human_timezone",
     "preview",
     "preview_world_rules",
-    "render",
-    "render_lines",
     "rule_usage",
     "run_ended",
     "run_meta",
