@@ -4,8 +4,8 @@ database URLs (checked and masked), and opening a store: a workspace's or a run 
 Start-up is kept light: the store (SQLAlchemy) and the runner (LangGraph, SimPy, SciPy) are
 imported inside the functions that open them, never at the top of a CLI module, so ``teamsim
 --help`` and the ``seq`` commands do not pay for them (``benchmarks/cli_startup.py`` measures
-it; ``tests/test_cli_app.py`` checks it). That is the only reason for an import inside a
-function anywhere in :mod:`teamsim.cli`.
+it; ``tests/test_cli_app.py`` checks it). That is the reason for every import inside a
+function in :mod:`teamsim.cli`, and each says so.
 """
 
 from __future__ import annotations
