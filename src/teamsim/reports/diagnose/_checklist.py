@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from teamsim.model import Contact, Enrollment, NotFoundError
-from teamsim.reports._meta import run_ended, run_meta
+from teamsim.reports import run_ended, run_meta
 from teamsim.reports.diagnose._ended import contact_ended, sequence_ended
 from teamsim.reports.diagnose._enrolled import active, contact_enrolled, sequence_enrolled
 from teamsim.reports.diagnose._facts import Facts
