@@ -25,9 +25,9 @@ from teamsim.reports.diagnose._reads import (
     find_sequence,
     person_at,
     run_start,
-    tick_minutes,
     versions_by,
 )
+from teamsim.reports.diagnose._reads import tick_minutes as scheduler_tick
 from teamsim.reports.diagnose._rewind import rewind
 from teamsim.reports.diagnose._schedule import contact_schedule, sequence_schedule
 from teamsim.reports.diagnose._waiting import (
@@ -80,7 +80,7 @@ def diagnose(
         meta = run_meta(uow)
     except ValueError as exc:
         raise ValueError(f"diagnose: {exc}; pass tick_minutes= explicitly") from None
-    tick = _tick(meta, tick_minutes)
+    tick = scheduler_tick(meta, tick_minutes)
     start = run_start(meta)
     seq = find_sequence(uow, sequence)
     if seq.id is None:  # pragma: no cover - a stored sequence always has its id
@@ -126,10 +126,6 @@ def diagnose(
         sequence=seq.name, contact=None if person is None else person.email, at=at,
         tick_minutes=tick, findings=tuple(findings), answer=answer,
     )
-
-
-# The keyword argument of diagnose() shadows the function of _reads inside it.
-_tick = tick_minutes
 
 
 def _for_sequence(facts: Facts) -> list[Finding]:
