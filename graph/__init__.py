@@ -9,8 +9,8 @@ the :class:`RuleEvaluator` protocol. The pipeline reads and writes the store thr
 :class:`InMemoryPipelineStore` is its fake.
 """
 
-from teamsim.graph._memory import InMemoryPipelineStore
 from teamsim.agents import ThreadMessage
+from teamsim.graph._memory import InMemoryPipelineStore
 from teamsim.graph._pipeline import Pipeline
 from teamsim.graph._ports import (
     PipelineAttention,

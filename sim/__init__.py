@@ -26,16 +26,7 @@ from teamsim.sim._checks import (
     compute_metrics,
 )
 from teamsim.sim._random import KeyedRandom
-from teamsim.sim._rules import (
-    PreviewedDraft,
-    RulePreview,
-    RulesEngine,
-    RuleUsage,
-    preview,
-    preview_world_rules,
-    rule_matches,
-    rule_usage,
-)
+from teamsim.sim._rules import RulesEngine, rule_matches
 from teamsim.sim._simulation import (
     ProcessGenerator,
     Simulation,
@@ -73,11 +64,8 @@ __all__ = [
     "PauseAction",
     "Persona",
     "Population",
-    "PreviewedDraft",
     "ProcessGenerator",
     "ResumeAction",
-    "RulePreview",
-    "RuleUsage",
     "RulesEngine",
     "SimSettings",
     "Simulation",
@@ -89,8 +77,5 @@ __all__ = [
     "audit",
     "check_invariants",
     "compute_metrics",
-    "preview",
-    "preview_world_rules",
     "rule_matches",
-    "rule_usage",
 ]

@@ -22,10 +22,10 @@ from teamsim.model import (
     Teammate,
     TeammateRole,
 )
+from teamsim.sim._actions import DisableRuleAction, EnableRuleAction
 from teamsim.sim._context import DAY, RunContext
 from teamsim.sim._names import generated_contact
 from teamsim.sim._rules import RulesEngine
-from teamsim.sim._actions import DisableRuleAction, EnableRuleAction
 
 __all__ = ["Plan", "TeamBuilder", "set_up"]
 

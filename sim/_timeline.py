@@ -16,13 +16,6 @@ from teamsim.model import (
     SequenceStatus,
     SequenceStatusChanged,
 )
-from teamsim.sim._approver import Approver
-from teamsim.sim._catch_up import release_minutes
-from teamsim.sim._context import ProcessGenerator, RunContext
-from teamsim.sim._enrollments import Enrollments
-from teamsim.sim._outbox import Outbox
-from teamsim.sim._records import LiveEnrollment, Outgoing
-from teamsim.sim._work import Work
 from teamsim.sim._actions import (
     ActivateAction,
     ChatAction,
@@ -35,6 +28,13 @@ from teamsim.sim._actions import (
     ResumeAction,
     TimelineAction,
 )
+from teamsim.sim._approver import Approver
+from teamsim.sim._catch_up import release_minutes
+from teamsim.sim._context import ProcessGenerator, RunContext
+from teamsim.sim._enrollments import Enrollments
+from teamsim.sim._outbox import Outbox
+from teamsim.sim._records import LiveEnrollment, Outgoing
+from teamsim.sim._work import Work
 
 __all__ = ["Timeline"]
 

@@ -24,11 +24,11 @@ from teamsim.model import (
     StepSkipped,
     WorkDone,
 )
+from teamsim.sim._actions import ChatAction
 from teamsim.sim._context import ProcessGenerator, RunContext
 from teamsim.sim._enrollments import Enrollments
 from teamsim.sim._outbox import Outbox
 from teamsim.sim._records import AttentionItem, LiveEnrollment, TaskNote
-from teamsim.sim._actions import ChatAction
 
 __all__ = ["Work"]
 

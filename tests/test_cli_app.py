@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from teamsim import runner
-from teamsim._cli_run import SWEEP_METRICS_HELP
 from teamsim.cli import app
+from teamsim.cli._run import SWEEP_METRICS_HELP
 from teamsim.model import ValidationError
 
 DATA = Path(__file__).parent / "data"

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from teamsim._cli_rules import describe_match
 from teamsim.assembly import simulation
 from teamsim.cli import app
+from teamsim.cli._rules import describe_match
 from teamsim.model import AutoApproveRule
+from teamsim.reports import preview
 from teamsim.sim import World
-from teamsim.sim._rules import preview
 from teamsim.store import Store
 
 WIDE = {"COLUMNS": "220"}

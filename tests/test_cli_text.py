@@ -12,8 +12,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from teamsim._cli_text import PlainConsole, clean, clean_lines, plain
 from teamsim.cli import app
+from teamsim.cli._text import PlainConsole, clean, clean_lines, plain
 
 DATA = Path(__file__).parent / "data"
 SEQUENCE = "Intro [/] \x1b[31mred\x1b[0m\nline"
@@ -103,7 +103,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     file may not hold control characters: the loader refuses them) and printed as ``teamsim
     run`` prints it."""
     import teamsim
-    from teamsim._cli_run import print_run
+    from teamsim.cli._run import print_run
     from teamsim.scenario import Scenario as World
 
     folder = tmp_path_factory.mktemp("hostile")
@@ -217,7 +217,7 @@ def test_invariants_are_shown_apart_from_the_expectations(
 
 
 def test_pass_is_green_on_a_terminal_and_plain_when_piped() -> None:
-    from teamsim._cli_run import verdict
+    from teamsim.cli._run import verdict
 
     terminal = io.StringIO()
     PlainConsole(file=terminal, force_terminal=True, color_system="standard").print(
@@ -232,18 +232,18 @@ def test_pass_is_green_on_a_terminal_and_plain_when_piped() -> None:
 def test_the_progress_bar_shows_a_markup_name_on_a_terminal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from teamsim import _cli_run, cli
+    from teamsim.cli import _run
 
     stream = io.StringIO()
     terminal = PlainConsole(file=stream, force_terminal=True, width=80)
-    monkeypatch.setattr(cli, "err", terminal)
-    with _cli_run._progress(2, "[/] \x1b[31m (seed 7)") as update:
+    monkeypatch.setattr(_run, "err", terminal)
+    with _run._progress(2, "[/] \x1b[31m (seed 7)") as update:
         update(1)
     assert "[/] \\x1b[31m (seed 7)" in stream.getvalue()
 
 
 def test_no_color_keeps_pass_and_fail_uncoloured(monkeypatch: pytest.MonkeyPatch) -> None:
-    from teamsim._cli_run import verdict
+    from teamsim.cli._run import verdict
 
     monkeypatch.setenv("NO_COLOR", "1")
     terminal = io.StringIO()

@@ -51,7 +51,7 @@ def test_the_python_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_exit_codes_are_the_ones_the_cli_uses() -> None:
-    from teamsim import _cli_app
+    from teamsim.cli import _app as _cli_app
 
     table = README.split("#### Exit codes")[1].split("\n\n")[1]
     codes = [int(row.split("|")[1]) for row in table.splitlines()[2:]]

@@ -19,9 +19,10 @@ from teamsim.agents import FakeReviewer, Review, ReviewRequest, Verdict
 from teamsim.assembly import simulation
 from teamsim.graph import ApprovalRequest
 from teamsim.model import AutoApproveRule
+from teamsim.reports import RulePreview, preview, preview_world_rules
 from teamsim.scenario import load_scenario
-from teamsim.sim import RulesEngine, SimulationResult, World, check_invariants
-from teamsim.sim._rules import RulePreview, preview, preview_world_rules, rule_matches
+from teamsim.reports import RulePreview, preview, preview_world_rules
+from teamsim.sim import RulesEngine, SimulationResult, World, check_invariants, rule_matches
 from teamsim.store import EventRecord
 
 NEW_YORK = ZoneInfo("America/New_York")

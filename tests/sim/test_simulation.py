@@ -767,7 +767,7 @@ def test_diagnose_names_the_tick_at_which_a_longer_run_picks_the_step_up() -> No
     """The shipped schedule-lag scenario ends four minutes after Jonas's step fell due: the tick
     diagnose names is the minute the same world, run a day longer, starts drafting it."""
     from teamsim import load_scenario
-    from teamsim.sim.diagnose import diagnose
+    from teamsim.reports.diagnose import diagnose
 
     path = Path(__file__).resolve().parents[2] / "scenarios" / "troubleshoot-schedule-lag.yaml"
     w = load_scenario(path)

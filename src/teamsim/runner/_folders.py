@@ -20,7 +20,8 @@ import pydantic
 from teamsim.model import TeamsimError, format_errors
 from teamsim.runner import _staging
 from teamsim.scenario import ExpectationResult
-from teamsim.sim import World, preview_world_rules
+from teamsim.reports import preview_world_rules
+from teamsim.sim import World
 from teamsim.store import Store
 
 __all__ = [

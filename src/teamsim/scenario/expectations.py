@@ -16,7 +16,7 @@ from teamsim.assembly import simulation
 from teamsim.model import ScenarioError
 from teamsim.scenario.schema import Expectation, Scenario, with_values
 from teamsim.sim import METRICS
-from teamsim.sim.diagnose import diagnose
+from teamsim.reports.diagnose import diagnose
 from teamsim.store import Store
 
 __all__ = [

@@ -20,7 +20,6 @@ when ``TEAMSIM_DEBUG=1``, the traceback before it.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -29,7 +28,8 @@ from typing import Any, Final
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from teamsim._cli_text import BROKEN_PIPE_EXIT, clean
+from teamsim.cli._common import mask_urls
+from teamsim.cli._text import BROKEN_PIPE_EXIT, clean
 
 try:  # Typer 0.2x vendors Click as typer._click; older Typer releases use Click itself.
     from typer._click import exceptions as click_exceptions
@@ -59,17 +59,10 @@ DEBUG_ENV: Final = "TEAMSIM_DEBUG"
 _MAX_MESSAGE: Final = 500
 
 
-_URL_LIKE = re.compile(r"[^\s()'\"]+://[^\s()'\"]+")
-
-
 def _say(line: str) -> None:
     # Plain text on purpose: the line may hold user input, which must not be read as markup.
     # A usage error echoes the arguments, which may hold a database URL with its password.
-    if "://" in line:
-        from teamsim.store._urls import mask_url
-
-        line = _URL_LIKE.sub(lambda match: mask_url(match.group()), line)
-    sys.stderr.write(line + "\n")
+    sys.stderr.write(mask_urls(line) + "\n")
     sys.stderr.flush()
 
 

@@ -1,8 +1,7 @@
 """The scenario-file commands of the ``teamsim`` command line: ``validate`` and ``schema``.
 
-:func:`register` adds them to the Typer app; ``teamsim.cli`` calls it when it is imported, so
-this module reaches ``teamsim.cli`` (for ``fail`` and ``out``) only inside the commands, and the
-scenario loader (which needs the simulator) only there too.
+:func:`register` adds them to the Typer app. The scenario loader (which needs the simulator) is
+imported inside the commands: ``teamsim --help`` must not pay for it.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from teamsim.cli._common import fail, out
 from teamsim.model import ScenarioError
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def validate(
         "--allow-large", help="Accept more than 100,000 contacts (refused without it).")] = False,
 ) -> None:
     """Check scenario files without running them: one line per file, exit 2 if any is bad."""
-    from teamsim.cli import fail, out
+    # The loader and the runner load the simulator: start-up.
     from teamsim.scenario import check_expectation_names, check_size, load_scenario
 
     bad = False
@@ -74,8 +74,7 @@ def schema(
     ] = None,
 ) -> None:
     """Print the JSON Schema of scenario files, for editors to validate and complete them."""
-    from teamsim.cli import fail, out
-    from teamsim.scenario import scenario_schema
+    from teamsim.scenario import scenario_schema  # loads the simulator: start-up
 
     text = json.dumps(scenario_schema(), indent=2, ensure_ascii=False) + "\n"
     if out_file is None:

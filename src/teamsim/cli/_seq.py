@@ -1,79 +1,44 @@
-"""The ``teamsim`` command line.
+"""The ``teamsim seq`` commands: build and run sequences as CRM > Sequences does (new, add,
+move, activate, enroll...), on a workspace's database (``--db``).
 
-Errors that teamsim raises on purpose (a :class:`~teamsim.model.errors.TeamsimError`) are printed to
-stderr as one ``error: ...`` line per problem and exit with code 2; so are usage errors (a bad
-option value, a missing argument). An unexpected exception exits with code 3 and asks for a
-report; the codes are listed in :mod:`teamsim._cli_app` and the README.
-
-Start-up is kept light: this module and the command modules import the runner, the simulator
-(LangGraph, SimPy, SciPy) and the store only inside the commands that use them, so ``teamsim
---help`` and the ``seq`` commands do not pay for them. Every string a user could have written is
-printed through :mod:`teamsim._cli_text` (plain text, control characters escaped).
+The workspace (SQLAlchemy) is opened inside the commands (:func:`teamsim.cli._common.workspace`),
+so ``teamsim --help`` does not pay for it; nothing here loads the simulator.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import pydantic
 import typer
 from rich.table import Table
 
-from teamsim._cli_app import Group, Typer
-from teamsim._cli_rules import register as _register_rules_commands
-from teamsim._cli_run import register as _register_run_commands
-from teamsim._cli_scenario import register as _register_scenario_commands
-from teamsim._cli_text import PlainConsole, clean, plain
-from teamsim.model import TeamsimError, ValidationError
-
-if TYPE_CHECKING:
-    from teamsim.model import BranchStep, MessageStep, Sequence, WaitStep
-    from teamsim.workspace import Workspace
-
-__all__ = ["app", "main"]
-
-
-def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import version
-
-        typer.echo(f"teamsim {version('teamsim')}")
-        raise typer.Exit()
-
-
-app = Typer(
-    name="teamsim",
-    help="Simulate AI teammates running outreach sequences, deterministically.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    cls=Group,
-    epilog="Exit codes: 0 all passed, 1 an expectation or invariant failed, 2 bad input, "
-    "3 internal error (please report it), 130 interrupted.",
+from teamsim.cli._app import Typer
+from teamsim.cli._common import do, fail, out
+from teamsim.cli._text import plain
+from teamsim.model import (
+    BranchStep,
+    Contact,
+    EngagementCondition,
+    MessageStep,
+    ValidationError,
+    WaitStep,
+    format_errors,
 )
 
+if TYPE_CHECKING:
+    from teamsim.model import Sequence
+    from teamsim.workspace import Workspace
 
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True,
-        help="Print the teamsim version and exit.")] = False,
-) -> None:
-    """Simulate AI teammates running outreach sequences, deterministically."""
+__all__ = ["register", "render_sequence", "render_table", "seq_app"]
 
 
 seq_app = Typer(
     help="Build and run sequences (CRM > Sequences): new, add, move, activate, enroll...",
     no_args_is_help=True,
 )
-app.add_typer(seq_app, name="seq")
-
-out = PlainConsole(soft_wrap=True)
-err = PlainConsole(stderr=True, soft_wrap=True)
-
-T = TypeVar("T")
 
 DbOption = Annotated[
     str,
@@ -89,38 +54,9 @@ SeqArg = Annotated[str, typer.Argument(help="Sequence name or id.", show_default
 StepArg = Annotated[str, typer.Argument(help="Step id (s1, s2...; `seq show` lists them).")]
 
 
-def main() -> None:
-    """Entry point of the ``teamsim`` console script (and of ``python -m teamsim``)."""
-    app(prog_name="teamsim")
-
-
-def fail(message: str) -> typer.Exit:
-    """Print ``message`` as an error and return the exit (code 2) to raise."""
-    for line in message.splitlines() or [message]:
-        err.print(f"error: {clean(line)}", markup=False)
-    return typer.Exit(code=2)
-
-
-@contextmanager
-def workspace(db: str) -> Iterator[Workspace]:
-    """Open the store at ``db`` as a :class:`Workspace`; turn teamsim errors into exit code 2."""
-    from teamsim.store import Store
-    from teamsim.workspace import Workspace
-
-    try:
-        store = Store.open(db)
-    except TeamsimError as exc:
-        raise fail(f"--db: {exc}") from None
-    try:
-        with store:
-            yield Workspace(store)
-    except TeamsimError as exc:
-        raise fail(str(exc)) from None
-
-
-def _do(db: str, action: Callable[[Workspace], T]) -> T:
-    with workspace(db) as ws:
-        return action(ws)
+def register(app: typer.Typer) -> None:
+    """Add the ``seq`` group to ``app``."""
+    app.add_typer(seq_app, name="seq")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,8 +67,6 @@ _KIND_MARK = {"message": "✉", "wait": "⏱", "branch": "⑂"}
 
 
 def _details(step: MessageStep | WaitStep | BranchStep) -> str:
-    from teamsim.model import EngagementCondition, MessageStep, WaitStep
-
     if isinstance(step, MessageStep):
         return step.channel + (f" · {step.brief}" if step.brief else "")
     if isinstance(step, WaitStep):
@@ -150,8 +84,6 @@ def _details(step: MessageStep | WaitStep | BranchStep) -> str:
 def _step_rows(
     steps: list[Any], prefix: str = "", depth: int = 0
 ) -> Iterator[tuple[str, str, str, str]]:
-    from teamsim.model import BranchStep
-
     for index, step in enumerate(steps, start=1):
         number = f"{prefix}{index}"
         indent = "  " * depth
@@ -204,7 +136,7 @@ def seq_new(
     db: DbOption = "teamsim.db",
 ) -> None:
     """Create a draft sequence with the example steps: say hello, wait 3 days, follow up."""
-    seq = _do(db, lambda ws: ws.new_sequence(name, description))
+    seq = do(db, lambda ws: ws.new_sequence(name, description))
     out.print(f"created sequence {seq.name!r} (id {seq.id}, draft)", markup=False)
     render_sequence(seq)
 
@@ -212,7 +144,7 @@ def seq_new(
 @seq_app.command("list")
 def seq_list(db: DbOption = "teamsim.db") -> None:
     """List every sequence with its status and how many steps it has."""
-    seqs = _do(db, lambda ws: ws.sequences())
+    seqs = do(db, lambda ws: ws.sequences())
     if not seqs:
         out.print("no sequences yet: create one with `teamsim seq new NAME`", markup=False)
         return
@@ -243,7 +175,7 @@ def seq_show(
             f"{shlex.quote(sequence)}` lists them"
         )
 
-    render_sequence(_do(db, read), version)
+    render_sequence(do(db, read), version)
 
 
 @seq_app.command("add")
@@ -305,17 +237,13 @@ def seq_add(
         return ws.add_branch(sequence, _condition(if_field, op, value, if_engaged, event,
                                                   within_days), label or "Branch", **where)
 
-    step = _do(db, add)
+    step = do(db, add)
     out.print(f"added {step.kind} step {step.id} ({step.label})", markup=False)
 
 
 def _check_wait_options(days: float | None, hours: float | None) -> None:
     """Refuse ``--days``/``--hours`` the domain model refuses, naming the option, before the
     database is opened."""
-    import pydantic
-
-    from teamsim.model import WaitStep, format_errors
-
     try:
         WaitStep(id="s1", days=days or 0, hours=hours or 0)
     except pydantic.ValidationError as exc:
@@ -356,18 +284,17 @@ def seq_move(
             ws.move_up(sequence, step)
         elif down:
             ws.move_down(sequence, step)
-        else:
-            assert to is not None
+        elif to is not None:
             ws.move_step(sequence, step, to - 1)
 
-    _do(db, move)
+    do(db, move)
     out.print(f"moved step {step}", markup=False)
 
 
 @seq_app.command("remove")
 def seq_remove(sequence: SeqArg, step: StepArg, db: DbOption = "teamsim.db") -> None:
     """Remove a step (a branch goes with everything in its arms)."""
-    _do(db, lambda ws: ws.remove_step(sequence, step))
+    do(db, lambda ws: ws.remove_step(sequence, step))
     out.print(f"removed step {step}", markup=False)
 
 
@@ -379,7 +306,7 @@ def seq_label(
     db: DbOption = "teamsim.db",
 ) -> None:
     """Label a step so you remember what it is for."""
-    _do(db, lambda ws: ws.label_step(sequence, step, label))
+    do(db, lambda ws: ws.label_step(sequence, step, label))
     out.print(f"labelled step {step} {label!r}", markup=False)
 
 
@@ -398,8 +325,6 @@ def seq_set(
         raise fail("nothing to set: give --channel, --days/--hours or --brief")
     _check_wait_options(days, hours)
 
-    from teamsim.model import WaitStep
-
     def change(seq: Sequence) -> None:
         if channel is not None:
             seq.set_channel(step, channel)
@@ -412,21 +337,21 @@ def seq_set(
             seq.set_wait(step, old_days if days is None else days,
                          old_hours if hours is None else hours)
 
-    _do(db, lambda ws: ws.apply(sequence, change))
+    do(db, lambda ws: ws.apply(sequence, change))
     out.print(f"updated step {step}", markup=False)
 
 
 @seq_app.command("activate")
 def seq_activate(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
     """Activate a sequence so it runs (it needs at least one message step)."""
-    seq = _do(db, lambda ws: ws.activate(sequence))
+    seq = do(db, lambda ws: ws.activate(sequence))
     out.print(f"sequence {seq.name!r} is active", markup=False)
 
 
 @seq_app.command("pause")
 def seq_pause(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
     """Pause an active sequence: nothing of it drafts or sends until you activate it again."""
-    seq = _do(db, lambda ws: ws.pause(sequence))
+    seq = do(db, lambda ws: ws.pause(sequence))
     out.print(f"sequence {seq.name!r} is paused", markup=False)
 
 
@@ -447,10 +372,6 @@ def seq_enroll(
     db: DbOption = "teamsim.db",
 ) -> None:
     """Put a contact onto a sequence."""
-    import pydantic
-
-    from teamsim.model import Contact, format_errors
-
     attributes: dict[str, str | int | float | bool] = {}
     for item in attr or []:
         key, sep, val = item.partition("=")
@@ -462,7 +383,7 @@ def seq_enroll(
                           timezone=timezone, attributes=attributes)
     except pydantic.ValidationError as exc:
         raise fail(format_errors(exc, "contact")) from None
-    enrollment = _do(db, lambda ws: ws.enroll(sequence, contact))
+    enrollment = do(db, lambda ws: ws.enroll(sequence, contact))
     out.print(f"enrolled {contact.email} (enrollment {enrollment.id}, starts at step "
               f"{enrollment.current_step_id})", markup=False)
 
@@ -473,7 +394,7 @@ EmailArg = Annotated[str, typer.Argument(help="The enrolled contact's email.")]
 @seq_app.command("people")
 def seq_people(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
     """List the people enrolled in a sequence: status and the step they are at."""
-    enrolled = _do(db, lambda ws: ws.enrollments(sequence))
+    enrolled = do(db, lambda ws: ws.enrollments(sequence))
     if not enrolled:
         out.print("nobody is enrolled yet: add someone with `teamsim seq enroll SEQUENCE "
                   "--email EMAIL`", markup=False)
@@ -487,7 +408,7 @@ def seq_people(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
 @seq_app.command("resume")
 def seq_resume(sequence: SeqArg, email: EmailArg, db: DbOption = "teamsim.db") -> None:
     """Resume a paused enrollment (after a reply): the person goes on from their step."""
-    enrollment = _do(db, lambda ws: ws.resume(sequence, email))
+    enrollment = do(db, lambda ws: ws.resume(sequence, email))
     out.print(f"resumed {email} (enrollment {enrollment.id}, at step "
               f"{enrollment.current_step_id})", markup=False)
 
@@ -495,27 +416,23 @@ def seq_resume(sequence: SeqArg, email: EmailArg, db: DbOption = "teamsim.db") -
 @seq_app.command("end")
 def seq_end(sequence: SeqArg, email: EmailArg, db: DbOption = "teamsim.db") -> None:
     """End an active or paused enrollment: the person gets nothing more from the sequence."""
-    enrollment = _do(db, lambda ws: ws.end(sequence, email))
+    enrollment = do(db, lambda ws: ws.end(sequence, email))
     out.print(f"ended {email} (enrollment {enrollment.id})", markup=False)
 
 
 @seq_app.command("unenroll")
 def seq_unenroll(sequence: SeqArg, email: EmailArg, db: DbOption = "teamsim.db") -> None:
     """Take a person off a sequence before anything has happened to them (else use `end`)."""
-    enrollment = _do(db, lambda ws: ws.unenroll(sequence, email))
+    enrollment = do(db, lambda ws: ws.unenroll(sequence, email))
     out.print(f"unenrolled {email} (enrollment {enrollment.id} removed)", markup=False)
 
 
 @seq_app.command("versions")
 def seq_versions(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
     """List the saved versions of a sequence; `seq show --version N` shows one."""
-    versions = _do(db, lambda ws: ws.versions(sequence))
+    versions = do(db, lambda ws: ws.versions(sequence))
     render_table(("version", "saved at (UTC)", "status", "steps"),
                  [(saved.version, saved.saved_at.strftime("%Y-%m-%d %H:%M:%S"),
                    saved.sequence.status.value, sum(1 for _ in saved.sequence.iter_steps()))
                   for saved in versions])
 
-
-_register_scenario_commands(app)
-_register_run_commands(app)
-_register_rules_commands(app)

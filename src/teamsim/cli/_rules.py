@@ -2,32 +2,28 @@
 
 Both read a *run directory* (what ``teamsim run`` leaves: ``run.json`` and the run's
 ``store.db``, or the database ``run.json`` names). :func:`register` adds the group to the
-Typer app; this module reaches ``teamsim.cli`` (for ``fail``) only inside the commands, and
-imports the store and the rules engine only there too (``teamsim --help`` must not pay for
-them). Names come from users: every one is printed as plain text (:mod:`teamsim._cli_text`).
+Typer app. The reports (and with them the store and the simulator's rules engine) are imported
+inside the commands: ``teamsim --help`` must not pay for them. Names come from users: every one
+is printed as plain text (:mod:`teamsim.cli._text`).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.table import Table
 
-from teamsim._cli_app import Typer
-from teamsim._cli_text import PlainConsole, plain
-from teamsim.model import NotFoundError, TeamsimError
+from teamsim.cli._app import Typer
+from teamsim.cli._common import RunDbOption, RunDirArg, fail, run_store
+from teamsim.cli._text import PlainConsole, plain
+from teamsim.model import AutoApproveRule, NotFoundError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from teamsim.model import AutoApproveRule
-    from teamsim.sim._rules import PreviewedDraft, RulePreview
+    from teamsim.reports import PreviewedDraft, RulePreview
     from teamsim.store import UnitOfWork
 
 __all__ = ["describe_match", "register", "rules_app"]
@@ -37,14 +33,6 @@ rules_app = Typer(
     no_args_is_help=True,
 )
 
-RunDirArg = Annotated[
-    Path, typer.Argument(help="A run directory (what `teamsim run` wrote).", show_default=False)
-]
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="The database, when the run was recorded with --db (run.json "
-                 "masks the password).", show_default=False),
-]
 TimezoneOption = Annotated[
     str | None,
     typer.Option("--timezone", help="Time zone of the per-day caps (default: the human's).",
@@ -78,51 +66,7 @@ def _console() -> Console:
     return PlainConsole()
 
 
-@contextmanager
-def _run_store(run_dir: Path, db: str | None = None) -> Iterator[UnitOfWork]:
-    """A read-only unit of work on a run directory's own ``store.db`` (or on the ``--db``
-    given); teamsim errors exit with code 2. Nothing is created, migrated or written, and a
-    database that ``run.json`` names is opened only when the user passes it with ``--db``."""
-    from teamsim.cli import fail
-    from teamsim.store import Store
-    from teamsim.store._urls import mask_url, parse_url
-
-    if not run_dir.is_dir():
-        raise fail(f"{run_dir}: no such run directory; give the folder `teamsim run` wrote")
-    info_path = run_dir / "run.json"
-    try:
-        info: Any = json.loads(info_path.read_text(encoding="utf-8"))
-    except OSError:
-        raise fail(f"{run_dir}: not a teamsim run directory (no run.json); run "
-                   "`teamsim run` first") from None
-    except ValueError as exc:
-        raise fail(f"{info_path}: damaged ({exc}); run `teamsim run` again") from None
-    named = info.get("db") if isinstance(info, dict) else None
-    target: str | Path
-    if db is not None:
-        try:
-            parse_url(db)
-        except TeamsimError as exc:
-            raise fail(f"--db: {exc}") from None
-        target = db
-    elif isinstance(named, str) and named:
-        raise fail(f"{run_dir}: the run was recorded in {mask_url(named)}; pass --db with "
-                   "that database to read it (the password is not stored)")
-    else:
-        target = run_dir / "store.db"
-        if not target.is_file():
-            raise fail(f"{run_dir}: no store.db beside run.json; run `teamsim run` again "
-                       "without --db to keep the store with the run")
-    try:
-        with Store.open(target, read_only=True) as store, store.unit_of_work() as uow:
-            yield uow
-    except TeamsimError as exc:
-        raise fail(str(exc)) from None
-
-
 def _timezone(name: str | None) -> str | None:
-    from teamsim.cli import fail
-
     if name is None:
         return None
     try:
@@ -135,12 +79,12 @@ def _timezone(name: str | None) -> str | None:
 
 @rules_app.command("list")
 def list_rules(run_dir: RunDirArg, timezone: TimezoneOption = None,
-               db: DbOption = None) -> None:
+               db: RunDbOption = None) -> None:
     """Each rule of a run: what it matches, whether it is on, its use against its caps."""
-    from teamsim.sim._rules import rule_usage
+    from teamsim.reports import rule_usage  # the store and the rules engine: start-up
 
     zone = _timezone(timezone)
-    with _run_store(run_dir, db) as uow:
+    with run_store(run_dir, db) as uow:
         usage = rule_usage(uow, timezone=zone)
     console = _console()
     if not usage:
@@ -168,14 +112,13 @@ def preview_rule(
     examples: Annotated[
         int, typer.Option("--examples", min=0, help="How many example drafts to show.")
     ] = 5,
-    db: DbOption = None,
+    db: RunDbOption = None,
 ) -> None:
     """What a rule would approve: past drafts, drafts waiting now, and where its caps stop it."""
-    from teamsim.cli import fail
-    from teamsim.sim._rules import preview
+    from teamsim.reports import preview  # the store and the rules engine: start-up
 
     zone = _timezone(timezone)
-    with _run_store(run_dir, db) as uow:
+    with run_store(run_dir, db) as uow:
         found = _find_rule(uow, rule)
         if found is None:
             raise fail(f"{run_dir}: no rule {rule!r}; `teamsim rules list {run_dir}` shows "

@@ -8,19 +8,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import delete
 
 from teamsim.model import (
+    ApproverSessionStarted,
     Contact,
+    EnrollmentCreated,
+    EnrollmentEnded,
     EnrollmentStatus,
+    EventKind,
+    MessageSent,
     NotFoundError,
+    RunEnded,
+    RunMeta,
+    RunStarted,
     Sequence,
     SequenceStatus,
+    StepDue,
     Teammate,
+    WaitStarted,
 )
-from teamsim.sim.diagnose import (
+from teamsim.reports.diagnose import (
     FIX_ACTIVATE,
     FIX_ENROLL,
     FIX_GIVE_IT_A_MOMENT,
@@ -41,6 +52,40 @@ T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 def at(minutes: int = 0, *, hours: int = 0, days: int = 0) -> datetime:
     """A moment after ``T0``."""
     return T0 + timedelta(days=days, hours=hours, minutes=minutes)
+
+
+def record_run(uow: UnitOfWork, meta: RunMeta) -> None:
+    """Store the run's meta, as a run records it."""
+    for key, value in (("world", meta.world), ("seed", meta.seed), ("start", meta.start),
+                       ("tick_minutes", meta.tick_minutes),
+                       ("human_timezone", meta.human_timezone)):
+        uow.set_meta(f"run.{key}", str(value))
+
+
+def run_meta(start: datetime, tick_minutes: int = 15) -> RunMeta:
+    """The meta of a run of 'Welcome' that started at ``start``."""
+    return RunMeta(world="welcome", seed=0, start=start.isoformat(), tick_minutes=tick_minutes,
+                   human_timezone="UTC")
+
+
+def log_event(uow: UnitOfWork, payload: Any, moment: datetime, *, kind: EventKind | None = None,
+              **ids: int | None) -> int:
+    """Append ``payload`` to the event log at ``moment``, as the simulator writes it."""
+    return uow.events.append(kind or payload.KIND, moment, payload.to_payload(), **ids)
+
+
+def started(moment: datetime = T0) -> RunStarted:
+    """A run's start event."""
+    return RunStarted(world="welcome", seed=0, start=moment.isoformat(), minutes=0)
+
+
+def ended() -> RunEnded:
+    """A run's end event."""
+    return RunEnded(minute=0, teammate_busy_minutes={}, human_minutes=0.0)
+
+
+# An event of no enrollment, only there to mark a moment in the log.
+MARK = ApproverSessionStarted(open_items=0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -302,8 +347,7 @@ def test_replies_for_the_sequence_count_who_is_paused(store: Store) -> None:
 
 def test_schedule_gives_next_due_time_and_next_tick_from_run_start(store: Store) -> None:
     with store.unit_of_work() as uow:
-        uow.set_meta("run.start", at(7).isoformat())
-        uow.set_meta("run.tick_minutes", "15")
+        record_run(uow, run_meta(at(7), tick_minutes=15))
         welcome(uow, step="s3", due=at(days=3, minutes=5))
         result = diagnose(uow, "Welcome", "ann@example.com", at=at(days=1))
     assert result.tick_minutes == 15
@@ -456,21 +500,28 @@ def test_an_end_after_at_is_undone(store: Store) -> None:
     assert later.answer.check is Check.ENDED
 
 
+def sent(step_id: str, message_id: int) -> MessageSent:
+    """Message ``message_id`` of step ``step_id`` went out."""
+    return MessageSent(message_id=message_id, step_id=step_id, channel="email",
+                       index=message_id - 1, teammate="Ada", follow_up=message_id > 1,
+                       contact_timezone="UTC")
+
+
 def test_the_event_log_rewinds_an_enrollment_to_at(store: Store) -> None:
     with store.unit_of_work() as uow:
         ids = welcome(uow)
         assert ids.enrollment is not None
         log = {"sequence_id": ids.sequence, "enrollment_id": ids.enrollment,
                "contact_id": ids.contact}
-        uow.events.append("enrollment.created", T0, {"step_id": "s1"}, **log)
-        uow.events.append("step.due", T0, {"step_id": "s1"}, **log)
-        uow.events.append("message.sent", at(hours=1), {"step_id": "s1"}, **log)
-        uow.events.append("wait.started", at(hours=1),
-                          {"step_id": "s2", "until": at(days=3, hours=1).isoformat()}, **log)
-        uow.events.append("step.due", at(days=3, hours=1), {"step_id": "s3"}, **log)
-        uow.events.append("message.sent", at(days=3, hours=2), {"step_id": "s3"}, **log)
-        uow.events.append("enrollment.completed", at(days=3, hours=2),
-                          {"status": "completed", "reason": "completed"}, **log)
+        log_event(uow, EnrollmentCreated(step_id="s1"), T0, **log)
+        log_event(uow, StepDue(step_id="s1"), T0, **log)
+        log_event(uow, sent("s1", 1), at(hours=1), **log)
+        log_event(uow, WaitStarted(step_id="s2", minutes=3 * 1440,
+                                   until=at(days=3, hours=1).isoformat()), at(hours=1), **log)
+        log_event(uow, StepDue(step_id="s3"), at(days=3, hours=1), **log)
+        log_event(uow, sent("s3", 2), at(days=3, hours=2), **log)
+        log_event(uow, EnrollmentEnded(status="completed", reason="completed"),
+                  at(days=3, hours=2), kind=EventKind.ENROLLMENT_COMPLETED, **log)
         # The row shows the end state only.
         uow.update_enrollment(ids.enrollment, status=EnrollmentStatus.COMPLETED,
                               current_step_id=None, ended_reason="completed")
@@ -489,8 +540,8 @@ def test_the_event_log_rewinds_an_enrollment_to_at(store: Store) -> None:
 def test_at_defaults_to_the_last_event(store: Store) -> None:
     with store.unit_of_work() as uow:
         welcome(uow, due=at(days=1))
-        uow.events.append("run.started", T0)
-        uow.events.append("tick", at(hours=4))
+        log_event(uow, started(), T0)
+        log_event(uow, MARK, at(hours=4))
         result = diagnose(uow, "Welcome")
     assert result.at == at(hours=4)
 
@@ -563,10 +614,10 @@ def test_at_the_end_of_a_run_the_tick_at_its_closing_minute_is_still_to_come(
     store: Store,
 ) -> None:
     with store.unit_of_work() as uow:
-        uow.set_meta("run.start", T0.isoformat())
+        record_run(uow, run_meta(T0))
         welcome(uow, due=at(hours=3, minutes=56))
-        uow.events.append("run.started", T0)
-        uow.events.append("run.ended", at(hours=4))
+        log_event(uow, started(), T0)
+        log_event(uow, ended(), at(hours=4))
         result = diagnose(uow, "Welcome", "ann@example.com")
     assert result.at == at(hours=4)
     assert result.answer.message == (
@@ -579,11 +630,11 @@ def test_the_run_end_is_found_when_event_numbers_have_a_gap(store: Store) -> Non
     # The log's seq numbers need not run 1..count(): with one missing, the run's end used to
     # be looked for at the wrong place, and the closing tick was taken as already run.
     with store.unit_of_work() as uow:
-        uow.set_meta("run.start", T0.isoformat())
+        record_run(uow, run_meta(T0))
         welcome(uow, due=at(hours=3, minutes=56))
-        first = uow.events.append("run.started", T0)
-        uow.events.append("tick", at(hours=1))
-        uow.events.append("run.ended", at(hours=4))
+        first = log_event(uow, started(), T0)
+        log_event(uow, MARK, at(hours=1))
+        log_event(uow, ended(), at(hours=4))
         uow.events.flush()
         uow._session.execute(delete(EventRow).where(EventRow.seq == first))
         result = diagnose(uow, "Welcome", "ann@example.com")
@@ -593,9 +644,9 @@ def test_the_run_end_is_found_when_event_numbers_have_a_gap(store: Store) -> Non
 
 def test_mid_run_the_tick_at_at_has_run(store: Store) -> None:
     with store.unit_of_work() as uow:
-        uow.set_meta("run.start", T0.isoformat())
+        record_run(uow, run_meta(T0))
         welcome(uow, due=at(hours=3, minutes=56))
-        uow.events.append("run.started", T0)
-        uow.events.append("tick", at(hours=4))
+        log_event(uow, started(), T0)
+        log_event(uow, MARK, at(hours=4))
         result = diagnose(uow, "Welcome", "ann@example.com")
     assert result.answer.message.endswith("picks it up at the next tick, 2025-01-06 13:15 UTC.")

@@ -1,12 +1,8 @@
 """The evaluation commands of the ``teamsim`` command line: run, test, sweep, inbox, diagnose.
 
-:func:`register` adds them to the Typer app. Like :mod:`teamsim._cli_scenario`, this module
-reaches ``teamsim.cli`` (for ``fail``, ``out`` and ``err``) only inside the commands, so
-``teamsim.cli`` can import it.
-
-The runner, the simulator and the store are imported inside the commands (``teamsim --help``
-must not pay for them). Every user-supplied string is printed through
-:mod:`teamsim._cli_text`.
+:func:`register` adds them to the Typer app. The runner, the simulator and the store are
+imported inside the commands (``teamsim --help`` must not pay for them). Every user-supplied
+string is printed through :mod:`teamsim.cli._text`.
 
 Exit codes: 0 when everything passed; 1 when an expectation or an invariant failed (after
 printing everything); 2 for invalid input (a bad scenario file, option or run directory), with
@@ -26,7 +22,17 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from teamsim._cli_text import clean, plain
+from teamsim.cli._common import (
+    RunDbOption,
+    RunDirArg,
+    check_db_option,
+    err,
+    fail,
+    out,
+    run_info,
+    run_store,
+)
+from teamsim.cli._text import clean, plain
 from teamsim.model import ScenarioError, TeamsimError
 
 if TYPE_CHECKING:
@@ -60,21 +66,11 @@ def register(app: typer.Typer) -> None:
     app.command("diagnose")(diagnose_command)
 
 
-def _consoles() -> tuple[Console, Console]:
-    from teamsim.cli import err, out
-
-    return out, err
-
-
-def _fail(message: str) -> typer.Exit:
-    from teamsim.cli import fail
-
-    return fail(message)
-
-
 @contextmanager
 def _progress(total: float, what: str) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr (drawn only on a terminal); yields ``update(completed)``."""
+    # Not at the top: rich.progress brings rich.live and eight more modules (about 5 ms of CPU,
+    # measured) that only the commands that run scenarios use.
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -83,7 +79,6 @@ def _progress(total: float, what: str) -> Iterator[Callable[[int], None]]:
         TimeElapsedColumn,
     )
 
-    _, err = _consoles()
     bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(),
                    MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True,
                    disable=not err.is_terminal)
@@ -124,7 +119,7 @@ def _until_days(until: float | None) -> float | None:
     if until is None:
         return None
     if not math.isfinite(until) or not MIN_UNTIL_DAYS <= until <= MAX_UNTIL_DAYS:
-        raise _fail(f"--until: {until:g} is not a run length; give simulated days from "
+        raise fail(f"--until: {until:g} is not a run length; give simulated days from "
                     f"{MIN_UNTIL_DAYS:.6f} (one minute) to {MAX_UNTIL_DAYS}, like --until 7 "
                     "or --until 0.5")
     return until
@@ -150,12 +145,12 @@ def run_command(
         "--force", help="Replace an earlier run folder at --out.")] = False,
 ) -> None:
     """Run a scenario: funnel per step, key metrics, expectations; exit 1 if any fails."""
+    # The runner and the loader load the simulator (LangGraph, SimPy, SciPy): start-up.
     from teamsim import runner
     from teamsim.scenario import load_scenario
 
-    out, _ = _consoles()
     until = _until_days(until)
-    _check_db_option(db)
+    check_db_option(db)
     try:
         world = load_scenario(scenario)
         runner.check_expectation_names(world, scenario)
@@ -168,7 +163,7 @@ def run_command(
                                 force=force, progress=update, allow_large=allow_large,
                                 source=str(scenario))
     except TeamsimError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         print_run(out, result)
     finally:
@@ -189,7 +184,7 @@ def _funnel(result: runner.RunResult, width: int) -> Table:
     """The funnel per message step, one line a step, at most ``width`` columns: a heading row
     per sequence, then each step as ``id label`` (cut short with … when the width needs it),
     its channel and its counts."""
-    from teamsim.reports import step_funnel
+    from teamsim.reports import step_funnel  # reads events only, but keep --help light
 
     rows = step_funnel(result.events, result.world)
     cells: list[tuple[Text | str, ...]] = [
@@ -217,22 +212,10 @@ def _funnel(result: runner.RunResult, width: int) -> Table:
     return funnel
 
 
-def _check_db_option(db: str | None) -> None:
-    """Refuse a malformed ``--db`` URL before anything runs (its password masked)."""
-    if db is None:
-        return
-    from teamsim.store._urls import parse_url
-
-    try:
-        parse_url(db)
-    except TeamsimError as exc:
-        raise _fail(f"--db: {exc}") from None
-
-
 def print_run(out: Console, result: runner.RunResult) -> None:
     """The summary of a run: header, funnel per step, key metrics, the scenario's expectations,
     then the invariants (the checks every run must pass) apart from them."""
-    from teamsim.sim import INVARIANT_COUNTERS
+    from teamsim.sim import INVARIANT_COUNTERS  # the simulator: start-up
 
     where = f" -> {result.out_dir}" if result.out_dir is not None else ""
     out.print(f"{result.world.name}: seed {result.seed}, {result.until_days:g} days, "
@@ -301,13 +284,13 @@ def run_tests(
         "--force", help="Replace earlier run folders under --out.")] = False,
 ) -> None:
     """Run every scenario with its default seed and report each expectation, like pytest."""
+    # The runner and the loader load the simulator (LangGraph, SimPy, SciPy): start-up.
     from teamsim import runner
     from teamsim.scenario import check_size, load_scenario
 
-    out, _ = _consoles()
     files, problems = _scenario_files(paths or [Path("scenarios")])
     for problem in problems:
-        _fail(problem)
+        fail(problem)
     invalid = bool(problems)
     passed = failed = 0
     for path in files:
@@ -318,11 +301,11 @@ def run_tests(
             check_size(world, allow_large, str(path))
             result = runner.run(world, out=target, allow_large=allow_large, force=force)
         except ScenarioError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             invalid = True
             continue
         except TeamsimError as exc:
-            _fail(f"{path}: {exc}")
+            fail(f"{path}: {exc}")
             invalid = True
             continue
         try:
@@ -382,16 +365,15 @@ def sweep_command(
         "--force", help="Replace an earlier sweep folder at --out.")] = False,
 ) -> None:
     """Run every variant x seed in parallel; means with 95% intervals and paired differences."""
-    from teamsim import runner
+    from teamsim import runner  # the simulator: start-up
 
-    out, _ = _consoles()
     chosen = None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
     target = out_dir if out_dir is not None else Path("runs") / f"{Path(scenario).stem}-sweep"
     try:
         seed_list = runner.parse_seeds(seeds)
         variants = runner.parse_sets(set_ or [])
         if len(seed_list) * len(variants) > runner.MAX_SWEEP_RUNS:
-            raise _fail(f"--seeds x --set: {len(seed_list):,} seeds x {len(variants):,} "
+            raise fail(f"--seeds x --set: {len(seed_list):,} seeds x {len(variants):,} "
                         f"variants make {len(seed_list) * len(variants):,} runs; a sweep takes "
                         f"at most {runner.MAX_SWEEP_RUNS:,}, so split it into several sweeps")
         with _progress(len(seed_list) * len(variants), "runs") as update:
@@ -400,9 +382,8 @@ def sweep_command(
                                   force=force,
                                   progress=lambda done, _total: update(done))
     except TeamsimError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except runner.SweepInterrupted as stopped:
-        _, err = _consoles()
         err.print(str(stopped), markup=False)
         raise typer.Exit(code=130) from None
     print_sweep(out, result)
@@ -446,49 +427,6 @@ def print_sweep(out: Console, result: runner.SweepResult) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # inbox and diagnose
-
-
-@contextmanager
-def _run_store(run_dir: Path, db: str | None) -> Iterator[tuple[runner.RunInfo, UnitOfWork]]:
-    """The run's info and a read-only unit of work on its store; teamsim errors exit with
-    code 2.
-
-    The store is the run folder's own ``store.db``, opened read-only (nothing is created,
-    migrated or written). A run recorded elsewhere (``run.json`` names a database) is read
-    only from a database the user names with ``--db``: a run folder cannot make teamsim
-    open, let alone create, a database it points at.
-    """
-    from teamsim import runner
-    from teamsim.store import Store
-
-    _check_db_option(db)
-    try:
-        info = runner.read_run_info(run_dir)
-        url = db if db is not None else _own_store(run_dir, info)
-        with Store.open(url, read_only=True) as store, store.unit_of_work() as uow:
-            yield info, uow
-    except TeamsimError as exc:
-        raise _fail(str(exc)) from None
-
-
-def _own_store(run_dir: Path, info: runner.RunInfo) -> str:
-    """The run folder's ``store.db``, or the error that says to pass ``--db``."""
-    from teamsim.store._urls import mask_url
-
-    if info.db is not None:
-        raise TeamsimError(f"{run_dir}: the run was recorded in {mask_url(info.db)}; pass "
-                           "--db with that database to read it (the password is not stored)")
-    path = run_dir / "store.db"
-    if not path.is_file():
-        raise TeamsimError(f"{run_dir}: store.db is missing; run `teamsim run` again")
-    return str(path)
-
-
-RunDirArg = Annotated[Path, typer.Argument(help="A run directory written by `teamsim run`.",
-                                           show_default=False)]
-RunDbOption = Annotated[str | None, typer.Option(
-    "--db", help="The database, when the run was recorded with --db (run.json masks the "
-    "password).", show_default=False)]
 
 
 def _excerpt(text: str | None) -> str:
@@ -541,8 +479,8 @@ def describe_item(uow: UnitOfWork, item: AttentionItem) -> list[str]:
 
 def inbox_command(run_dir: RunDirArg, db: RunDbOption = None) -> None:
     """What is in Needs attention at the end of a run, oldest first, as the human sees it."""
-    out, _ = _consoles()
-    with _run_store(run_dir, db) as (info, uow):
+    with run_store(run_dir, db) as uow:
+        info = run_info(run_dir)
         items = uow.list_attention("open")
         plural = "item" if len(items) == 1 else "items"
         out.print(f"Needs attention at the end of {info.scenario!r} (seed {info.seed}, "
@@ -562,14 +500,14 @@ def diagnose_command(
     db: RunDbOption = None,
 ) -> None:
     """The troubleshooting checklist for a sequence (or one person) at the run's end."""
-    from teamsim.sim.diagnose import diagnose, render_lines
+    from teamsim.reports.diagnose import diagnose, render_lines  # the store: start-up
 
-    out, _ = _consoles()
-    with _run_store(run_dir, db) as (info, uow):
+    with run_store(run_dir, db) as uow:
+        info = run_info(run_dir)
         try:
             diagnosis = diagnose(uow, sequence, contact, at=info.end)
         except TeamsimError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         # The checklist is several lines on purpose; each is printed as one plain, cleaned line
         # (a line break inside a name is shown as \n).
         for line in render_lines(diagnosis):

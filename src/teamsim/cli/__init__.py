@@ -1,0 +1,71 @@
+"""The ``teamsim`` command line.
+
+Errors that teamsim raises on purpose (a :class:`~teamsim.model.TeamsimError`) are printed to
+stderr as one ``error: ...`` line per problem and exit with code 2; so are usage errors (a bad
+option value, a missing argument). An unexpected exception exits with code 3 and asks for a
+report; the codes are listed in :mod:`teamsim.cli._app` and the README.
+
+The modules, one way round (each imports only those below it):
+
+- this package: the app and :func:`main`; it registers the command modules' commands;
+- the command modules: :mod:`~teamsim.cli._seq` (``seq ...``), :mod:`~teamsim.cli._scenario`
+  (``validate``, ``schema``), :mod:`~teamsim.cli._run` (``run``, ``test``, ``sweep``,
+  ``inbox``, ``diagnose``), :mod:`~teamsim.cli._rules` (``rules list``, ``rules preview``);
+- :mod:`~teamsim.cli._app`: the Typer shell (usage lines, usage errors, exit codes);
+- :mod:`~teamsim.cli._common`: what the commands share (consoles, ``fail``, URLs, opening a
+  workspace or a run folder);
+- :mod:`~teamsim.cli._text`: user-supplied text made safe for the terminal.
+
+Start-up is kept light: the store, the runner and the simulator (SQLAlchemy, LangGraph, SimPy,
+SciPy) are imported only inside the commands that use them, so ``teamsim --help`` and the
+``seq`` commands do not pay for them.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version as _installed_version
+from typing import Annotated
+
+import typer
+
+from teamsim.cli import _rules, _run, _scenario, _seq
+from teamsim.cli._app import Group, Typer
+
+__all__ = ["app", "main"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"teamsim {_installed_version('teamsim')}")
+        raise typer.Exit()
+
+
+app = Typer(
+    name="teamsim",
+    help="Simulate AI teammates running outreach sequences, deterministically.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    cls=Group,
+    epilog="Exit codes: 0 all passed, 1 an expectation or invariant failed, 2 bad input, "
+    "3 internal error (please report it), 130 interrupted.",
+)
+"""The ``teamsim`` Typer application."""
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the teamsim version and exit.")] = False,
+) -> None:
+    """Simulate AI teammates running outreach sequences, deterministically."""
+
+
+for _commands in (_seq, _scenario, _run, _rules):
+    _commands.register(app)
+
+
+def main() -> None:
+    """Entry point of the ``teamsim`` console script (and of ``python -m teamsim``)."""
+    app(prog_name="teamsim")

@@ -1,0 +1,188 @@
+"""What every command of the ``teamsim`` command line shares: the consoles, the one way to fail,
+database URLs (checked and masked), and opening a store: a workspace's or a run folder's.
+
+Start-up is kept light: the store (SQLAlchemy) and the runner (LangGraph, SimPy, SciPy) are
+imported inside the functions that open them, never at the top of a CLI module, so ``teamsim
+--help`` and the ``seq`` commands do not pay for them (``benchmarks/cli_startup.py`` measures
+it; ``tests/test_cli_app.py`` checks it). That is the reason for every import inside a
+function in :mod:`teamsim.cli`, and each says so.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from teamsim.cli._text import PlainConsole, clean
+from teamsim.model import TeamsimError
+
+if TYPE_CHECKING:
+    from teamsim.runner import RunInfo
+    from teamsim.store import UnitOfWork
+    from teamsim.workspace import Workspace
+
+__all__ = [
+    "RunDbOption",
+    "RunDirArg",
+    "check_db_option",
+    "do",
+    "err",
+    "fail",
+    "mask_url",
+    "mask_urls",
+    "out",
+    "run_info",
+    "run_store",
+    "workspace",
+]
+
+T = TypeVar("T")
+
+out = PlainConsole(soft_wrap=True)
+"""Standard output: plain text, every string cleaned (:mod:`teamsim.cli._text`)."""
+err = PlainConsole(stderr=True, soft_wrap=True)
+"""Standard error, like :data:`out`."""
+
+RunDirArg = Annotated[Path, typer.Argument(help="A run directory (what `teamsim run` wrote).",
+                                           show_default=False)]
+RunDbOption = Annotated[str | None, typer.Option(
+    "--db", help="The database, when the run was recorded with --db (run.json masks the "
+    "password).", show_default=False)]
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``message`` as an error, one ``error: ...`` line per line of it, and return the
+    exit (code 2) to raise."""
+    for line in message.splitlines() or [message]:
+        err.print(f"error: {clean(line)}", markup=False)
+    return typer.Exit(code=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# database URLs
+
+
+_URL_LIKE = re.compile(r"[^\s()'\"]+://[^\s()'\"]+")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password and every other secret masked."""
+    from teamsim.store._urls import mask_url as mask  # the store loads SQLAlchemy: start-up
+
+    return mask(url)
+
+
+def mask_urls(text: str) -> str:
+    """``text`` with the secrets of every URL in it masked (a usage error echoes the
+    arguments, which may hold a database URL with its password)."""
+    if "://" not in text:
+        return text
+    return _URL_LIKE.sub(lambda match: mask_url(match.group()), text)
+
+
+def check_db_option(db: str | None) -> None:
+    """Refuse a malformed ``--db`` URL before anything runs (its password masked)."""
+    if db is None:
+        return
+    from teamsim.store._urls import parse_url  # the store loads SQLAlchemy: start-up
+
+    try:
+        parse_url(db)
+    except TeamsimError as exc:
+        raise fail(f"--db: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# a workspace
+
+
+@contextmanager
+def workspace(db: str) -> Iterator[Workspace]:
+    """Open the store at ``db`` as a :class:`~teamsim.workspace.Workspace`; turn teamsim errors
+    into exit code 2."""
+    from teamsim.store import Store  # SQLAlchemy: start-up
+    from teamsim.workspace import Workspace
+
+    try:
+        store = Store.open(db)
+    except TeamsimError as exc:
+        raise fail(f"--db: {exc}") from None
+    try:
+        with store:
+            yield Workspace(store)
+    except TeamsimError as exc:
+        raise fail(str(exc)) from None
+
+
+def do(db: str, action: Callable[[Workspace], T]) -> T:
+    """Run ``action`` on the workspace at ``db`` and return what it returns."""
+    with workspace(db) as ws:
+        return action(ws)
+
+
+# ---------------------------------------------------------------------------------------------
+# a run folder
+
+
+@contextmanager
+def run_store(run_dir: Path, db: str | None = None) -> Iterator[UnitOfWork]:
+    """A read-only unit of work on a run folder's own ``store.db`` (or on the ``--db`` given);
+    teamsim errors exit with code 2.
+
+    Nothing is created, migrated or written. A run recorded elsewhere (``run.json`` names a
+    database) is read only from a database the user names with ``--db``: a run folder cannot
+    make teamsim open, let alone create, a database it points at.
+    """
+    from teamsim.store import Store  # SQLAlchemy: start-up
+
+    check_db_option(db)
+    named = _recorded_db(run_dir)
+    target: str | Path
+    if db is not None:
+        target = db
+    elif named:
+        raise fail(f"{run_dir}: the run was recorded in {mask_url(named)}; pass --db with "
+                   "that database to read it (the password is not stored)")
+    else:
+        target = run_dir / "store.db"
+        if not target.is_file():
+            raise fail(f"{run_dir}: no store.db beside run.json; run `teamsim run` again "
+                       "without --db to keep the store with the run")
+    try:
+        with Store.open(target, read_only=True) as store, store.unit_of_work() as uow:
+            yield uow
+    except TeamsimError as exc:
+        raise fail(str(exc)) from None
+
+
+def _recorded_db(run_dir: Path) -> str | None:
+    """The database ``run.json`` names, if it names one; exit 2 if ``run_dir`` is no run
+    folder."""
+    if not run_dir.is_dir():
+        raise fail(f"{run_dir}: no such run directory; give the folder `teamsim run` wrote")
+    info_path = run_dir / "run.json"
+    try:
+        info: Any = json.loads(info_path.read_text(encoding="utf-8"))
+    except OSError:
+        raise fail(f"{run_dir}: not a teamsim run directory (no run.json); run "
+                   "`teamsim run` first") from None
+    except ValueError as exc:
+        raise fail(f"{info_path}: damaged ({exc}); run `teamsim run` again") from None
+    named = info.get("db") if isinstance(info, dict) else None
+    return named if isinstance(named, str) and named else None
+
+
+def run_info(run_dir: Path) -> RunInfo:
+    """The run folder's ``run.json`` as the runner reads it; exit 2 if it is damaged."""
+    from teamsim.runner import read_run_info  # LangGraph, SimPy, SciPy: start-up
+
+    try:
+        return read_run_info(run_dir)
+    except TeamsimError as exc:
+        raise fail(str(exc)) from None
