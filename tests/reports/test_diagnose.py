@@ -56,10 +56,7 @@ def at(minutes: int = 0, *, hours: int = 0, days: int = 0) -> datetime:
 
 def record_run(uow: UnitOfWork, meta: RunMeta) -> None:
     """Store the run's meta, as a run records it."""
-    for key, value in (("world", meta.world), ("seed", meta.seed), ("start", meta.start),
-                       ("tick_minutes", meta.tick_minutes),
-                       ("human_timezone", meta.human_timezone)):
-        uow.set_meta(f"run.{key}", str(value))
+    uow.meta.save_run(meta)
 
 
 def run_meta(start: datetime, tick_minutes: int = 15) -> RunMeta:

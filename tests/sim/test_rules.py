@@ -21,7 +21,6 @@ from teamsim.graph import ApprovalRequest
 from teamsim.model import AutoApproveRule
 from teamsim.reports import RulePreview, preview, preview_world_rules
 from teamsim.scenario import load_scenario
-from teamsim.reports import RulePreview, preview, preview_world_rules
 from teamsim.sim import RulesEngine, SimulationResult, World, check_invariants, rule_matches
 from teamsim.store import EventRecord
 

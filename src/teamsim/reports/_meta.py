@@ -9,40 +9,14 @@ from teamsim.store import UnitOfWork
 
 __all__ = ["human_timezone", "run_ended", "run_meta"]
 
-_KEYS = ("world", "seed", "start", "tick_minutes", "human_timezone")
-
-
 def run_meta(uow: UnitOfWork) -> RunMeta | None:
     """The run's :class:`~teamsim.model.RunMeta`, or ``None`` when the store records no run
-    (a workspace's database).
-
-    Every report reads the run's meta through this one function. It reads the store's
-    ``run.*`` keys; a key a store lacks reads as empty (``start`` and ``world`` ``""``,
-    ``seed`` 0, ``tick_minutes`` 0, ``human_timezone`` ``"UTC"``).
+    (a workspace's database). Every report reads the run's meta through this one function.
 
     Raises:
-        ValueError: ``run.seed`` or ``run.tick_minutes`` is not a whole number.
+        StoreError: the store holds only part of a run's meta, or a number that is not one.
     """
-    # TODO(lead): `return uow.meta.run()` once the store's meta repository has it.
-    stored = {key: uow.get_meta(f"run.{key}") for key in _KEYS}
-    if all(value is None for value in stored.values()):
-        return None
-    return RunMeta(
-        world=stored["world"] or "",
-        seed=_whole(stored["seed"], "run.seed"),
-        start=stored["start"] or "",
-        tick_minutes=_whole(stored["tick_minutes"], "run.tick_minutes"),
-        human_timezone=stored["human_timezone"] or "UTC",
-    )
-
-
-def _whole(stored: str | None, key: str) -> int:
-    if stored is None:
-        return 0
-    try:
-        return int(stored)
-    except ValueError:
-        raise ValueError(f"meta {key} is {stored!r}, not a whole number") from None
+    return uow.meta.run()
 
 
 def run_ended(uow: UnitOfWork) -> datetime | None:

@@ -18,9 +18,9 @@ from typing import Any
 import pydantic
 
 from teamsim.model import TeamsimError, format_errors
+from teamsim.reports import preview_world_rules
 from teamsim.runner import _staging
 from teamsim.scenario import ExpectationResult
-from teamsim.reports import preview_world_rules
 from teamsim.sim import World
 from teamsim.store import Store
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from teamsim.assembly import simulation
 from teamsim.model import ScenarioError
+from teamsim.reports.diagnose import diagnose
 from teamsim.scenario.schema import Expectation, Scenario, with_values
 from teamsim.sim import METRICS
-from teamsim.reports.diagnose import diagnose
 from teamsim.store import Store
 
 __all__ = [
