@@ -6,7 +6,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 
 from teamsim.model import fold
-from teamsim.sim import Simulation, World
+from teamsim.assembly import simulation
+from teamsim.sim import World
 
 from ..strategies import examples, worlds
 
@@ -15,7 +16,7 @@ from ..strategies import examples, worlds
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(worlds())
 def test_the_folds_final_states_are_the_stores(world: World) -> None:
-    result = Simulation(world).run(check=False)
+    result = simulation(world).run(check=False)
     try:
         histories = fold(result.events)
         with result.store.unit_of_work() as uow:
