@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         ReviewRequest,
         Verdict,
     )
+    from teamsim.assembly import simulation
     from teamsim.model import (
         ActivationError,
         AutoApproveRule,
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
         TeamsimError,
         ValidationError,
     )
-    from teamsim.assembly import simulation
     from teamsim.runner import ExpectationResult, RunResult, SweepResult, run, sweep
     from teamsim.scenario import load_scenario
     from teamsim.sim import Simulation, SimulationResult, World
