@@ -366,11 +366,11 @@ def compute_metrics(
 def _enrollment_counts(histories: Iterable[EnrollmentHistory]) -> Counter[str]:
     """The metrics that are the enrollments': enrolled, steps due, paused, how they ended."""
     counts: Counter[str] = Counter()
-    due, kind = EventKind.STEP_DUE, operator.itemgetter(2)  # State.kind
+    due = EventKind.STEP_DUE
     statuses: Counter[EnrollmentStatus] = Counter()
     for history in histories:
         counts["enrolled"] += history.created_at is not None
-        counts["steps_due"] += list(map(kind, history.states)).count(due)
+        counts["steps_due"] += history.count(due)
         if history.pauses:
             counts["paused_by_reply"] += sum(pause.reason == "replied"
                                              for pause in history.pauses)
