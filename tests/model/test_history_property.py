@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 
-from teamsim.model import fold
 from teamsim.assembly import simulation
+from teamsim.model import fold
 from teamsim.sim import World
 
 from ..strategies import examples, worlds
