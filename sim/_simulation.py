@@ -300,14 +300,14 @@ class Simulation:
 
     def _setup(self) -> None:
         world, uow, at = self.world, self.uow, self._start
-        uow.set_meta("run.world", world.name)
-        uow.set_meta("run.seed", str(self.seed))
-        uow.set_meta("run.start", at.isoformat())
-        uow.set_meta("run.tick_minutes", str(world.settings.tick_minutes))
-        uow.set_meta("run.human_timezone", world.approver.timezone)
+        uow.meta.set("run.world", world.name)
+        uow.meta.set("run.seed", str(self.seed))
+        uow.meta.set("run.start", at.isoformat())
+        uow.meta.set("run.tick_minutes", str(world.settings.tick_minutes))
+        uow.meta.set("run.human_timezone", world.approver.timezone)
         self._log("run.started", {"world": world.name, "seed": self.seed,
                                   "start": at.isoformat(), "minutes": self.until})
-        stored = [uow.add_teammate(Teammate(name=t.name, roles=t.roles, capacity=t.capacity))
+        stored = [uow.teammates.add(Teammate(name=t.name, roles=t.roles, capacity=t.capacity))
                   for t in world.teammates]
         drafters = {t.name: self._drafters.get(t.name) or TemplateDrafter(t.drafter)
                     for t in world.teammates}
@@ -324,14 +324,14 @@ class Simulation:
         self._seqs: dict[str, Sequence] = {}
         for seq in world.sequences:
             fresh = seq.model_copy(update={"id": None, "version": 0}, deep=True)
-            self._seqs[seq.name] = uow.add_sequence(fresh, at)
+            self._seqs[seq.name] = uow.sequences.add(fresh, at)
             self._log("sequence.created", {"name": seq.name, "status": seq.status.value,
                                            "version": self._seqs[seq.name].version,
                                            **self._limits(seq)},
                       sequence_id=self._seqs[seq.name].id)
         self._rule_ids: dict[str, int] = {}
         for rule in world.rules:
-            saved = uow.add_rule(rule.model_copy(update={"id": None}))
+            saved = uow.rules.add(rule.model_copy(update={"id": None}))
             assert saved.id is not None
             self._rule_ids[rule.name] = saved.id
             if rule.enabled:
@@ -358,7 +358,7 @@ class Simulation:
                 contact, persona = generated_contact(pop, n, self.rng)
                 when = round(pop.enroll_at * _DAY) + (n - 1) * spread // pop.count
                 people.append((contact, persona, pop.enroll_in, when))
-        added = uow.add_contacts(contact for contact, _, _, _ in people)
+        added = uow.contacts.add_many(contact for contact, _, _, _ in people)
         for contact, (_, persona, sequences, when) in zip(added, people, strict=True):
             self._contacts[contact.email] = contact
             self._persona_of[contact.email] = self._personas[persona]
@@ -392,7 +392,7 @@ class Simulation:
         }
 
     def _default_rules(self) -> RuleEvaluator:
-        self.rules_engine = RulesEngine(self.uow.list_rules(), self.world.approver.timezone)
+        self.rules_engine = RulesEngine(self.uow.rules.list(), self.world.approver.timezone)
         # The pipeline asks the rules when a draft is ready, minutes after its work began;
         # scheduled switches make a rule switched in between count for that draft.
         for action in self.world.timeline:
@@ -414,7 +414,7 @@ class Simulation:
 
     def _commit(self) -> None:
         if self._dirty:
-            self.uow.update_enrollments(self._dirty)
+            self.uow.enrollments.update_many(self._dirty)
             self._dirty = {}
         self.uow.commit()
 
@@ -462,7 +462,7 @@ class Simulation:
             self._log("enrollment.refused", {"reason": "already enrolled", "email": email},
                       contact_id=contact.id, sequence_id=seq.id)
             return None
-        enrollment = self.uow.enroll(seq.id, contact.id, self._now(),
+        enrollment = self.uow.enrollments.add(seq.id, contact.id, self._now(),
                                      current_step_id=first_of(seq.steps), next_due_at=None)
         assert enrollment.id is not None
         e = _Enrollment(id=enrollment.id, seq=seq_name, contact=contact,
@@ -684,7 +684,7 @@ class Simulation:
                 self._enter(e)
 
     def _withdraw_if_open(self, result: PipelineResult) -> None:
-        record = self.uow.get_task(result.task_id)
+        record = self.uow.tasks.get(result.task_id)
         if record.status == "awaiting_approval":
             self.pipeline.withdraw(result.task_id, "superseded", uow=self.uow, at=self._now())
 
@@ -717,7 +717,7 @@ class Simulation:
             elif verdict == "wait":
                 keep.append(out)
             else:
-                self.uow.cancel_message(out.message_id, reason=verdict, at=self._now())
+                self.uow.messages.cancel(out.message_id, reason=verdict, at=self._now())
                 self._log("message.cancelled", {"message_id": out.message_id,
                                                 "reason": verdict},
                           e=out.enrollment, task_id=out.task_id,
@@ -754,7 +754,7 @@ class Simulation:
 
     def _deliver(self, out: _Outgoing) -> None:
         now = self._now()
-        self.uow.deliver_message(out.message_id, at=now)
+        self.uow.messages.deliver(out.message_id, at=now)
         day = now.astimezone(self._tz).date()
         self._sent_today[(out.teammate, day)] = self._sent_today.get((out.teammate, day), 0) + 1
         e = out.enrollment
@@ -795,7 +795,7 @@ class Simulation:
 
             def open_() -> None:
                 sent.opened = self._minute()
-                self.uow.mark_engagement(out.message_id, "opened", self._now())
+                self.uow.messages.mark_engagement(out.message_id, "opened", self._now())
                 self._log("message.opened", {"message_id": out.message_id,
                                              "step_id": out.step_id}, e=e)
                 self._engaged(e, out.step_id)
@@ -805,7 +805,7 @@ class Simulation:
 
                 def click() -> None:
                     sent.clicked = self._minute()
-                    self.uow.mark_engagement(out.message_id, "clicked", self._now())
+                    self.uow.messages.mark_engagement(out.message_id, "clicked", self._now())
                     self._log("message.clicked", {"message_id": out.message_id,
                                                   "step_id": out.step_id}, e=e)
                     self._engaged(e, out.step_id)
@@ -826,7 +826,7 @@ class Simulation:
         key = ("chat", contact.email, out.task_id)
         if rng.chance(p.open, "open", *key):
             def open_() -> None:
-                self.uow.mark_engagement(out.message_id, "opened", self._now())
+                self.uow.messages.mark_engagement(out.message_id, "opened", self._now())
                 self._log("message.opened", {"message_id": out.message_id, "step_id": None},
                           contact_id=contact.id, task_id=out.task_id)
             self._later(p.open_delay.minutes(rng.uniform("open-delay", *key)), open_)
@@ -834,10 +834,10 @@ class Simulation:
             def reply() -> None:
                 body = (f"Hi {out.teammate}, thanks for the note. Yes, let's talk. "
                         f"- {contact.first_name}")
-                reply_id = self.uow.add_reply(contact_id=contact.id or 0, kind="reply",
+                reply_id = self.uow.replies.add(contact_id=contact.id or 0, kind="reply",
                                               at=self._now(), message_id=out.message_id,
                                               body=body)
-                item_id = self.uow.open_attention(
+                item_id = self.uow.attention.open(
                     kind="reply", at=self._now(), reply_id=reply_id,
                     payload={"contact": contact.email, "sequence": None, "body": body,
                              "message_id": out.message_id})
@@ -855,13 +855,13 @@ class Simulation:
             e.watch[1]()
 
     def _bounce(self, e: _Enrollment, out: _Outgoing) -> None:
-        self.uow.add_reply(contact_id=e.contact.id or 0, kind="bounce", at=self._now(),
+        self.uow.replies.add(contact_id=e.contact.id or 0, kind="bounce", at=self._now(),
                            enrollment_id=e.id, message_id=out.message_id)
         self._log("reply.received", {"kind": "bounce", "message_id": out.message_id}, e=e)
         self._finish(e, EnrollmentStatus.BOUNCED, "bounced")
 
     def _unsubscribe(self, e: _Enrollment, out: _Outgoing) -> None:
-        self.uow.add_reply(contact_id=e.contact.id or 0, kind="unsubscribe", at=self._now(),
+        self.uow.replies.add(contact_id=e.contact.id or 0, kind="unsubscribe", at=self._now(),
                            enrollment_id=e.id, message_id=out.message_id)
         self._log("reply.received", {"kind": "unsubscribe", "message_id": out.message_id}, e=e)
         self._finish(e, EnrollmentStatus.UNSUBSCRIBED, "unsubscribed")
@@ -870,13 +870,13 @@ class Simulation:
         body = ("Thanks, I'm out of the office this week." if kind == "out_of_office" else
                 f"Hi {out.teammate}, thanks for reaching out. Can we talk next week? "
                 f"- {e.contact.first_name}")
-        reply_id = self.uow.add_reply(contact_id=e.contact.id or 0, kind=kind, at=self._now(),
+        reply_id = self.uow.replies.add(contact_id=e.contact.id or 0, kind=kind, at=self._now(),
                                       enrollment_id=e.id, message_id=out.message_id, body=body)
         if kind != "reply":
             self._log("reply.received", {"kind": kind, "reply_id": reply_id,
                                          "message_id": out.message_id}, e=e)
             return
-        item_id = self.uow.open_attention(
+        item_id = self.uow.attention.open(
             kind="reply", at=self._now(), reply_id=reply_id,
             payload={"contact": e.contact.email, "sequence": e.seq, "body": body,
                      "message_id": out.message_id})
@@ -954,7 +954,7 @@ class Simulation:
 
     def _handle_reply(self, item: _Attention) -> None:
         item.open = False
-        self.uow.resolve_attention(item.item_id, status="resolved", at=self._now())
+        self.uow.attention.resolve(item.item_id, status="resolved", at=self._now())
         self._log("attention.resolved", {"attention_id": item.item_id, "kind": "reply"},
                   e=item.enrollment)
         e = item.enrollment
@@ -973,12 +973,12 @@ class Simulation:
         assert item.rule_id is not None
         delay = self.world.approver.accept_suggestions_after_days
         item.open = False
-        self.uow.resolve_attention(item.item_id, status="resolved", at=self._now())
+        self.uow.attention.resolve(item.item_id, status="resolved", at=self._now())
         accepted = delay is not None
         self._log("suggestion.handled", {"attention_id": item.item_id, "rule_id": item.rule_id,
                                          "accepted": accepted})
         if accepted:
-            rule = self.uow.get_rule(item.rule_id)
+            rule = self.uow.rules.get(item.rule_id)
             self._toggle_rule(rule.name, True)
 
     def _note_streak(self, e: _Enrollment | None, action: str) -> None:
@@ -995,7 +995,7 @@ class Simulation:
         self._streaks[kind] = streak
         if streak < self.world.settings.suggest_after or kind in self._suggested:
             return
-        rules = self.uow.list_rules()
+        rules = self.uow.rules.list()
         if covering_rule(rules, sequence=seq.name, step=step, teammate=teammate,
                          at=self._now()) is not None:
             return  # an enabled rule covers it already (its cap is what sends these to you)
@@ -1003,7 +1003,7 @@ class Simulation:
         name = f"Suggested: {seq.name} / {step.label or step.id} by {teammate}"
         if any(r.name == name for r in rules):
             return
-        rule = self.uow.add_rule(AutoApproveRule(
+        rule = self.uow.rules.add(AutoApproveRule(
             name=name, enabled=False, sequence=seq.name, step=step.id, channel=step.channel,
             teammate=teammate, require_clean_review=True,
             max_per_day=self.world.settings.suggested_rule_daily_cap))
@@ -1011,7 +1011,7 @@ class Simulation:
         self._rule_ids[rule.name] = rule.id
         if self.rules_engine is not None:
             self.rules_engine.add(rule)
-        item_id = self.uow.open_attention(
+        item_id = self.uow.attention.open(
             kind="rule_suggestion", at=self._now(),
             payload={"rule_id": rule.id, "name": name, "approvals_in_a_row": streak})
         self._attention.append(_Attention(item_id=item_id, kind="rule_suggestion",
@@ -1036,7 +1036,7 @@ class Simulation:
         elif u < policy.approve + policy.edit:
             assert item.draft_id is not None
             decision = HumanDecision(action="edit",
-                                     body=_edited(self.uow.get_draft(item.draft_id).body))
+                                     body=_edited(self.uow.drafts.get(item.draft_id).body))
         else:
             decision = HumanDecision(action="reject", note="Not quite right; try again.")
         if decision.action == "edit":
@@ -1091,7 +1091,7 @@ class Simulation:
         if seq.status is status:
             return
         seq.status = status
-        self._seqs[name] = self.uow.save_sequence(seq, self._now())
+        self._seqs[name] = self.uow.sequences.save(seq, self._now())
         self._log(f"sequence.{'paused' if status is SequenceStatus.PAUSED else 'activated'}",
                   {"status": status.value, "version": self._seqs[name].version},
                   sequence_id=seq.id)
@@ -1131,7 +1131,7 @@ class Simulation:
         new = old.model_copy(deep=True)
         for op in action.ops:
             op.apply(new)
-        saved = self.uow.save_sequence(new, self._now())
+        saved = self.uow.sequences.save(new, self._now())
         self._seqs[action.sequence] = saved
         self._log("sequence.edited", {"version": saved.version,
                                       "ops": [op.model_dump(exclude_none=True)
@@ -1155,8 +1155,8 @@ class Simulation:
                 self._enter(e)
 
     def _toggle_rule(self, name: str, enabled: bool) -> None:
-        rule = self.uow.get_rule(self._rule_ids[name])
-        self.uow.save_rule(rule.model_copy(update={"enabled": enabled}))
+        rule = self.uow.rules.get(self._rule_ids[name])
+        self.uow.rules.save(rule.model_copy(update={"enabled": enabled}))
         if self.rules_engine is not None:
             self.rules_engine.set_enabled(self._rule_ids[name], enabled, at=self._now())
         self._log(f"rule.{'enabled' if enabled else 'disabled'}", self._rule_payload(rule))
@@ -1177,7 +1177,7 @@ class Simulation:
                 keep.append(out)
                 continue
             reason = "its auto-approve rule was disabled"
-            self.uow.cancel_message(out.message_id, reason=reason, at=self._now())
+            self.uow.messages.cancel(out.message_id, reason=reason, at=self._now())
             # ``recalled_rule_id``: the approval is withdrawn with the message, so metrics and
             # the funnel do not count it as the rule's (the step is drafted again).
             self._log("message.cancelled", {"message_id": out.message_id, "reason": reason,

@@ -199,11 +199,11 @@ def diagnose(
     seq = _find_sequence(uow, sequence)
     assert seq.id is not None
     person = None if contact is None else _find_contact(uow, contact)
-    enrollments = uow.list_enrollments(
+    enrollments = uow.enrollments.list(
         sequence_id=seq.id, contact_id=None if person is None else person.id
     )
     reads = _Reads.load(uow, enrollments)
-    versions = uow.sequence_versions(seq.id)
+    versions = uow.sequences.versions(seq.id)
     if at is None:
         at = _default_at(uow, versions, enrollments, reads, run_start)
     at = at.astimezone(UTC)
@@ -219,7 +219,7 @@ def diagnose(
         uow=uow, at=at, tick=tick, run_start=run_start, run_end=run_ended(uow), seq=seq,
         versions=_versions_by(versions, seq, at), reads=reads,
         people=[_person(e, at, ends) for e in enrollments if e.enrolled_at <= at],
-        contacts={} if person is not None else {c.id: c for c in uow.list_contacts()},
+        contacts={} if person is not None else {c.id: c for c in uow.contacts.list()},
     )
     if person is None:
         findings = checklist.for_sequence()
@@ -286,15 +286,15 @@ class _Reads:
         if len(enrollments) == 1:
             # One person: let the store filter, so a big run is not read in full.
             only = enrollments[0].id
-            tasks = uow.list_tasks(enrollment_id=only, kind="step")
-            replies = uow.list_replies(enrollment_id=only)
+            tasks = uow.tasks.list(enrollment_id=only, kind="step")
+            replies = uow.replies.list(enrollment_id=only)
         else:
-            tasks = [t for t in uow.list_tasks(kind="step") if t.enrollment_id in ids]
-            replies = [r for r in uow.list_replies() if r.enrollment_id in ids]
+            tasks = [t for t in uow.tasks.list(kind="step") if t.enrollment_id in ids]
+            replies = [r for r in uow.replies.list() if r.enrollment_id in ids]
         task_ids = {t.id for t in tasks}
         reply_ids = {r.id for r in replies}
         attention = [
-            item for item in uow.list_attention(None)
+            item for item in uow.attention.list(None)
             if item.task_id in task_ids or item.reply_id in reply_ids
         ]
         return cls(tasks=tasks, attention=attention, replies=replies)
@@ -327,7 +327,7 @@ class _Person:
 
 def _tick_minutes(uow: UnitOfWork, given: int | None) -> int:
     if given is None:
-        stored = uow.get_meta("run.tick_minutes")
+        stored = uow.meta.get("run.tick_minutes")
         if stored is None:
             return DEFAULT_TICK_MINUTES
         try:
@@ -343,7 +343,7 @@ def _tick_minutes(uow: UnitOfWork, given: int | None) -> int:
 
 
 def _run_start(uow: UnitOfWork) -> datetime | None:
-    stored = uow.get_meta("run.start")
+    stored = uow.meta.get("run.start")
     if stored is None:
         return None
     try:
@@ -357,9 +357,9 @@ def _run_start(uow: UnitOfWork) -> datetime | None:
 
 def _find_sequence(uow: UnitOfWork, sequence: str | int) -> Sequence:
     try:
-        return uow.get_sequence(sequence)
+        return uow.sequences.get(sequence)
     except NotFoundError:
-        names = [s.name for s in uow.list_sequences()]
+        names = [s.name for s in uow.sequences.list()]
         shown = ", ".join(repr(n) for n in names[:10]) + (", ..." if len(names) > 10 else "")
         what = f"id {sequence}" if isinstance(sequence, int) else f"name {sequence!r}"
         raise NotFoundError(
@@ -370,7 +370,7 @@ def _find_sequence(uow: UnitOfWork, sequence: str | int) -> Sequence:
 
 def _find_contact(uow: UnitOfWork, contact: str | int) -> Contact:
     if isinstance(contact, str) and "@" not in contact:
-        matches = [c for c in uow.list_contacts() if c.name.casefold() == contact.casefold()]
+        matches = [c for c in uow.contacts.list() if c.name.casefold() == contact.casefold()]
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -380,7 +380,7 @@ def _find_contact(uow: UnitOfWork, contact: str | int) -> Contact:
             )
     else:
         try:
-            return uow.get_contact(contact)
+            return uow.contacts.get(contact)
         except NotFoundError:
             pass
     what = f"id {contact}" if isinstance(contact, int) else repr(contact)
@@ -541,7 +541,7 @@ class _Checklist:
     def contact_of(self, person: _Person) -> Contact:
         contact = self.contacts.get(person.enrollment.contact_id)
         if contact is None:
-            contact = self.uow.get_contact(person.enrollment.contact_id)
+            contact = self.uow.contacts.get(person.enrollment.contact_id)
             self.contacts[contact.id] = contact
         return contact
 
@@ -573,7 +573,7 @@ class _Checklist:
             return int(draft["id"])
         if item.task_id is None:
             return None
-        drafts = [d for d in self.uow.list_drafts(item.task_id) if d.created_at <= self.at]
+        drafts = [d for d in self.uow.drafts.list(item.task_id) if d.created_at <= self.at]
         return drafts[-1].id if drafts else None
 
     def drafting(self, person: _Person) -> list[TaskRecord]:
@@ -792,7 +792,7 @@ class _Checklist:
             task = drafting[0]
             mate = "A teammate"
             if task.teammate_id is not None:
-                mate = self.uow.get_teammate(task.teammate_id).name
+                mate = self.uow.teammates.get(task.teammate_id).name
             return Finding(
                 check=Check.SCHEDULE, status=FindingStatus.INFO,
                 message=f"{mate} has been drafting {self.step_text(task.step_id)} for {name} "
@@ -836,7 +836,7 @@ class _Checklist:
 
     def queued(self, person: _Person) -> tuple[int, datetime, str | None] | None:
         """An approved message of the person that was queued, not yet sent, at ``at``."""
-        for message in self.uow.list_messages(enrollment_id=person.id):
+        for message in self.uow.messages.list(enrollment_id=person.id):
             # Messages carry queued/sent/cancelled times once the outbox records them.
             queued_at: Any = getattr(message, "queued_at", None)
             if not isinstance(queued_at, datetime) or queued_at > self.at:

@@ -501,7 +501,7 @@ def _contact(uow: UnitOfWork, key: int | str | None) -> str:
     if key is None:
         return "?"
     try:
-        contact = uow.get_contact(key)
+        contact = uow.contacts.get(key)
     except TeamsimError:
         return str(key)
     return f"{contact.name} <{contact.email}>"
@@ -544,7 +544,7 @@ def inbox_command(run_dir: RunDirArg, db: RunDbOption = None) -> None:
     """What is in Needs attention at the end of a run, oldest first, as the human sees it."""
     out, _ = _consoles()
     with _run_store(run_dir, db) as (info, uow):
-        items = uow.list_attention("open")
+        items = uow.attention.list("open")
         plural = "item" if len(items) == 1 else "items"
         out.print(f"Needs attention at the end of {info.scenario!r} (seed {info.seed}, "
                   f"{info.end:%Y-%m-%d %H:%M} UTC): {len(items)} open {plural}, oldest first")
