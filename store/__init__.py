@@ -37,12 +37,7 @@ from teamsim.store._records import (
 from teamsim.store._replies import ReplyRepository
 from teamsim.store._rules import RuleRepository
 from teamsim.store._sequences import SequenceRepository
-from teamsim.store._store import (
-    DATABASE_URL_ENV,
-    DEFAULT_DATABASE,
-    SCHEMA_VERSION,
-    Store,
-)
+from teamsim.store._store import DATABASE_URL_ENV, DEFAULT_DATABASE, SCHEMA_VERSION, Store
 from teamsim.store._tasks import TaskRepository
 from teamsim.store._teammates import TeammateRepository
 from teamsim.store._uow import UnitOfWork

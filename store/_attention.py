@@ -13,18 +13,9 @@ from typing import Any, Final, cast
 
 from sqlalchemy import Table, select
 
-from teamsim.model import (
-    ConflictError,
-    NotFoundError,
-)
-from teamsim.store._models import (
-    AttentionRow,
-)
-from teamsim.store._records import (
-    AttentionItem,
-    AttentionKind,
-    AttentionStatus,
-)
+from teamsim.model import ConflictError, NotFoundError
+from teamsim.store._models import AttentionRow
+from teamsim.store._records import AttentionItem, AttentionKind, AttentionStatus
 from teamsim.store._repository import Repository, one_of
 from teamsim.store._types import require_utc
 

@@ -14,13 +14,8 @@ from typing import cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from teamsim.model import (
-    ConflictError,
-    Contact,
-)
-from teamsim.store._models import (
-    ContactRow,
-)
+from teamsim.model import ConflictError, Contact
+from teamsim.store._models import ContactRow
 from teamsim.store._repository import Repository
 
 __all__ = ["ContactRepository"]

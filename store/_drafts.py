@@ -12,11 +12,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, select
 
-from teamsim.store._models import (
-    DecisionRow,
-    DraftRow,
-    ReviewRow,
-)
+from teamsim.store._models import DecisionRow, DraftRow, ReviewRow
 from teamsim.store._records import (
     DecidedBy,
     DecisionAction,

@@ -16,18 +16,9 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.engine import Dialect
 
-from teamsim.model import (
-    ConflictError,
-    NotFoundError,
-)
-from teamsim.store._models import (
-    MessageRow,
-    TaskRow,
-)
-from teamsim.store._records import (
-    Engagement,
-    MessageRecord,
-)
+from teamsim.model import ConflictError, NotFoundError
+from teamsim.store._models import MessageRow, TaskRow
+from teamsim.store._records import Engagement, MessageRecord
 from teamsim.store._repository import Repository, one_of
 from teamsim.store._types import require_utc
 

@@ -12,13 +12,8 @@ from typing import Any, cast
 
 from sqlalchemy import Table, select
 
-from teamsim.store._models import (
-    ReplyRow,
-)
-from teamsim.store._records import (
-    ReplyKind,
-    ReplyRecord,
-)
+from teamsim.store._models import ReplyRow
+from teamsim.store._records import ReplyKind, ReplyRecord
 from teamsim.store._repository import Repository, one_of
 from teamsim.store._types import require_utc
 

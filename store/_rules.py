@@ -9,14 +9,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from teamsim.model import (
-    AutoApproveRule,
-    ConflictError,
-)
-from teamsim.store._models import (
-    DecisionRow,
-    RuleRow,
-)
+from teamsim.model import AutoApproveRule, ConflictError
+from teamsim.store._models import DecisionRow, RuleRow
 from teamsim.store._repository import Repository
 from teamsim.store._types import require_utc
 

@@ -27,10 +27,7 @@ from teamsim.model import (
     ValidationError,
     format_errors,
 )
-from teamsim.store._models import (
-    SequenceRow,
-    SequenceVersionRow,
-)
+from teamsim.store._models import SequenceRow, SequenceVersionRow
 from teamsim.store._repository import Repository
 from teamsim.store._types import require_utc
 

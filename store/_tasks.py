@@ -12,17 +12,9 @@ from typing import Any, cast
 
 from sqlalchemy import Table, select
 
-from teamsim.model import (
-    ConflictError,
-    NotFoundError,
-)
-from teamsim.store._models import (
-    TaskRow,
-)
-from teamsim.store._records import (
-    TaskKind,
-    TaskRecord,
-)
+from teamsim.model import ConflictError, NotFoundError
+from teamsim.store._models import TaskRow
+from teamsim.store._records import TaskKind, TaskRecord
 from teamsim.store._repository import Repository, one_of
 from teamsim.store._types import require_utc
 

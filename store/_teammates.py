@@ -7,13 +7,8 @@ import builtins
 
 from sqlalchemy import select
 
-from teamsim.model import (
-    ConflictError,
-    Teammate,
-)
-from teamsim.store._models import (
-    TeammateRow,
-)
+from teamsim.model import ConflictError, Teammate
+from teamsim.store._models import TeammateRow
 from teamsim.store._repository import Repository
 
 __all__ = ["TeammateRepository"]
