@@ -128,7 +128,7 @@ class Approver:
     def _handle_reply(self, item: AttentionItem) -> None:
         ctx = self._ctx
         item.open = False
-        ctx.uow.resolve_attention(item.item_id, status="resolved", at=ctx.now())
+        ctx.uow.attention.resolve(item.item_id, status="resolved", at=ctx.now())
         ctx.log(AttentionResolved(attention_id=item.item_id, kind="reply"), e=item.enrollment)
         e = item.enrollment
         if e is None:
@@ -149,11 +149,11 @@ class Approver:
             raise RuntimeError(f"attention item {item.item_id} suggests no rule")
         accepted = ctx.world.approver.accept_suggestions_after_days is not None
         item.open = False
-        ctx.uow.resolve_attention(item.item_id, status="resolved", at=ctx.now())
+        ctx.uow.attention.resolve(item.item_id, status="resolved", at=ctx.now())
         ctx.log(SuggestionHandled(attention_id=item.item_id, rule_id=item.rule_id,
                                   accepted=accepted))
         if accepted:
-            self.switch_rule(ctx.uow.get_rule(item.rule_id).name, True)
+            self.switch_rule(ctx.uow.rules.get(item.rule_id).name, True)
 
     def _decide(self, item: AttentionItem) -> None:
         ctx = self._ctx
@@ -173,7 +173,7 @@ class Approver:
             if item.draft_id is None:
                 raise RuntimeError(f"attention item {item.item_id} has no draft to edit")
             decision = HumanDecision(action="edit",
-                                     body=_edited(ctx.uow.get_draft(item.draft_id).body))
+                                     body=_edited(ctx.uow.drafts.get(item.draft_id).body))
         else:
             decision = HumanDecision(action="reject", note="Not quite right; try again.")
         if decision.action == "edit":
@@ -193,8 +193,8 @@ class Approver:
         in the outbox are recalled."""
         ctx = self._ctx
         rule_id = ctx.rule_ids[name]
-        rule = ctx.uow.get_rule(rule_id)
-        ctx.uow.save_rule(rule.model_copy(update={"enabled": enabled}))
+        rule = ctx.uow.rules.get(rule_id)
+        ctx.uow.rules.save(rule.model_copy(update={"enabled": enabled}))
         if ctx.rules_engine is not None:
             ctx.rules_engine.set_enabled(rule_id, enabled, at=ctx.now())
         ctx.log(RuleSwitched(**ctx.rule_fields(rule, rule_id)),
@@ -217,7 +217,7 @@ class Approver:
         self._streaks[kind] = streak
         if streak < ctx.world.settings.suggest_after or kind in self._suggested:
             return
-        rules = ctx.uow.list_rules()
+        rules = ctx.uow.rules.list()
         if covering_rule(rules, sequence=seq.name, step=step, teammate=teammate,
                          at=ctx.now()) is not None:
             return  # an enabled rule covers it already (its cap is what sends these to you)
@@ -225,7 +225,7 @@ class Approver:
         name = f"Suggested: {seq.name} / {step.label or step.id} by {teammate}"
         if any(r.name == name for r in rules):
             return
-        rule = ctx.uow.add_rule(AutoApproveRule(
+        rule = ctx.uow.rules.add(AutoApproveRule(
             name=name, enabled=False, sequence=seq.name, step=step.id, channel=step.channel,
             teammate=teammate, require_clean_review=True,
             max_per_day=ctx.world.settings.suggested_rule_daily_cap))
@@ -234,7 +234,7 @@ class Approver:
         ctx.rule_ids[rule.name] = rule.id
         if ctx.rules_engine is not None:
             ctx.rules_engine.add(rule)
-        item_id = ctx.uow.open_attention(
+        item_id = ctx.uow.attention.open(
             kind="rule_suggestion", at=ctx.now(),
             payload={"rule_id": rule.id, "name": name, "approvals_in_a_row": streak})
         ctx.attention.add(AttentionItem(item_id=item_id, kind="rule_suggestion",

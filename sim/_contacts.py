@@ -54,7 +54,7 @@ class Contacts:
 
             def open_() -> None:
                 sent.opened = ctx.minute()
-                ctx.uow.mark_engagement(out.message_id, "opened", ctx.now())
+                ctx.uow.messages.mark_engagement(out.message_id, "opened", ctx.now())
                 ctx.log(MessageOpened(message_id=out.message_id, step_id=out.step_id), e=e)
                 self._enrollments.engaged(e, out.step_id)
             later(opened, open_)
@@ -63,7 +63,7 @@ class Contacts:
 
                 def click() -> None:
                     sent.clicked = ctx.minute()
-                    ctx.uow.mark_engagement(out.message_id, "clicked", ctx.now())
+                    ctx.uow.messages.mark_engagement(out.message_id, "clicked", ctx.now())
                     ctx.log(MessageClicked(message_id=out.message_id, step_id=out.step_id),
                             e=e)
                     self._enrollments.engaged(e, out.step_id)
@@ -86,7 +86,7 @@ class Contacts:
         key = ("chat", contact.email, out.task_id)
         if rng.chance(p.open, "open", *key):
             def open_() -> None:
-                ctx.uow.mark_engagement(out.message_id, "opened", ctx.now())
+                ctx.uow.messages.mark_engagement(out.message_id, "opened", ctx.now())
                 ctx.log(MessageOpened(message_id=out.message_id, step_id=None),
                         contact_id=contact.id, task_id=out.task_id)
             ctx.later(p.open_delay.minutes(rng.uniform("open-delay", *key)), open_)
@@ -94,10 +94,10 @@ class Contacts:
             def reply() -> None:
                 body = (f"Hi {out.teammate}, thanks for the note. Yes, let's talk. "
                         f"- {contact.first_name}")
-                reply_id = ctx.uow.add_reply(contact_id=contact.id or 0, kind="reply",
+                reply_id = ctx.uow.replies.add(contact_id=contact.id or 0, kind="reply",
                                              at=ctx.now(), message_id=out.message_id,
                                              body=body)
-                item_id = ctx.uow.open_attention(
+                item_id = ctx.uow.attention.open(
                     kind="reply", at=ctx.now(), reply_id=reply_id,
                     payload={"contact": contact.email, "sequence": None, "body": body,
                              "message_id": out.message_id})
@@ -112,7 +112,7 @@ class Contacts:
               status: EnrollmentStatus, reason: str) -> None:
         """A bounce or an unsubscribe: recorded as a reply, and the enrollment ends."""
         ctx = self._ctx
-        ctx.uow.add_reply(contact_id=e.contact.id or 0, kind=kind, at=ctx.now(),
+        ctx.uow.replies.add(contact_id=e.contact.id or 0, kind=kind, at=ctx.now(),
                           enrollment_id=e.id, message_id=out.message_id)
         ctx.log(ReplyReceived(kind=kind, message_id=out.message_id), e=e)
         self._enrollments.finish(e, status, reason)
@@ -122,13 +122,13 @@ class Contacts:
         body = ("Thanks, I'm out of the office this week." if kind == "out_of_office" else
                 f"Hi {out.teammate}, thanks for reaching out. Can we talk next week? "
                 f"- {e.contact.first_name}")
-        reply_id = ctx.uow.add_reply(contact_id=e.contact.id or 0, kind=kind, at=ctx.now(),
+        reply_id = ctx.uow.replies.add(contact_id=e.contact.id or 0, kind=kind, at=ctx.now(),
                                      enrollment_id=e.id, message_id=out.message_id, body=body)
         if kind != "reply":
             ctx.log(ReplyReceived(kind=kind, reply_id=reply_id, message_id=out.message_id),
                     e=e)
             return
-        item_id = ctx.uow.open_attention(
+        item_id = ctx.uow.attention.open(
             kind="reply", at=ctx.now(), reply_id=reply_id,
             payload={"contact": e.contact.email, "sequence": e.seq, "body": body,
                      "message_id": out.message_id})

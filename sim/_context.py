@@ -149,7 +149,7 @@ class RunContext:
                            ("run.start", meta.start),
                            ("run.tick_minutes", str(meta.tick_minutes)),
                            ("run.human_timezone", meta.human_timezone)):
-            self.uow.set_meta(key, value)
+            self.uow.meta.set(key, value)
 
     # -- shared state ---------------------------------------------------------------------
 
@@ -168,7 +168,7 @@ class RunContext:
     def commit(self) -> None:
         """Write the noted enrollment changes and commit the unit of work."""
         if self._dirty:
-            self.uow.update_enrollments(self._dirty)
+            self.uow.enrollments.update_many(self._dirty)
             self._dirty = {}
         self.uow.commit()
 

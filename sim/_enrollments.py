@@ -91,7 +91,7 @@ class Enrollments:
             ctx.log(EnrollmentRefused(reason="already enrolled", email=email),
                     contact_id=contact.id, sequence_id=seq.id)
             return None
-        stored = ctx.uow.enroll(seq.id, contact.id, ctx.now(),
+        stored = ctx.uow.enrollments.add(seq.id, contact.id, ctx.now(),
                                 current_step_id=first_of(seq.steps), next_due_at=None)
         if stored.id is None:
             raise RuntimeError(f"the store gave the enrollment of {email!r} no id")

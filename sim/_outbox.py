@@ -93,7 +93,7 @@ class Outbox:
             elif verdict == "wait":
                 keep.append(out)
             else:
-                ctx.uow.cancel_message(out.message_id, reason=verdict, at=ctx.now())
+                ctx.uow.messages.cancel(out.message_id, reason=verdict, at=ctx.now())
                 ctx.log(MessageCancelled(message_id=out.message_id, reason=verdict),
                         e=out.enrollment, task_id=out.task_id, contact_id=out.contact.id)
         self._waiting = keep
@@ -108,7 +108,7 @@ class Outbox:
                 keep.append(out)
                 continue
             reason = "its auto-approve rule was disabled"
-            ctx.uow.cancel_message(out.message_id, reason=reason, at=ctx.now())
+            ctx.uow.messages.cancel(out.message_id, reason=reason, at=ctx.now())
             ctx.log(_MessageRecalled(message_id=out.message_id, reason=reason,
                                      recalled_rule_id=rule_id),
                     e=out.enrollment, task_id=out.task_id, contact_id=out.contact.id)
@@ -152,7 +152,7 @@ class Outbox:
     def _deliver(self, out: Outgoing) -> None:
         ctx = self._ctx
         now = ctx.now()
-        ctx.uow.deliver_message(out.message_id, at=now)
+        ctx.uow.messages.deliver(out.message_id, at=now)
         day = now.astimezone(ctx.tz).date()
         self._sent_today[(out.teammate, day)] = self._sent_today.get((out.teammate, day), 0) + 1
         e = out.enrollment

@@ -60,19 +60,19 @@ def set_up(ctx: RunContext, team: TeamBuilder, rules: RuleEvaluator | None) -> S
                           human_timezone=world.approver.timezone))
     ctx.log(RunStarted(world=world.name, seed=ctx.seed, start=at.isoformat(),
                        minutes=ctx.until))
-    stored = [uow.add_teammate(Teammate(name=t.name, roles=t.roles, capacity=t.capacity))
+    stored = [uow.teammates.add(Teammate(name=t.name, roles=t.roles, capacity=t.capacity))
               for t in world.teammates]
     built = team(stored)
     ctx.default_drafter = next(t.name for t in world.teammates
                                if TeammateRole.DRAFTER in t.roles)
     for seq in world.sequences:
         fresh = seq.model_copy(update={"id": None, "version": 0}, deep=True)
-        saved = ctx.sequences[seq.name] = uow.add_sequence(fresh, at)
+        saved = ctx.sequences[seq.name] = uow.sequences.add(fresh, at)
         ctx.log(SequenceCreated(name=seq.name, status=seq.status.value, version=saved.version,
                                 **ctx.send_limits(seq)),
                 sequence_id=saved.id)
     for rule in world.rules:
-        stored_rule = uow.add_rule(rule.model_copy(update={"id": None}))
+        stored_rule = uow.rules.add(rule.model_copy(update={"id": None}))
         if stored_rule.id is None:
             raise RuntimeError(f"the store gave rule {rule.name!r} no id")
         ctx.rule_ids[rule.name] = stored_rule.id
@@ -87,7 +87,7 @@ def set_up(ctx: RunContext, team: TeamBuilder, rules: RuleEvaluator | None) -> S
 
 
 def _rules_engine(ctx: RunContext) -> RulesEngine:
-    engine = ctx.rules_engine = RulesEngine(ctx.uow.list_rules(), ctx.world.approver.timezone)
+    engine = ctx.rules_engine = RulesEngine(ctx.uow.rules.list(), ctx.world.approver.timezone)
     # The pipeline asks the rules when a draft is ready, minutes after its work began;
     # scheduled switches make a rule switched in between count for that draft.
     for action in ctx.world.timeline:
@@ -112,7 +112,7 @@ def _contacts(ctx: RunContext) -> Plan:
             contact, persona = generated_contact(pop, n, ctx.rng)
             when = round(pop.enroll_at * DAY) + (n - 1) * spread // pop.count
             people.append((contact, persona, pop.enroll_in, when))
-    added = ctx.uow.add_contacts(contact for contact, _, _, _ in people)
+    added = ctx.uow.contacts.add_many(contact for contact, _, _, _ in people)
     plan: Plan = []
     order = 0
     for contact, (_, persona, sequences, when) in zip(added, people, strict=True):

@@ -96,7 +96,7 @@ class Timeline:
         if seq.status is status:
             return
         seq.status = status
-        saved = ctx.sequences[name] = ctx.uow.save_sequence(seq, ctx.now())
+        saved = ctx.sequences[name] = ctx.uow.sequences.save(seq, ctx.now())
         kind = EventKind.SEQUENCE_PAUSED if status is SequenceStatus.PAUSED \
             else EventKind.SEQUENCE_ACTIVATED
         ctx.log(SequenceStatusChanged(status=status.value, version=saved.version), kind=kind,
@@ -138,7 +138,7 @@ class Timeline:
         new = old.model_copy(deep=True)
         for op in action.ops:
             op.apply(new)
-        saved = ctx.sequences[action.sequence] = ctx.uow.save_sequence(new, ctx.now())
+        saved = ctx.sequences[action.sequence] = ctx.uow.sequences.save(new, ctx.now())
         ctx.log(SequenceEdited(version=saved.version,
                                ops=tuple(op.model_dump(exclude_none=True) for op in action.ops),
                                **ctx.send_limits(saved)),

@@ -205,5 +205,5 @@ class Work:
 
     def _withdraw_if_open(self, result: PipelineResult) -> None:
         ctx = self._ctx
-        if ctx.uow.get_task(result.task_id).status == "awaiting_approval":
+        if ctx.uow.tasks.get(result.task_id).status == "awaiting_approval":
             ctx.pipeline.withdraw(result.task_id, "superseded", uow=ctx.uow, at=ctx.now())

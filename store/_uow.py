@@ -17,7 +17,6 @@ from teamsim.store._enrollments import EnrollmentRepository
 from teamsim.store._events import EventLog
 from teamsim.store._messages import MessageRepository
 from teamsim.store._meta import MetaRepository
-from teamsim.store._moved import OldNames
 from teamsim.store._pending import WriteBehind
 from teamsim.store._replies import ReplyRepository
 from teamsim.store._rules import RuleRepository
@@ -28,7 +27,7 @@ from teamsim.store._teammates import TeammateRepository
 __all__ = ["UnitOfWork"]
 
 
-class UnitOfWork(OldNames):
+class UnitOfWork:
     """One transaction's worth of reads and writes; commits on success, rolls back on error.
 
     ``with store.unit_of_work() as uow: ...`` commits when the block ends normally and rolls

@@ -237,12 +237,12 @@ def test_resume_a_paused_enrollment(teamsim, store_url: str) -> None:  # type: i
     assert "not paused" in running.stderr
     assert "`teamsim seq end Welcome ada@example.com` ends it" in running.stderr
     with Store.open(store_url) as store, store.unit_of_work() as uow:  # a reply paused her
-        uow.update_enrollment(1, status=EnrollmentStatus.PAUSED, paused_at=T0)
+        uow.enrollments.update(1, status=EnrollmentStatus.PAUSED, paused_at=T0)
     resumed = teamsim("seq", "resume", "Welcome", "ada@example.com")
     assert (resumed.exit_code, resumed.output.strip()) == (
         0, "resumed ada@example.com (enrollment 1, at step s1)")
     with Store.open(store_url) as store, store.unit_of_work() as uow:
-        enrollment = uow.get_enrollment(1)
+        enrollment = uow.enrollments.get(1)
     assert (enrollment.status, enrollment.paused_at) == (EnrollmentStatus.ACTIVE, None)
 
 

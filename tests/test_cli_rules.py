@@ -124,8 +124,8 @@ def test_list_of_a_run_without_rules_says_so(tmp_path: Path) -> None:
 
 def test_preview_by_name_gives_the_counts(run_dir: Path) -> None:
     with Store.open(run_dir / "store.db") as store, store.unit_of_work() as uow:
-        expected = preview(uow, uow.get_rule("sms"))
-        capped = preview(uow, uow.get_rule("capped hellos"))
+        expected = preview(uow, uow.rules.get("sms"))
+        capped = preview(uow, uow.rules.get("capped hellos"))
     assert expected.would_approve == 0
     result = invoke("preview", str(run_dir), "capped hellos")
     assert result.exit_code == 0, result.output
@@ -152,7 +152,7 @@ def test_preview_shows_the_days_and_examples(run_dir: Path) -> None:
 def test_preview_counts_waiting_drafts(run_dir: Path) -> None:
     """The human is away from 5 March, so later drafts still wait at the end of the run."""
     with Store.open(run_dir / "store.db") as store, store.unit_of_work() as uow:
-        waiting = len(uow.list_attention("open", kind="draft"))
+        waiting = len(uow.attention.list("open", kind="draft"))
     assert waiting > 0
     rule_id = next(line.split()[0] for line in invoke("list", str(run_dir)).output.splitlines()
                    if "(suggested)" in line)

@@ -21,7 +21,7 @@ from teamsim.model import (
     ValidationError,
     WaitStep,
 )
-from teamsim.store import Store, UnitOfWork
+from teamsim.store import SequenceRepository, Store
 from teamsim.workspace import EDIT_ATTEMPTS, Workspace
 
 
@@ -152,7 +152,7 @@ def test_enrolling_into_a_missing_sequence_is_refused_and_changes_nothing(
     with pytest.raises(NotFoundError, match="Nope"):
         ws.enroll("Nope", ada())
     with store.unit_of_work() as uow:
-        assert uow.list_contacts() == []
+        assert uow.contacts.list() == []
 
 
 def test_activating_without_a_message_step_is_refused_and_changes_nothing(
@@ -208,22 +208,22 @@ def test_an_edit_that_lost_a_race_is_applied_again_to_the_fresh_version(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ws.new_sequence("Welcome")
-    real = UnitOfWork.get_sequence_for_update
+    real = SequenceRepository.get_for_update
     reads: list[int] = []
 
-    def first_read_unlocked(uow: UnitOfWork, key: str | int) -> Sequence:
+    def first_read_unlocked(sequences: SequenceRepository, key: str | int) -> Sequence:
         if reads:
-            seq = real(uow, key)
+            seq = real(sequences, key)
         else:  # read without the lock, and let another writer save before our save
-            seq = uow.get_sequence(key)
+            seq = sequences.get(key)
             with ws.store.unit_of_work() as other:
-                theirs = other.get_sequence("Welcome")
+                theirs = other.sequences.get("Welcome")
                 theirs.add_email("Theirs")
-                other.save_sequence(theirs, datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+                other.sequences.save(theirs, datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
         reads.append(seq.version)
         return seq
 
-    monkeypatch.setattr(UnitOfWork, "get_sequence_for_update", first_read_unlocked)
+    monkeypatch.setattr(SequenceRepository, "get_for_update", first_read_unlocked)
     step = ws.add_email("Welcome", "Mine")
     assert reads == [1, 2]
     assert step.id == "s5"
@@ -235,15 +235,15 @@ def test_an_edit_that_always_loses_gives_up_and_saves_nothing(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ws.new_sequence("Welcome")
-    real = UnitOfWork.get_sequence_for_update
+    real = SequenceRepository.get_for_update
     reads: list[int] = []
 
-    def always_stale(uow: UnitOfWork, key: str | int) -> Sequence:
-        seq = real(uow, key)
+    def always_stale(sequences: SequenceRepository, key: str | int) -> Sequence:
+        seq = real(sequences, key)
         reads.append(seq.version)
         return seq.model_copy(update={"version": seq.version - 1})
 
-    monkeypatch.setattr(UnitOfWork, "get_sequence_for_update", always_stale)
+    monkeypatch.setattr(SequenceRepository, "get_for_update", always_stale)
     with pytest.raises(StaleVersionError, match="nothing was saved"):
         ws.add_email("Welcome", "Mine")
     assert reads == [1] * EDIT_ATTEMPTS
@@ -287,7 +287,7 @@ def test_resume_end_and_unenroll(ws: Workspace, store: Store) -> None:
     with pytest.raises(ConflictError, match="not paused, so there is nothing to resume"):
         ws.resume("Welcome", "ada@example.com")
     with store.unit_of_work() as uow:
-        uow.update_enrollment(1, status=EnrollmentStatus.PAUSED,
+        uow.enrollments.update(1, status=EnrollmentStatus.PAUSED,
                               paused_at=datetime(2026, 3, 2, tzinfo=UTC))
     resumed = ws.resume("Welcome", "ADA@example.com")
     assert (resumed.status, resumed.paused_at) == (EnrollmentStatus.ACTIVE, None)

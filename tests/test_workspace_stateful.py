@@ -205,9 +205,9 @@ class SequenceEditing(RuleBasedStateMachine):
     def reply_pauses(self) -> None:
         """What a reply does to a person (the simulator's doing, not the toolbar's)."""
         with self.store.unit_of_work() as uow:
-            [enrollment] = uow.list_enrollments(
-                contact_id=uow.get_contact(EMAILS[0]).id, sequence_id=self.expected.id)
-            uow.update_enrollment(enrollment.id or 0, status=EnrollmentStatus.PAUSED)
+            [enrollment] = uow.enrollments.list(
+                contact_id=uow.contacts.get(EMAILS[0]).id, sequence_id=self.expected.id)
+            uow.enrollments.update(enrollment.id or 0, status=EnrollmentStatus.PAUSED)
         self.people[EMAILS[0]] = EnrollmentStatus.PAUSED
 
     # -- what always holds --------------------------------------------------------------------
@@ -223,7 +223,7 @@ class SequenceEditing(RuleBasedStateMachine):
     @invariant()
     def the_last_version_reads_back_as_saved(self) -> None:
         with self.store.unit_of_work() as uow:
-            last = uow.sequence_version(self.expected.id or 0, self.expected.version)
+            last = uow.sequences.version(self.expected.id or 0, self.expected.version)
         assert last.sequence == self.saved[self.expected.version] == self.expected
 
     @invariant()

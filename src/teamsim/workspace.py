@@ -5,7 +5,7 @@ it in one unit of work: every save records a new version, and an operation that 
 nothing (the unit of work rolls back, the domain edit validates before it applies).
 
 Concurrent writers (two shells, two processes) never lose an edit: an operation locks the
-sequence for the whole read-modify-write (:meth:`UnitOfWork.get_sequence_for_update`), so a
+sequence for the whole read-modify-write (``uow.sequences.get_for_update``), so a
 second writer waits and then edits the version the first one saved; the save itself is
 conditional on the version read, and should a writer that does not lock get in between, the
 operation re-reads the sequence and applies the edit again (a bounded number of times).
@@ -78,26 +78,26 @@ class Workspace:
     def sequence(self, name_or_id: str | int) -> Sequence:
         """The current version of a sequence, by name or id."""
         with self.store.unit_of_work() as uow:
-            return uow.get_sequence(_key(uow, name_or_id))
+            return uow.sequences.get(_key(uow, name_or_id))
 
     def sequences(self) -> list[Sequence]:
         """Every sequence, in the order they were created."""
         with self.store.unit_of_work() as uow:
-            return uow.list_sequences()
+            return uow.sequences.list()
 
     def versions(self, name_or_id: str | int) -> list[SequenceVersion]:
         """Every saved version of a sequence, oldest first."""
         with self.store.unit_of_work() as uow:
-            seq = uow.get_sequence(_key(uow, name_or_id))
-            return uow.sequence_versions(_stored_id(seq))
+            seq = uow.sequences.get(_key(uow, name_or_id))
+            return uow.sequences.versions(_stored_id(seq))
 
     def enrollments(self, name_or_id: str | int) -> list[tuple[Enrollment, Contact]]:
         """The people enrolled in a sequence, with their enrollment."""
         with self.store.unit_of_work() as uow:
-            seq = uow.get_sequence(_key(uow, name_or_id))
+            seq = uow.sequences.get(_key(uow, name_or_id))
             return [
-                (e, uow.get_contact(e.contact_id))
-                for e in uow.list_enrollments(sequence_id=seq.id)
+                (e, uow.contacts.get(e.contact_id))
+                for e in uow.enrollments.list(sequence_id=seq.id)
             ]
 
     # -- the toolbar --------------------------------------------------------------------------
@@ -106,7 +106,7 @@ class Workspace:
         """Create a draft sequence with the spec's example steps (*New sequence*)."""
         seq = Sequence.new(name, description)
         with self.store.unit_of_work() as uow:
-            return uow.add_sequence(seq, self._clock())
+            return uow.sequences.add(seq, self._clock())
 
     def apply(self, name_or_id: str | int, change: Callable[[Sequence], T]) -> T:
         """Apply ``change`` to the current version of a sequence and save the result as one new
@@ -128,9 +128,9 @@ class Workspace:
         for attempt in range(1, EDIT_ATTEMPTS + 1):
             try:
                 with self.store.unit_of_work() as uow:
-                    seq = uow.get_sequence_for_update(_key(uow, name_or_id))
+                    seq = uow.sequences.get_for_update(_key(uow, name_or_id))
                     result = change(seq)
-                    saved = uow.save_sequence(seq, self._clock())
+                    saved = uow.sequences.save(seq, self._clock())
                 return result, saved
             except StaleVersionError:
                 if attempt == EDIT_ATTEMPTS:
@@ -146,9 +146,9 @@ class Workspace:
         keep the block short; a block cannot be re-run, so prefer :meth:`apply`, which retries.
         """
         with self.store.unit_of_work() as uow:
-            seq = uow.get_sequence_for_update(_key(uow, name_or_id))
+            seq = uow.sequences.get_for_update(_key(uow, name_or_id))
             yield seq
-            uow.save_sequence(seq, self._clock())
+            uow.sequences.save(seq, self._clock())
 
     def add_message(self, sequence: str | int, channel: str = "email", label: str = "",
                     **options: Any) -> MessageStep:
@@ -235,9 +235,9 @@ class Workspace:
             contact: a new or existing :class:`Contact`, or the email of a stored contact.
         """
         with self.store.unit_of_work() as uow:
-            seq = uow.get_sequence_for_update(_key(uow, name_or_id))
+            seq = uow.sequences.get_for_update(_key(uow, name_or_id))
             stored = _stored_contact(uow, contact)
-            return uow.enroll(_stored_id(seq), _contact_id(stored), self._clock(),
+            return uow.enrollments.add(_stored_id(seq), _contact_id(stored), self._clock(),
                               current_step_id=first_step_id(seq), next_due_at=None)
 
     def resume(self, name_or_id: str | int, email: str) -> Enrollment:
@@ -257,8 +257,8 @@ class Workspace:
                     + _status_advice(seq.name, email, enrollment.status)
                 )
             enrollment_id = _enrollment_id(enrollment)
-            uow.update_enrollment(enrollment_id, status=EnrollmentStatus.ACTIVE, paused_at=None)
-            return uow.get_enrollment(enrollment_id)
+            uow.enrollments.update(enrollment_id, status=EnrollmentStatus.ACTIVE, paused_at=None)
+            return uow.enrollments.get(enrollment_id)
 
     def end(self, name_or_id: str | int, email: str) -> Enrollment:
         """End an active or paused enrollment: the person gets nothing more from the sequence.
@@ -275,9 +275,9 @@ class Workspace:
                     "nothing was changed"
                 )
             enrollment_id = _enrollment_id(enrollment)
-            uow.update_enrollment(enrollment_id, status=EnrollmentStatus.ENDED,
+            uow.enrollments.update(enrollment_id, status=EnrollmentStatus.ENDED,
                                   next_due_at=None, ended_reason=ENDED_BY_HUMAN)
-            return uow.get_enrollment(enrollment_id)
+            return uow.enrollments.get(enrollment_id)
 
     def unenroll(self, name_or_id: str | int, email: str) -> Enrollment:
         """Take a person off a sequence before anything happened to them (no draft, message or
@@ -289,7 +289,7 @@ class Workspace:
         """
         with self.store.unit_of_work() as uow:
             _, enrollment = _enrollment_of(uow, name_or_id, email)
-            uow.remove_enrollment(_enrollment_id(enrollment))
+            uow.enrollments.remove(_enrollment_id(enrollment))
             return enrollment
 
 
@@ -302,7 +302,7 @@ def _key(uow: UnitOfWork, name_or_id: str | int) -> str | int:
     if (isinstance(name_or_id, str) and name_or_id.isascii() and name_or_id.isdigit()
             and len(name_or_id) <= 18):
         try:
-            uow.get_sequence(name_or_id)
+            uow.sequences.get(name_or_id)
         except NotFoundError:
             return int(name_or_id)
     return name_or_id
@@ -310,13 +310,13 @@ def _key(uow: UnitOfWork, name_or_id: str | int) -> str | int:
 
 def _stored_contact(uow: UnitOfWork, contact: Contact | str) -> Contact:
     if isinstance(contact, str):
-        return uow.get_contact(contact)
+        return uow.contacts.get(contact)
     if contact.id is not None:
-        return uow.get_contact(contact.id)
+        return uow.contacts.get(contact.id)
     try:
-        return uow.get_contact(contact.email)
+        return uow.contacts.get(contact.email)
     except NotFoundError:
-        return uow.add_contact(contact)
+        return uow.contacts.add(contact)
 
 
 def _stored_id(seq: Sequence) -> int:
@@ -341,15 +341,15 @@ def _enrollment_of(
     uow: UnitOfWork, name_or_id: str | int, email: str
 ) -> tuple[Sequence, Enrollment]:
     """The sequence (locked for writing) and the enrollment of the contact ``email`` in it."""
-    seq = uow.get_sequence_for_update(_key(uow, name_or_id))
+    seq = uow.sequences.get_for_update(_key(uow, name_or_id))
     advice = f"`teamsim seq people {shlex.quote(seq.name)}` lists who is enrolled"
     try:
-        contact = uow.get_contact(email)
+        contact = uow.contacts.get(email)
     except NotFoundError:
         raise NotFoundError(
             f"no contact with email {email!r} is enrolled in sequence {seq.name!r}; {advice}"
         ) from None
-    found = uow.list_enrollments(sequence_id=seq.id, contact_id=contact.id)
+    found = uow.enrollments.list(sequence_id=seq.id, contact_id=contact.id)
     if not found:
         raise NotFoundError(
             f"{contact.email} is not enrolled in sequence {seq.name!r}; {advice}"

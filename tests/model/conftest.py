@@ -21,7 +21,7 @@ def shipped_runs() -> dict[str, tuple[tuple[EventRecord, ...], list[Enrollment]]
         result = teamsim.run(path)
         try:
             with result.store.unit_of_work() as uow:
-                enrollments = uow.list_enrollments()
+                enrollments = uow.enrollments.list()
             runs[path.name] = (result.events, enrollments)
         finally:
             result.close()

@@ -20,7 +20,7 @@ def test_the_folds_final_states_are_the_stores(world: World) -> None:
     try:
         histories = fold(result.events)
         with result.store.unit_of_work() as uow:
-            rows = uow.list_enrollments()
+            rows = uow.enrollments.list()
         assert sorted(histories) == sorted(row.id for row in rows)
         for row in rows:
             history = histories[row.id]

@@ -108,43 +108,44 @@ def welcome(
     The sequence is activated at T0 unless ``status`` says otherwise; Ann is enrolled at T0
     at ``step`` (due at ``due``) when ``enroll``.
     """
-    seq = uow.add_sequence(Sequence.new("Welcome"), T0)
+    seq = uow.sequences.add(Sequence.new("Welcome"), T0)
     if status is not SequenceStatus.DRAFT:
-        seq = uow.save_sequence(seq.model_copy(update={"status": status}), T0)
-    ann = uow.add_contact(Contact(name="Ann Lee", email="ann@example.com"))
-    ada = uow.add_teammate(Teammate(name="Ada"))
+        seq = uow.sequences.save(seq.model_copy(update={"status": status}), T0)
+    ann = uow.contacts.add(Contact(name="Ann Lee", email="ann@example.com"))
+    ada = uow.teammates.add(Teammate(name="Ada"))
     assert seq.id is not None
     assert ann.id is not None
     assert ada.id is not None
     enrollment = None
     if enroll:
-        enrollment = uow.enroll(seq.id, ann.id, T0, current_step_id=step, next_due_at=due).id
+        enrollment = uow.enrollments.add(seq.id, ann.id, T0, current_step_id=step,
+                                         next_due_at=due).id
     return Ids(sequence=seq.id, contact=ann.id, enrollment=enrollment, teammate=ada.id)
 
 
 def drafted(uow: UnitOfWork, ids: Ids, *, step: str = "s1", when: datetime) -> tuple[int, int]:
     """A task for ``step`` drafted, reviewed and put in Needs attention at ``when``."""
     assert ids.enrollment is not None
-    task = uow.add_task(
+    task = uow.tasks.add(
         kind="step", thread_id=f"enr-{ids.enrollment}-{step}", contact_id=ids.contact,
         teammate_id=ids.teammate, at=when - timedelta(minutes=20),
         enrollment_id=ids.enrollment, sequence_id=ids.sequence, step_id=step, status="working",
     )
-    draft = uow.add_draft(task_id=task, revision=0, author_id=ids.teammate, subject="Hello",
+    draft = uow.drafts.add(task_id=task, revision=0, author_id=ids.teammate, subject="Hello",
                           body="Hi Ann", minutes=12, at=when - timedelta(minutes=8))
-    item = uow.open_attention(kind="draft", at=when, task_id=task,
+    item = uow.attention.open(kind="draft", at=when, task_id=task,
                               payload={"draft": {"id": draft, "revision": 0}})
-    uow.set_task_status(task, "awaiting_approval", when)
+    uow.tasks.set_status(task, "awaiting_approval", when)
     return draft, item
 
 
 def replied(uow: UnitOfWork, ids: Ids, *, when: datetime) -> int:
     """Ann replies at ``when``: the reply lands in Needs attention and she is paused."""
     assert ids.enrollment is not None
-    reply = uow.add_reply(contact_id=ids.contact, kind="reply", at=when,
+    reply = uow.replies.add(contact_id=ids.contact, kind="reply", at=when,
                           enrollment_id=ids.enrollment, body="Let's talk")
-    item = uow.open_attention(kind="reply", at=when, reply_id=reply)
-    uow.update_enrollment(ids.enrollment, status=EnrollmentStatus.PAUSED, paused_at=when)
+    item = uow.attention.open(kind="reply", at=when, reply_id=reply)
+    uow.enrollments.update(ids.enrollment, status=EnrollmentStatus.PAUSED, paused_at=when)
     return item
 
 
@@ -169,8 +170,8 @@ def test_draft_sequence_answers_not_active_first(store: Store) -> None:
 def test_paused_sequence_says_since_when(store: Store) -> None:
     with store.unit_of_work() as uow:
         welcome(uow, due=at(days=1))
-        seq = uow.get_sequence("Welcome")
-        uow.save_sequence(seq.model_copy(update={"status": SequenceStatus.PAUSED}), at(hours=1))
+        seq = uow.sequences.get("Welcome")
+        uow.sequences.save(seq.model_copy(update={"status": SequenceStatus.PAUSED}), at(hours=1))
         result = diagnose(uow, "Welcome", at=at(hours=3, minutes=30))
     assert result.answer.check is Check.NOT_ACTIVE
     assert result.answer.message == (
@@ -207,7 +208,7 @@ def test_active_sequence_with_no_one_enrolled(store: Store) -> None:
 def test_contact_not_enrolled_names_them(store: Store) -> None:
     with store.unit_of_work() as uow:
         welcome(uow, due=at(days=1))
-        uow.add_contact(Contact(name="Bo Ray", email="bo@example.com"))
+        uow.contacts.add(Contact(name="Bo Ray", email="bo@example.com"))
         result = diagnose(uow, "Welcome", "bo@example.com", at=at(hours=1))
     assert result.contact == "bo@example.com"
     assert result.answer.check is Check.NOT_ENROLLED
@@ -237,9 +238,9 @@ def test_waiting_on_you_for_the_sequence_counts_drafts_and_names_the_oldest(
 ) -> None:
     with store.unit_of_work() as uow:
         ids = welcome(uow, due=T0)
-        bo = uow.add_contact(Contact(name="Bo Ray", email="bo@example.com"))
+        bo = uow.contacts.add(Contact(name="Bo Ray", email="bo@example.com"))
         assert bo.id is not None
-        second = uow.enroll(ids.sequence, bo.id, T0, current_step_id="s1", next_due_at=T0)
+        second = uow.enrollments.add(ids.sequence, bo.id, T0, current_step_id="s1", next_due_at=T0)
         draft, item = drafted(uow, ids, when=at(30))
         drafted(uow, Ids(sequence=ids.sequence, contact=bo.id, enrollment=second.id,
                          teammate=ids.teammate), when=at(45))
@@ -271,13 +272,14 @@ def test_steps_being_drafted_agree_in_number(store: Store, people: int, text: st
         ids = welcome(uow, due=T0)
         others = [ids]
         if people == 2:
-            bo = uow.add_contact(Contact(name="Bo Ray", email="bo@example.com"))
+            bo = uow.contacts.add(Contact(name="Bo Ray", email="bo@example.com"))
             assert bo.id is not None
-            second = uow.enroll(ids.sequence, bo.id, T0, current_step_id="s1", next_due_at=T0)
+            second = uow.enrollments.add(ids.sequence, bo.id, T0, current_step_id="s1",
+                                         next_due_at=T0)
             others.append(Ids(sequence=ids.sequence, contact=bo.id, enrollment=second.id,
                               teammate=ids.teammate))
         for who in others:
-            uow.add_task(kind="step", thread_id=f"enr-{who.enrollment}-s1",
+            uow.tasks.add(kind="step", thread_id=f"enr-{who.enrollment}-s1",
                          contact_id=who.contact, teammate_id=who.teammate, at=at(15),
                          enrollment_id=who.enrollment, sequence_id=who.sequence,
                          step_id="s1", status="working")
@@ -294,14 +296,14 @@ def test_people_paused_by_hand_agree_in_number(store: Store, paused: int, text: 
         assert ids.enrollment is not None
         enrollments = [ids.enrollment]
         if paused == 2:
-            bo = uow.add_contact(Contact(name="Bo Ray", email="bo@example.com"))
+            bo = uow.contacts.add(Contact(name="Bo Ray", email="bo@example.com"))
             assert bo.id is not None
-            second = uow.enroll(ids.sequence, bo.id, T0, current_step_id="s3",
+            second = uow.enrollments.add(ids.sequence, bo.id, T0, current_step_id="s3",
                                 next_due_at=at(days=3))
             assert second.id is not None
             enrollments.append(second.id)
         for enrollment in enrollments:
-            uow.update_enrollment(enrollment, status=EnrollmentStatus.PAUSED,
+            uow.enrollments.update(enrollment, status=EnrollmentStatus.PAUSED,
                                   paused_at=at(hours=1))
         result = diagnose(uow, "Welcome", at=at(hours=2))
     assert result.answer.check is Check.REPLIED
@@ -383,7 +385,7 @@ def test_overdue_step_is_picked_up_at_the_next_tick(store: Store) -> None:
 def test_teammate_still_drafting_is_part_of_the_schedule(store: Store) -> None:
     with store.unit_of_work() as uow:
         ids = welcome(uow, due=T0)
-        task = uow.add_task(
+        task = uow.tasks.add(
             kind="step", thread_id="enr-1-s1", contact_id=ids.contact, teammate_id=ids.teammate,
             at=at(15), enrollment_id=ids.enrollment, sequence_id=ids.sequence, step_id="s1",
             status="working",
@@ -402,9 +404,9 @@ def test_teammate_still_drafting_is_part_of_the_schedule(store: Store) -> None:
 def test_schedule_for_the_sequence_gives_the_earliest_due_time(store: Store) -> None:
     with store.unit_of_work() as uow:
         ids = welcome(uow, step="s3", due=at(days=3))
-        bo = uow.add_contact(Contact(name="Bo Ray", email="bo@example.com"))
+        bo = uow.contacts.add(Contact(name="Bo Ray", email="bo@example.com"))
         assert bo.id is not None
-        uow.enroll(ids.sequence, bo.id, T0, current_step_id="s3", next_due_at=at(days=2))
+        uow.enrollments.add(ids.sequence, bo.id, T0, current_step_id="s3", next_due_at=at(days=2))
         result = diagnose(uow, "Welcome", at=at(days=1))
     assert result.answer.check is Check.SCHEDULE
     assert result.answer.message == (
@@ -440,9 +442,9 @@ def test_ended_enrollment_names_the_reason_and_its_fix(
         assert ids.enrollment is not None
         if status is not EnrollmentStatus.COMPLETED:
             kind = "bounce" if status is EnrollmentStatus.BOUNCED else "unsubscribe"
-            uow.add_reply(contact_id=ids.contact, kind=kind, at=at(hours=1),
+            uow.replies.add(contact_id=ids.contact, kind=kind, at=at(hours=1),
                           enrollment_id=ids.enrollment)
-        uow.update_enrollment(ids.enrollment, status=status, ended_reason=status.value,
+        uow.enrollments.update(ids.enrollment, status=status, ended_reason=status.value,
                               current_step_id=None if status is EnrollmentStatus.COMPLETED
                               else "s1")
         result = diagnose(uow, "Welcome", "ann@example.com", at=at(hours=2))
@@ -456,7 +458,7 @@ def test_ended_for_the_sequence_counts_reasons(store: Store) -> None:
     with store.unit_of_work() as uow:
         ids = welcome(uow)
         assert ids.enrollment is not None
-        uow.update_enrollment(ids.enrollment, status=EnrollmentStatus.COMPLETED,
+        uow.enrollments.update(ids.enrollment, status=EnrollmentStatus.COMPLETED,
                               current_step_id=None)
         result = diagnose(uow, "Welcome", at=at(hours=2))
     assert result.answer.check is Check.ENDED
@@ -471,7 +473,7 @@ def test_items_after_at_are_ignored(store: Store) -> None:
         ids = welcome(uow, due=at(10))
         _, item = drafted(uow, ids, when=at(hours=2))
         replied(uow, ids, when=at(hours=5))
-        uow.resolve_attention(item, status="withdrawn", at=at(hours=5))  # the reply withdrew it
+        uow.attention.resolve(item, status="withdrawn", at=at(hours=5))  # the reply withdrew it
         before = diagnose(uow, "Welcome", "ann@example.com", at=at(hours=1))
         between = diagnose(uow, "Welcome", "ann@example.com", at=at(hours=3))
         after = diagnose(uow, "Welcome", "ann@example.com", at=at(hours=6))
@@ -486,9 +488,9 @@ def test_an_end_after_at_is_undone(store: Store) -> None:
     with store.unit_of_work() as uow:
         ids = welcome(uow, due=at(10))
         assert ids.enrollment is not None
-        uow.add_reply(contact_id=ids.contact, kind="bounce", at=at(hours=2),
+        uow.replies.add(contact_id=ids.contact, kind="bounce", at=at(hours=2),
                       enrollment_id=ids.enrollment)
-        uow.update_enrollment(ids.enrollment, status=EnrollmentStatus.BOUNCED,
+        uow.enrollments.update(ids.enrollment, status=EnrollmentStatus.BOUNCED,
                               ended_reason="bounced")
         earlier = diagnose(uow, "Welcome", "ann@example.com", at=at(hours=1))
         later = diagnose(uow, "Welcome", "ann@example.com", at=at(hours=3))
@@ -520,7 +522,7 @@ def test_the_event_log_rewinds_an_enrollment_to_at(store: Store) -> None:
         log_event(uow, EnrollmentEnded(status="completed", reason="completed"),
                   at(days=3, hours=2), kind=EventKind.ENROLLMENT_COMPLETED, **log)
         # The row shows the end state only.
-        uow.update_enrollment(ids.enrollment, status=EnrollmentStatus.COMPLETED,
+        uow.enrollments.update(ids.enrollment, status=EnrollmentStatus.COMPLETED,
                               current_step_id=None, ended_reason="completed")
         during = diagnose(uow, "Welcome", "ann@example.com", at=at(days=1))
         done = diagnose(uow, "Welcome", "ann@example.com")

@@ -59,10 +59,10 @@ def test_random_worlds_keep_every_invariant(world: World) -> None:
         assert all(e.payload["drafter_id"] != e.payload["reviewer_id"] for e in started)
 
         with result.store.unit_of_work() as uow:
-            messages = uow.list_messages()
+            messages = uow.messages.list()
             assert sorted(m.id for m in messages if m.status == "sent") == sorted(delivered)
             assert all(m.sent_at is not None for m in messages if m.status == "sent")
-            open_items = uow.list_attention("open")
+            open_items = uow.attention.list("open")
             assert len(open_items) == metrics["attention_open_at_end"]
     finally:
         result.store.close()

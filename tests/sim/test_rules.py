@@ -191,7 +191,7 @@ def test_matching_drafts_go_to_the_human_while_the_rule_is_off() -> None:
     assert result.metrics["approvals_rule"] == 0
     assert result.metrics["approvals_human"] == 30
     with result.store.unit_of_work() as uow:
-        assert uow.get_rule("hello").enabled is False
+        assert uow.rules.get("hello").enabled is False
 
 
 def test_enabled_rule_approves_matching_drafts_without_the_human() -> None:
@@ -340,8 +340,8 @@ def test_rule_is_suggested_after_n_approvals_in_a_row() -> None:
         "sequence": "Welcome", "step": "hello", "channel": "email", "teammate": "Riley",
         "approvals_in_a_row": 4}
     with result.store.unit_of_work() as uow:
-        stored = uow.get_rule(suggested[0].payload["rule_id"])
-        items = uow.list_attention(None, kind="rule_suggestion")
+        stored = uow.rules.get(suggested[0].payload["rule_id"])
+        items = uow.attention.list(None, kind="rule_suggestion")
     assert stored.enabled is False
     assert (stored.step, stored.teammate, stored.require_clean_review) == ("hello", "Riley", True)
     assert [i.payload["rule_id"] for i in items] == [stored.id]
@@ -438,7 +438,7 @@ def test_preview_counts_equal_what_enabling_then_approves_on_the_same_seed() -> 
         {"action": "enable_rule", "at": t, "rule": "hello"}])).run()
     since = off.world.at(round(t * 1440))
     with off.store.unit_of_work() as uow:
-        seen = preview(uow, uow.get_rule("hello"), timezone="America/New_York", since=since)
+        seen = preview(uow, uow.rules.get("hello"), timezone="America/New_York", since=since)
     approved = decisions(on, "rule")
     assert (seen.waiting, seen.waiting_capped) == ((), ())
     assert seen.capped > 0
@@ -451,7 +451,7 @@ def test_preview_sees_past_drafts_whatever_the_human_decided() -> None:
     world = make_world(rules=[hello_rule()])
     result = simulation(world).run()
     with result.store.unit_of_work() as uow:
-        seen = preview(uow, uow.get_rule("hello"), timezone="America/New_York")
+        seen = preview(uow, uow.rules.get("hello"), timezone="America/New_York")
     assert seen.reached_gate == 30
     assert seen.would_approve == len(seen.past) == 30
     assert sum(seen.per_day.values()) == 30
@@ -469,8 +469,8 @@ def test_preview_counts_waiting_drafts_after_the_past_against_the_caps() -> None
                 "away": [{"start": "2026-03-05", "end": "2026-03-31"}]}
     result = simulation(make_world(approver=approver, rules=[hello_rule()])).run()
     with result.store.unit_of_work() as uow:
-        stored = uow.get_rule("hello")
-        open_items = len(uow.list_attention("open", kind="draft"))
+        stored = uow.rules.get("hello")
+        open_items = len(uow.attention.list("open", kind="draft"))
         everything = preview(uow, stored, timezone="America/New_York")
         per_day = preview(uow, stored.model_copy(update={"max_per_day": 2}),
                           timezone="America/New_York")
@@ -502,8 +502,8 @@ def test_preview_leaves_out_flagged_drafts_when_a_clean_review_is_required() -> 
     reviewers = {"Riley": FakeReviewer(picky), "Sam": FakeReviewer(picky)}
     result = simulation(make_world(rules=[hello_rule()]), reviewers=reviewers).run()
     with result.store.unit_of_work() as uow:
-        strict = preview(uow, uow.get_rule("hello"))
-        lenient = preview(uow, uow.get_rule("hello").model_copy(
+        strict = preview(uow, uow.rules.get("hello"))
+        lenient = preview(uow, uow.rules.get("hello").model_copy(
             update={"require_clean_review": False}))
     assert result.metrics["reviewer_flags"] == 15
     assert strict.would_approve == 15
@@ -543,13 +543,13 @@ def test_every_rule_approval_records_the_rule_id() -> None:
     by_rule = decisions(result, "rule")
     queued = {e.task_id: e.payload for e in result.events if e.type == "message.queued"}
     with result.store.unit_of_work() as uow:
-        stored = uow.list_decisions(rule_id=1)
-        assert uow.rule_approvals(1) == len(stored)
+        stored = uow.drafts.decisions(rule_id=1)
+        assert uow.rules.approvals(1) == len(stored)
         for e in by_rule:
             assert e.payload["rule_id"] == 1
             assert queued[e.task_id]["by"] == "rule"
             assert queued[e.task_id]["rule_id"] == 1
-            assert [d.rule_id for d in uow.list_decisions(e.task_id)] == [1]
+            assert [d.rule_id for d in uow.drafts.decisions(e.task_id)] == [1]
     assert {d.task_id for d in stored} == {e.task_id for e in by_rule}
     assert result.metrics["approvals_rule"] == len(by_rule) == len(stored) > 0
     assert result.metrics["approvals_human"] == len(decisions(result, "human"))
@@ -599,7 +599,7 @@ def test_invariants_hold_with_rules_switched_capped_and_suggested(seed: int) -> 
     assert check_invariants(result.events) == []
     assert result.metrics["approvals_rule"] > 0
     with result.store.unit_of_work() as uow:
-        assert uow.rule_approvals(1) <= 9
+        assert uow.rules.approvals(1) <= 9
     per_day = Counter((e.payload["rule_id"], e.at.astimezone(NEW_YORK).date())
                       for e in decisions(result, "rule"))
     caps = {1: 4, 2: 2}

@@ -77,8 +77,8 @@ def select(result: SimulationResult, kind: str, /, **match: Any) -> list[EventRe
 def enrollment_of(result: SimulationResult, email: str) -> int:
     """The enrollment id of the contact with ``email`` (enrolled in one sequence)."""
     with result.store.unit_of_work() as uow:
-        contact = uow.get_contact(email)
-        (enrollment,) = [e for e in uow.list_enrollments() if e.contact_id == contact.id]
+        contact = uow.contacts.get(email)
+        (enrollment,) = [e for e in uow.enrollments.list() if e.contact_id == contact.id]
         assert enrollment.id is not None
         return enrollment.id
 
@@ -97,9 +97,9 @@ def test_enrollment_walks_message_wait_message(simulate: Any) -> None:
     assert when(result, "message.sent", step_id="s3", follow_up=True) == [3195]
     assert when(result, "enrollment.completed") == [3195]
     with result.store.unit_of_work() as uow:
-        (enrollment,) = uow.list_enrollments()
+        (enrollment,) = uow.enrollments.list()
         assert enrollment.status.value == "completed"
-        assert [(m.step_id, m.status) for m in uow.list_messages()] == [
+        assert [(m.step_id, m.status) for m in uow.messages.list()] == [
             ("s1", "sent"), ("s3", "sent")]
 
 
@@ -234,12 +234,12 @@ def test_reviewer_is_never_the_drafter(simulate: Any) -> None:
     assert len(started) == 9
     assert all(e.payload["drafter_id"] != e.payload["reviewer_id"] for e in started)
     with result.store.unit_of_work() as uow:
-        names = {t.id: t.name for t in uow.list_teammates()}
-        tasks = uow.list_tasks()
+        names = {t.id: t.name for t in uow.teammates.list()}
+        tasks = uow.tasks.list()
         assert all(t.reviewer_id is not None and t.reviewer_id != t.teammate_id for t in tasks)
         assert {names[t.teammate_id] for t in tasks if t.kind == "step"} == {"Bo", "Cy"}
         for task in tasks:
-            assert all(r.reviewer_id != task.teammate_id for r in uow.list_reviews(task.id))
+            assert all(r.reviewer_id != task.teammate_id for r in uow.drafts.reviews(task.id))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,10 +292,10 @@ def test_reply_pauses_only_that_person(simulate: Any) -> None:
     assert when(result, "message.sent", enrollment_id=bob) == [75, 3195]
     (reply,) = select(result, "reply.received", enrollment_id=ann)
     with result.store.unit_of_work() as uow:
-        item = uow.get_attention(reply.payload["attention_id"])
+        item = uow.attention.get(reply.payload["attention_id"])
         assert item.kind == "reply"
         assert item.reply_id == reply.payload["reply_id"]
-        statuses = {e.id: e.status.value for e in uow.list_enrollments()}
+        statuses = {e.id: e.status.value for e in uow.enrollments.list()}
         assert statuses == {ann: "paused", bob: "completed"}
 
 
@@ -309,7 +309,7 @@ def test_reply_withdraws_a_waiting_draft(simulate: Any) -> None:
     assert when(result, "task.withdrawn", task_id=task.task_id, reason="replied") == [195]
     assert when(result, "decision.made", task_id=task.task_id) == []
     with result.store.unit_of_work() as uow:
-        assert uow.get_task(task.task_id).status == "withdrawn"
+        assert uow.tasks.get(task.task_id).status == "withdrawn"
 
 
 def test_reply_racing_an_approval_cancels_the_send(simulate: Any) -> None:
@@ -327,7 +327,7 @@ def test_reply_racing_an_approval_cancels_the_send(simulate: Any) -> None:
     assert when(result, "message.cancelled", task_id=task.task_id) != []
     assert when(result, "message.sent", step_id="s2") == [315]  # Bob's
     with result.store.unit_of_work() as uow:
-        message = uow.message_for_task(task.task_id)
+        message = uow.messages.for_task(task.task_id)
         assert message is not None
         assert message.status == "cancelled"
         assert message.sent_at is None
@@ -371,7 +371,7 @@ def test_on_reply_end_policy(simulate: Any) -> None:
     result = simulate(world(contacts=[person("Ann", "replier")], approver={"on_reply": "end"}))
     assert when(result, "enrollment.ended", status="ended") == [305]
     with result.store.unit_of_work() as uow:
-        (enrollment,) = uow.list_enrollments()
+        (enrollment,) = uow.enrollments.list()
         assert enrollment.status.value == "ended"
 
 
@@ -400,9 +400,9 @@ def test_bounce_and_unsubscribe_end_enrollment(simulate: Any) -> None:
     assert result.metrics["bounced"] == result.metrics["unsubscribed"] == 1
     assert result.metrics["replies"] == 0
     with result.store.unit_of_work() as uow:
-        assert {e.id: e.status.value for e in uow.list_enrollments()} == {
+        assert {e.id: e.status.value for e in uow.enrollments.list()} == {
             ann: "bounced", bob: "unsubscribed"}
-        assert sorted(r.kind for r in uow.list_replies()) == ["bounce", "unsubscribe"]
+        assert sorted(r.kind for r in uow.replies.list()) == ["bounce", "unsubscribe"]
 
 
 def test_out_of_office_does_not_pause(simulate: Any) -> None:
@@ -581,10 +581,10 @@ def test_edit_removing_current_step_moves_person_to_next_surviving_step_and_with
     assert when(result, "step.due", step_id="s4") == [3000]
     assert [e.payload["step_id"] for e in select(result, "message.sent")] == ["s1", "s4"]
     with result.store.unit_of_work() as uow:
-        assert uow.get_task(s3_task.task_id).status == "withdrawn"
-        versions = uow.sequence_versions(uow.get_sequence("Welcome").id or 0)
+        assert uow.tasks.get(s3_task.task_id).status == "withdrawn"
+        versions = uow.sequences.versions(uow.sequences.get("Welcome").id or 0)
         assert [v.version for v in versions][-1] == 2
-        assert [s.id for s in uow.get_sequence("Welcome").steps] == ["s1", "s2", "s4"]
+        assert [s.id for s in uow.sequences.get("Welcome").steps] == ["s1", "s2", "s4"]
 
 
 def test_edit_removing_the_wait_someone_is_in_moves_them_on(simulate: Any) -> None:
@@ -695,10 +695,10 @@ def test_chat_request_end_to_end(simulate: Any) -> None:
     assert when(result, "decision.made", task_id=started.task_id) == [1502]
     assert when(result, "message.sent", task_id=started.task_id) == [1515]
     with result.store.unit_of_work() as uow:
-        task = uow.get_task(started.task_id or 0)
+        task = uow.tasks.get(started.task_id or 0)
         assert task.kind == "chat"
-        assert uow.get_teammate(task.teammate_id or 0).name == "Sam"
-        message = uow.message_for_task(task.id)
+        assert uow.teammates.get(task.teammate_id or 0).name == "Sam"
+        message = uow.messages.for_task(task.id)
         assert message is not None
         assert message.status == "sent"
         assert message.enrollment_id is None

@@ -129,12 +129,12 @@ def preview_rule(
 
 def _find_rule(uow: UnitOfWork, key: str) -> AutoApproveRule | None:
     try:
-        return uow.get_rule(key)
+        return uow.rules.get(key)
     except NotFoundError:
         pass
     if key.isascii() and key.isdigit() and len(key) <= 18:
         try:
-            return uow.get_rule(int(key))
+            return uow.rules.get(int(key))
         except NotFoundError:
             return None
     return None

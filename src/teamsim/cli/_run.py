@@ -438,7 +438,7 @@ def _contact(uow: UnitOfWork, key: int | str | None) -> str:
     if key is None:
         return "?"
     try:
-        contact = uow.get_contact(key)
+        contact = uow.contacts.get(key)
     except TeamsimError:
         return str(key)
     return f"{contact.name} <{contact.email}>"
@@ -481,7 +481,7 @@ def inbox_command(run_dir: RunDirArg, db: RunDbOption = None) -> None:
     """What is in Needs attention at the end of a run, oldest first, as the human sees it."""
     with run_store(run_dir, db) as uow:
         info = run_info(run_dir)
-        items = uow.list_attention("open")
+        items = uow.attention.list("open")
         plural = "item" if len(items) == 1 else "items"
         out.print(f"Needs attention at the end of {info.scenario!r} (seed {info.seed}, "
                   f"{info.end:%Y-%m-%d %H:%M} UTC): {len(items)} open {plural}, oldest first")

@@ -227,20 +227,20 @@ def preview_world_rules(store: Store, world: World) -> dict[str, RulePreview]:
     """
     timezone = world.approver.timezone
     with store.unit_of_work() as uow:
-        return {rule.name: preview(uow, rule, timezone=timezone) for rule in uow.list_rules()}
+        return {rule.name: preview(uow, rule, timezone=timezone) for rule in uow.rules.list()}
 
 
 def _arrivals(uow: UnitOfWork) -> list[_Arrival]:
     """Each step task's first arrival at the approval gate, in time order."""
     items: dict[int, AttentionItem] = {}
-    for item in uow.list_attention(None, kind="draft"):
+    for item in uow.attention.list(None, kind="draft"):
         if item.task_id is not None:
             items.setdefault(item.task_id, item)
     decisions: dict[int, DecisionRecord] = {}
-    for decision in uow.list_decisions():
+    for decision in uow.drafts.decisions():
         decisions.setdefault(decision.task_id, decision)
     arrivals: list[_Arrival] = []
-    for task in uow.list_tasks(kind="step"):
+    for task in uow.tasks.list(kind="step"):
         shown, decided = items.get(task.id), decisions.get(task.id)
         if shown is not None and (decided is None or shown.created_at <= decided.decided_at):
             arrivals.append(_Arrival(task=task, at=shown.created_at, item=shown, decision=None))
@@ -304,20 +304,20 @@ def rule_usage(
     zone = ZoneInfo(timezone or human_timezone(uow))
     now = at or run_ended(uow)
     if now is None:
-        decided = uow.list_decisions()
+        decided = uow.drafts.decisions()
         now = decided[-1].decided_at if decided else datetime.fromtimestamp(0, tz=UTC)
     local = now.astimezone(zone)
     today = local.date()
     midnight = datetime.combine(today, datetime.min.time(), tzinfo=zone).astimezone(UTC)
     suggested = {item.payload.get("rule_id")
-                 for item in uow.list_attention(None, kind="rule_suggestion")}
+                 for item in uow.attention.list(None, kind="rule_suggestion")}
     usage = []
-    for rule in uow.list_rules():
+    for rule in uow.rules.list():
         if rule.id is None:  # pragma: no cover - a stored rule always has its id
             raise RuntimeError(f"rule {rule.name!r} was read from the store without an id")
         usage.append(RuleUsage(
-            rule=rule, used=uow.rule_approvals(rule.id), day=today,
-            used_today=uow.rule_approvals(rule.id, since=midnight),
+            rule=rule, used=uow.rules.approvals(rule.id), day=today,
+            used_today=uow.rules.approvals(rule.id, since=midnight),
             suggested=rule.id in suggested))
     return usage
 
@@ -327,20 +327,20 @@ class _Lookup:
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
-        self._teammates = {t.id: t.name for t in uow.list_teammates()}
+        self._teammates = {t.id: t.name for t in uow.teammates.list()}
         self._versions: dict[int, list[tuple[datetime, Sequence]]] = {}
         self._contacts: dict[int, str] = {}
 
     def contact(self, contact_id: int) -> str:
         if contact_id not in self._contacts:
-            self._contacts[contact_id] = self._uow.get_contact(contact_id).email
+            self._contacts[contact_id] = self._uow.contacts.get(contact_id).email
         return self._contacts[contact_id]
 
     def _sequence_at(self, sequence_id: int, at: datetime) -> Sequence:
         """The sequence as it was saved at ``at`` (its first version if ``at`` is earlier)."""
         if sequence_id not in self._versions:
             self._versions[sequence_id] = [
-                (v.saved_at, v.sequence) for v in self._uow.sequence_versions(sequence_id)]
+                (v.saved_at, v.sequence) for v in self._uow.sequences.versions(sequence_id)]
         versions = self._versions[sequence_id]
         where = bisect.bisect_right(versions, at, key=lambda v: v[0])
         return versions[max(where - 1, 0)][1]
@@ -358,7 +358,7 @@ class _Lookup:
             label = step.label if step is not None else ""
         channel = shown.get("channel")
         if channel is None:
-            message = self._uow.message_for_task(task.id)
+            message = self._uow.messages.for_task(task.id)
             if message is not None:
                 channel = message.channel
             elif isinstance(step, MessageStep):
@@ -378,6 +378,6 @@ class _Lookup:
             reviews = shown.get("reviews") or []
             passed = bool(reviews) and reviews[-1].get("verdict") == "pass"
             return passed and not shown.get("flagged") and not shown.get("open_concerns")
-        reviews = [r for r in self._uow.list_reviews(arrival.task.id)
+        reviews = [r for r in self._uow.drafts.reviews(arrival.task.id)
                    if r.created_at <= arrival.at]
         return bool(reviews) and reviews[-1].verdict == "pass"

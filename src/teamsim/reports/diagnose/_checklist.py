@@ -86,11 +86,11 @@ def diagnose(
     if seq.id is None:  # pragma: no cover - a stored sequence always has its id
         raise NotFoundError(f"diagnose: sequence {seq.name!r} is not stored")
     person = None if contact is None else find_contact(uow, contact)
-    enrollments = uow.list_enrollments(
+    enrollments = uow.enrollments.list(
         sequence_id=seq.id, contact_id=None if person is None else person.id
     )
     reads = Reads.load(uow, enrollments)
-    versions = uow.sequence_versions(seq.id)
+    versions = uow.sequences.versions(seq.id)
     if at is None:
         at = default_at(uow, versions, enrollments, reads, start)
     at = at.astimezone(UTC)
@@ -106,7 +106,7 @@ def diagnose(
         uow=uow, at=at, tick=tick, run_start=start, run_end=run_ended(uow), seq=seq,
         versions=versions_by(versions, seq, at), reads=reads,
         people=[person_at(e, at, ends) for e in enrollments if e.enrolled_at <= at],
-        contacts={} if person is not None else {c.id: c for c in uow.list_contacts()},
+        contacts={} if person is not None else {c.id: c for c in uow.contacts.list()},
     )
     if person is None:
         findings = _for_sequence(facts)

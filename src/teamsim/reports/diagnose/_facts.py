@@ -40,7 +40,7 @@ class Facts:
     def contact_of(self, person: Person) -> Contact:
         contact = self.contacts.get(person.enrollment.contact_id)
         if contact is None:
-            contact = self.uow.get_contact(person.enrollment.contact_id)
+            contact = self.uow.contacts.get(person.enrollment.contact_id)
             self.contacts[contact.id] = contact
         return contact
 
@@ -72,7 +72,7 @@ class Facts:
             return int(draft["id"])
         if item.task_id is None:
             return None
-        drafts = [d for d in self.uow.list_drafts(item.task_id) if d.created_at <= self.at]
+        drafts = [d for d in self.uow.drafts.list(item.task_id) if d.created_at <= self.at]
         return drafts[-1].id if drafts else None
 
     def drafting(self, person: Person) -> list[TaskRecord]:
@@ -117,7 +117,7 @@ class Facts:
 
     def queued(self, person: Person) -> tuple[int, datetime, str | None] | None:
         """An approved message of the person that was queued, not yet sent, at ``at``."""
-        for message in self.uow.list_messages(enrollment_id=person.id):
+        for message in self.uow.messages.list(enrollment_id=person.id):
             # Messages carry queued/sent/cancelled times once the outbox records them.
             queued_at: Any = getattr(message, "queued_at", None)
             if not isinstance(queued_at, datetime) or queued_at > self.at:

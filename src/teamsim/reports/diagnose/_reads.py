@@ -49,15 +49,15 @@ class Reads:
         if len(enrollments) == 1:
             # One person: let the store filter, so a big run is not read in full.
             only = enrollments[0].id
-            tasks = uow.list_tasks(enrollment_id=only, kind="step")
-            replies = uow.list_replies(enrollment_id=only)
+            tasks = uow.tasks.list(enrollment_id=only, kind="step")
+            replies = uow.replies.list(enrollment_id=only)
         else:
-            tasks = [t for t in uow.list_tasks(kind="step") if t.enrollment_id in ids]
-            replies = [r for r in uow.list_replies() if r.enrollment_id in ids]
+            tasks = [t for t in uow.tasks.list(kind="step") if t.enrollment_id in ids]
+            replies = [r for r in uow.replies.list() if r.enrollment_id in ids]
         task_ids = {t.id for t in tasks}
         reply_ids = {r.id for r in replies}
         attention = [
-            item for item in uow.list_attention(None)
+            item for item in uow.attention.list(None)
             if item.task_id in task_ids or item.reply_id in reply_ids
         ]
         return cls(tasks=tasks, attention=attention, replies=replies)
@@ -113,9 +113,9 @@ def run_start(meta: RunMeta | None) -> datetime | None:
 def find_sequence(uow: UnitOfWork, sequence: str | int) -> Sequence:
     """The sequence by name or id, or the error that lists the stored ones."""
     try:
-        return uow.get_sequence(sequence)
+        return uow.sequences.get(sequence)
     except NotFoundError:
-        names = [s.name for s in uow.list_sequences()]
+        names = [s.name for s in uow.sequences.list()]
         shown = ", ".join(repr(n) for n in names[:10]) + (", ..." if len(names) > 10 else "")
         what = f"id {sequence}" if isinstance(sequence, int) else f"name {sequence!r}"
         raise NotFoundError(
@@ -127,7 +127,7 @@ def find_sequence(uow: UnitOfWork, sequence: str | int) -> Sequence:
 def find_contact(uow: UnitOfWork, contact: str | int) -> Contact:
     """The contact by email, name (when only one has it) or id."""
     if isinstance(contact, str) and "@" not in contact:
-        matches = [c for c in uow.list_contacts() if c.name.casefold() == contact.casefold()]
+        matches = [c for c in uow.contacts.list() if c.name.casefold() == contact.casefold()]
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -137,7 +137,7 @@ def find_contact(uow: UnitOfWork, contact: str | int) -> Contact:
             )
     else:
         try:
-            return uow.get_contact(contact)
+            return uow.contacts.get(contact)
         except NotFoundError:
             pass
     what = f"id {contact}" if isinstance(contact, int) else repr(contact)

@@ -37,7 +37,7 @@ def contact_schedule(facts: Facts, person: Person) -> Finding:
         task = drafting[0]
         mate = "A teammate"
         if task.teammate_id is not None:
-            mate = facts.uow.get_teammate(task.teammate_id).name
+            mate = facts.uow.teammates.get(task.teammate_id).name
         return Finding(
             check=Check.SCHEDULE, status=FindingStatus.INFO,
             message=f"{mate} has been drafting {facts.step_text(task.step_id)} for {name} "
