@@ -22,6 +22,7 @@ from teamsim.agents._types import (
 )
 from teamsim.agents.drafter import DraftStyle, MessageTemplate, TemplateDrafter
 from teamsim.agents.reviewer import Check, ReviewRules, RuleReviewer
+from teamsim.model import public_home
 
 __all__ = [
     "Check",
@@ -43,3 +44,5 @@ __all__ = [
     "check_template",
     "find_placeholders",
 ]
+
+public_home(__name__, globals())

@@ -39,6 +39,7 @@ from teamsim.graph._types import (
     WorkKind,
     WorkSegment,
 )
+from teamsim.model import public_home
 
 __all__ = [
     "ApprovalRequest",
@@ -69,3 +70,5 @@ __all__ = [
     "WorkKind",
     "WorkSegment",
 ]
+
+public_home(__name__, globals())

@@ -5,6 +5,7 @@ the human approver, auto-approve rules and a timeline of actions) on one SimPy c
 everything in a store, checks the invariants and reports metrics.
 """
 
+from teamsim.model import public_home
 from teamsim.sim._actions import (
     ActivateAction,
     ChatAction,
@@ -79,3 +80,5 @@ __all__ = [
     "compute_metrics",
     "rule_matches",
 ]
+
+public_home(__name__, globals())

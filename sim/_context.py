@@ -138,18 +138,13 @@ class RunContext:
         if e is not None:
             contact_id = e.contact.id
             sequence_id = e.sequence_id
-        # The one place that turns a typed payload into the store's (kind, dict) form.
-        self._append((kind or payload.KIND).value, self.now(), payload.to_payload(),
-                     sequence_id=sequence_id, contact_id=contact_id, task_id=task_id,
+        self._append(payload, self.now(), kind=kind, sequence_id=sequence_id,
+                     contact_id=contact_id, task_id=task_id,
                      enrollment_id=e.id if e is not None else None)
 
     def save_meta(self, meta: RunMeta) -> None:
         """Record what the run is about beside its events (the store's meta table)."""
-        for key, value in (("run.world", meta.world), ("run.seed", str(meta.seed)),
-                           ("run.start", meta.start),
-                           ("run.tick_minutes", str(meta.tick_minutes)),
-                           ("run.human_timezone", meta.human_timezone)):
-            self.uow.meta.set(key, value)
+        self.uow.meta.save_run(meta)
 
     # -- shared state ---------------------------------------------------------------------
 

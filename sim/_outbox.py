@@ -9,7 +9,6 @@ moved on meanwhile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -28,19 +27,6 @@ from teamsim.sim._enrollments import Enrollments
 from teamsim.sim._records import LiveEnrollment, Outgoing, Sent
 
 __all__ = ["Outbox"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _MessageRecalled(MessageCancelled):
-    """A message cancelled because the rule that approved it was disabled.
-
-    ``recalled_rule_id``: the approval is withdrawn with the message, so metrics and the
-    funnel do not count it as the rule's (the step is drafted again). Belongs in
-    :class:`teamsim.model.MessageCancelled` (an optional field left out when None); here
-    until the vocabulary has it.
-    """
-
-    recalled_rule_id: int
 
 
 class Outbox:
@@ -109,7 +95,9 @@ class Outbox:
                 continue
             reason = "its auto-approve rule was disabled"
             ctx.uow.messages.cancel(out.message_id, reason=reason, at=ctx.now())
-            ctx.log(_MessageRecalled(message_id=out.message_id, reason=reason,
+            # recalled_rule_id: the approval goes with the message, so the metrics and the
+            # funnel do not count it as the rule's (the step is drafted again).
+            ctx.log(MessageCancelled(message_id=out.message_id, reason=reason,
                                      recalled_rule_id=rule_id),
                     e=out.enrollment, task_id=out.task_id, contact_id=out.contact.id)
             e = out.enrollment

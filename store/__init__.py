@@ -9,7 +9,7 @@ its data hangs off it in repositories: ``uow.sequences``, ``uow.contacts``,
 ``uow.meta``. Reads return :mod:`teamsim.model` models or the frozen records defined here.
 """
 
-from teamsim.model import EventRecord
+from teamsim.model import EventRecord, public_home
 from teamsim.store._attention import AttentionRepository
 from teamsim.store._contacts import ContactRepository
 from teamsim.store._drafts import DraftRepository
@@ -41,6 +41,7 @@ from teamsim.store._store import DATABASE_URL_ENV, DEFAULT_DATABASE, SCHEMA_VERS
 from teamsim.store._tasks import TaskRepository
 from teamsim.store._teammates import TeammateRepository
 from teamsim.store._uow import UnitOfWork
+from teamsim.store._urls import mask_secrets, mask_url, parse_url
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -78,4 +79,9 @@ __all__ = [
     "UnitOfWork",
     "canonical_line",
     "events_digest",
+    "mask_secrets",
+    "mask_url",
+    "parse_url",
 ]
+
+public_home(__name__, globals())

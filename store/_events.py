@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, cast, overload
+from typing import Any, cast
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
@@ -160,37 +160,10 @@ class EventLog:
         self._flushed_seq: int | None = None
         self._retained: list[EventRecord] | None = None
 
-    @overload
     def append(
         self,
         payload: Payload,
         at: datetime,
-        *,
-        kind: EventKind | None = None,
-        sequence_id: int | None = None,
-        enrollment_id: int | None = None,
-        contact_id: int | None = None,
-        task_id: int | None = None,
-    ) -> int: ...
-
-    @overload
-    def append(
-        self,
-        payload: str,
-        at: datetime,
-        data: Mapping[str, Any] | None = None,
-        *,
-        sequence_id: int | None = None,
-        enrollment_id: int | None = None,
-        contact_id: int | None = None,
-        task_id: int | None = None,
-    ) -> int: ...
-
-    def append(
-        self,
-        payload: Payload | str,
-        at: datetime,
-        data: Mapping[str, Any] | None = None,
         *,
         kind: EventKind | None = None,
         sequence_id: int | None = None,
@@ -213,29 +186,39 @@ class EventLog:
             enrollment_id: the enrollment it concerns, if any.
             contact_id: the contact it concerns, if any.
             task_id: the pipeline task it concerns, if any.
-
-        The older form ``append(type: str, at, payload: dict, ...)`` is still accepted while
-        callers move to the typed one.
         """
-        copied: dict[str, Any]
-        if isinstance(payload, str):
-            type = payload
-            if not type:
-                raise ValueError("event type must not be empty")
-            if kind is not None:
-                raise TypeError("append(kind=...) goes with a typed payload, not a type string")
-            # Nested lists and dicts are copied too: a caller changing one after the append
-            # must not change the buffered event (the flushed one would keep the old value).
-            copied = (
-                {key: value if value.__class__ in _SCALARS else _nested_copy(value)
-                 for key, value in data.items()} if data else {})
-        else:
-            if data is not None:
-                raise TypeError("append(payload, at, ...): a typed payload takes no dict")
-            # The plain string, as a read from the database gives it back.
-            type = (payload.KIND if kind is None else kind).value
-            # Fresh JSON data (tuples as new lists): nothing to copy.
-            copied = _payload_json(payload)
+        # The plain string, as a read from the database gives it back; fresh JSON data (tuples
+        # as new lists): nothing to copy.
+        return self._add((payload.KIND if kind is None else kind).value, at,
+                         _payload_json(payload), sequence_id, enrollment_id, contact_id, task_id)
+
+    def append_raw(
+        self,
+        type: str,
+        at: datetime,
+        data: Mapping[str, Any] | None = None,
+        *,
+        sequence_id: int | None = None,
+        enrollment_id: int | None = None,
+        contact_id: int | None = None,
+        task_id: int | None = None,
+    ) -> int:
+        """Buffer an event of any ``type`` with JSON ``data`` (copied), outside the vocabulary.
+
+        For logs that are not a simulation's (the store's own tests, copying a log); the
+        simulator and the pipeline write typed payloads with :meth:`append`.
+        """
+        if not type:
+            raise ValueError("event type must not be empty")
+        # Nested lists and dicts are copied too: a caller changing one after the append
+        # must not change the buffered event (the flushed one would keep the old value).
+        copied = (
+            {key: value if value.__class__ in _SCALARS else _nested_copy(value)
+             for key, value in data.items()} if data else {})
+        return self._add(type, at, copied, sequence_id, enrollment_id, contact_id, task_id)
+
+    def _add(self, type: str, at: datetime, copied: dict[str, Any], sequence_id: int | None,
+             enrollment_id: int | None, contact_id: int | None, task_id: int | None) -> int:
         if at.__class__ is not datetime or at.tzinfo is not UTC:
             # Only a value that is not already a UTC datetime needs the checks (the message
             # naming the event is built only then).

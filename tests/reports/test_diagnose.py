@@ -68,7 +68,7 @@ def run_meta(start: datetime, tick_minutes: int = 15) -> RunMeta:
 def log_event(uow: UnitOfWork, payload: Any, moment: datetime, *, kind: EventKind | None = None,
               **ids: int | None) -> int:
     """Append ``payload`` to the event log at ``moment``, as the simulator writes it."""
-    return uow.events.append(kind or payload.KIND, moment, payload.to_payload(), **ids)
+    return uow.events.append(payload, moment, kind=kind, **ids)
 
 
 def started(moment: datetime = T0) -> RunStarted:

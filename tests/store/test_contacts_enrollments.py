@@ -82,7 +82,7 @@ def test_enrolling_twice_is_refused_and_changes_nothing(store: Store) -> None:
 
     def enroll_again() -> None:
         with store.unit_of_work() as uow:
-            uow.events.append("contact.enrolled", at(1), {})
+            uow.events.append_raw("contact.enrolled", at(1), {})
             uow.enrollments.add(seq_id, contact_id, at(1))
 
     with pytest.raises(
@@ -231,7 +231,7 @@ def test_an_enrollment_with_events_is_not_removed(store: Store) -> None:
     seq_id, contact_id = _seq_and_contact(store)
     with store.unit_of_work() as uow:
         enrollment = uow.enrollments.add(seq_id, contact_id, T0, current_step_id="s1")
-        uow.events.append("contact.enrolled", T0, {}, enrollment_id=enrollment.id)
+        uow.events.append_raw("contact.enrolled", T0, {}, enrollment_id=enrollment.id)
     with store.unit_of_work() as uow, pytest.raises(ConflictError, match=r"1 events refer to it"):
         uow.enrollments.remove(enrollment.id or 0)
 

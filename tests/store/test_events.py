@@ -14,8 +14,8 @@ from ._helpers import T0, at
 
 def test_events_come_back_in_append_order_with_their_fields(store: Store) -> None:
     with store.unit_of_work() as uow:
-        first = uow.events.append("sequence.created", T0, {"name": "Welcome"}, sequence_id=1)
-        second = uow.events.append("draft.created", at(5), {"revision": 0}, sequence_id=1,
+        first = uow.events.append_raw("sequence.created", T0, {"name": "Welcome"}, sequence_id=1)
+        second = uow.events.append_raw("draft.created", at(5), {"revision": 0}, sequence_id=1,
                                    enrollment_id=2, contact_id=3, task_id=4)
     with store.unit_of_work() as uow:
         assert list(uow.events.iter()) == [
@@ -30,7 +30,7 @@ def test_events_come_back_in_append_order_with_their_fields(store: Store) -> Non
 def test_appends_are_buffered_until_flush(store: Store) -> None:
     with store.unit_of_work() as uow:
         for minute in range(3):
-            uow.events.append("tick", at(minute))
+            uow.events.append_raw("tick", at(minute))
         assert uow.events.pending == 3
         uow.flush()
         assert uow.events.pending == 0
@@ -41,7 +41,7 @@ def test_many_events_keep_their_order_across_batches_and_commits(store: Store) -
     with store.unit_of_work() as uow:
         uow.events._batch_size = 1_000  # several bulk inserts in one unit of work
         for i in range(7_500):
-            uow.events.append("tick", at(i % 50), {"i": i})
+            uow.events.append_raw("tick", at(i % 50), {"i": i})
             if i % 3_000 == 2_999:
                 uow.commit()
     with store.unit_of_work() as uow:
@@ -52,20 +52,20 @@ def test_many_events_keep_their_order_across_batches_and_commits(store: Store) -
 
 def test_sequence_numbers_continue_in_a_new_unit_of_work(store: Store) -> None:
     with store.unit_of_work() as uow:
-        uow.events.append("a", T0)
+        uow.events.append_raw("a", T0)
     with store.unit_of_work() as uow:
-        assert uow.events.append("b", T0) == 2
+        assert uow.events.append_raw("b", T0) == 2
 
 
 def test_rolled_back_events_are_gone_and_numbers_reused(store: Store) -> None:
     with store.unit_of_work() as uow:
-        uow.events.append("kept", T0)
+        uow.events.append_raw("kept", T0)
         uow.commit()
-        uow.events.append("dropped", T0)
+        uow.events.append_raw("dropped", T0)
         uow.flush()
-        uow.events.append("dropped too", T0)
+        uow.events.append_raw("dropped too", T0)
         uow.rollback()
-        assert uow.events.append("after", T0) == 2
+        assert uow.events.append_raw("after", T0) == 2
     with store.unit_of_work() as uow:
         assert [e.type for e in uow.events.iter()] == ["kept", "after"]
 
@@ -73,7 +73,7 @@ def test_rolled_back_events_are_gone_and_numbers_reused(store: Store) -> None:
 def test_iter_filters_by_type_and_position(store: Store) -> None:
     with store.unit_of_work() as uow:
         for kind in ("a", "b", "a", "b"):
-            uow.events.append(kind, T0)
+            uow.events.append_raw(kind, T0)
         assert [e.seq for e in uow.events.iter(type="a")] == [1, 3]
         assert [e.seq for e in uow.events.iter(after=2)] == [3, 4]
 
@@ -101,7 +101,7 @@ def test_digest_is_sha256_of_the_lines_each_ending_in_a_newline() -> None:
 def _record_run(store: Store) -> str:
     with store.unit_of_work() as uow:
         for i in range(200):
-            uow.events.append("step", at(i), {"i": i, "ratio": i / 7, "name": f"ünï {i}",
+            uow.events.append_raw("step", at(i), {"i": i, "ratio": i / 7, "name": f"ünï {i}",
                                                "nested": {"b": [1, 2], "a": None}},
                               contact_id=i % 9 or None)
     with store.unit_of_work() as uow:
@@ -120,17 +120,17 @@ def test_digest_is_stable_across_backends(store: Store) -> None:
 
 def test_event_with_a_naive_time_is_refused(store: Store) -> None:
     with store.unit_of_work() as uow, pytest.raises(ValueError, match="naive datetime"):
-        uow.events.append("tick", datetime(2025, 1, 6, 9, 0))
+        uow.events.append_raw("tick", datetime(2025, 1, 6, 9, 0))
 
 
 def test_retained_events_equal_what_the_store_reads_back(store: Store) -> None:
     with store.unit_of_work() as uow:
         uow.events.retain()
         for n in range(7):
-            uow.events.append("thing.happened", at(n), {"n": n, "tags": ["a", "b"]},
+            uow.events.append_raw("thing.happened", at(n), {"n": n, "tags": ["a", "b"]},
                               contact_id=n)
         uow.events.flush()
-        uow.events.append("thing.happened", at(9), {"n": 9})
+        uow.events.append_raw("thing.happened", at(9), {"n": 9})
         kept = uow.events.retained()
         assert [canonical_line(e) for e in kept] == [canonical_line(e) for e in uow.events.iter()]
         uow.rollback()
@@ -143,7 +143,7 @@ def test_a_payload_changed_by_its_caller_after_the_append_is_kept_as_appended(
 ) -> None:
     payload = {"steps": ["s1", "s2"], "more": {"reasons": ["too long"]}}
     with store.unit_of_work() as uow:
-        uow.events.append("sequence.edited", T0, payload)
+        uow.events.append_raw("sequence.edited", T0, payload)
         payload["steps"].clear()
         payload["more"]["reasons"].append("changed later")
         [buffered] = uow.events.iter()

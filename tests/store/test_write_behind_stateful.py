@@ -442,7 +442,7 @@ class WriteBehindMachine(RuleBasedStateMachine):
 
         def on_store(uow: UnitOfWork) -> int:
             mine = copy.deepcopy(payload)
-            seq = uow.events.append(kind, at, mine, **refs)
+            seq = uow.events.append_raw(kind, at, mine, **refs)
             self._flush_if_eager(uow)
             if self.scramble_event_payloads:
                 _scramble(mine)

@@ -73,7 +73,7 @@ _URL_LIKE = re.compile(r"[^\s()'\"]+://[^\s()'\"]+")
 
 def mask_url(url: str) -> str:
     """``url`` with its password and every other secret masked."""
-    from teamsim.store._urls import mask_url as mask  # the store loads SQLAlchemy: start-up
+    from teamsim.store import mask_url as mask  # the store loads SQLAlchemy: start-up
 
     return mask(url)
 
@@ -90,7 +90,7 @@ def check_db_option(db: str | None) -> None:
     """Refuse a malformed ``--db`` URL before anything runs (its password masked)."""
     if db is None:
         return
-    from teamsim.store._urls import parse_url  # the store loads SQLAlchemy: start-up
+    from teamsim.store import parse_url  # the store loads SQLAlchemy: start-up
 
     try:
         parse_url(db)

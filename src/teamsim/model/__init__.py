@@ -26,6 +26,7 @@ from teamsim.model.payloads import *  # noqa: F403
 from teamsim.model.payloads import __all__ as _payloads
 from teamsim.model.people import *  # noqa: F403
 from teamsim.model.people import __all__ as _people
+from teamsim.model.public import public_home
 from teamsim.model.ranges import *  # noqa: F403
 from teamsim.model.ranges import __all__ as _ranges
 from teamsim.model.rules import *  # noqa: F403
@@ -38,5 +39,5 @@ from teamsim.model.validation import MAX_LINES, allowed_fields, error_path, form
 from teamsim.model.zones import check_timezone
 
 __all__ = [*_channel, *_errors, *_events, *_history, *_payloads, *_people, *_ranges, *_rules,
-           *_sequence, *_steps, "check_timezone",
+           *_sequence, *_steps, "check_timezone", "public_home",
            "MAX_LINES", "allowed_fields", "error_path", "format_errors", "shorten"]

@@ -10,6 +10,7 @@ from teamsim.model import (
     DecisionMade,
     EventKind,
     EventRecord,
+    MessageCancelled,
     MessageClicked,
     MessageOpened,
     MessageSent,
@@ -76,10 +77,10 @@ def step_funnel(events: Iterable[EventRecord], world: World) -> list[StepFunnel]
             if decision.action in _APPROVALS and step is not None:
                 counts[step]["approved_rule" if decision.by == "rule" else "approved_human"] += 1
         elif kind == EventKind.MESSAGE_CANCELLED:
-            # A disabled rule's approval recalled: not the rule's send. (The vocabulary's
-            # MessageCancelled has no recalled_rule_id yet: read from the stored payload.)
+            # A disabled rule's approval recalled: not the rule's send.
             step = task_step.get(ev.task_id or 0)
-            if ev.payload.get("recalled_rule_id") is not None and step is not None:
+            cancelled = MessageCancelled.from_payload(ev.payload)
+            if cancelled.recalled_rule_id is not None and step is not None:
                 counts[step]["approved_rule"] -= 1
         elif kind == EventKind.MESSAGE_SENT:
             sent = MessageSent.from_payload(ev.payload)

@@ -24,6 +24,7 @@ with 95% confidence intervals and, for each variant against the first, the paire
 over common seeds (common random numbers) beside the unpaired (Welch) one.
 """
 
+from teamsim.model import public_home
 from teamsim.runner._folders import RUN_FILES, RUN_FOLDER, SWEEP_FOLDER, RunInfo, read_run_info
 from teamsim.runner._run import RunResult, ScenarioInput, default_out_dir, run
 from teamsim.runner._stats import Comparison, Estimate, mean_interval, summarize, welch_interval
@@ -65,3 +66,5 @@ __all__ = [
     "welch_interval",
     "with_values",
 ]
+
+public_home(__name__, globals())

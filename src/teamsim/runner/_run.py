@@ -45,8 +45,7 @@ from teamsim.scenario import (
     load_scenario,
 )
 from teamsim.sim import SimulationResult, World
-from teamsim.store import Store
-from teamsim.store._urls import mask_url, parse_url
+from teamsim.store import Store, mask_url, parse_url
 
 __all__ = ["RunResult", "ScenarioInput", "default_out_dir", "load", "run"]
 

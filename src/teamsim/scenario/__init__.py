@@ -6,6 +6,7 @@ A scenario file is a :class:`Scenario`: the :class:`~teamsim.sim.World` the simu
 checks a finished run against it.
 """
 
+from teamsim.model import public_home
 from teamsim.scenario._yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, MAX_NUMBER_CHARS
 from teamsim.scenario.expectations import (
     ExpectationResult,
@@ -48,3 +49,5 @@ __all__ = [
     "scenario_schema",
     "with_values",
 ]
+
+public_home(__name__, globals())
