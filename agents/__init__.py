@@ -22,7 +22,7 @@ from teamsim.agents._types import (
 )
 from teamsim.agents.drafter import DraftStyle, MessageTemplate, TemplateDrafter
 from teamsim.agents.reviewer import Check, ReviewRules, RuleReviewer
-from teamsim.model import public_home
+from teamsim.model import public_home as _public_home
 
 __all__ = [
     "Check",
@@ -45,4 +45,4 @@ __all__ = [
     "find_placeholders",
 ]
 
-public_home(__name__, globals())
+_public_home(__name__, globals())

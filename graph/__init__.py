@@ -39,7 +39,7 @@ from teamsim.graph._types import (
     WorkKind,
     WorkSegment,
 )
-from teamsim.model import public_home
+from teamsim.model import public_home as _public_home
 
 __all__ = [
     "ApprovalRequest",
@@ -71,4 +71,4 @@ __all__ = [
     "WorkSegment",
 ]
 
-public_home(__name__, globals())
+_public_home(__name__, globals())

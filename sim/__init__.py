@@ -5,7 +5,7 @@ the human approver, auto-approve rules and a timeline of actions) on one SimPy c
 everything in a store, checks the invariants and reports metrics.
 """
 
-from teamsim.model import public_home
+from teamsim.model import public_home as _public_home
 from teamsim.sim._actions import (
     ActivateAction,
     ChatAction,
@@ -81,4 +81,4 @@ __all__ = [
     "rule_matches",
 ]
 
-public_home(__name__, globals())
+_public_home(__name__, globals())

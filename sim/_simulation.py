@@ -107,7 +107,7 @@ class Simulation:
         if until_days is not None and until_days <= 0:
             raise ValueError(f"until_days must be > 0, got {until_days}")
         self.world = world
-        self.seed = world.seed if seed is None else seed
+        self.seed = world.run_seed(seed)
         self.store = store if store is not None else Store.open("sqlite://")
         self.until: SimMinutes = world.minutes if until_days is None else round(until_days * DAY)
         self._team = team

@@ -395,6 +395,14 @@ class World(BaseModel):
         """The UTC date-time of simulated minute ``minute``."""
         return self.start_utc + timedelta(minutes=minute)
 
+    def run_seed(self, seed: int | None) -> int:
+        """The seed a run of this world uses: ``seed`` if one is given, else the world's.
+
+        The one statement of that rule: the simulator applies it, and the command line asks
+        it only to name a run's folder before the run.
+        """
+        return self.seed if seed is None else seed
+
     @model_validator(mode="after")
     def _references(self) -> World:
         problems = self._problems()

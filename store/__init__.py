@@ -9,7 +9,8 @@ its data hangs off it in repositories: ``uow.sequences``, ``uow.contacts``,
 ``uow.meta``. Reads return :mod:`teamsim.model` models or the frozen records defined here.
 """
 
-from teamsim.model import EventRecord, public_home
+from teamsim.model import EventRecord
+from teamsim.model import public_home as _public_home
 from teamsim.store._attention import AttentionRepository
 from teamsim.store._contacts import ContactRepository
 from teamsim.store._drafts import DraftRepository
@@ -84,4 +85,4 @@ __all__ = [
     "parse_url",
 ]
 
-public_home(__name__, globals())
+_public_home(__name__, globals())

@@ -154,12 +154,12 @@ def run_command(
     try:
         world = load_scenario(scenario)
         runner.check_expectation_names(world, scenario)
-        chosen = world.seed if seed is None else seed
+        chosen = world.run_seed(seed)  # to name the folder and the progress bar
         target = out_dir if out_dir is not None else runner.default_out_dir(scenario, chosen)
         days = world.days if until is None else until
         with _progress(math.ceil(days), f"{world.name} (seed {chosen})") as update:
             # The world already loaded, not the path: a pipe (<(command)) is read only once.
-            result = runner.run(world, seed=chosen, until_days=until, out=target, db=db,
+            result = runner.run(world, seed=seed, until_days=until, out=target, db=db,
                                 force=force, progress=update, allow_large=allow_large,
                                 source=str(scenario))
     except TeamsimError as exc:

@@ -8,7 +8,7 @@ re-exported here, where its name would hide the subpackage). They read a run's s
 write to it. ``teamsim run``, ``teamsim rules`` and ``teamsim diagnose`` print them.
 """
 
-from teamsim.model import public_home
+from teamsim.model import public_home as _public_home
 from teamsim.reports._meta import human_timezone, run_ended, run_meta
 from teamsim.reports.funnel import StepFunnel, step_funnel
 from teamsim.reports.rules import (
@@ -34,4 +34,4 @@ __all__ = [
     "step_funnel",
 ]
 
-public_home(__name__, globals())
+_public_home(__name__, globals())

@@ -24,7 +24,7 @@ with 95% confidence intervals and, for each variant against the first, the paire
 over common seeds (common random numbers) beside the unpaired (Welch) one.
 """
 
-from teamsim.model import public_home
+from teamsim.model import public_home as _public_home
 from teamsim.runner._folders import RUN_FILES, RUN_FOLDER, SWEEP_FOLDER, RunInfo, read_run_info
 from teamsim.runner._run import RunResult, ScenarioInput, default_out_dir, run
 from teamsim.runner._stats import Comparison, Estimate, mean_interval, summarize, welch_interval
@@ -67,4 +67,4 @@ __all__ = [
     "with_values",
 ]
 
-public_home(__name__, globals())
+_public_home(__name__, globals())

@@ -6,7 +6,7 @@ A scenario file is a :class:`Scenario`: the :class:`~teamsim.sim.World` the simu
 checks a finished run against it.
 """
 
-from teamsim.model import public_home
+from teamsim.model import public_home as _public_home
 from teamsim.scenario._yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, MAX_NUMBER_CHARS
 from teamsim.scenario.expectations import (
     ExpectationResult,
@@ -50,4 +50,4 @@ __all__ = [
     "with_values",
 ]
 
-public_home(__name__, globals())
+_public_home(__name__, globals())

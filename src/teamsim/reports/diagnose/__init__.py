@@ -19,7 +19,7 @@ The package, one module per part: :mod:`._findings` (the questions, findings and
 and :mod:`._checklist` (:func:`diagnose` and :func:`render`).
 """
 
-from teamsim.model import public_home
+from teamsim.model import public_home as _public_home
 from teamsim.reports.diagnose._checklist import diagnose, render, render_lines
 from teamsim.reports.diagnose._findings import (
     DEFAULT_TICK_MINUTES,
@@ -52,4 +52,4 @@ __all__ = [
     "render_lines",
 ]
 
-public_home(__name__, globals())
+_public_home(__name__, globals())
