@@ -10,12 +10,16 @@ time, ``soak`` 10,000 random ones, ``dev`` (the default) a quick 30.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
 from teamsim.assembly import simulation
-from teamsim.sim import World, check_invariants
+from teamsim.model import EventKind, MessageCancelled
+from teamsim.scenario import Scenario
+from teamsim.sim import SimulationResult, World, check_invariants
 
 from ..strategies import worlds
 
@@ -30,9 +34,8 @@ def test_random_worlds_keep_every_invariant(world: World) -> None:
         events = result.events
         assert result.violations == ()
         assert check_invariants(events) == []
+        _check_counts(result)
         metrics = result.metrics
-        approvals = metrics["approvals_human"] + metrics["approvals_rule"]
-        assert metrics["sent"] + metrics["cancelled"] <= approvals
         assert metrics["opened"] <= metrics["sent"]
         assert metrics["clicked"] <= metrics["opened"]
         assert metrics["attention_open_at_end"] >= 0
@@ -66,3 +69,28 @@ def test_random_worlds_keep_every_invariant(world: World) -> None:
             assert len(open_items) == metrics["attention_open_at_end"]
     finally:
         result.store.close()
+
+
+def _check_counts(result: SimulationResult) -> None:
+    """Every message sent or cancelled was approved once; a rule's approval recalled with its
+    message (the rule was disabled) no longer counts as the rule's (``approvals_rule``), and its
+    step is drafted and approved again."""
+    metrics = result.metrics
+    recalled = sum(
+        1 for e in result.events if e.type == EventKind.MESSAGE_CANCELLED
+        and MessageCancelled.from_payload(e.payload).recalled_rule_id is not None)
+    approvals = metrics["approvals_human"] + metrics["approvals_rule"]
+    assert metrics["sent"] + metrics["cancelled"] - recalled <= approvals
+
+
+def test_a_recalled_rule_approval_redrafted_and_sent_adds_up() -> None:
+    """Found by Hypothesis: a rule approves, the rule is disabled (its message is recalled),
+    the step is drafted again and the human approves it, and it is sent: sent 1 + cancelled 1
+    against approvals 1 (human 1, rule 1 - 1 recalled). The old count said 2 > 1."""
+    data = json.loads((Path(__file__).parent.parent / "data" / "recalled_then_sent.json")
+                      .read_text(encoding="utf-8"))
+    result = simulation(Scenario.model_validate(data)).run()
+    metrics = result.metrics
+    assert (metrics["sent"], metrics["cancelled"]) == (1, 1)
+    assert (metrics["approvals_human"], metrics["approvals_rule"]) == (1, 0)
+    _check_counts(result)
