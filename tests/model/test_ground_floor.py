@@ -39,3 +39,25 @@ def test_the_agents_import_the_ground_floor_from_its_package() -> None:
     for module, names in teamsim_imports(ROOT / "agents").items():
         private = sorted(n for n in names if n.startswith("teamsim.model."))
         assert private == [], f"{module} imports {private}"
+
+
+def test_the_lazy_name_table_matches_the_modules() -> None:
+    """``teamsim.model`` resolves names lazily from a table; it must list exactly what its
+    modules export, each from the module that holds it."""
+    import importlib
+    import pkgutil
+
+    import teamsim.model as model
+
+    table: dict[str, str] = model._ORIGIN
+    exported: dict[str, str] = {}
+    for info in pkgutil.iter_modules(model.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"teamsim.model.{info.name}")
+        for name in getattr(module, "__all__", ()):
+            exported.setdefault(name, info.name)
+    assert set(table) == set(exported) == set(model.__all__)
+    for name, where in table.items():
+        module = importlib.import_module(f"teamsim.model.{where}")
+        assert getattr(model, name) is getattr(module, name), name

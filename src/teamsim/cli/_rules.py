@@ -18,11 +18,12 @@ from rich.table import Table
 from teamsim.cli._app import Typer
 from teamsim.cli._common import RunDbOption, RunDirArg, fail, run_store
 from teamsim.cli._text import PlainConsole, plain
-from teamsim.model import AutoApproveRule, NotFoundError
+from teamsim.model import NotFoundError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from teamsim.model import AutoApproveRule
     from teamsim.reports import PreviewedDraft, RulePreview
     from teamsim.store import UnitOfWork
 

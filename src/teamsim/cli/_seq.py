@@ -11,25 +11,18 @@ import shlex
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import pydantic
 import typer
 from rich.table import Table
 
 from teamsim.cli._app import Typer
 from teamsim.cli._common import do, fail, out
 from teamsim.cli._text import plain
-from teamsim.model import (
-    BranchStep,
-    Contact,
-    EngagementCondition,
-    MessageStep,
-    ValidationError,
-    WaitStep,
-    format_errors,
-)
+from teamsim.model import ValidationError
 
+# The domain model (pydantic) is imported where a command uses it, not here: `teamsim --help`
+# then starts without pydantic (about 100 ms of CPU).
 if TYPE_CHECKING:
-    from teamsim.model import Sequence
+    from teamsim.model import BranchStep, MessageStep, Sequence, WaitStep
     from teamsim.workspace import Workspace
 
 __all__ = ["register", "render_sequence", "render_table", "seq_app"]
@@ -67,6 +60,8 @@ _KIND_MARK = {"message": "✉", "wait": "⏱", "branch": "⑂"}
 
 
 def _details(step: MessageStep | WaitStep | BranchStep) -> str:
+    from teamsim.model import EngagementCondition, MessageStep, WaitStep  # start-up
+
     if isinstance(step, MessageStep):
         return step.channel + (f" · {step.brief}" if step.brief else "")
     if isinstance(step, WaitStep):
@@ -84,6 +79,8 @@ def _details(step: MessageStep | WaitStep | BranchStep) -> str:
 def _step_rows(
     steps: list[Any], prefix: str = "", depth: int = 0
 ) -> Iterator[tuple[str, str, str, str]]:
+    from teamsim.model import BranchStep  # start-up
+
     for index, step in enumerate(steps, start=1):
         number = f"{prefix}{index}"
         indent = "  " * depth
@@ -244,6 +241,10 @@ def seq_add(
 def _check_wait_options(days: float | None, hours: float | None) -> None:
     """Refuse ``--days``/``--hours`` the domain model refuses, naming the option, before the
     database is opened."""
+    import pydantic  # start-up
+
+    from teamsim.model import WaitStep, format_errors
+
     try:
         WaitStep(id="s1", days=days or 0, hours=hours or 0)
     except pydantic.ValidationError as exc:
@@ -325,6 +326,8 @@ def seq_set(
         raise fail("nothing to set: give --channel, --days/--hours or --brief")
     _check_wait_options(days, hours)
 
+    from teamsim.model import WaitStep  # start-up
+
     def change(seq: Sequence) -> None:
         if channel is not None:
             seq.set_channel(step, channel)
@@ -378,6 +381,10 @@ def seq_enroll(
         if not sep or not key:
             raise fail(f"--attr {item!r}: write it as key=value")
         attributes[key] = val
+    import pydantic  # start-up
+
+    from teamsim.model import Contact, format_errors
+
     try:
         contact = Contact(name=name or email.split("@")[0], email=email, company=company,
                           timezone=timezone, attributes=attributes)

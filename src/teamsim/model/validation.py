@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pydantic
 
+__all__ = ["MAX_LINES", "allowed_fields", "error_path", "format_errors", "shorten"]
+
 _NO_DATA: Any = object()
 
 # Tags of the discriminated unions in the domain model; pydantic puts them into error locations.
