@@ -406,3 +406,15 @@ def test_a_bare_world_runs_as_a_scenario_without_checks() -> None:
     full.close()
     assert bare.expectations == ()
     assert (bare.seed, bare.digest) == (full.seed, full.digest) == (7, full.digest)
+
+
+def test_a_bare_world_that_fails_the_scenario_checks_is_a_scenario_error(
+        tmp_path: Path) -> None:
+    """A simulated World is run as a Scenario; the scenario's own checks (here: no teammate
+    can review the only drafter) give one ScenarioError, not pydantic's exception."""
+    from teamsim.sim import TeammateSpec
+
+    world = World(name="w", teammates=[TeammateSpec(name="Riley", roles=["drafter"])])
+    with pytest.raises(ScenarioError, match="no other teammate can review"):
+        runner.run(world, out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -43,3 +43,22 @@ def test_public_objects_report_a_public_module(package: str) -> None:
         assert getattr(importlib.import_module(home), obj.__qualname__, None) is obj, \
             f"{package}.{name} says it lives in {home}, which does not export it"
     assert not private, "public objects that name a private module:\n" + "\n".join(private)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_type_hints_of_public_classes_still_resolve(package: str) -> None:
+    """Renaming ``__module__`` must not break ``typing.get_type_hints`` (which looks names up
+    in the module ``__module__`` names): the annotations are resolved where they were
+    written first."""
+    import typing
+
+    module = importlib.import_module(package)
+    broken = []
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if inspect.isclass(obj):
+            try:
+                typing.get_type_hints(obj)
+            except NameError as exc:
+                broken.append(f"{package}.{name}: {exc}")
+    assert not broken, "\n".join(broken)

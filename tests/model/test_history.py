@@ -256,3 +256,16 @@ def test_the_metrics_reuse_the_audits_fold_and_agree_without_it(
     assert compute_metrics(list(events), world, 7 * 1440, invariants=counters) == alone
     assert alone["enrolled"] == len(fold(events))
     assert alone["paused_by_reply"] > 0
+
+
+def test_a_hand_built_wait_without_its_minutes_is_folded_without_an_end() -> None:
+    """Logs not written by the simulator (``append_raw``, hand-built) may lack fields the
+    simulator always writes: the fold reads them tolerantly, as diagnose's replay did."""
+    log = Log().add(0, EnrollmentCreated(step_id="s1"))
+    log.events.append(EventRecord(
+        seq=2, at=T0, type=EventKind.WAIT_STARTED, sequence_id=1, enrollment_id=1,
+        contact_id=1, payload={"step_id": "s1", "until": (T0 + timedelta(days=1)).isoformat()}))
+    history = only(log)
+    assert history.step_id == "s1"
+    assert history.due_at == T0 + timedelta(days=1)
+    assert history.wait_until is None

@@ -649,3 +649,17 @@ def test_mid_run_the_tick_at_at_has_run(store: Store) -> None:
         log_event(uow, MARK, at(hours=4))
         result = diagnose(uow, "Welcome", "ann@example.com")
     assert result.answer.message.endswith("picks it up at the next tick, 2025-01-06 13:15 UTC.")
+
+
+def test_a_store_with_part_of_a_runs_meta_still_answers() -> None:
+    """Reports read the run's meta key by key: a store holding only ``run.tick_minutes`` still
+    names a missing sequence (not "pass tick_minutes="), and the human's zone falls back to
+    UTC."""
+    from teamsim.reports import human_timezone
+
+    store = Store.open("sqlite://")
+    with store.unit_of_work() as uow:
+        uow.meta.set("run.tick_minutes", "30")
+        with pytest.raises(NotFoundError):
+            diagnose(uow, "Nope", tick_minutes=30)
+        assert human_timezone(uow) == "UTC"

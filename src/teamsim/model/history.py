@@ -305,7 +305,8 @@ def _wait_started(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> N
     until = p.get("until")
     h.step_id = step_id = p.get("step_id")
     h.due_at = due = datetime.fromisoformat(until) if until else None
-    h.wait_until = ev.at + timedelta(minutes=p["minutes"])
+    minutes = p.get("minutes")
+    h.wait_until = None if minutes is None else ev.at + timedelta(minutes=minutes)
     h._trail += (ev.at, ev.seq, _E_WAIT_STARTED, _P_WAITING, h.status,
                  step_id, due)
 

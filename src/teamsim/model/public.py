@@ -5,6 +5,7 @@ pickles and the docs show the path users import from."""
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Mapping
 
 __all__ = ["public_home"]
@@ -26,4 +27,21 @@ def public_home(package: str, namespace: Mapping[str, object]) -> None:
         if not (inspect.isclass(obj) or inspect.isfunction(obj)):
             continue
         if obj.__module__.startswith(private):
+            if inspect.isclass(obj):
+                _resolve_annotations(obj)
             obj.__module__ = package
+
+
+def _resolve_annotations(cls: type) -> None:
+    """Resolve a class's own string annotations (``from __future__ import annotations``) in
+    the module that defines it, before ``__module__`` stops naming that module:
+    ``typing.get_type_hints`` looks names up in ``sys.modules[cls.__module__]``. Annotations
+    that name types imported only for type checking stay strings (they never resolved)."""
+    own = inspect.get_annotations(cls)
+    if not own or not any(isinstance(value, str) for value in own.values()):
+        return
+    try:
+        hints = typing.get_type_hints(cls, include_extras=True)
+    except (NameError, TypeError):
+        return
+    cls.__annotations__ = {name: hints.get(name, value) for name, value in own.items()}

@@ -18,6 +18,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from teamsim.assembly import simulation
 from teamsim.model import (
     DatabaseError,
@@ -25,6 +27,7 @@ from teamsim.model import (
     ScenarioError,
     TeamsimError,
     ValidationError,
+    format_errors,
 )
 from teamsim.runner import _staging
 from teamsim.runner._folders import (
@@ -100,7 +103,11 @@ def load(scenario: ScenarioInput) -> tuple[Scenario, str | None]:
     if isinstance(scenario, Scenario):
         return scenario, None
     if isinstance(scenario, World):
-        return Scenario.model_validate(scenario.model_dump(mode="json")), None
+        data = scenario.model_dump(mode="json")
+        try:
+            return Scenario.model_validate(data), None
+        except pydantic.ValidationError as err:  # the scenario's checks (team, templates)
+            raise ScenarioError(format_errors(err, "world", data=data, model=Scenario)) from None
     if isinstance(scenario, str | os.PathLike):
         return load_scenario(scenario), os.fspath(scenario)
     raise TypeError(f"scenario must be a World or a path, got {type(scenario).__name__}")

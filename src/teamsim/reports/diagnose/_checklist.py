@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from teamsim.model import Contact, Enrollment, NotFoundError, StoreError
+from teamsim.model import Contact, Enrollment, NotFoundError
 from teamsim.reports import run_ended, run_meta
 from teamsim.reports.diagnose._ended import contact_ended, sequence_ended
 from teamsim.reports.diagnose._enrolled import active, contact_enrolled, sequence_enrolled
@@ -78,7 +78,7 @@ def diagnose(
         raise ValueError(f"diagnose: at must be timezone-aware, got {at.isoformat()}")
     try:
         meta = run_meta(uow)
-    except StoreError as exc:
+    except ValueError as exc:
         raise ValueError(f"diagnose: {exc}; pass tick_minutes= explicitly") from None
     tick = scheduler_tick(meta, tick_minutes)
     start = run_start(meta)
