@@ -23,7 +23,6 @@ SciPy) are imported only inside the commands that use them, so ``teamsim --help`
 
 from __future__ import annotations
 
-from importlib.metadata import version as _installed_version
 from typing import Annotated
 
 import typer
@@ -36,7 +35,10 @@ __all__ = ["app", "main"]
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"teamsim {_installed_version('teamsim')}")
+        # importlib.metadata pulls in zipfile, email and socket (about 10 ms): only for --version.
+        from importlib.metadata import version
+
+        typer.echo(f"teamsim {version('teamsim')}")
         raise typer.Exit()
 
 
