@@ -1,6 +1,6 @@
 """The tables, as SQLAlchemy 2.0 typed ORM classes.
 
-Rows are internal to the store: other layers get :mod:`teamsim.model.domain` models or the frozen
+Rows are internal to the store: other layers get :mod:`teamsim.model` models or the frozen
 records of :mod:`teamsim.store._records`. Free-form strings (task status, review verdicts...)
 are plain ``String`` columns; the unit of work checks the closed sets before writing.
 """
