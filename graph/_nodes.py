@@ -54,6 +54,7 @@ from teamsim.model import (
     MessageQueued,
     MessageStep,
     Payload,
+    PipelineError,
     ReviewDone,
     Sequence,
     TaskDiscarded,
@@ -122,7 +123,8 @@ class TaskInfo:
     @property
     def contact_id(self) -> int:
         """The contact's id (contacts reach the pipeline stored)."""
-        assert self.contact.id is not None
+        if self.contact.id is None:
+            raise PipelineError(f"contact {self.contact.email!r} reached the pipeline unstored")
         return self.contact.id
 
 
@@ -338,10 +340,17 @@ def gate(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     return _changed(task_state, **update)
 
 
+def _decision(task_state: TaskState) -> dict[str, Any]:
+    """The decision the gate recorded (every edge after the gate has one)."""
+    decision = task_state["decision"]
+    if decision is None:
+        raise PipelineError("the approval gate let a task through without a decision")
+    return decision
+
+
 def after_gate(state: State) -> Literal["send", "draft", "discard"]:
     """Send what was approved; redraft once on a rejection if configured; else discard."""
-    decision = state["task"]["decision"]
-    assert decision is not None
+    decision = _decision(state["task"])
     if decision["action"] != "reject":
         return "send"
     if decision["redraft"]:
@@ -354,8 +363,7 @@ def send(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     task_state = state["task"]
     ctx = runtime.context
     task = ctx.task
-    decision = task_state["decision"]
-    assert decision is not None
+    decision = _decision(task_state)
     at = ctx.now()
     message_id, created = ctx.uow.messages.send(
         task_id=task.task_id, enrollment_id=task.enrollment_id, contact_id=task.contact_id,
@@ -375,8 +383,7 @@ def discard(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Drop the rejected draft."""
     task_state = state["task"]
     ctx = runtime.context
-    decision = task_state["decision"]
-    assert decision is not None
+    decision = _decision(task_state)
     ctx.event(TaskDiscarded(
         draft_id=task_state["draft_id"], reason="rejected", note=decision["note"],
         outcome="skipped" if ctx.task.kind == "step" else "discarded",

@@ -353,13 +353,12 @@ class Pipeline:
         drafter = self._team.member(uow.teammates.get(record.teammate_id).name)
         reviewer = self._team.member(uow.teammates.get(record.reviewer_id).name)
         contact = uow.contacts.get(record.contact_id)
-        assert contact.id is not None
         if record.kind == "chat" or record.sequence_id is None or record.step_id is None:
             # The task record does not keep a chat's channel; chats default to email.
             task = TaskInfo(
                 task_id=record.id, kind="chat", thread_id=record.thread_id, contact=contact,
                 channel="email", brief=record.brief,
-                thread=_thread(uow.messages.thread(contact.id, None)), drafter=drafter,
+                thread=_thread(uow.messages.thread(record.contact_id, None)), drafter=drafter,
                 drafter_id=record.teammate_id, reviewer=reviewer, reviewer_id=record.reviewer_id,
             )
         else:
@@ -372,8 +371,8 @@ class Pipeline:
                 task_id=record.id, kind="step", thread_id=record.thread_id, contact=contact,
                 channel=step.channel, brief=step.brief, enrollment_id=record.enrollment_id,
                 sequence=sequence, step=step, step_index=_step_index(sequence, step),
-                thread=_thread(uow.messages.thread(contact.id, sequence.id)), drafter=drafter,
-                drafter_id=record.teammate_id, reviewer=reviewer, reviewer_id=record.reviewer_id,
+                thread=_thread(uow.messages.thread(record.contact_id, sequence.id)),
+                drafter=drafter, drafter_id=record.teammate_id, reviewer=reviewer, reviewer_id=record.reviewer_id,
             )
         self._live[record.id] = task
         return task

@@ -92,12 +92,13 @@ def _fields_of(payload: Payload) -> _Fields | None:
     omit: frozenset[str] = getattr(cls, "_OMIT_NONE", frozenset())
     fields = tuple((f.name, f.name.rstrip("_"), f.name.rstrip("_") in omit)
                    for f in dataclasses.fields(payload))
-    found: _Fields | None = fields
     try:
-        if _plain_payload(payload, fields) != payload.to_payload():
-            found = None
+        plain = _plain_payload(payload, fields)
     except _NotPlain:
-        pass  # this instance has a nested part; later plain ones still take the fast path
+        # This instance has a nested part (to_payload converts it): nothing is cached, so the
+        # class is checked again on its first plain instance before the fast path is trusted.
+        return None
+    found = fields if plain == payload.to_payload() else None
     _FIELDS[cls] = found
     return found
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
+from teamsim.model import SendWindowLimits, SequenceCreated
 from teamsim.store import EventRecord, Store, canonical_line, events_digest
 
 from ._helpers import T0, at
@@ -177,3 +180,31 @@ def test_copying_a_payload_checks_no_scalar_against_the_mapping_abc(
     assert copied["a"] is not payload["a"]
     assert copied["a"][2] is not payload["a"][2]
     assert checked == []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Annotated(SequenceCreated):
+    """A payload whose JSON is more than its fields (to_payload overridden)."""
+
+    def to_payload(self) -> dict[str, Any]:
+        data = SequenceCreated.to_payload(self)
+        data["annotated"] = True
+        return data
+
+
+def test_the_fast_path_is_trusted_only_after_a_plain_instance_matched_to_payload() -> None:
+    """The log builds plain payloads' JSON itself (cheaper than to_payload), but only for a
+    class whose first plain instance gave exactly to_payload's JSON; a first instance with a
+    nested part proves nothing."""
+    store = Store.open("sqlite://")
+    window = SendWindowLimits(weekdays=(0, 1), start="09:00:00", end="17:00:00")
+    nested = _Annotated(name="A", status="active", version=1, send_window=window,
+                        daily_cap_per_teammate=None, cap_timezone="UTC")
+    plain = _Annotated(name="B", status="active", version=1, send_window=None,
+                       daily_cap_per_teammate=None, cap_timezone="UTC")
+    with store.unit_of_work() as uow:
+        uow.events.append(nested, T0)
+        uow.events.append(plain, T0)
+        uow.events.append(plain, T0)
+        stored = [e.payload for e in uow.events.iter()]
+    assert [p.get("annotated") for p in stored] == [True, True, True]
