@@ -372,7 +372,8 @@ class Pipeline:
                 channel=step.channel, brief=step.brief, enrollment_id=record.enrollment_id,
                 sequence=sequence, step=step, step_index=_step_index(sequence, step),
                 thread=_thread(uow.messages.thread(record.contact_id, sequence.id)),
-                drafter=drafter, drafter_id=record.teammate_id, reviewer=reviewer, reviewer_id=record.reviewer_id,
+                drafter=drafter, drafter_id=record.teammate_id, reviewer=reviewer,
+                reviewer_id=record.reviewer_id,
             )
         self._live[record.id] = task
         return task
