@@ -18,8 +18,8 @@ __all__ = ["SCHEMA_KEY", "MetaRepository"]
 SCHEMA_KEY: Final = "schema_version"
 """The meta key under which the store records its schema version."""
 
-_RUN_KEYS: Final = ("run.world", "run.seed", "run.start", "run.tick_minutes",
-                    "run.human_timezone")
+_RUN_FIELDS: Final = ("world", "seed", "start", "tick_minutes", "human_timezone")
+"""The :class:`~teamsim.model.RunMeta` fields, each stored under ``run.<field>``."""
 
 
 class MetaRepository:
@@ -50,10 +50,13 @@ class MetaRepository:
     def save_run(self, run: RunMeta) -> None:
         """Record what the run is (under the keys ``run.world``, ``run.seed``, ``run.start``,
         ``run.tick_minutes`` and ``run.human_timezone``)."""
-        values = (run.world, str(run.seed), run.start, str(run.tick_minutes),
-                  run.human_timezone)
-        for key, value in zip(_RUN_KEYS, values, strict=True):
-            self.set(key, value)
+        for field in _RUN_FIELDS:
+            self.set(f"run.{field}", str(getattr(run, field)))
+
+    def run_values(self) -> dict[str, str | None]:
+        """The run's meta as stored, by :class:`~teamsim.model.RunMeta` field (``None``: not
+        stored), for readers that take what there is (reports); :meth:`run` wants it all."""
+        return {field: self.get(f"run.{field}") for field in _RUN_FIELDS}
 
     def run(self) -> RunMeta | None:
         """What :meth:`save_run` recorded, or ``None`` when no run was recorded here.
@@ -61,12 +64,12 @@ class MetaRepository:
         Raises:
             StoreError: only some of the run's keys are stored, or a number is not one.
         """
-        world, seed, start, tick, timezone = (self.get(key) for key in _RUN_KEYS)
-        if world is None and seed is None and start is None and tick is None \
-                and timezone is None:
+        stored = self.run_values()
+        world, seed, start, tick, timezone = stored.values()
+        if all(value is None for value in stored.values()):
             return None
         if world is None or seed is None or start is None or tick is None or timezone is None:
-            missing = [key for key in _RUN_KEYS if self.get(key) is None]
+            missing = [f"run.{field}" for field, value in stored.items() if value is None]
             raise StoreError(
                 f"{self._where}: the run's meta is incomplete (no {', '.join(missing)}); "
                 "it was not recorded by a teamsim run")

@@ -9,7 +9,6 @@ from teamsim.store import UnitOfWork
 
 __all__ = ["human_timezone", "run_ended", "run_meta"]
 
-_KEYS = ("world", "seed", "start", "tick_minutes", "human_timezone")
 
 def run_meta(uow: UnitOfWork) -> RunMeta | None:
     """The run's :class:`~teamsim.model.RunMeta`, or ``None`` when the store records no run
@@ -22,7 +21,7 @@ def run_meta(uow: UnitOfWork) -> RunMeta | None:
     Raises:
         ValueError: ``run.seed`` or ``run.tick_minutes`` is not a whole number.
     """
-    stored = {key: uow.meta.get(f"run.{key}") for key in _KEYS}
+    stored = uow.meta.run_values()
     if all(value is None for value in stored.values()):
         return None
     return RunMeta(
