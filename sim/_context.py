@@ -23,7 +23,6 @@ from teamsim.model import (
     Contact,
     EventKind,
     Payload,
-    RunMeta,
     SendWindowLimits,
     Sequence,
     SimMinutes,
@@ -141,10 +140,6 @@ class RunContext:
         self._append(payload, self.now(), kind=kind, sequence_id=sequence_id,
                      contact_id=contact_id, task_id=task_id,
                      enrollment_id=e.id if e is not None else None)
-
-    def save_meta(self, meta: RunMeta) -> None:
-        """Record what the run is about beside its events (the store's meta table)."""
-        self.uow.meta.save_run(meta)
 
     # -- shared state ---------------------------------------------------------------------
 

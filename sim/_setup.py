@@ -55,9 +55,9 @@ def set_up(ctx: RunContext, team: TeamBuilder, rules: RuleEvaluator | None) -> S
             rules, kept as ``ctx.rules_engine``).
     """
     world, uow, at = ctx.world, ctx.uow, ctx.start
-    ctx.save_meta(RunMeta(world=world.name, seed=ctx.seed, start=at.isoformat(),
-                          tick_minutes=world.settings.tick_minutes,
-                          human_timezone=world.approver.timezone))
+    uow.meta.save_run(RunMeta(world=world.name, seed=ctx.seed, start=at.isoformat(),
+                              tick_minutes=world.settings.tick_minutes,
+                              human_timezone=world.approver.timezone))
     ctx.log(RunStarted(world=world.name, seed=ctx.seed, start=at.isoformat(),
                        minutes=ctx.until))
     stored = [uow.teammates.add(Teammate(name=t.name, roles=t.roles, capacity=t.capacity))
