@@ -9,11 +9,13 @@ Pairing teammates up (who reviews whose drafts) is :class:`teamsim.graph.Team`'s
 from teamsim.agents._sandbox import check_template
 from teamsim.agents._text import find_placeholders
 from teamsim.agents._types import (
+    AgentFailure,
     Draft,
     Drafter,
     DraftRequest,
     FakeDrafter,
     FakeReviewer,
+    Prefetching,
     Review,
     Reviewer,
     ReviewRequest,
@@ -25,6 +27,7 @@ from teamsim.agents.reviewer import Check, ReviewRules, RuleReviewer
 from teamsim.model import public_home as _public_home
 
 __all__ = [
+    "AgentFailure",
     "Check",
     "Draft",
     "DraftRequest",
@@ -33,6 +36,7 @@ __all__ = [
     "FakeDrafter",
     "FakeReviewer",
     "MessageTemplate",
+    "Prefetching",
     "Review",
     "ReviewRequest",
     "ReviewRules",

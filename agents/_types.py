@@ -11,16 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 
-from teamsim.model import Contact, MessageStep, Sequence, SimMinutes
+from teamsim.model import Contact, MessageStep, Sequence, SimMinutes, TeamsimError
 
 __all__ = [
+    "AgentFailure",
     "Draft",
     "DraftRequest",
     "Drafter",
     "FakeDrafter",
     "FakeReviewer",
+    "Prefetching",
     "Review",
     "ReviewRequest",
     "Reviewer",
@@ -119,6 +121,38 @@ class Reviewer(Protocol):
     def review(self, request: ReviewRequest) -> Review:
         """Return the verdict, its reasons and the simulated minutes the check took."""
         ...
+
+
+class AgentFailure(TeamsimError):
+    """A drafter or reviewer could not do its work (a model timed out, was rate limited or
+    kept answering in a shape that cannot be used), after the retries it was allowed.
+
+    The pipeline records it as a failed task that lands in Needs attention; the run goes on.
+    Any other exception a drafter or reviewer raises is treated the same way, as one try.
+
+    Attributes:
+        reason: what went wrong, in words (``rate limited``, ``timed out``...).
+        tries: how many times the work was attempted.
+    """
+
+    def __init__(self, reason: str, *, tries: int = 1) -> None:
+        super().__init__(f"{reason} after {tries} {'try' if tries == 1 else 'tries'}")
+        self.reason = reason
+        self.tries = tries
+
+
+@runtime_checkable
+class Prefetching(Protocol):
+    """A drafter or reviewer whose work may be asked for ahead of time, from worker threads.
+
+    The pipeline calls ``draft``/``review`` of such an agent concurrently for the work it
+    expects in the same simulated minute, and again, one at a time and in a fixed order, when
+    it applies the results. The agent keeps what an early call produced (or the
+    :class:`AgentFailure` it raised) and hands it to the next equal request without working
+    again, so the results, and the run's digest, do not depend on which call finished first.
+    """
+
+    prefetch: ClassVar[bool]
 
 
 class FakeDrafter:
