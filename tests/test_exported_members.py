@@ -7,7 +7,7 @@ import teamsim
 
 def test_all_lists_exactly_the_public_names() -> None:
     public = {name for name in dir(teamsim) if not name.startswith("_")}
-    subpackages = {"agents", "assembly", "cli", "graph", "model", "reports", "runner",
+    subpackages = {"agents", "assembly", "cli", "graph", "llm", "model", "reports", "runner",
                    "scenario", "sim", "store", "workspace"}
     assert set(teamsim.__all__) == public - subpackages
 
@@ -19,9 +19,9 @@ def test_every_exported_name_has_a_docstring() -> None:
 
 
 def test_subpackages_export_explicit_lists() -> None:
-    from teamsim import agents, graph, model, sim, store
+    from teamsim import agents, graph, llm, model, sim, store
 
-    for package in (agents, graph, model, sim, store):
+    for package in (agents, graph, llm, model, sim, store):
         assert len(package.__all__) == len(set(package.__all__)), package.__name__
         for name in package.__all__:
             assert hasattr(package, name), f"{package.__name__}.{name} is listed but missing"

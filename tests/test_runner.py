@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from teamsim import runner
+from teamsim.llm import MODEL_METRICS
 from teamsim.model import EventKind, ScenarioError, TeamsimError, ValidationError
 from teamsim.reports import step_funnel
 from teamsim.scenario import Expectation, load_scenario
@@ -75,7 +76,9 @@ def test_metrics_json_has_every_metric_expectations_and_violations(
     text = (small_run.out_dir / "metrics.json").read_text()
     body = json.loads(text)
     assert text == json.dumps(body, indent=2, sort_keys=True) + "\n"
-    assert set(body) == {*METRICS, "expectations", "violations"}
+    assert set(body) == {*METRICS, *MODEL_METRICS, "model_usage", "expectations", "violations"}
+    assert all(body[name] == 0 for name in MODEL_METRICS)  # no model in this run
+    assert body["model_usage"] == {}
     assert body["expectations"] == [
         {"metric": "enrolled", "expected": "== 6", "actual": 6.0, "passed": True},
         {"metric": "sends_without_approval", "expected": "== 0", "actual": 0.0, "passed": True},
@@ -399,7 +402,7 @@ def test_a_bare_world_runs_as_a_scenario_without_checks() -> None:
     scenario = load_scenario(SMALL)
     data = scenario.model_dump(mode="json", exclude={
         "expect": True, "diagnose": True, "compare": True,
-        "teammates": {"__all__": {"drafter", "reviewer"}}})
+        "llm": True, "teammates": {"__all__": {"drafter", "reviewer", "model"}}})
     bare = runner.run(World.model_validate(data))
     full = runner.run(scenario)
     bare.close()

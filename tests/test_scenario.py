@@ -210,7 +210,7 @@ def test_schema_is_json_with_the_top_level_properties() -> None:
     assert set(schema["properties"]) == {
         "name", "description", "start", "timezone", "days", "seed", "settings", "teammates",
         "sequences", "personas", "contacts", "populations", "approver", "rules", "timeline",
-        "expect", "diagnose", "compare"}
+        "expect", "diagnose", "compare", "llm"}
     assert schema["required"] == ["name"]
 
 

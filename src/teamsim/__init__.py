@@ -9,14 +9,15 @@ The public surface, re-exported here:
 - sequences as the product's toolbar: :class:`Workspace` over a :class:`Store`, and the domain
   model (:class:`Sequence`, :class:`Contact`, :class:`AutoApproveRule`...);
 - plug points for researchers: :class:`Drafter` / :class:`Reviewer` protocols with
-  :class:`FakeDrafter` / :class:`FakeReviewer`;
+  :class:`FakeDrafter` / :class:`FakeReviewer`; chat models behind teammates, named by a
+  :class:`ModelSpec` (a factory and its arguments) with their :class:`ModelSettings`;
 - errors: :class:`TeamsimError` and its tree (:mod:`teamsim.model.errors`).
 
 Names resolve lazily (PEP 562): ``import teamsim`` imports nothing else, and
 ``teamsim.run`` loads the runner (LangGraph, SciPy) only when first used.
 
 The layers live in their own subpackages: ``teamsim.agents``, ``teamsim.graph``,
-``teamsim.sim``, ``teamsim.store``.
+``teamsim.sim``, ``teamsim.store``; model specs in ``teamsim.llm``.
 """
 
 import importlib
@@ -30,12 +31,14 @@ if TYPE_CHECKING:
         DraftRequest,
         FakeDrafter,
         FakeReviewer,
+        ModelSettings,
         Review,
         Reviewer,
         ReviewRequest,
         Verdict,
     )
     from teamsim.assembly import simulation
+    from teamsim.llm import ModelSpec
     from teamsim.model import (
         ActivationError,
         AutoApproveRule,
@@ -77,6 +80,8 @@ __all__ = [
     "FakeDrafter",
     "FakeReviewer",
     "InvariantError",
+    "ModelSettings",
+    "ModelSpec",
     "NotFoundError",
     "PipelineError",
     "Review",
@@ -120,6 +125,8 @@ _ORIGIN: dict[str, str] = {
     "FakeDrafter": "teamsim.agents",
     "FakeReviewer": "teamsim.agents",
     "InvariantError": "teamsim.model",
+    "ModelSettings": "teamsim.agents",
+    "ModelSpec": "teamsim.llm",
     "NotFoundError": "teamsim.model",
     "PipelineError": "teamsim.model",
     "Review": "teamsim.agents",

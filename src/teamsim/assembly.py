@@ -7,19 +7,51 @@ a drafter or reviewer is plugged in by name (an LLM, a fake in a test)::
 
     sim = simulation(world, drafters={"Riley": FakeDrafter(write)})
     result = sim.run()
+
+:func:`model_teammates` builds the :class:`~teamsim.agents.ModelTeammate` of each teammate
+backed by a chat model (chosen by :class:`teamsim.llm.ModelResolver`); its drafter and reviewer
+are plugged in the same way (:func:`model_agents`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from teamsim.agents import Drafter, Reviewer, RuleReviewer, TemplateDrafter
+from teamsim.agents import Cassette, Drafter, ModelTeammate, Reviewer, RuleReviewer, TemplateDrafter
 from teamsim.graph import RuleEvaluator, Team
+from teamsim.llm import ModelChoice
 from teamsim.model import Teammate, ValidationError
 from teamsim.sim import Simulation, TeamBuilder, World
 from teamsim.store import Store
 
-__all__ = ["simulation", "team_builder"]
+__all__ = ["model_agents", "model_teammates", "simulation", "team_builder"]
+
+
+def model_teammates(
+    choices: Mapping[str, ModelChoice], *, cassette: Cassette | None, seed: int
+) -> dict[str, ModelTeammate]:
+    """One :class:`~teamsim.agents.ModelTeammate` per model-backed teammate of one run.
+
+    Args:
+        choices: each model-backed teammate's model, by name.
+        cassette: the run's recorded replies, shared by every teammate (``None``: none kept).
+        seed: the run's seed (the retries' jitter is drawn from it).
+    """
+    return {name: ModelTeammate(choice.model, name=name, model_id=choice.model_id,
+                                settings=choice.settings, cassette=cassette, seed=seed)
+            for name, choice in choices.items()}
+
+
+def model_agents(
+    choices: Mapping[str, ModelChoice], teammates: Mapping[str, ModelTeammate]
+) -> tuple[dict[str, Drafter], dict[str, Reviewer]]:
+    """The drafters and reviewers of the model-backed teammates (as their specs' ``drafts`` and
+    ``reviews`` say), to plug into :func:`simulation`."""
+    drafters: dict[str, Drafter] = {name: t.drafter for name, t in teammates.items()
+                                    if choices[name].drafts}
+    reviewers: dict[str, Reviewer] = {name: t.reviewer for name, t in teammates.items()
+                                      if choices[name].reviews}
+    return drafters, reviewers
 
 
 def team_builder(

@@ -32,6 +32,15 @@ from teamsim.cli._common import (
     run_info,
     run_store,
 )
+from teamsim.cli._models import (
+    AllowImportsOption,
+    CassetteModeOption,
+    CassetteOption,
+    MaxConcurrencyOption,
+    ModelOption,
+    ModelOptions,
+    print_usage,
+)
 from teamsim.cli._text import clean, plain
 from teamsim.model import ScenarioError, TeamsimError
 
@@ -143,6 +152,11 @@ def run_command(
     allow_large: AllowLarge = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Replace an earlier run folder at --out.")] = False,
+    model: ModelOption = None,
+    allow_imports: AllowImportsOption = False,
+    cassette: CassetteOption = None,
+    cassette_mode: CassetteModeOption = None,
+    max_concurrency: MaxConcurrencyOption = None,
 ) -> None:
     """Run a scenario: funnel per step, key metrics, expectations; exit 1 if any fails."""
     # The runner and the loader load the simulator (LangGraph, SimPy, SciPy): start-up.
@@ -151,6 +165,7 @@ def run_command(
 
     until = _until_days(until)
     check_db_option(db)
+    options = ModelOptions.parse(model, allow_imports, cassette, cassette_mode, max_concurrency)
     try:
         world = load_scenario(scenario)
         runner.check_expectation_names(world, scenario)
@@ -161,7 +176,7 @@ def run_command(
             # The world already loaded, not the path: a pipe (<(command)) is read only once.
             result = runner.run(world, seed=seed, until_days=until, out=target, db=db,
                                 force=force, progress=update, allow_large=allow_large,
-                                source=str(scenario))
+                                source=str(scenario), **options.run_arguments())
     except TeamsimError as exc:
         raise fail(str(exc)) from None
     try:
@@ -225,6 +240,7 @@ def print_run(out: Console, result: runner.RunResult) -> None:
     for name in KEY_METRICS:
         metrics.add_row(name, _number(result.metrics[name]))
     out.print(metrics)
+    print_usage(out, result.metrics)
     own = [e for e in result.expectations if e.metric not in INVARIANT_COUNTERS]
     if own:
         checks = _table("", "metric", "expected", "actual", title="Expectations")
@@ -282,12 +298,18 @@ def run_tests(
     allow_large: AllowLarge = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Replace earlier run folders under --out.")] = False,
+    model: ModelOption = None,
+    allow_imports: AllowImportsOption = False,
+    cassette: CassetteOption = None,
+    cassette_mode: CassetteModeOption = None,
+    max_concurrency: MaxConcurrencyOption = None,
 ) -> None:
     """Run every scenario with its default seed and report each expectation, like pytest."""
     # The runner and the loader load the simulator (LangGraph, SimPy, SciPy): start-up.
     from teamsim import runner
     from teamsim.scenario import check_size, load_scenario
 
+    options = ModelOptions.parse(model, allow_imports, cassette, cassette_mode, max_concurrency)
     files, problems = _scenario_files(paths or [Path("scenarios")])
     for problem in problems:
         fail(problem)
@@ -299,7 +321,8 @@ def run_tests(
             runner.check_expectation_names(world, str(path))
             target = None if out_dir is None else out_dir / f"{path.stem}-seed{world.seed}"
             check_size(world, allow_large, str(path))
-            result = runner.run(world, out=target, allow_large=allow_large, force=force)
+            result = runner.run(world, out=target, allow_large=allow_large, force=force,
+                                source=str(path), **options.run_arguments())
         except ScenarioError as exc:
             fail(str(exc))
             invalid = True
@@ -363,10 +386,16 @@ def sweep_command(
     allow_large: AllowLarge = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Replace an earlier sweep folder at --out.")] = False,
+    model: ModelOption = None,
+    allow_imports: AllowImportsOption = False,
+    cassette: CassetteOption = None,
+    cassette_mode: CassetteModeOption = None,
+    max_concurrency: MaxConcurrencyOption = None,
 ) -> None:
     """Run every variant x seed in parallel; means with 95% intervals and paired differences."""
     from teamsim import runner  # the simulator: start-up
 
+    options = ModelOptions.parse(model, allow_imports, cassette, cassette_mode, max_concurrency)
     chosen = None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
     target = out_dir if out_dir is not None else Path("runs") / f"{Path(scenario).stem}-sweep"
     try:
@@ -379,7 +408,7 @@ def sweep_command(
         with _progress(len(seed_list) * len(variants), "runs") as update:
             result = runner.sweep(scenario, seed_list, variants=variants, metrics=chosen,
                                   workers=workers, out=target, allow_large=allow_large,
-                                  force=force,
+                                  force=force, **options.run_arguments(),
                                   progress=lambda done, _total: update(done))
     except TeamsimError as exc:
         raise fail(str(exc)) from None

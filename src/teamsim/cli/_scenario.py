@@ -46,9 +46,13 @@ def validate(
     ],
     allow_large: Annotated[bool, typer.Option(
         "--allow-large", help="Accept more than 100,000 contacts (refused without it).")] = False,
+    allow_imports: Annotated[bool, typer.Option(
+        "--allow-imports", help="Import (and so check) the model factories the files name; "
+        "refused without it, as `run` refuses them, except in replay mode.")] = False,
 ) -> None:
     """Check scenario files without running them: one line per file, exit 2 if any is bad."""
     # The loader and the runner load the simulator: start-up.
+    from teamsim.runner import check_models
     from teamsim.scenario import check_expectation_names, check_size, load_scenario
 
     bad = False
@@ -57,6 +61,7 @@ def validate(
             world = load_scenario(name)
             check_expectation_names(world, name)
             check_size(world, allow_large, name)
+            check_models(world, name, allow_imports=allow_imports)
         except ScenarioError as exc:
             fail(str(exc))
             bad = True

@@ -9,7 +9,10 @@
     digest.txt     the SHA-256 of the events, hex, and a newline
     store.db       the run's SQLite store (absent when the run went to ``db=``)
     run.json       scenario name, source, seed, until_days, start/end (UTC), digest, teamsim
-                   version and the database URL (password masked) when it was not store.db
+                   version and the database URL (password masked) when it was not store.db;
+                   the model-backed teammates' models (secrets masked) and cassette mode
+    cassette.json  the model replies of the run (and its ``compare:`` variants), when a
+                   teammate is model-backed: replay them with ``--cassette``
 
 The directory is written under a temporary sibling name and renamed into place at the end, so
 invalid input or a crash leaves nothing half-written. An existing folder is replaced only if it
@@ -25,7 +28,15 @@ over common seeds (common random numbers) beside the unpaired (Welch) one.
 """
 
 from teamsim.model import public_home as _public_home
-from teamsim.runner._folders import RUN_FILES, RUN_FOLDER, SWEEP_FOLDER, RunInfo, read_run_info
+from teamsim.runner._folders import (
+    RUN_FILES,
+    RUN_FOLDER,
+    SWEEP_FOLDER,
+    RunInfo,
+    RunModel,
+    read_run_info,
+)
+from teamsim.runner._models import ModelInput, check_models
 from teamsim.runner._run import RunResult, ScenarioInput, default_out_dir, run
 from teamsim.runner._stats import Comparison, Estimate, mean_interval, summarize, welch_interval
 from teamsim.runner._sweep import DEFAULT_SWEEP_METRICS, SweepInterrupted, SweepResult, sweep
@@ -48,12 +59,15 @@ __all__ = [
     "Comparison",
     "Estimate",
     "ExpectationResult",
+    "ModelInput",
     "RunInfo",
+    "RunModel",
     "RunResult",
     "ScenarioInput",
     "SweepInterrupted",
     "SweepResult",
     "check_expectation_names",
+    "check_models",
     "default_out_dir",
     "evaluate_expectations",
     "mean_interval",

@@ -1,7 +1,8 @@
 """Run and sweep folders: what a run directory holds, writing it, reading its ``run.json``.
 
-A run directory (see :mod:`teamsim.runner`) holds :data:`RUN_FILES`, ``previews.json`` and,
-unless the run went to another database, ``store.db``. :data:`RUN_FOLDER` and
+A run directory (see :mod:`teamsim.runner`) holds :data:`RUN_FILES`, ``previews.json``,
+``cassette.json`` when a teammate is model-backed and, unless the run went to another database,
+``store.db``. :data:`RUN_FOLDER` and
 :data:`SWEEP_FOLDER` tell the staging code (:mod:`teamsim.runner._staging`) which files are
 teamsim's and how to recognise a folder teamsim wrote.
 """
@@ -29,6 +30,7 @@ __all__ = [
     "RUN_FOLDER",
     "SWEEP_FOLDER",
     "RunInfo",
+    "RunModel",
     "json_text",
     "read_run_info",
     "rule_previews",
@@ -40,8 +42,22 @@ RUN_FILES = ("events.jsonl", "metrics.json", "digest.txt", "run.json")
 """What every run directory holds (``store.db`` too, unless the run went to another database)."""
 
 
+class RunModel(pydantic.BaseModel):
+    """A model-backed teammate of a run, as ``run.json`` records it (secrets masked)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    model_id: str
+    spec: str
+    drafts: bool
+    reviews: bool
+
+
 class RunInfo(pydantic.BaseModel):
-    """``run.json``: what identifies a run directory."""
+    """``run.json``: what identifies a run directory.
+
+    ``models`` names each model-backed teammate's model and ``cassette_mode`` the mode of the
+    run's recorded replies (``cassette.json``); both are empty without models.
+    """
 
     model_config = pydantic.ConfigDict(extra="forbid")
     scenario: str
@@ -54,6 +70,8 @@ class RunInfo(pydantic.BaseModel):
     events: int
     teamsim_version: str
     db: str | None
+    models: dict[str, RunModel] = pydantic.Field(default_factory=dict)
+    cassette_mode: str | None = None
 
 
 def teamsim_version() -> str:
@@ -92,8 +110,8 @@ def _validates(model: type[pydantic.BaseModel]) -> Callable[[Path], bool]:
 
 RUN_FOLDER = _staging.FolderKind(
     what="run", marker="run.json", is_valid=_validates(RunInfo),
-    files=frozenset({*RUN_FILES, "previews.json", "store.db", "store.db-wal", "store.db-shm",
-                     "store.db-journal"}))
+    files=frozenset({*RUN_FILES, "previews.json", "cassette.json", "store.db", "store.db-wal",
+                     "store.db-shm", "store.db-journal"}))
 SWEEP_FOLDER = _staging.FolderKind(
     what="sweep", marker="summary.json", is_valid=_validates(_SweepSummary),
     files=frozenset({"sweep.csv", "summary.json"}))

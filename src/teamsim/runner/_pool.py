@@ -18,7 +18,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from multiprocessing import resource_tracker
 from typing import Any
 
-from teamsim.assembly import simulation
+from teamsim.runner._models import simulate_job
 from teamsim.scenario import Scenario
 from teamsim.store import Store
 
@@ -31,9 +31,9 @@ def _run_one(
     """Run one variant x seed (in a worker process) and return its CSV row."""
     world = Scenario.model_validate(world_data)
     with Store.open("sqlite://") as store:
-        result = simulation(world, seed=seed, store=store).run(check=False)
+        result, measured = simulate_job(world, seed, store)
     return {"variant": variant, "seed": seed, "digest": result.digest,
-            **{m: result.metrics[m] for m in metrics}}
+            **{m: measured[m] for m in metrics}}
 
 
 

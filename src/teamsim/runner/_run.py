@@ -8,11 +8,12 @@ transaction in that database.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import pydantic
 
-from teamsim.assembly import simulation
+from teamsim.agents import Drafter, Reviewer
 from teamsim.model import (
     DatabaseError,
     EventRecord,
@@ -33,10 +34,12 @@ from teamsim.runner import _staging
 from teamsim.runner._folders import (
     RUN_FOLDER,
     RunInfo,
+    RunModel,
     rule_previews,
     teamsim_version,
     write_run,
 )
+from teamsim.runner._models import ModelInput, RunModels, prepare
 from teamsim.scenario import (
     ExpectationResult,
     Scenario,
@@ -137,6 +140,13 @@ def run(
     progress: Callable[[int], None] | None = None,
     allow_large: bool = False,
     source: str | None = None,
+    drafters: Mapping[str, Drafter] | None = None,
+    reviewers: Mapping[str, Reviewer] | None = None,
+    models: Mapping[str, ModelInput] | None = None,
+    allow_imports: bool = False,
+    cassette: str | Path | None = None,
+    cassette_mode: str | None = None,
+    max_concurrency: int | None = None,
 ) -> RunResult:
     """Run a scenario once.
 
@@ -155,6 +165,19 @@ def run(
         allow_large: run a world of more than 100,000 contacts (refused otherwise).
         source: the file a world given as ``scenario`` was loaded from (named in errors and
             in run.json; a path given as ``scenario`` names itself).
+        drafters: drafters by teammate name (objects with ``draft(request) -> Draft``),
+            replacing the template drafter (or the teammate's model).
+        reviewers: reviewers by teammate name (``review(request) -> Review``).
+        models: chat models by teammate name, replacing the scenario's ``model:``: a
+            :class:`~teamsim.llm.ModelSpec`, its text (``package.module:factory,key=value``,
+            ``entry:NAME``), a LangChain chat model, or ``None`` for no model. Your own
+            choice: loaded without ``allow_imports``.
+        allow_imports: import the model factories the scenario file names (they run code;
+            refused without it, except in replay mode, which imports nothing).
+        cassette: the file of recorded model replies (default: the scenario's
+            ``llm.cassette``); read, and written back in record or auto mode.
+        cassette_mode: ``record``, ``replay`` or ``auto`` (default: the scenario's).
+        max_concurrency: model calls made at once (default: the scenario's, 8).
 
     Returns:
         The completed run; failed expectations and broken invariants are reported in it, not
@@ -162,6 +185,9 @@ def run(
 
     Raises:
         ScenarioError: the file is invalid, or an expectation names an unknown metric.
+        ValidationError: a model, drafter or reviewer cannot be used (an unknown teammate, a
+            factory that cannot be loaded or may not be imported, a cassette that cannot be
+            read), before the run starts.
         TeamsimError: the output directory or the database cannot be used or written.
         ValueError: ``until_days`` is not positive.
     """
@@ -171,6 +197,9 @@ def run(
     check_size(world, allow_large, source)
     if until_days is not None and until_days <= 0:
         raise ValueError(f"until_days must be > 0, got {until_days}")
+    world, setup = prepare(world, source, models=models, drafters=drafters,
+                           reviewers=reviewers, allow_imports=allow_imports, cassette=cassette,
+                           cassette_mode=cassette_mode, max_concurrency=max_concurrency)
     days = world.days if until_days is None else until_days
     target = None if out is None else Path(out)
     if target is not None:
@@ -195,7 +224,7 @@ def run(
         # --out during the run, EXDEV, EBUSY) rolls the run back; and a commit that fails
         # takes the folder out again (the earlier one put back).
         with contextlib.ExitStack() as folder, _one_transaction(store, db is not None):
-            outcome = _simulate(world, source, seed, days, store, db, staging, progress)
+            outcome = _simulate(world, source, seed, days, store, db, staging, progress, setup)
             if db is not None and target is not None and staging is not None:
                 folder.enter_context(
                     _staging.placed(staging, target, RUN_FOLDER, force=force))
@@ -285,9 +314,10 @@ def _new_sqlite_file(db: str | None) -> Path | None:
 def _simulate(
     world: Scenario, source: str | None, seed: int | None, days: float, store: Store,
     db: str | None,
-    staging: Path | None, progress: Callable[[int], None] | None,
+    staging: Path | None, progress: Callable[[int], None] | None, setup: RunModels,
 ) -> tuple[SimulationResult, tuple[ExpectationResult, ...], tuple[str, ...]]:
-    """Simulate, check, and write the run's files into ``staging`` (if any)."""
+    """Simulate, check, and write the run's files into ``staging`` (if any), with the
+    cassette of the model-backed teammates' replies."""
     reported: list[int] = []
 
     def report(day: int) -> None:
@@ -296,9 +326,9 @@ def _simulate(
             progress(day)
 
     # The simulation settles the seed (the scenario's unless one is given): read it back.
-    sim = simulation(world, seed=seed, store=store, until_days=days, progress=report)
     try:
-        result = sim.run(check=False)
+        sim, result, metrics = setup.simulate(world, seed=seed, store=store, until_days=days,
+                                              progress=report)
     except ScenarioError:
         raise
     except ValidationError as err:
@@ -312,9 +342,11 @@ def _simulate(
         # SimPy stops before the events of the last minute: the last day is not
         # reported by the simulation itself.
         progress(last)
-    expectations = (evaluate_expectations(world, result.metrics)
+    result = dataclasses.replace(result, metrics=metrics)
+    expectations = (evaluate_expectations(world, metrics)
                     + check_diagnoses(world, store))
-    compared, variant_violations = compare_variants(world, result.seed, days, result.metrics)
+    compared, variant_violations = compare_variants(
+        world, result.seed, days, metrics, setup.variant_runner(result.seed, days))
     expectations += compared
     violations = result.violations + variant_violations
     if staging is not None:
@@ -322,8 +354,12 @@ def _simulate(
             scenario=world.name, source=source, seed=result.seed, until_days=days,
             start=world.start_utc, end=world.start_utc + timedelta(minutes=sim.until),
             digest=result.digest, events=len(result.events),
-            teamsim_version=teamsim_version(), db=None if db is None else store.url)
-        write_run(staging, info, result.event_lines(), result.metrics, expectations,
+            teamsim_version=teamsim_version(), db=None if db is None else store.url,
+            models={name: RunModel.model_validate(about)
+                    for name, about in setup.described.items()},
+            cassette_mode=setup.mode if setup.used else None)
+        write_run(staging, info, result.event_lines(), metrics, expectations,
                   violations, rule_previews(store, world))
+    setup.save(staging)
     return result, expectations, violations
 

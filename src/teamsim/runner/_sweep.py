@@ -19,15 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from teamsim.llm import ModelSpec
 from teamsim.model import TeamsimError, ValidationError
 from teamsim.runner import _staging
 from teamsim.runner._folders import SWEEP_FOLDER, json_text, teamsim_version
+from teamsim.runner._models import prepare
 from teamsim.runner._pool import execute
 from teamsim.runner._run import ScenarioInput, load
 from teamsim.runner._stats import CONFIDENCE, Comparison, Estimate, summarize
 from teamsim.runner._variants import parse_seeds, parse_sets
-from teamsim.scenario import Scenario, check_size, with_values
-from teamsim.sim import METRICS
+from teamsim.scenario import EXPECTABLE, Scenario, check_size, with_values
 
 __all__ = ["DEFAULT_SWEEP_METRICS", "SweepInterrupted", "SweepResult", "sweep"]
 
@@ -69,10 +70,10 @@ class SweepResult:
 
 
 def _check_metrics(metrics: SequenceOf[str]) -> tuple[str, ...]:
-    unknown = [m for m in metrics if m not in METRICS]
+    unknown = [m for m in metrics if m not in EXPECTABLE]
     if unknown:
         raise ValidationError(f"--metrics: no metric {', '.join(map(repr, unknown))}; use "
-                              f"some of {', '.join(sorted(METRICS))}")
+                              f"some of {', '.join(sorted(EXPECTABLE))}")
     if not metrics:
         raise ValidationError("--metrics: choose at least one metric")
     return tuple(dict.fromkeys(metrics))
@@ -90,6 +91,11 @@ def sweep(
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
     allow_large: bool = False,
+    models: Mapping[str, ModelSpec | str | None] | None = None,
+    allow_imports: bool = False,
+    cassette: str | Path | None = None,
+    cassette_mode: str | None = None,
+    max_concurrency: int | None = None,
 ) -> SweepResult:
     """Run every variant x seed in worker processes and summarise the chosen metrics.
 
@@ -113,6 +119,14 @@ def sweep(
         force: replace an earlier sweep folder at ``out``.
         progress: called with (finished runs, total runs) as each run finishes.
         allow_large: run a world of more than 100,000 contacts (refused otherwise).
+        models: chat models by teammate, as specs (a :class:`~teamsim.llm.ModelSpec` or its
+            text, ``package.module:factory,key=value``) that the worker processes import; a
+            chat model object cannot be sent to them.
+        allow_imports: import the model factories the scenario file names.
+        cassette: recorded model replies (default: the scenario's ``llm.cassette``); a sweep
+            reads it and never writes it.
+        cassette_mode: ``record``, ``replay`` or ``auto`` (default: the scenario's).
+        max_concurrency: model calls made at once in each run (default: the scenario's).
 
     Raises:
         ScenarioError: the scenario or a variant of it is invalid.
@@ -138,8 +152,15 @@ def sweep(
     names = _check_metrics(list(metrics) if metrics is not None else DEFAULT_SWEEP_METRICS)
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    worlds = {name: with_values(world, values, variant=name).model_dump(mode="json")
-              for name, values in chosen.items()}
+    world, setup = prepare(world, source, models=models, allow_imports=allow_imports,
+                           cassette=cassette, cassette_mode=cassette_mode,
+                           max_concurrency=max_concurrency, for_sweep=True)
+    variant_worlds = {name: with_values(world, values, variant=name)
+                      for name, values in chosen.items()}
+    for variant in variant_worlds.values():
+        # Each variant's models checked (each factory loaded once) before any worker starts.
+        setup.resolver.choices(variant.model_specs())
+    worlds = {name: variant.model_dump(mode="json") for name, variant in variant_worlds.items()}
     target = None if out is None else Path(out)
     if target is not None:
         _staging.check_target(target, SWEEP_FOLDER, force=force)

@@ -9,7 +9,9 @@ checks a finished run against it.
 from teamsim.model import public_home as _public_home
 from teamsim.scenario._yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, MAX_NUMBER_CHARS
 from teamsim.scenario.expectations import (
+    EXPECTABLE,
     ExpectationResult,
+    VariantRunner,
     check_diagnoses,
     check_expectation_names,
     compare_variants,
@@ -28,6 +30,7 @@ from teamsim.scenario.schema import (
 )
 
 __all__ = [
+    "EXPECTABLE",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
     "MAX_NODES",
@@ -38,6 +41,7 @@ __all__ = [
     "ExpectationResult",
     "Scenario",
     "ScenarioTeammate",
+    "VariantRunner",
     "check_diagnoses",
     "check_expectation_names",
     "check_size",

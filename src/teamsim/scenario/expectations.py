@@ -8,11 +8,12 @@ variant on the same seed and checks it. Every check is one :class:`ExpectationRe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from teamsim.assembly import simulation
+from teamsim.llm import MODEL_METRICS, model_metrics
 from teamsim.model import ScenarioError
 from teamsim.reports.diagnose import diagnose
 from teamsim.scenario.schema import Expectation, Scenario, with_values
@@ -20,12 +21,22 @@ from teamsim.sim import METRICS
 from teamsim.store import Store
 
 __all__ = [
+    "EXPECTABLE",
     "ExpectationResult",
+    "VariantRunner",
     "check_diagnoses",
     "check_expectation_names",
     "compare_variants",
     "evaluate_expectations",
 ]
+
+
+EXPECTABLE: Mapping[str, str] = {**METRICS, **MODEL_METRICS}
+"""Every metric an expectation may name: the simulator's and the model metrics."""
+
+VariantRunner = Callable[[Scenario], tuple[Mapping[str, Any], tuple[str, ...]]]
+"""Runs a ``compare:`` variant on the run's seed and days: its metrics and broken invariants
+(the runner's, which builds the variant's model-backed teammates too)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,8 +70,9 @@ def check_expectation_names(scenario: Scenario, source: str | None = None) -> No
         blocks += [(f"compare.{variant}.expect", comparison.expect),
                    (f"compare.{variant}.expect_change", comparison.expect_change)]
     problems = [
-        f"{where}{block}.{name}: no metric {name!r}; use one of {', '.join(sorted(METRICS))}"
-        for block, expect in blocks for name in expect if name not in METRICS
+        f"{where}{block}.{name}: no metric {name!r}; use one of "
+        f"{', '.join(sorted(EXPECTABLE))}"
+        for block, expect in blocks for name in expect if name not in EXPECTABLE
     ]
     if problems:
         raise ScenarioError("\n".join(problems))
@@ -102,7 +114,8 @@ def check_diagnoses(scenario: Scenario, store: Store) -> tuple[ExpectationResult
 
 
 def compare_variants(
-    scenario: Scenario, seed: int, days: float, metrics: Mapping[str, Any]
+    scenario: Scenario, seed: int, days: float, metrics: Mapping[str, Any],
+    run_variant: VariantRunner | None = None,
 ) -> tuple[tuple[ExpectationResult, ...], tuple[str, ...]]:
     """Run each ``compare:`` variant on the same seed and check its expectations.
 
@@ -111,6 +124,8 @@ def compare_variants(
         seed: the seed it ran with (the variants share its random numbers).
         days: how many simulated days it ran.
         metrics: its metrics, the base of each ``expect_change``.
+        run_variant: runs a variant (default: the template team, no models: the model
+            metrics are 0).
 
     Returns:
         The checks (``VARIANT: metric`` on the variant's metrics, ``VARIANT: change in
@@ -120,12 +135,15 @@ def compare_variants(
     violations: list[str] = []
     for name, comparison in scenario.compare.items():
         variant = with_values(scenario, comparison.set, variant=f"compare.{name}")
-        with Store.open("sqlite://") as store:
-            outcome = simulation(variant, seed=seed, store=store, until_days=days).run(
-                check=False)
-        results += _evaluate(comparison.expect, outcome.metrics, f"{name}: ")
-        change = {m: float(outcome.metrics[m]) - float(metrics[m])
-                  for m in comparison.expect_change}
+        if run_variant is not None:
+            measured, broken = run_variant(variant)
+        else:
+            with Store.open("sqlite://") as store:
+                outcome = simulation(variant, seed=seed, store=store, until_days=days).run(
+                    check=False)
+            measured, broken = {**outcome.metrics, **model_metrics({})}, outcome.violations
+        results += _evaluate(comparison.expect, measured, f"{name}: ")
+        change = {m: float(measured[m]) - float(metrics[m]) for m in comparison.expect_change}
         results += _evaluate(comparison.expect_change, change, f"{name}: change in ")
-        violations += [f"{name}: {line}" for line in outcome.violations]
+        violations += [f"{name}: {line}" for line in broken]
     return tuple(results), tuple(violations)

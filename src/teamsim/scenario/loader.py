@@ -4,7 +4,8 @@ A scenario file is one YAML mapping whose keys are the fields of
 :class:`teamsim.scenario.Scenario` (``name``, ``description``, ``start``, ``timezone``, ``days``,
 ``seed``, ``settings``, ``teammates``, ``sequences``, ``personas``, ``contacts``,
 ``populations``, ``approver``, ``rules``, ``timeline``, ``expect``, ``diagnose``,
-``compare``); unknown keys are errors.
+``compare``, ``llm``); unknown keys are errors. A teammate may name its chat model
+(``model:``, see :class:`~teamsim.llm.ModelSpec`).
 :func:`scenario_schema` gives its JSON Schema for editors.
 
 Conveniences applied before validation, so files stay short:
@@ -33,6 +34,7 @@ the loader; a limit passed is reported like any other problem.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +60,21 @@ def load_scenario(path: str | Path) -> Scenario:
         path: the file; errors name it exactly as given here.
 
     Returns:
-        The validated scenario.
+        The validated scenario; its ``llm.cassette``, written relative to the file, is made
+        absolute (a run from another folder, or a sweep's workers, find the same file).
 
     Raises:
         ScenarioError: the file is missing, unreadable, not YAML or not a valid scenario; the
             message has one ``FILE: path: message`` line per problem.
     """
     source = str(path)
-    return parse_scenario(read_text(path, source), source)
+    scenario = parse_scenario(read_text(path, source), source)
+    cassette = scenario.llm.cassette
+    if cassette is not None and not os.path.isabs(cassette):
+        located = os.path.abspath(os.path.join(os.path.dirname(source), cassette))
+        scenario = scenario.model_copy(
+            update={"llm": scenario.llm.model_copy(update={"cassette": located})})
+    return scenario
 
 
 def parse_scenario(text: str, source: str) -> Scenario:

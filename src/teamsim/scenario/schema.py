@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from teamsim.agents import DraftStyle, ReviewRules, check_template
 from teamsim.graph import Team
+from teamsim.llm import LlmSettings, ModelSpec
 from teamsim.model import (
     MAX_CONTACTS,
     BranchStep,
@@ -126,10 +127,15 @@ class ScenarioTeammate(TeammateSpec):
 
     ``reviewed_by`` fixes the peer who reviews this teammate's drafts (default: round robin
     over the other reviewers).
+
+    ``model`` backs the teammate with a chat model (a :class:`~teamsim.llm.ModelSpec`): it
+    drafts and reviews in place of the template drafter and the rule reviewer (see its
+    ``drafts``/``reviews``). A factory named here is imported only with ``--allow-imports``.
     """
 
     drafter: DraftStyle = Field(default_factory=DraftStyle)
     reviewer: ReviewRules = Field(default_factory=ReviewRules)
+    model: ModelSpec | None = None
 
 
 class Scenario(World):
@@ -140,7 +146,8 @@ class Scenario(World):
     variants.
 
     ``start`` is a local date-time in ``timezone`` (or an aware date-time); ``days`` is how long
-    the run lasts; ``seed`` is the default seed.
+    the run lasts; ``seed`` is the default seed. ``llm`` sets how model-backed teammates run
+    (concurrency, the cassette of recorded replies and its mode).
     """
 
     # The teammates carry their agents' settings here; the simulator reads only the
@@ -150,6 +157,11 @@ class Scenario(World):
     expect: dict[str, Expectation | MetricBound] = Field(default_factory=dict)
     diagnose: list[DiagnosisCheck] = Field(default_factory=list)
     compare: dict[str, Comparison] = Field(default_factory=dict)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+
+    def model_specs(self) -> dict[str, ModelSpec | None]:
+        """Each teammate's model spec (``None``: the template drafter and rule reviewer)."""
+        return {t.name: t.model for t in self.teammates}
 
     def _problems(self) -> list[str]:
         """The world's problems with the file's own checks in their places; the team is
