@@ -100,8 +100,8 @@ class ModelOptions:
                 "max_concurrency": self.max_concurrency}
 
 
-_USAGE_COLUMNS = ("teammate", "calls", "cache hits", "tokens in", "tokens out",
-                  "replayed tokens", "failures", "cost")
+_USAGE_COLUMNS = ("teammate", "calls", "replayed", "tokens in", "tokens out",
+                  "replayed tokens", "failed", "cost")
 
 
 def print_usage(out: Console, metrics: dict[str, Any]) -> None:
@@ -112,7 +112,8 @@ def print_usage(out: Console, metrics: dict[str, Any]) -> None:
     usage: dict[str, dict[str, Any]] = metrics.get("model_usage") or {}
     if not usage:
         return
-    table = Table(title="Model use per teammate (live calls; replayed replies apart)",
+    table = Table(title="Model use per teammate (calls and tokens: live; replayed: from the "
+                        "cassette)",
                   title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in _USAGE_COLUMNS:
         table.add_column(column, justify="left" if column == "teammate" else "right")

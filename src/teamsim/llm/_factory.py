@@ -114,4 +114,4 @@ def _kind(value: Any) -> str:
         return "None"
     text = repr(value)
     text = text if len(text) <= 60 else text[:57] + "..."
-    return f"a {type(value).__name__} ({text})"
+    return f"{text} (of type {type(value).__name__})"
