@@ -23,6 +23,7 @@ from teamsim.graph._ports import (
     PipelineTasks,
     PipelineTeammates,
 )
+from teamsim.graph._prefetch import PrefetchItem
 from teamsim.graph._saver import ThreadIndexedSaver
 from teamsim.graph._team import Team, TeamMember
 from teamsim.graph._types import (
@@ -61,6 +62,7 @@ __all__ = [
     "PipelineStore",
     "PipelineTasks",
     "PipelineTeammates",
+    "PrefetchItem",
     "RuleDecision",
     "RuleEvaluator",
     "Team",

@@ -15,7 +15,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 
 from teamsim.model import (
     ConflictError,
@@ -47,6 +47,7 @@ _T = TypeVar("_T")
 _Stored = TypeVar("_Stored", Contact, Sequence, Teammate)
 
 _WHERE = "the in-memory store"
+_ATTENTION_KINDS = frozenset(get_args(AttentionKind))
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -255,7 +256,7 @@ class MemoryAttention:
         payload: Mapping[str, Any] | None = None,
     ) -> int:
         """Open an item; returns its id (the payload is copied, as a database keeps it)."""
-        _one_of(kind, frozenset({"draft", "reply", "rule_suggestion"}), "attention kind")
+        _one_of(kind, _ATTENTION_KINDS, "attention kind")
         item_id = self._rows.next_id()
         self._rows.by_id[item_id] = AttentionItem(
             id=item_id, kind=kind, status="open", task_id=task_id, reply_id=reply_id,

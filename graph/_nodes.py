@@ -17,22 +17,33 @@ The gate is the only node that can run twice for one piece of work (LangGraph re
 its top on resume), so it writes nothing before ``interrupt()``: the attention item is written
 by the driver from the interrupt payload, and the decision is written after ``interrupt()``
 returns, which happens once per accepted resume.
+
+A drafter or reviewer that cannot work (it raises :class:`~teamsim.agents.AgentFailure`, or
+any other exception, taken as one try) ends the task: the node raises :class:`TaskFailed`
+before writing anything, and the driver records the failure. An exception rather than a
+``failed`` branch in the graph: a conditional edge after every draft would cost every task a
+routing step, and a failure is rare. The requests the agents see are built by
+:func:`draft_request` and :func:`review_request` only, which :meth:`Pipeline.prefetch` uses
+too, so a call made ahead of time is the very call the node makes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, TypeVar
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from teamsim.agents import (
+    AgentFailure,
     Draft,
     DraftRequest,
+    Review,
     ReviewRequest,
     ThreadMessage,
     Verdict,
@@ -58,9 +69,22 @@ from teamsim.model import (
     ReviewDone,
     Sequence,
     TaskDiscarded,
+    TeamsimError,
 )
 
-__all__ = ["RunContext", "State", "TaskInfo", "TaskState", "builder", "initial_state"]
+__all__ = [
+    "RunContext",
+    "State",
+    "TaskFailed",
+    "TaskInfo",
+    "TaskState",
+    "builder",
+    "draft_request",
+    "initial_state",
+    "review_request",
+]
+
+_R = TypeVar("_R")
 
 
 class TaskState(TypedDict):
@@ -127,6 +151,22 @@ class TaskInfo:
             raise PipelineError(f"contact {self.contact.email!r} reached the pipeline unstored")
         return self.contact.id
 
+    @classmethod
+    def for_step(
+        cls, *, task_id: int, thread_id: str, sequence: Sequence, step: MessageStep,
+        contact: Contact, drafter: TeamMember, drafter_id: int, reviewer: TeamMember,
+        reviewer_id: int, enrollment_id: int | None, thread: tuple[ThreadMessage, ...],
+    ) -> TaskInfo:
+        """The task of a due message ``step`` (the one way to build it: the pipeline's
+        prefetch builds the same task, so it asks the agents the same)."""
+        index = next((i for i, s in enumerate(sequence.message_steps()) if s.id == step.id), 0)
+        return cls(
+            task_id=task_id, kind="step", thread_id=thread_id, contact=contact,
+            channel=step.channel, brief=step.brief, drafter=drafter, drafter_id=drafter_id,
+            reviewer=reviewer, reviewer_id=reviewer_id, enrollment_id=enrollment_id,
+            sequence=sequence, step=step, step_index=index, thread=thread,
+        )
+
 
 @dataclass(slots=True, kw_only=True)
 class RunContext:
@@ -166,13 +206,87 @@ class RunContext:
         )
 
 
-def _draft_request(state: TaskState, task: TaskInfo, *, revision: int, notes: list[str],
-                   previous: Draft | None) -> DraftRequest:
+# -- what the agents are asked (the only builders of their requests) -------------------------
+
+
+def draft_request(task: TaskInfo, *, revision: int, notes: Iterable[str],
+                  previous: tuple[str | None, str] | None) -> DraftRequest:
+    """The request the drafter of ``task`` gets for draft number ``revision``.
+
+    Args:
+        task: the task.
+        revision: 0 for the first draft, 1 for the first revision...
+        notes: what the draft must address (the last review's reasons, a human's note).
+        previous: the (subject, body) of the draft being revised, or ``None``.
+    """
     return DraftRequest(
         contact=task.contact, channel=task.channel, teammate=task.drafter.name,
         brief=task.brief, sequence=task.sequence, step=task.step, step_index=task.step_index,
-        thread=task.thread, revision=revision, review_notes=tuple(notes), previous=previous,
+        thread=task.thread, revision=revision, review_notes=tuple(notes),
+        previous=None if previous is None else Draft(subject=previous[0], body=previous[1]),
     )
+
+
+def review_request(task: TaskInfo, *, subject: str | None, body: str,
+                   request: DraftRequest) -> ReviewRequest:
+    """The request the reviewer of ``task`` gets for the draft (``subject``, ``body``) written
+    for ``request``."""
+    return ReviewRequest(draft=Draft(subject=subject, body=body), request=request,
+                         reviewer=task.reviewer.name)
+
+
+class TaskFailed(Exception):
+    """A drafter or reviewer could not work: the node stops the task, having written nothing.
+
+    Raised out of ``invoke`` to the driver, which records the failure.
+
+    Attributes:
+        stage: ``draft`` or ``review``.
+        teammate: the teammate whose drafter or reviewer failed.
+        teammate_id: its id.
+        reason: what went wrong (``rate limited``, ``TimeoutError: read timed out``).
+        tries: how many times the work was tried.
+        draft_id: the task's latest draft (0: none yet).
+    """
+
+    def __init__(self, *, stage: Literal["draft", "review"], teammate: str, teammate_id: int,
+                 reason: str, tries: int, draft_id: int) -> None:
+        self.failure = AgentFailure(reason, tries=tries)
+        super().__init__(str(self.failure))
+        self.stage = stage
+        self.teammate = teammate
+        self.teammate_id = teammate_id
+        self.reason = reason
+        self.tries = tries
+        self.draft_id = draft_id
+
+
+def _attempt(call: Callable[[_R], Any], request: _R, *, stage: Literal["draft", "review"],
+             teammate: str, teammate_id: int, draft_id: int) -> Any:
+    """``call(request)``; an :class:`AgentFailure` or any other exception (one try) becomes
+    :class:`TaskFailed`. teamsim's own errors (a replay cassette's miss, a bad setting) are
+    not the agent failing at its work: they propagate and stop the run with their message."""
+    try:
+        return call(request)
+    except AgentFailure as err:
+        reason, tries = err.reason, err.tries
+    except TeamsimError:
+        raise
+    except Exception as err:
+        reason, tries = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__, 1
+    raise TaskFailed(stage=stage, teammate=teammate, teammate_id=teammate_id, reason=reason,
+                     tries=tries, draft_id=draft_id)
+
+
+def _wrong_return(role: str, teammate: str, got: object, expected: str, example: str
+                  ) -> PipelineError:
+    return PipelineError(
+        f"{role} of teammate {teammate!r} returned {type(got).__name__}, not "
+        f"teamsim.agents.{expected}; return {example}"
+    )
+
+
+# -- the nodes ---------------------------------------------------------------------------------
 
 
 def draft(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -181,11 +295,15 @@ def draft(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
     task = ctx.task
     revision = task_state["revision"] + 1
-    previous = (Draft(subject=task_state["subject"], body=task_state["body"])
-                if revision > 0 else None)
-    request = _draft_request(task_state, task, revision=revision, notes=task_state["notes"],
-                             previous=previous)
-    written = task.drafter.drafter.draft(request)
+    request = draft_request(
+        task, revision=revision, notes=task_state["notes"],
+        previous=(task_state["subject"], task_state["body"]) if revision > 0 else None)
+    written = _attempt(task.drafter.drafter.draft, request, stage="draft",
+                       teammate=task.drafter.name, teammate_id=task.drafter_id,
+                       draft_id=task_state["draft_id"])
+    if not isinstance(written, Draft):
+        raise _wrong_return("drafter", task.drafter.name, written, "Draft",
+                            "Draft(subject=..., body=...)")
     minutes = max(0, written.minutes)
     at = ctx.now() + timedelta(minutes=minutes)
     draft_id: int = ctx.uow.drafts.add(
@@ -209,14 +327,26 @@ def review(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     task_state = state["task"]
     ctx = runtime.context
     task = ctx.task
-    current = Draft(subject=task_state["subject"], body=task_state["body"])
-    request = ctx.request or _draft_request(
-        task_state, task, revision=task_state["revision"], notes=task_state["notes"], previous=None)
-    checked = task.reviewer.reviewer.review(
-        ReviewRequest(draft=current, request=request, reviewer=task.reviewer.name))
+    request = ctx.request or draft_request(
+        task, revision=task_state["revision"], notes=task_state["notes"], previous=None)
+    checked = _attempt(
+        task.reviewer.reviewer.review,
+        review_request(task, subject=task_state["subject"], body=task_state["body"],
+                       request=request),
+        stage="review", teammate=task.reviewer.name, teammate_id=task.reviewer_id,
+        draft_id=task_state["draft_id"])
+    if not isinstance(checked, Review):
+        raise _wrong_return("reviewer", task.reviewer.name, checked, "Review",
+                            "Review(verdict=Verdict.PASS or Verdict.REVISE, reasons=(...))")
+    try:
+        verdict = Verdict(checked.verdict)
+    except ValueError:
+        raise PipelineError(
+            f"reviewer of teammate {task.reviewer.name!r} returned the verdict "
+            f"{checked.verdict!r}; use Verdict.PASS or Verdict.REVISE"
+        ) from None
     minutes = max(0, checked.minutes)
     at = ctx.now() + timedelta(minutes=minutes)
-    verdict = Verdict(checked.verdict)
     reasons = list(checked.reasons)
     review_id: int = ctx.uow.drafts.add_review(
         task_id=task.task_id, draft_id=task_state["draft_id"], reviewer_id=task.reviewer_id,

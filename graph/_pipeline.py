@@ -13,8 +13,16 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from teamsim.agents import ThreadMessage
-from teamsim.graph._nodes import RunContext, State, TaskInfo, builder, initial_state
+from teamsim.graph._nodes import (
+    RunContext,
+    State,
+    TaskFailed,
+    TaskInfo,
+    builder,
+    initial_state,
+)
 from teamsim.graph._ports import PipelineStore
+from teamsim.graph._prefetch import Prefetcher, PrefetchItem
 from teamsim.graph._saver import ThreadIndexedSaver
 from teamsim.graph._team import Team, TeamMember
 from teamsim.graph._types import (
@@ -29,6 +37,7 @@ from teamsim.model import (
     AttentionOpened,
     ConflictError,
     Contact,
+    DraftFailed,
     MessageStep,
     PipelineError,
     RuleCheck,
@@ -42,6 +51,7 @@ __all__ = ["Pipeline"]
 
 _AWAITING = "awaiting_approval"
 _WORKING = "working"
+_FAILED = "failed"
 
 
 class Pipeline:
@@ -65,6 +75,21 @@ class Pipeline:
     pass ``PipelineConfig(durability="sync")`` if you want LangGraph's own crash recovery of
     long agent calls; the store's idempotent ``uow.messages.send`` keeps sends exactly-once in any
     mode.
+
+    **Failures.** A drafter or reviewer that raises (an
+    :class:`~teamsim.agents.AgentFailure` after its retries, or any other exception, taken as
+    one try) fails the task: nothing is drafted further or sent, the task's status and outcome
+    are ``failed``, a ``draft_failure`` item opens in Needs attention saying who could not do
+    what ("Riley could not draft step s3 for Ana Lopez: rate limited after 4 tries"), a
+    ``draft.failed`` event records it, and the call returns ``status="failed"`` with the item's
+    id. A drafter or reviewer that *returns* something else than a
+    :class:`~teamsim.agents.Draft` / :class:`~teamsim.agents.Review` is a programming error: a
+    :class:`~teamsim.model.PipelineError` naming the teammate and what to return.
+
+    **Concurrent model calls.** :meth:`prefetch` makes the agents' calls for a batch of due
+    steps ahead of time, ``config.max_concurrency`` at a time, for agents that prefetch; the
+    graph's own calls then get the remembered results in their usual order. :meth:`close`
+    stops its worker threads.
 
     **Exactly one send.** The approval gate writes nothing before ``interrupt()``; the
     attention item is written here from the interrupt payload after ``invoke`` returns. A
@@ -100,6 +125,43 @@ class Pipeline:
             checkpointer=self.checkpointer)
         self._live: dict[int, TaskInfo] = {}
         self._attention: dict[int, int] = {}
+        self._prefetcher: Prefetcher | None = None
+
+    # -- concurrent model calls ----------------------------------------------------------------
+
+    def prefetch(self, items: Iterable[PrefetchItem]) -> None:
+        """Make the drafter and reviewer calls that starting ``items`` will make, ahead of time
+        and concurrently, for the agents that prefetch (:class:`~teamsim.agents.Prefetching`).
+
+        In waves, ``config.max_concurrency`` calls at a time: every first draft, then their
+        reviews, then the revisions the verdicts ask for (with the reasons as notes and the
+        draft as the previous one, as the graph asks), then their reviews, up to
+        ``config.max_review_rounds``. The results are not used here: the agents remember them
+        and hand them to the graph's own calls, which apply them one at a time in the usual
+        order. An agent's failure is its to remember too; nothing is raised here. With
+        ``max_concurrency`` 1 this does nothing.
+        """
+        if self.config.max_concurrency <= 1:
+            return
+        tasks = [item.task() for item in items]
+        if not tasks:
+            return
+        if self._prefetcher is None:
+            self._prefetcher = Prefetcher(max_workers=self.config.max_concurrency,
+                                          max_review_rounds=self.config.max_review_rounds)
+        self._prefetcher.run(tasks)
+
+    def close(self) -> None:
+        """Stop the worker threads of :meth:`prefetch`, if any were started (idempotent)."""
+        prefetcher, self._prefetcher = self._prefetcher, None
+        if prefetcher is not None:
+            prefetcher.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- starting ------------------------------------------------------------------------------
 
@@ -138,15 +200,13 @@ class Pipeline:
             enrollment_id=enrollment_id, step_id=step.id, sequence_id=sequence.id,
             brief=step.brief, status=_WORKING,
         )
-        index = _step_index(sequence, step)
         if thread is None:
             thread = _thread(uow.messages.thread(contact.id, sequence.id))
-        task = TaskInfo(
-            task_id=task_id, kind="step", thread_id=thread_id, contact=contact,
-            channel=step.channel, brief=step.brief, drafter=drafter_member,
-            drafter_id=drafter_id, reviewer=reviewer_member, reviewer_id=reviewer_id,
-            enrollment_id=enrollment_id, sequence=sequence,
-            step=step, step_index=index, thread=tuple(thread),
+        task = TaskInfo.for_step(
+            task_id=task_id, thread_id=thread_id, sequence=sequence, step=step,
+            contact=contact, drafter=drafter_member, drafter_id=drafter_id,
+            reviewer=reviewer_member, reviewer_id=reviewer_id, enrollment_id=enrollment_id,
+            thread=tuple(thread),
         )
         return self._start(task, uow, at)
 
@@ -284,10 +344,13 @@ class Pipeline:
     def _run(self, task: TaskInfo, payload: State | Command[Any], uow: PipelineStore,
              at: datetime) -> PipelineResult:
         ctx = RunContext(uow=uow, at=at, task=task, rules=self.rules, config=self.config)
-        out = self._graph.invoke(
-            payload, {"configurable": {"thread_id": task.thread_id}}, context=ctx,
-            durability=self.config.durability,
-        )
+        try:
+            out = self._graph.invoke(
+                payload, {"configurable": {"thread_id": task.thread_id}}, context=ctx,
+                durability=self.config.durability,
+            )
+        except TaskFailed as failed:
+            return self._failed(task, ctx, failed, uow)
         ready_at = ctx.now()
         work = tuple(ctx.work)
         state = out["task"]
@@ -323,6 +386,41 @@ class Pipeline:
             rule_id=decision["rule_id"], flagged=bool(state["concerns"]),
             subject=decision["subject"] if status == "sent" else None,
             body=decision["body"] if status == "sent" else None,
+        )
+
+    def _failed(self, task: TaskInfo, ctx: RunContext, failed: TaskFailed,
+                uow: PipelineStore) -> PipelineResult:
+        """Record a task whose drafter or reviewer could not work: a ``draft_failure`` item in
+        Needs attention, the task ``failed``, a ``draft.failed`` event; nothing is sent."""
+        ready_at = ctx.now()
+        text = failure_text(task, failed)
+        item_id: int = uow.attention.open(
+            kind="draft_failure", at=ready_at, task_id=task.task_id, payload={
+                "task_id": task.task_id,
+                "kind": task.kind,
+                "text": text,
+                "stage": failed.stage,
+                "teammate": {"id": failed.teammate_id, "name": failed.teammate},
+                "drafter": {"id": task.drafter_id, "name": task.drafter.name},
+                "reason": failed.reason,
+                "tries": failed.tries,
+                "contact": {"id": task.contact.id, "name": task.contact.name},
+                "sequence": (None if task.sequence is None
+                             else {"id": task.sequence.id, "name": task.sequence.name}),
+                "step": (None if task.step is None
+                         else {"id": task.step.id, "label": task.step.label}),
+                "channel": task.channel,
+            })
+        uow.tasks.set_status(task.task_id, _FAILED, ready_at, outcome=_FAILED)
+        ctx.event(DraftFailed(
+            stage=failed.stage, teammate_id=failed.teammate_id, teammate=failed.teammate,
+            reason=failed.reason, tries=failed.tries, attention_id=item_id,
+        ), ready_at)
+        self._forget(task.task_id, task.thread_id)
+        return PipelineResult(
+            task_id=task.task_id, status="failed", attention_id=item_id,
+            draft_id=failed.draft_id or None, work=tuple(ctx.work), ready_at=ready_at,
+            failure=text,
         )
 
     def _forget(self, task_id: int, thread_id: str) -> None:
@@ -367,16 +465,27 @@ class Pipeline:
             if not isinstance(step, MessageStep):
                 raise PipelineError(f"task {record.id}: step {record.step_id!r} is no longer "
                                     "a message step; withdraw the task instead")
-            task = TaskInfo(
-                task_id=record.id, kind="step", thread_id=record.thread_id, contact=contact,
-                channel=step.channel, brief=step.brief, enrollment_id=record.enrollment_id,
-                sequence=sequence, step=step, step_index=_step_index(sequence, step),
+            task = TaskInfo.for_step(
+                task_id=record.id, thread_id=record.thread_id, sequence=sequence, step=step,
+                contact=contact, drafter=drafter, drafter_id=record.teammate_id,
+                reviewer=reviewer, reviewer_id=record.reviewer_id,
+                enrollment_id=record.enrollment_id,
                 thread=_thread(uow.messages.thread(record.contact_id, sequence.id)),
-                drafter=drafter, drafter_id=record.teammate_id, reviewer=reviewer,
-                reviewer_id=record.reviewer_id,
             )
         self._live[record.id] = task
         return task
+
+
+def failure_text(task: TaskInfo, failed: TaskFailed) -> str:
+    """What the Needs attention item of a failed task says: "Riley could not draft step s3 for
+    Ana Lopez: rate limited after 4 tries" (a review: "Sam could not review Riley's draft of
+    step s3 for ..."; a chat: "... the chat message for ...")."""
+    what = "the chat message" if task.step is None else f"step {task.step.id}"
+    if failed.stage == "draft":
+        did = f"{failed.teammate} could not draft {what}"
+    else:
+        did = f"{failed.teammate} could not review {task.drafter.name}'s draft of {what}"
+    return f"{did} for {task.contact.name}: {failed.failure}"
 
 
 def _pair_ids(drafter: TeamMember, reviewer: TeamMember) -> tuple[int, int]:
@@ -391,10 +500,6 @@ def _pair_ids(drafter: TeamMember, reviewer: TeamMember) -> tuple[int, int]:
             f"teammate {drafter.name!r} cannot review its own draft; pick another reviewer"
         )
     return ids[0], ids[1]
-
-
-def _step_index(sequence: Sequence, step: MessageStep) -> int:
-    return next((i for i, s in enumerate(sequence.message_steps()) if s.id == step.id), 0)
 
 
 def _thread(messages: list[MessageRecord]) -> tuple[ThreadMessage, ...]:

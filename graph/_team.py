@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from teamsim.agents import Drafter, Reviewer
 from teamsim.model import NotFoundError, Teammate, TeammateRole, ValidationError
 
-__all__ = ["Team", "TeamMember"]
+__all__ = ["Team", "TeamMember", "prefetches"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,6 +165,21 @@ class Team:
         candidates = self.reviewers_for(drafter)
         return candidates[turn % len(candidates)]
 
+    def upcoming_reviewers(self, drafter: str, count: int) -> tuple[TeamMember, ...]:
+        """Who reviews ``drafter``'s next ``count`` drafts, in order: what the next ``count``
+        calls of :meth:`next_reviewer` would return, without moving the round robin."""
+        if count < 0:
+            raise ValueError(f"count must be >= 0, got {count}")
+        turn = self._turns.get(drafter, 0)
+        return tuple(self.reviewer_for(drafter, turn + k) for k in range(count))
+
+    @property
+    def prefetches(self) -> bool:
+        """Whether any teammate's drafter or reviewer may be called ahead of time
+        (:class:`~teamsim.agents.Prefetching` with ``prefetch = True``)."""
+        return any(prefetches(agent)
+                   for m in self._members.values() for agent in (m.drafter, m.reviewer))
+
     def next_reviewer(self, drafter: str) -> TeamMember:
         """Who reviews ``drafter``'s next draft; moves ``drafter``'s round robin on by one."""
         turn = self._turns.get(drafter, 0)
@@ -181,6 +196,12 @@ class Team:
                 "review; add drafter to its roles"
             )
         return member
+
+
+def prefetches(agent: object) -> bool:
+    """Whether ``agent`` (a drafter or a reviewer) may be called ahead of time
+    (:class:`~teamsim.agents.Prefetching` with ``prefetch = True``)."""
+    return getattr(agent, "prefetch", False) is True
 
 
 def _drafts(teammate: Teammate) -> bool:

@@ -32,9 +32,11 @@ __all__ = [
 
 OnReject = Literal["skip", "redraft"]
 """What a human rejection does: drop the step, or have it redrafted once."""
-PipelineStatus = Literal["awaiting_approval", "sent", "skipped", "discarded", "withdrawn"]
+PipelineStatus = Literal[
+    "awaiting_approval", "sent", "skipped", "discarded", "withdrawn", "failed"]
 """Where a pipeline task stands after a call returns (``skipped`` is a rejected sequence step,
-``discarded`` a rejected chat request)."""
+``discarded`` a rejected chat request, ``failed`` one whose drafter or reviewer could not work:
+nothing was sent and a ``draft_failure`` item in Needs attention says why)."""
 WorkKind = Literal["draft", "review", "revision"]
 """What a teammate spent a work segment on."""
 Durability = Literal["sync", "async", "exit"]
@@ -54,13 +56,24 @@ class PipelineConfig:
         durability: LangGraph durability mode passed to every ``invoke``. ``"exit"`` (the
             default) writes one checkpoint when a run pauses at the approval gate or ends; see
             :class:`~teamsim.graph.Pipeline` for why that is enough.
+        max_concurrency: how many drafter/reviewer calls :meth:`Pipeline.prefetch` makes at
+            once, in worker threads, for agents that prefetch
+            (:class:`~teamsim.agents.Prefetching`). 1 (the default) makes no call ahead of
+            time: every call is made by the graph, one after another.
     """
 
     max_review_rounds: int = 2
     on_reject: OnReject = "skip"
     durability: Durability = "exit"
+    max_concurrency: int = 1
 
     def __post_init__(self) -> None:
+        if (not isinstance(self.max_concurrency, int) or isinstance(self.max_concurrency, bool)
+                or self.max_concurrency < 1):
+            raise ValueError(
+                f"max_concurrency must be an int >= 1 (1: no concurrent model calls), got "
+                f"{self.max_concurrency!r}"
+            )
         if self.max_review_rounds < 0:
             raise ValueError(f"max_review_rounds must be >= 0, got {self.max_review_rounds}")
         if self.on_reject not in ("skip", "redraft"):
@@ -206,6 +219,8 @@ class PipelineResult:
         flagged: whether the draft reached the human with the reviewer's concerns still open.
         subject: when ``sent``, the queued message's subject (as approved or edited).
         body: when ``sent``, the queued message's body (as approved or edited).
+        failure: when ``failed``, what the Needs attention item says ("Riley could not draft
+            step s3 for Ana Lopez: rate limited after 4 tries").
     """
 
     task_id: int
@@ -219,6 +234,7 @@ class PipelineResult:
     flagged: bool = False
     subject: str | None = None
     body: str | None = None
+    failure: str | None = None
 
     @property
     def busy_minutes(self) -> SimMinutes:

@@ -9,7 +9,7 @@ import builtins
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final, cast
+from typing import Any, Final, cast, get_args
 
 from sqlalchemy import Table, select
 
@@ -21,7 +21,7 @@ from teamsim.store._types import require_utc
 
 __all__ = ["AttentionRepository"]
 
-_ATTENTION_KINDS = frozenset({"draft", "reply", "rule_suggestion"})
+_ATTENTION_KINDS = frozenset(get_args(AttentionKind))
 _ATTENTION_STATUSES = frozenset({"open", "resolved", "withdrawn"})
 _ATTENTION = cast(Table, AttentionRow.__table__)
 _PLAIN_DEPTH: Final = 64

@@ -26,8 +26,9 @@ __all__ = [
 
 TaskKind = Literal["step", "chat"]
 """A task drafts a due message step of an enrollment (``step``) or a one-off ``chat``."""
-AttentionKind = Literal["draft", "reply", "rule_suggestion"]
-"""What waits in Needs attention."""
+AttentionKind = Literal["draft", "draft_failure", "reply", "rule_suggestion"]
+"""What waits in Needs attention (``draft_failure``: a teammate could not draft or review a
+step; the task failed and nothing was sent)."""
 AttentionStatus = Literal["open", "resolved", "withdrawn"]
 """An attention item is ``open`` until the human acts (``resolved``) or it lapses."""
 DecisionAction = Literal["approve", "edit", "reject"]

@@ -387,8 +387,17 @@ def test_a_failing_drafter_leaves_no_thread_behind(world: World) -> None:
 
     saver = InMemorySaver()
     pipeline = Pipeline(checkpointer=saver)
-    with pytest.raises(RuntimeError, match="model unavailable"):
-        world.start(pipeline, drafter=FakeDrafter(broken))
+    result = world.start(pipeline, drafter=FakeDrafter(broken))
+    assert result.status == "failed"
+    assert dict(saver.storage) == {}
+    assert pipeline.live_tasks() == []
+
+
+def test_a_drafter_returning_the_wrong_type_leaves_no_thread_behind(world: World) -> None:
+    saver = InMemorySaver()
+    pipeline = Pipeline(checkpointer=saver)
+    with pytest.raises(PipelineError, match="returned str"):
+        world.start(pipeline, drafter=FakeDrafter(lambda request: "hello"))  # type: ignore[arg-type, return-value]
     assert dict(saver.storage) == {}
     assert pipeline.live_tasks() == []
 

@@ -62,6 +62,7 @@ class EventKind(StrEnum):
     STEP_SKIPPED = "step.skipped"
     TASK_STARTED = "task.started"
     DRAFT_CREATED = "draft.created"
+    DRAFT_FAILED = "draft.failed"
     REVIEW_DONE = "review.done"
     WORK_DONE = "work.done"
     ATTENTION_OPENED = "attention.opened"

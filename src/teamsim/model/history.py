@@ -25,6 +25,7 @@ __all__ = [
     "REPLY",
     "Due",
     "EnrollmentHistory",
+    "Failure",
     "Folder",
     "Move",
     "Pause",
@@ -105,6 +106,20 @@ class Pause(NamedTuple):
     resumed_by: str | None = None
 
 
+class Failure(NamedTuple):
+    """A task of the enrollment failed: its drafter or reviewer (``stage``) could not work.
+
+    The simulator pauses the enrollment right after (an ``enrollment.paused`` with reason
+    ``draft_failed``); the human's policy then retries, skips the step or ends it.
+    """
+
+    at: datetime
+    step_id: str | None
+    stage: str
+    reason: str
+    task_id: int | None
+
+
 class Move(NamedTuple):
     """An edit removed the enrollment's step and moved it from ``from_`` to ``to``."""
 
@@ -143,6 +158,7 @@ class EnrollmentHistory:
     sends: list[Send] = field(default_factory=list)
     pauses: list[Pause] = field(default_factory=list)
     moves: list[Move] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
 
     # The states are kept flat, the fields of each State one after the other in ``_trail``,
     # and built on demand: the fold would otherwise make a tuple per event (12,000 in the
@@ -353,6 +369,11 @@ def _sent(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
                  h.step_id, None)
 
 
+def _draft_failed(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
+    h.failures.append(Failure(ev.at, h.step_id, p.get("stage", ""), p.get("reason", ""),
+                              ev.task_id))
+
+
 def _reply(h: EnrollmentHistory, ev: EventRecord, p: dict[str, Any]) -> None:
     if p.get("kind") == REPLY:
         h.replied = True
@@ -426,6 +447,7 @@ _STEPS: dict[str, _Step] = {
     EventKind.STEP_PARKED: _step_parked,
     EventKind.STEP_SKIPPED: _step_skipped,
     EventKind.MESSAGE_SENT: _sent,
+    EventKind.DRAFT_FAILED: _draft_failed,
     EventKind.REPLY_RECEIVED: _reply,
     EventKind.ENROLLMENT_PAUSED: _paused,
     EventKind.ENROLLMENT_RESUMED: _resumed,

@@ -25,6 +25,7 @@ __all__ = [
     "BranchWaiting",
     "DecisionMade",
     "DraftCreated",
+    "DraftFailed",
     "EnrollmentCreated",
     "EnrollmentEnded",
     "EnrollmentMoved",
@@ -358,6 +359,21 @@ class DraftCreated(Payload):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DraftFailed(Payload):
+    """A teammate's drafter (``stage`` ``draft``) or reviewer (``review``) could not work after
+    ``tries``: the task failed, sent nothing, and item ``attention_id`` of Needs attention says
+    so."""
+
+    KIND = EventKind.DRAFT_FAILED
+    stage: str
+    teammate_id: int
+    teammate: str
+    reason: str
+    tries: int
+    attention_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReviewDone(Payload):
     """The peer reviewer gave its verdict on a draft."""
 
@@ -536,7 +552,8 @@ PAYLOADS: Mapping[EventKind, type[Payload]] = {
         RunStarted, RunEnded, SequenceCreated, SequenceEdited, SequenceCatchUp, RuleSuggested,
         SuggestionHandled, EnrollmentCreated, EnrollmentRefused, EnrollmentMoved,
         EnrollmentPaused, EnrollmentResumed, WaitStarted, WaitDone, BranchWaiting, BranchTaken,
-        StepDue, StepParked, StepSkipped, TaskStarted, DraftCreated, ReviewDone, WorkDone,
+        StepDue, StepParked, StepSkipped, TaskStarted, DraftCreated, DraftFailed, ReviewDone,
+        WorkDone,
         AttentionOpened, AttentionResolved, DecisionMade, TaskDiscarded, TaskWithdrawn,
         MessageQueued, MessageCancelled, MessageSent, MessageOpened, MessageClicked,
         ReplyReceived, ApproverSessionStarted, ApproverSessionEnded)},
