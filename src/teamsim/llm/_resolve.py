@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from teamsim.agents import Draft, ModelSettings, ModelUsage, Review
 from teamsim.llm._factory import load_model
 from teamsim.llm._spec import ModelSpec
-from teamsim.model import ValidationError
+from teamsim.model import ScenarioError, ValidationError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -121,14 +121,22 @@ class ModelResolver:
                     f"({name})"
             if not self.allow_imports:
                 what = "factory" if spec.factory is not None else "entry point"
-                raise ValidationError(
+                raise self._error(
                     f"{where}: the scenario names the {what} {spec.target}, and importing it "
                     "runs its code: teamsim does that only with --allow-imports "
                     "(allow_imports=True in Python); pass it if you trust this file, or "
                     "replay recorded replies with --cassette-mode replay")
-        model = load_model(spec, where)
+        try:
+            model = load_model(spec, where)
+        except ValidationError as exc:
+            raise (exc if given else self._error(str(exc))) from None
         self._loaded[key] = model
         return model
+
+    def _error(self, message: str) -> ValidationError:
+        """A problem of the scenario file's own spec: a :class:`ScenarioError` when the file
+        is known (the commands that check files report it as theirs)."""
+        return ScenarioError(message) if self._source else ValidationError(message)
 
 
 def check_agents(what: str, agents: Mapping[str, object], teammates: Iterable[str]) -> None:

@@ -1,0 +1,230 @@
+"""Model-backed teammates through the roof: ``teamsim run/test/sweep/validate --model``, the
+consent a scenario's factory needs, record then replay, the run folder's cassette, custom
+drafters through ``teamsim.run``, sweeps over worker processes. No network: the model is a
+langchain-core fake (tests/data/llm/teamsim_test_models.py).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import teamsim
+from teamsim.agents import Draft, DraftRequest, FakeDrafter
+from teamsim.cli import app
+from teamsim.llm import MODEL_METRICS, ModelSpec
+from teamsim.model import ValidationError
+
+DATA = Path(__file__).parent / "data"
+FACTORIES = DATA / "llm"
+ECHO = "teamsim_test_models:echo_model"
+
+
+@pytest.fixture
+def cli() -> typer.Typer:
+    return app
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder with the small scenarios; the fake models' folder importable."""
+    monkeypatch.syspath_prepend(str(FACTORIES))
+    for name in ("run_small.yaml", "llm_small.yaml"):
+        shutil.copy(DATA / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _run(runner: CliRunner, cli: typer.Typer, *argv: str) -> tuple[int, str, str]:
+    result = runner.invoke(cli, list(argv))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _metrics(folder: Path) -> dict[str, object]:
+    return json.loads((folder / "metrics.json").read_text())  # type: ignore[no-any-return]
+
+
+def test_run_with_a_model_records_then_replays_the_same_digest_without_calls(
+    cli: typer.Typer, runner: CliRunner, work: Path
+) -> None:
+    code, stdout, stderr = _run(runner, cli, "run", "run_small.yaml", "--model",
+                                f"Riley={ECHO},api_key=sk-live-1", "--cassette", "c.json",
+                                "--cassette-mode", "record", "--out", "rec")
+    assert (code, stderr) == (0, ""), stdout
+    recorded = _metrics(work / "rec")
+    assert recorded["model_calls"] > 0  # type: ignore[operator]
+    assert recorded["model_usage"]["Riley"]["tokens_out"] == recorded["tokens_out"] > 0  # type: ignore[index]
+    assert "Model use per teammate" in stdout
+    assert (work / "c.json").is_file()
+    assert (work / "rec" / "cassette.json").is_file()
+    info = json.loads((work / "rec" / "run.json").read_text())
+    assert info["models"]["Riley"]["spec"] == f"{ECHO}(api_key=***)"
+    assert info["cassette_mode"] == "record"
+    assert "sk-live-1" not in "".join(p.read_text(errors="replace") for p in
+                                      (work / "rec").iterdir() if p.suffix in {".json", ".txt"})
+
+    code, stdout, stderr = _run(runner, cli, "run", "run_small.yaml", "--model",
+                                f"Riley={ECHO},api_key=sk-live-1", "--cassette", "c.json",
+                                "--cassette-mode", "replay", "--out", "rep")
+    assert (code, stderr) == (0, ""), stdout
+    replayed = _metrics(work / "rep")
+    assert (work / "rep" / "digest.txt").read_text() == (work / "rec" / "digest.txt").read_text()
+    assert replayed["model_calls"] == replayed["tokens_in"] == replayed["cost"] == 0
+    assert replayed["cache_hits"] == recorded["model_calls"]
+    assert replayed["replayed_tokens"] == recorded["tokens_in"] + recorded["tokens_out"]  # type: ignore[operator]
+
+
+def test_replay_imports_nothing(work: Path) -> None:
+    """Recorded with the echo model, replayed under a spec whose module does not exist (its id
+    is the recording's): nothing is imported, every reply comes from the cassette."""
+    recorded = teamsim.run(work / "run_small.yaml", models={"Riley": ECHO},
+                           cassette=work / "c.json", cassette_mode="record")
+    recorded.close()
+    ghost = ModelSpec(factory="no_such_module_xyz:make", id=ECHO)
+    replayed = teamsim.run(work / "run_small.yaml", models={"Riley": ghost},
+                           cassette=work / "c.json", cassette_mode="replay")
+    replayed.close()
+    assert replayed.digest == recorded.digest
+    assert replayed.metrics["model_calls"] == 0
+    assert replayed.metrics["cache_hits"] == recorded.metrics["model_calls"] > 0
+
+
+def test_a_scenario_factory_is_refused_without_allow_imports(
+    cli: typer.Typer, runner: CliRunner, work: Path
+) -> None:
+    for command in (["run", "llm_small.yaml", "--out", "x"], ["validate", "llm_small.yaml"],
+                    ["test", "llm_small.yaml"]):
+        code, _, stderr = _run(runner, cli, *command)
+        assert code == 2, command
+        assert stderr.startswith(
+            "error: llm_small.yaml: teammates[0].model (Riley): the scenario names the factory "
+            f"{ECHO}, and importing it runs its code: teamsim does that only with "
+            "--allow-imports"), stderr
+        assert len(stderr.splitlines()) == 1
+    assert not (work / "x").exists()
+    with pytest.raises(ValidationError, match="--allow-imports"):
+        teamsim.run(work / "llm_small.yaml")
+
+
+def test_a_scenario_factory_runs_with_allow_imports_and_its_compare_block(
+    cli: typer.Typer, runner: CliRunner, work: Path
+) -> None:
+    code, stdout, stderr = _run(runner, cli, "run", "llm_small.yaml", "--allow-imports",
+                                "--out", "m")
+    assert (code, stderr) == (0, ""), stdout
+    assert any(line.split() == ["PASS", "template:", "model_calls", "==", "0", "0"]
+               for line in stdout.splitlines())
+    assert (work / "m" / "cassette.json").is_file()
+    code, stdout, _ = _run(runner, cli, "validate", "llm_small.yaml", "--allow-imports")
+    assert code == 0
+    code, stdout, _ = _run(runner, cli, "test", "llm_small.yaml", "--allow-imports")
+    assert code == 0
+    assert stdout.splitlines()[-1] == "5 passed, 0 failed"
+
+
+def test_a_run_folder_with_a_cassette_is_replaced_with_force(
+    cli: typer.Typer, runner: CliRunner, work: Path
+) -> None:
+    argv = ["run", "run_small.yaml", "--model", f"Riley={ECHO}", "--out", "f"]
+    assert _run(runner, cli, *argv)[0] == 0
+    assert (work / "f" / "cassette.json").is_file()
+    assert _run(runner, cli, *argv, "--force")[0] == 0
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--model", "Bob=" + ECHO], "error: models: 'Bob' is not a teammate; the teammates are "
+                                 "'Riley', 'Sam'"),
+    (["--model", "Riley=no_such_module_xyz:f"], "cannot import 'no_such_module_xyz'"),
+    (["--model", "Riley=teamsim_test_models:nope"], "has no attribute 'nope'"),
+    (["--model", "Riley=teamsim_test_models:NOT_CALLABLE"], "which cannot be called"),
+    (["--model", "Riley=teamsim_test_models:raising_model,api_key=sk-x"],
+     "raised RuntimeError: bad credentials ***"),
+    (["--model", "Riley=teamsim_test_models:not_a_model"], "not a LangChain chat model"),
+    (["--model", "Riley=entry:nope"], "no entry point 'nope'"),
+    (["--model", "Riley"], "error: --model 'Riley': write it as TEAMMATE=package.module:"),
+    (["--model", f"Riley={ECHO}", "--model", f"Riley={ECHO}"], "given twice"),
+    (["--cassette-mode", "tape"], "error: --cassette-mode: 'tape' is not a mode"),
+    (["--max-concurrency", "0"], "error: --max-concurrency: 0 is out of range"),
+    (["--model", f"Riley={ECHO}", "--cassette", "none.json", "--cassette-mode", "replay"],
+     "none.json does not exist, and replay mode needs recorded replies"),
+])
+def test_bad_model_options_are_one_error_line_and_exit_2(
+    cli: typer.Typer, runner: CliRunner, work: Path, argv: list[str], message: str
+) -> None:
+    code, stdout, stderr = _run(runner, cli, "run", "run_small.yaml", "--out", "bad", *argv)
+    assert code == 2
+    assert stdout == ""
+    assert len(stderr.splitlines()) == 1
+    assert stderr.startswith("error: ")
+    assert message in stderr
+    assert "sk-x" not in stderr
+    assert not (work / "bad").exists()
+
+
+def test_a_cassette_file_that_is_not_teamsims_is_refused_and_kept(
+    cli: typer.Typer, runner: CliRunner, work: Path
+) -> None:
+    (work / "notes.json").write_text('{"mine": true}\n')
+    code, _, stderr = _run(runner, cli, "run", "run_small.yaml", "--model", f"Riley={ECHO}",
+                           "--cassette", "notes.json", "--out", "o")
+    assert code == 2
+    assert stderr.startswith("error: --cassette: ")
+    assert (work / "notes.json").read_text() == '{"mine": true}\n'
+
+
+def test_custom_drafters_through_run_get_expectations_and_a_run_folder(work: Path) -> None:
+    asked: list[str] = []
+
+    def write(request: DraftRequest) -> Draft:
+        asked.append(request.teammate)
+        return Draft(subject="Hello", body=f"Hi {request.contact.first_name}, "
+                     "a note from us.\n\nReply STOP to opt out.", minutes=3)
+
+    result = teamsim.run(work / "run_small.yaml", out=work / "custom",
+                         drafters={"Riley": FakeDrafter(write), "Sam": FakeDrafter(write)})
+    try:
+        assert result.passed
+        assert [e.metric for e in result.expectations] == ["enrolled", "sends_without_approval",
+                                                           "sent"]
+        assert (work / "custom" / "run.json").is_file()
+        assert not (work / "custom" / "cassette.json").exists()  # no model: no cassette
+        assert len(asked) == result.metrics["drafts"] > 0
+        assert all(result.metrics[name] == 0 for name in MODEL_METRICS)
+    finally:
+        result.close()
+    with pytest.raises(ValidationError, match=r"drafters: 'Rily' is not a teammate"):
+        teamsim.run(work / "run_small.yaml", drafters={"Rily": FakeDrafter(write)})
+
+
+def test_sweep_with_a_model_spec_in_two_workers(
+    cli: typer.Typer, runner: CliRunner, work: Path
+) -> None:
+    code, stdout, stderr = _run(runner, cli, "sweep", "run_small.yaml", "--seeds", "0:2",
+                                "--workers", "2", "--model", f"Riley={ECHO}",
+                                "--metrics", "sent,model_calls,tokens_out", "--out", "sw")
+    assert (code, stderr) == (0, ""), stdout
+    rows = (work / "sw" / "sweep.csv").read_text().splitlines()
+    assert rows[0] == "variant,seed,digest,sent,model_calls,tokens_out"
+    assert len(rows) == 3
+    assert all(int(row.split(",")[4]) > 0 for row in rows[1:])
+
+
+def test_sweep_refuses_a_live_model_object(work: Path) -> None:
+    from teamsim_test_models import echo_model  # type: ignore[import-not-found]
+
+    with pytest.raises(ValidationError, match=r"models\['Riley'\]: a sweep runs in worker "
+                                              r"processes.*pass its factory path instead"):
+        teamsim.sweep(work / "run_small.yaml", "0:2", models={"Riley": echo_model()})
+
+
+def test_run_takes_a_live_model_object(work: Path) -> None:
+    from teamsim_test_models import echo_model
+
+    result = teamsim.run(work / "run_small.yaml", models={"Riley": echo_model()})
+    result.close()
+    assert result.metrics["model_usage"]["Riley"]["model_calls"] > 0
