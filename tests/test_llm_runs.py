@@ -228,3 +228,20 @@ def test_run_takes_a_live_model_object(work: Path) -> None:
     result = teamsim.run(work / "run_small.yaml", models={"Riley": echo_model()})
     result.close()
     assert result.metrics["model_usage"]["Riley"]["model_calls"] > 0
+
+
+def test_the_shipped_model_scenario_replays_offline_importing_no_model() -> None:
+    """scenarios/model-vs-template.yaml replays its cassette: no --allow-imports, no model
+    module imported, no call; run in a fresh interpreter (from another folder) to see what
+    was imported."""
+    import subprocess
+    import sys
+
+    scenario = Path(__file__).parent.parent / "scenarios" / "model-vs-template.yaml"
+    code = ("import sys, teamsim\n"
+            f"r = teamsim.run({str(scenario)!r})\n"
+            "print(r.passed, r.metrics['model_calls'], r.metrics['cache_hits'] > 0,"
+            " 'teamsim.agents.demo' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).parent / "data")
+    assert done.stdout.split() == ["True", "0", "True", "False"]

@@ -24,6 +24,9 @@ GOLDEN = {
         "f01e6006ba70916c50d4a53bae393631de87c1c52b15a1d9087957ddb7f57384",
     "edit-running-sequence.yaml":
         "3ebe2ec1f86a500e1c889199d537a8540f954e91b48d889d87412be6a89cb23d",
+    # Replayed from its cassette (model-vs-template.cassette.json): no model is imported.
+    "model-vs-template.yaml":
+        "5cf9b17554003810fe769ed82d83af451a021c7fea3f8c28ed3cbdef930fe004",
     "one-off-chat.yaml":
         "27909779c6adb47e15d312d04b23cf2a3140f4891f228c0d25186b4e843112cf",
     "pause-and-activate.yaml":
