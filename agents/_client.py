@@ -36,6 +36,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
 
 from teamsim.agents._cassette import Cassette, CassetteMiss, Entry, Reply, ToolCall, dumps
 from teamsim.agents._settings import ModelSettings
@@ -77,7 +78,10 @@ def prompt_key(model_id: str, prompt: Prompt) -> str:
     """The canonical key of ``prompt`` sent to ``model_id`` (hex SHA-256)."""
     schema = None
     if prompt.schema is not None:
-        schema = {"name": prompt.schema.__name__, "json_schema": prompt.schema.model_json_schema()}
+        # A schema may say what of it the key holds (``key_schema``): see ReviewVerdict.
+        json_schema = getattr(prompt.schema, "key_schema", None)
+        schema = {"name": prompt.schema.__name__,
+                  "json_schema": json_schema or prompt.schema.model_json_schema()}
     canonical = dumps({
         "model_id": model_id,
         "purpose": prompt.purpose,
@@ -417,14 +421,16 @@ def _outcome(entry: Entry) -> tuple[AIMessage, int]:
 
 
 def _reply(message: AIMessage) -> Reply:
-    """What a cassette keeps of a live reply."""
+    """What a cassette keeps of a live reply (content blocks that are not plain JSON are kept
+    as their text, which is all the parsers read)."""
     usage = dict(message.usage_metadata) if message.usage_metadata else None
-    return Reply.model_validate({
-        "content": message.content,
-        "tool_calls": [ToolCall(name=c["name"], args=c["args"], id=c.get("id"))
-                       for c in message.tool_calls],
-        "usage_metadata": usage,
-    })
+    calls = [ToolCall(name=c["name"], args=c["args"], id=c.get("id")) for c in message.tool_calls]
+    try:
+        return Reply.model_validate({"content": message.content, "tool_calls": calls,
+                                     "usage_metadata": usage})
+    except PydanticError:
+        return Reply.model_validate({"content": str(message.text), "tool_calls": calls,
+                                     "usage_metadata": usage})
 
 
 def _messages(prompt: Prompt) -> list[BaseMessage]:
