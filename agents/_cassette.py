@@ -233,6 +233,15 @@ class Cassette:
                 self._used[key] += 1
             return recorded[index]
 
+    def peek(self, key: str) -> Entry | None:
+        """The entry for the next use of ``key`` (or ``None``), without using it."""
+        if self.mode == "record":
+            return None
+        with self._lock:
+            index = self._used[key] + self._reserved[key]
+            recorded = self._by_key.get(key, ())
+            return recorded[index] if index < len(recorded) else None
+
     def has_next(self, key: str) -> bool:
         """Whether the next use of ``key`` has a recorded entry (without using it)."""
         if self.mode == "record":

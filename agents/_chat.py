@@ -171,7 +171,8 @@ def _ask_until_usable(session: Session, prompt: Prompt, settings: ModelSettings,
             note = (f"Your reply could not be used: {bad}. Answer again, following the "
                     "instructions and the reply form exactly.")
             current = Prompt(purpose=prompt.purpose, messages=(*prompt.messages, ("human", note)),
-                             schema=prompt.schema, where=prompt.where)
+                             schema=prompt.schema,
+                             where=f"{prompt.where}, asked again after try {tries}")
 
 
 def _minutes(base: SimMinutes, message: AIMessage, settings: ModelSettings) -> SimMinutes:

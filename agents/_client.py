@@ -17,7 +17,9 @@ exception ends the work at once. Wall-clock waits never change simulated time.
 built it) is a call made ahead of time: its result (or failure) is kept, with what it used of
 the cassette, until the home thread asks for the same key; that request gets it without a
 second model call, and only then are its cassette uses settled (so replies are recorded in the
-order the run consumed them). Model spend is counted when it happens.
+order the run consumed them). Model spend is counted when it happens. A call made ahead of
+time whose prompt is recorded (or any, in replay mode) only reads the cassette and keeps
+nothing: the request made later reads it again, for real.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
 
 from teamsim.agents._cassette import Cassette, CassetteMiss, Entry, Reply, ToolCall, dumps
 from teamsim.agents._settings import ModelSettings
@@ -66,8 +69,8 @@ class Prompt:
     where: str = ""
 
     def excerpt(self) -> str:
-        """The start of the last human message (the request itself)."""
-        text = next((c for role, c in reversed(self.messages) if role == "human"), "")
+        """The start of the first human message (the request itself)."""
+        text = next((c for role, c in self.messages if role == "human"), "")
         return text if len(text) <= _EXCERPT_CHARS else text[:_EXCERPT_CHARS] + "..."
 
 
@@ -75,7 +78,10 @@ def prompt_key(model_id: str, prompt: Prompt) -> str:
     """The canonical key of ``prompt`` sent to ``model_id`` (hex SHA-256)."""
     schema = None
     if prompt.schema is not None:
-        schema = {"name": prompt.schema.__name__, "json_schema": prompt.schema.model_json_schema()}
+        # A schema may say what of it the key holds (``key_schema``): see ReviewVerdict.
+        json_schema = getattr(prompt.schema, "key_schema", None)
+        schema = {"name": prompt.schema.__name__,
+                  "json_schema": json_schema or prompt.schema.model_json_schema()}
     canonical = dumps({
         "model_id": model_id,
         "purpose": prompt.purpose,
@@ -125,12 +131,15 @@ class Session:
     """One draft's or review's use of the client: looks up the cassette, calls the model.
 
     A home-thread session uses the cassette and counts as it goes; a session made ahead of time
-    sets its cassette uses aside and keeps them in its slot, to settle when consumed.
+    sets its cassette uses aside and keeps them in its slot, to settle when consumed; a
+    ``peek`` session (ahead of time, all recorded) only reads the cassette: it neither calls
+    the model nor uses anything up, and the request made later does the work for real.
     """
 
-    def __init__(self, client: ModelClient, slot: _Slot | None) -> None:
+    def __init__(self, client: ModelClient, slot: _Slot | None, *, peek: bool = False) -> None:
         self._client = client
         self._slot = slot
+        self._peek = peek
 
     def has_recording(self, prompt: Prompt) -> bool:
         """Whether the cassette holds the next reply to ``prompt``."""
@@ -148,6 +157,11 @@ class Session:
         key = client.key(prompt)
         cassette = client.cassette
         entry = None
+        if cassette is not None and self._peek:
+            entry = cassette.peek(key)
+            if entry is None:
+                raise client.miss(prompt, key)
+            return _outcome(entry)
         if cassette is not None:
             entry = cassette.next_entry(key, reserve=self._slot is not None)
         if entry is not None:
@@ -233,6 +247,9 @@ class ModelClient:
         result of the same work done ahead of time; see the module's docstring."""
         key = self.key(prompt)
         if not self._at_home():
+            cassette = self.cassette
+            if cassette is not None and (cassette.mode == "replay" or cassette.has_next(key)):
+                return job(Session(self, None, peek=True))
             return self._ahead(key, job)
         with self._lock:
             queue = self._memo.get(key)
@@ -404,14 +421,16 @@ def _outcome(entry: Entry) -> tuple[AIMessage, int]:
 
 
 def _reply(message: AIMessage) -> Reply:
-    """What a cassette keeps of a live reply."""
+    """What a cassette keeps of a live reply (content blocks that are not plain JSON are kept
+    as their text, which is all the parsers read)."""
     usage = dict(message.usage_metadata) if message.usage_metadata else None
-    return Reply.model_validate({
-        "content": message.content,
-        "tool_calls": [ToolCall(name=c["name"], args=c["args"], id=c.get("id"))
-                       for c in message.tool_calls],
-        "usage_metadata": usage,
-    })
+    calls = [ToolCall(name=c["name"], args=c["args"], id=c.get("id")) for c in message.tool_calls]
+    try:
+        return Reply.model_validate({"content": message.content, "tool_calls": calls,
+                                     "usage_metadata": usage})
+    except PydanticError:
+        return Reply.model_validate({"content": str(message.text), "tool_calls": calls,
+                                     "usage_metadata": usage})
 
 
 def _messages(prompt: Prompt) -> list[BaseMessage]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +34,16 @@ class ReviewVerdict(BaseModel):
     """A reviewer's verdict on an outreach draft: pass it, or ask for a revision."""
 
     model_config = ConfigDict(extra="forbid")
+
+    # What the cassette key says of this schema: written out rather than taken from
+    # model_json_schema(), whose details (titles, descriptions) may change with pydantic's
+    # version and would then turn every recorded review into a miss.
+    key_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"verdict": {"enum": ["pass", "revise"]},
+                       "reasons": {"type": "array", "items": {"type": "string"}}},
+        "required": ["verdict"],
+    }
 
     verdict: Literal["pass", "revise"] = Field(
         description="'pass' if the draft can be sent as it is, 'revise' if it must change")

@@ -101,3 +101,13 @@ def test_the_demo_is_deterministic_and_reports_usage() -> None:
     assert one.usage_metadata is not None
     assert one.usage_metadata["output_tokens"] > 0
     assert one.usage_metadata == two.usage_metadata
+
+
+def test_the_demo_sleeps_its_latency_per_call() -> None:
+    import time
+
+    model = demo_model(latency_seconds=0.05)
+    started = time.perf_counter()
+    model.invoke([HumanMessage("Write the sms message to Ada.\n\nChannel: sms")])
+
+    assert time.perf_counter() - started >= 0.05

@@ -120,3 +120,22 @@ def test_replaying_ahead_makes_no_call_and_settles_on_use(make_request: Make,
     assert replayed == recorded
     assert player.usage().cache_hits == len(asked)
     assert player.usage().prefetch_unused == 0
+
+
+def test_work_ahead_of_a_recorded_prompt_only_reads_the_cassette(make_request: Make,
+                                                                 tmp_path: Path) -> None:
+    recorder = Cassette("record")
+    run(make_request, ahead=False, seed=0, cassette=recorder)
+    recorder.save(tmp_path / "c.json")
+    model = Echo()
+    mate = ModelTeammate(model, name="Robin", model_id="echo",
+                         cassette=Cassette.load(tmp_path / "c.json", "auto"))
+    asked = requests(make_request)
+
+    # the same work asked for twice ahead of time (a guess made in two ticks) takes nothing
+    threads_run([lambda: mate.drafter.draft(asked[0]), lambda: mate.drafter.draft(asked[0])])
+    [mate.drafter.draft(r) for r in asked]
+
+    assert model.calls == []
+    assert mate.usage().cache_hits == len(asked)
+    assert mate.usage().prefetch_unused == 0
