@@ -17,6 +17,31 @@ def test_every_metric_is_defined_in_the_readme() -> None:
         assert f"| `{name}` | {definition} |" in README, name
 
 
+def test_every_model_metric_is_defined_in_the_readme() -> None:
+    from teamsim.llm import MODEL_METRICS
+
+    for name, definition in MODEL_METRICS.items():
+        assert f"| `{name}` | {definition} |" in README, name
+
+
+def test_the_shown_model_run_is_what_the_shipped_model_scenario_gives_now() -> None:
+    import re
+
+    import teamsim
+
+    shown = re.search(r"digest ([0-9a-f]{12}) -> runs/model-vs-template-seed11", README)
+    assert shown is not None
+    result = teamsim.run(ROOT / "scenarios" / "model-vs-template.yaml")
+    try:
+        assert result.digest.startswith(shown.group(1))
+        usage = result.metrics["model_usage"]["Riley"]
+        replayed = usage["replayed_tokens_in"] + usage["replayed_tokens_out"]
+        assert f"Riley          0         {usage['cache_hits']}" in README
+        assert f"{replayed:,}" in README
+    finally:
+        result.close()
+
+
 def test_the_main_job_runs_a_shipped_scenario() -> None:
     command = next(line for line in README.splitlines() if "teamsim run scenarios/" in line)
     scenario = command.split("teamsim run ")[1].split()[0]
