@@ -9,6 +9,7 @@ its ``compare:`` variants) with the teammates' models, and keeps their recorded 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,8 +174,10 @@ def prepare(
                                       ("max_concurrency", max_concurrency),
                                       ("cassette", None if cassette is None else str(cassette)))
         if value is not None})
-    values["llm"] = llm.model_dump(mode="json")
-    merged = with_values(world, values, variant="models")
+    if llm != world.llm:
+        values["llm"] = llm.model_dump(mode="json")
+    # Only a changed scenario is validated again (a large one takes a while).
+    merged = with_values(world, values, variant="models") if values else world
     base_specs = world.model_specs()
     resolver = ModelResolver(
         allow_imports=allow_imports, replay=llm.mode == "replay",
@@ -184,16 +187,18 @@ def prepare(
         source=source)
     setup = RunModels(resolver=resolver, mode=llm.mode, max_concurrency=llm.max_concurrency,
                       drafters=dict(drafters or {}), reviewers=dict(reviewers or {}))
-    for variant in [merged, *(with_values(merged, c.set, variant=f"{where}compare.{name}")
-                              for name, c in merged.compare.items())]:
-        chosen = resolver.choices(variant.model_specs())
-        setup.used = setup.used or bool(chosen)
-        if variant is merged:
-            setup.described = {
-                name: {"model_id": c.model_id, "drafts": c.drafts, "reviews": c.reviews,
-                       "spec": c.spec.describe() if c.spec is not None
-                       else f"object {type(c.model).__name__}"}
-                for name, c in chosen.items()}
+    chosen = resolver.choices(merged.model_specs())
+    setup.used = bool(chosen)
+    setup.described = {
+        name: {"model_id": c.model_id, "drafts": c.drafts, "reviews": c.reviews,
+               "spec": c.spec.describe() if c.spec is not None
+               else f"object {type(c.model).__name__}"}
+        for name, c in chosen.items()}
+    for name, comparison in merged.compare.items():
+        if not (chosen or "model" in json.dumps(comparison.set)):
+            continue  # the variant cannot back a teammate with a model
+        variant = with_values(merged, comparison.set, variant=f"{where}compare.{name}")
+        setup.used = setup.used or bool(resolver.choices(variant.model_specs()))
     if setup.used:
         label = "--cassette" if cassette is not None else f"{where}llm.cassette"
         setup.cassette_file = None if llm.cassette is None else Path(llm.cassette)
