@@ -2,7 +2,8 @@
 
 The human works Needs attention in sessions (the policy's workdays and check-in times, in the
 human's time zone), oldest item first: approves, edits or rejects drafts (a keyed draw per
-draft and round), resumes or ends people who replied, and accepts or dismisses rule
+draft and round), resumes or ends people who replied, retries, skips or ends the steps that
+could not be drafted (the policy's ``on_draft_failure``), and accepts or dismisses rule
 suggestions. Approving the same kind of step in a row without edits suggests a rule; switching
 rules on and off (the human's, or the timeline's on the human's behalf) happens here too.
 """
@@ -112,6 +113,8 @@ class Approver:
                 self._handle_reply(item)
             elif item.kind == "draft":
                 self._decide(item)
+            elif item.kind == "draft_failure":
+                self._handle_failure(item)
             else:
                 self._handle_suggestion(item)
         self.minutes += minutes
@@ -139,6 +142,26 @@ class Approver:
         elif action == "end":
             self._enrollments.finish(e, EnrollmentStatus.ENDED,
                                      "ended by the human after a reply")
+
+    def _handle_failure(self, item: AttentionItem) -> None:
+        """A step that could not be drafted or reviewed: retry it, skip it or end the
+        enrollment, as the policy's ``on_draft_failure`` says; only while the enrollment is
+        still in the pause the failure put it in (a reply handled meanwhile may have resumed
+        it, an unsubscribe ended it). A failed chat needs nothing more than the reading."""
+        ctx = self._ctx
+        item.open = False
+        ctx.uow.attention.resolve(item.item_id, status="resolved", at=ctx.now())
+        e = item.enrollment
+        ctx.log(AttentionResolved(attention_id=item.item_id, kind="draft_failure"), e=e,
+                task_id=item.task_id)
+        if e is None or e.token != item.token or e.status is not EnrollmentStatus.PAUSED:
+            return
+        action = ctx.world.approver.on_draft_failure
+        if action == "end":
+            self._enrollments.finish(e, EnrollmentStatus.ENDED,
+                                     "ended by the human after a draft failure")
+        else:
+            self._enrollments.resume(e, "human", skip=action == "skip")
 
     def _handle_suggestion(self, item: AttentionItem) -> None:
         """A rule suggestion: enable it when the human's policy accepts suggestions and the

@@ -59,6 +59,9 @@ METRICS: dict[str, str] = {
     "edits": "drafts the human edited before approving",
     "rejections": "drafts the human rejected",
     "withdrawn": "drafts withdrawn from Needs attention before a decision (reply, removal)",
+    "draft_failures": "tasks that failed because a teammate's drafter or reviewer could not "
+                      "work (after its retries); each lands in Needs attention and sends "
+                      "nothing",
     "cancelled": "approved messages cancelled before delivery (reply, end, removal)",
     "sent": "messages delivered",
     "opened": "delivered messages opened",
@@ -102,7 +105,8 @@ def audit(events: Iterable[EventRecord]) -> tuple[dict[str, int], list[str]]:
     enrollment per step. 5. No message before the wait in front of it has elapsed.
     6. Every reply lands in Needs attention. 7. No message of a sequence with a sending window
     goes out outside it (in the contact's time zone). 8. No teammate sends more in a day than
-    the daily cap of the sequence being sent.
+    the daily cap of the sequence being sent. (A task that failed never sends: such a send
+    counts as one without approval.)
 
     Everything needed is in the events themselves (a rule's caps and the human's time zone are
     recorded when it is switched on), so a stored ``events.jsonl`` can be audited alone.
@@ -139,6 +143,7 @@ class _Audit:
         self.problems: list[str] = []
         self.folder = Folder()
         self.approved: dict[int, str] = {}
+        self.failed: set[int | None] = set()
         self.seq_status: dict[int | None, str] = {}
         self.limits: dict[int | None, _Limits] = {}
         self.sent_by: Counter[tuple[str, str]] = Counter()
@@ -158,6 +163,7 @@ class _Audit:
             EventKind.RULE_ENABLED: self.rule_switched,
             EventKind.RULE_DISABLED: self.rule_switched,
             EventKind.DECISION_MADE: self.decision,
+            EventKind.DRAFT_FAILED: self.draft_failed,
             EventKind.REPLY_RECEIVED: self.reply,
             EventKind.MESSAGE_SENT: self.sent,
         }
@@ -198,6 +204,10 @@ class _Audit:
         if ev.task_id is not None:
             self.approved[ev.task_id] = p.get("by", "human")
 
+    def draft_failed(self, ev: EventRecord) -> None:
+        self.apply(ev)
+        self.failed.add(ev.task_id)
+
     def rule_allowed(self, ev: EventRecord, rule_id: Any) -> bool:
         """Count a rule's approval against its caps; False (and a violation) past them."""
         cap = self.rule_caps.get(rule_id, {})
@@ -234,6 +244,10 @@ class _Audit:
             self.broke("sends_without_approval", ev,
                        f"message {p['message_id']} went out with no approval of task "
                        f"{ev.task_id}")
+        elif ev.task_id in self.failed:
+            self.broke("sends_without_approval", ev,
+                       f"message {p['message_id']} went out for task {ev.task_id}, which "
+                       "failed (its drafter or reviewer could not work)")
         if history is None:
             return
         if history.replied:
@@ -286,6 +300,7 @@ _KIND_OF = operator.attrgetter("type")
 _COUNTED = {
     "drafts": EventKind.DRAFT_CREATED,
     "withdrawn": EventKind.TASK_WITHDRAWN,
+    "draft_failures": EventKind.DRAFT_FAILED,
     "cancelled": EventKind.MESSAGE_CANCELLED,
     "sent": EventKind.MESSAGE_SENT,
     "opened": EventKind.MESSAGE_OPENED,
@@ -398,6 +413,7 @@ class _Tally:
         self.counters: dict[str, Callable[[EventRecord], None]] = {
             EventKind.DRAFT_CREATED: self.draft,
             EventKind.ATTENTION_OPENED: self.attention_opened,
+            EventKind.DRAFT_FAILED: self.failed,
             EventKind.DECISION_MADE: self.decision,
             EventKind.TASK_WITHDRAWN: self.withdrawn,
             EventKind.MESSAGE_CANCELLED: self.cancelled,
@@ -466,6 +482,9 @@ class _Tally:
         self.open_items -= 1
 
     def suggested(self, ev: EventRecord) -> None:
+        self.open_items += 1
+
+    def failed(self, ev: EventRecord) -> None:  # its draft_failure item opened
         self.open_items += 1
 
     def run_ended(self, ev: EventRecord) -> None:

@@ -27,6 +27,7 @@ from teamsim.model import (
     MessageStep,
     Sequence,
     StepDue,
+    StepSkipped,
     WaitDone,
     WaitStarted,
     WaitStep,
@@ -212,7 +213,8 @@ class Enrollments:
         self._ctx.log(EnrollmentEnded(status=status.value, reason=reason), kind=kind, e=e)
 
     def pause(self, e: LiveEnrollment, reason: str) -> None:
-        """Pause an active enrollment (the person replied); its open task is withdrawn."""
+        """Pause an active enrollment (the person replied, a step could not be drafted); its
+        open task is withdrawn."""
         if e.status is not EnrollmentStatus.ACTIVE:
             return
         ctx = self._ctx
@@ -222,15 +224,20 @@ class Enrollments:
         ctx.save(e, status=EnrollmentStatus.PAUSED, paused_at=ctx.now())
         ctx.log(EnrollmentPaused(reason=reason, step_id=e.step_id), e=e)
 
-    def resume(self, e: LiveEnrollment, by: str) -> None:
-        """Resume a paused enrollment where it stood."""
+    def resume(self, e: LiveEnrollment, by: str, *, skip: bool = False) -> None:
+        """Resume a paused enrollment where it stood (``skip``: past its current step, which
+        is logged as skipped)."""
         if e.status is not EnrollmentStatus.PAUSED:
             return
         e.status = EnrollmentStatus.ACTIVE
         e.token += 1
         self._ctx.save(e, status=EnrollmentStatus.ACTIVE, paused_at=None)
         self._ctx.log(EnrollmentResumed(by=by, step_id=e.step_id), e=e)
-        self.enter(e)
+        if skip and e.step_id is not None:
+            self._ctx.log(StepSkipped(step_id=e.step_id), e=e)
+            self.advance(e, e.step_id)
+        else:
+            self.enter(e)
 
     def _withdraw_task(self, e: LiveEnrollment, reason: str) -> None:
         if e.task_id is None:

@@ -87,7 +87,11 @@ class Outgoing:
 
 @dataclass(slots=True)
 class AttentionItem:
-    """An item in Needs attention: a draft, a reply or a rule suggestion."""
+    """An item in Needs attention: a draft, a draft failure, a reply or a rule suggestion.
+
+    ``token``: for a draft failure that paused its enrollment, the enrollment's token after
+    the pause; the human acts on the enrollment only while it is still that pause.
+    """
 
     item_id: int
     kind: str
@@ -97,3 +101,4 @@ class AttentionItem:
     enrollment: LiveEnrollment | None = None
     rule_id: int | None = None
     open: bool = True
+    token: int | None = None

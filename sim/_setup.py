@@ -45,7 +45,8 @@ class SetUp:
     plan: Plan
 
 
-def set_up(ctx: RunContext, team: TeamBuilder, rules: RuleEvaluator | None) -> SetUp:
+def set_up(ctx: RunContext, team: TeamBuilder, rules: RuleEvaluator | None, *,
+           max_concurrency: int = 1) -> SetUp:
     """Store ``ctx.world`` and fill the context's shared state.
 
     Args:
@@ -53,6 +54,7 @@ def set_up(ctx: RunContext, team: TeamBuilder, rules: RuleEvaluator | None) -> S
         team: builds the team from the stored teammates.
         rules: the auto-approve rule evaluator (default: a rules engine over the world's
             rules, kept as ``ctx.rules_engine``).
+        max_concurrency: the pipeline's bound on concurrent model calls.
     """
     world, uow, at = ctx.world, ctx.uow, ctx.start
     uow.meta.save_run(RunMeta(world=world.name, seed=ctx.seed, start=at.isoformat(),
@@ -82,7 +84,8 @@ def set_up(ctx: RunContext, team: TeamBuilder, rules: RuleEvaluator | None) -> S
     ctx.pipeline = Pipeline(
         rules=rules if rules is not None else _rules_engine(ctx),
         config=PipelineConfig(max_review_rounds=world.settings.max_review_rounds,
-                              on_reject=world.settings.on_reject))
+                              on_reject=world.settings.on_reject,
+                              max_concurrency=max_concurrency))
     return SetUp(team=built, plan=_contacts(ctx))
 
 

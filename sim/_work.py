@@ -4,7 +4,13 @@ Every ``tick_minutes`` the scheduler picks up the due steps, oldest first (due m
 enrollment id), and hands each to its sequence's teammate; then it has the outbox dispatch.
 Teammates are SimPy resources of their capacity: a task holds its drafter and its peer
 reviewer for the minutes the drafter and reviewer report, then the pipeline's result is
-routed (Needs attention, the outbox, or the next step).
+routed (Needs attention, the outbox, or the next step). A task whose drafter or reviewer
+could not work pauses its enrollment (reason ``draft_failed``) until the human handles the
+failure in Needs attention.
+
+With teammates whose agents prefetch and ``max_concurrency`` above 1, the scheduler first has
+the pipeline make the model calls of all the steps it picks up in one tick concurrently
+(:meth:`~teamsim.graph.Pipeline.prefetch`); the tasks then run one by one as before.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any
 
 import simpy
 
-from teamsim.graph import PipelineResult, Team, TeamMember
+from teamsim.graph import PipelineResult, PrefetchItem, Team, TeamMember
 from teamsim.model import (
     EnrollmentStatus,
     MessageStep,
@@ -30,7 +36,10 @@ from teamsim.sim._enrollments import Enrollments
 from teamsim.sim._outbox import Outbox
 from teamsim.sim._records import AttentionItem, LiveEnrollment, TaskNote
 
-__all__ = ["Work"]
+__all__ = ["DRAFT_FAILED", "Work"]
+
+DRAFT_FAILED = "draft_failed"
+"""The reason of the pause of an enrollment whose step could not be drafted or reviewed."""
 
 _Held = list[tuple[str, simpy.Resource, Any]]
 
@@ -55,6 +64,7 @@ class Work:
                            for m in team.members}
         self._busy: dict[str, int] = dict.fromkeys(self._resources, 0)
         self._parked: dict[str, list[LiveEnrollment]] = {name: [] for name in ctx.sequences}
+        self._prefetch = ctx.pipeline.config.max_concurrency > 1 and team.prefetches
 
     @property
     def busy_minutes(self) -> dict[str, int]:
@@ -78,6 +88,7 @@ class Work:
     def _pick_up_due(self) -> None:
         ctx = self._ctx
         now, due = ctx.minute(), ctx.due
+        started: list[LiveEnrollment] | None = [] if self._prefetch else None
         while due and due[0][0] <= now:
             _, eid, token = heapq.heappop(due)
             e = self._enrollments.get(eid)
@@ -94,6 +105,32 @@ class Work:
                 continue
             e.working = True
             ctx.env.process(self._work(e, token))
+            if started is not None:
+                started.append(e)
+        if started:
+            # The processes above start once this one yields: their model calls are made
+            # now, concurrently, and the processes find the results waiting.
+            ctx.pipeline.prefetch(self._prefetch_items(started))
+
+    def _prefetch_items(self, started: list[LiveEnrollment]) -> list[PrefetchItem]:
+        """The due steps just picked up, each with the reviewer its process will be given
+        (the drafter's next reviewers in turn, read without moving the round robin)."""
+        ctx = self._ctx
+        picked: list[tuple[LiveEnrollment, str, MessageStep]] = []
+        turns: dict[str, int] = {}
+        for e in started:
+            seq = ctx.seq(e.seq)
+            step = seq.step(e.step_id) if e.step_id is not None else None
+            if isinstance(step, MessageStep):
+                name = seq.teammate or ctx.default_drafter
+                picked.append((e, name, step))
+                turns[name] = turns.get(name, 0) + 1
+        upcoming = {name: list(self._team.upcoming_reviewers(name, count))
+                    for name, count in turns.items()}
+        return [PrefetchItem(enrollment_id=e.id, sequence=ctx.seq(e.seq), step=step,
+                             contact=e.contact, drafter=self._team.member(name),
+                             reviewer=upcoming[name].pop(0), thread=tuple(e.thread))
+                for e, name, step in picked]
 
     # -- teammates ------------------------------------------------------------------------
 
@@ -197,11 +234,28 @@ class Work:
                 task_id=result.task_id, draft_id=result.draft_id, enrollment=e))
         elif result.status == "sent":
             self._outbox.queue(e, result, token)
+        elif result.status == "failed":
+            self._failed(e, result, stale)
         elif e is not None and not stale:
             e.task_id = None
             if result.status == "skipped" and e.step_id is not None:
                 ctx.log(StepSkipped(step_id=e.step_id), e=e)
                 self._enrollments.advance(e, e.step_id)
+
+    def _failed(self, e: LiveEnrollment | None, result: PipelineResult, stale: bool) -> None:
+        """A task whose drafter or reviewer could not work: its item joins Needs attention and
+        its enrollment pauses where it stood (unless it moved on meanwhile: a reply, an end)."""
+        ctx = self._ctx
+        if result.attention_id is None:
+            raise RuntimeError(f"task {result.task_id} failed without an attention item")
+        item = AttentionItem(item_id=result.attention_id, kind="draft_failure",
+                             created=ctx.minute(), task_id=result.task_id,
+                             draft_id=result.draft_id, enrollment=e)
+        if e is not None and not stale:
+            e.task_id = None
+            self._enrollments.pause(e, DRAFT_FAILED)
+            item.token = e.token
+        ctx.attention.add(item)
 
     def _withdraw_if_open(self, result: PipelineResult) -> None:
         ctx = self._ctx

@@ -203,8 +203,12 @@ class ApproverPolicy(BaseModel):
     first, spending ``minutes_per_item`` on a draft and ``minutes_per_reply`` on a reply.
     ``approve``/``edit``/``reject`` are the chances of each decision on a draft (they must add
     up to 1). ``on_reply`` is what the human does with a person who replied: leave them paused,
-    resume their sequence, or end their enrollment. ``accept_suggestions_after_days`` makes the
-    human enable a suggested auto-approve rule that many days after it is suggested.
+    resume their sequence, or end their enrollment. ``on_draft_failure`` is what the human does
+    with a person whose step could not be drafted or reviewed (their enrollment paused): resume
+    it so the step falls due and is drafted again (``retry``), move on to the next step
+    (``skip``), or end the enrollment (``end``); each costs ``minutes_per_item``.
+    ``accept_suggestions_after_days`` makes the human enable a suggested auto-approve rule that
+    many days after it is suggested.
     """
 
     model_config = _MODEL
@@ -219,6 +223,7 @@ class ApproverPolicy(BaseModel):
     reject: Probability = 0.05
     away: list[DateRange] = Field(default_factory=list)
     on_reply: Literal["leave", "resume", "end"] = "leave"
+    on_draft_failure: Literal["retry", "skip", "end"] = "retry"
     accept_suggestions_after_days: Days | None = None
 
     @field_validator("timezone")

@@ -14,6 +14,7 @@ from teamsim.agents import (
     Verdict,
 )
 from teamsim.assembly import simulation, team_builder
+from teamsim.graph import Pipeline
 from teamsim.model import Teammate, ValidationError
 from teamsim.sim import World
 
@@ -65,3 +66,17 @@ def test_simulation_runs_the_world_with_its_seed_unless_one_is_given() -> None:
     w = world(personas=[QUIET], days=1)
     assert simulation(w).seed == w.seed
     assert simulation(w, seed=w.seed + 1).seed == w.seed + 1
+
+
+def test_max_concurrency_reaches_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    original = Pipeline.close
+
+    def close(self: Pipeline) -> None:
+        seen.append(self.config.max_concurrency)
+        original(self)
+
+    monkeypatch.setattr(Pipeline, "close", close)
+    simulation(world(personas=[QUIET]), max_concurrency=8).run().store.close()
+    simulation(world(personas=[QUIET])).run().store.close()
+    assert seen == [8, 1]

@@ -110,6 +110,7 @@ def simulation(
     reviewers: Mapping[str, Reviewer] | None = None,
     rules: RuleEvaluator | None = None,
     progress: Callable[[int], None] | None = None,
+    max_concurrency: int = 1,
 ) -> Simulation:
     """A :class:`~teamsim.sim.Simulation` of ``world`` with its team assembled.
 
@@ -122,10 +123,13 @@ def simulation(
         reviewers: reviewers by teammate name, replacing the rule reviewer.
         rules: the auto-approve rule evaluator (default: the simulator's rules engine).
         progress: called with the simulated day number as each day ends.
+        max_concurrency: how many model calls of the steps due in one tick are made at once
+            for teammates whose agents prefetch (1: one after another; the digest is the
+            same either way).
 
     Raises:
         ValidationError: ``drafters`` or ``reviewers`` names someone who is not a teammate.
     """
     return Simulation(world, team=team_builder(world, drafters=drafters, reviewers=reviewers),
                       seed=seed, store=store, until_days=until_days, rules=rules,
-                      progress=progress)
+                      progress=progress, max_concurrency=max_concurrency)

@@ -13,6 +13,7 @@ from teamsim import model
 from teamsim.model import (
     PAYLOADS,
     AttentionOpened,
+    DraftFailed,
     EnrollmentMoved,
     EventKind,
     EventRecord,
@@ -88,6 +89,15 @@ def test_nested_parts_and_lists_come_back_typed() -> None:
     opened = AttentionOpened(attention_id=1, draft_id=2, flagged=True, open_concerns=("x",),
                              rule=RuleCheck(rule_id=None, approves=False, reason="off"))
     assert AttentionOpened.from_payload(opened.to_payload()) == opened
+
+
+def test_a_draft_failure_round_trips() -> None:
+    failed = DraftFailed(stage="review", teammate_id=2, teammate="Sam", reason="timed out",
+                         tries=4, attention_id=9)
+    data = failed.to_payload()
+    assert data == {"stage": "review", "teammate_id": 2, "teammate": "Sam",
+                    "reason": "timed out", "tries": 4, "attention_id": 9}
+    assert parse_payload("draft.failed", data) == failed
 
 
 def test_parse_refuses_an_unknown_kind_an_unknown_key_and_a_missing_one() -> None:

@@ -8,6 +8,7 @@ from teamsim.model import (
     PAYLOADS,
     BranchTaken,
     BranchWaiting,
+    DraftFailed,
     EnrollmentCreated,
     EnrollmentEnded,
     EnrollmentHistory,
@@ -17,6 +18,7 @@ from teamsim.model import (
     EnrollmentStatus,
     EventKind,
     EventRecord,
+    Failure,
     Folder,
     MessageOpened,
     MessageSent,
@@ -134,6 +136,20 @@ def test_a_reply_pauses_the_person_until_resumed() -> None:
     assert (pause.reason, pause.resumed_at, pause.resumed_by) == (
         "replied", T0 + timedelta(minutes=1700), "human")
     assert [s.phase for s in history.states][-2:] == [Phase.PAUSED, Phase.RESUMED]
+
+
+def test_a_draft_failure_is_recorded_and_pauses_through_the_pause_event() -> None:
+    log = Log().add(0, EnrollmentCreated(step_id="s1")).add(0, StepDue(step_id="s1"))
+    log.add(5, DraftFailed(stage="draft", teammate_id=1, teammate="Riley",
+                           reason="rate limited", tries=4, attention_id=1), task=7)
+    log.add(5, EnrollmentPaused(reason="draft_failed", step_id="s1"))
+    history = only(log)
+    assert history.failures == [
+        Failure(T0 + timedelta(minutes=5), "s1", "draft", "rate limited", 7)]
+    assert history.status is EnrollmentStatus.PAUSED
+    assert not history.replied
+    assert [s.phase for s in history.states] == [Phase.CREATED, Phase.DUE, Phase.PAUSED]
+    assert EventKind.DRAFT_FAILED in Folder.KINDS
 
 
 def test_an_auto_reply_or_a_bounce_is_not_a_reply() -> None:

@@ -11,11 +11,24 @@ time, ``soak`` 10,000 random ones, ``dev`` (the default) a quick 30.
 from __future__ import annotations
 
 import json
+import zlib
 from collections import Counter
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from teamsim.agents import (
+    AgentFailure,
+    Draft,
+    DraftRequest,
+    FakeDrafter,
+    FakeReviewer,
+    Review,
+    ReviewRequest,
+    RuleReviewer,
+    TemplateDrafter,
+)
 from teamsim.assembly import simulation
 from teamsim.model import EventKind, MessageCancelled
 from teamsim.scenario import Scenario
@@ -94,3 +107,46 @@ def test_a_recalled_rule_approval_redrafted_and_sent_adds_up() -> None:
     assert (metrics["sent"], metrics["cancelled"]) == (1, 1)
     assert (metrics["approvals_human"], metrics["approvals_rule"]) == (1, 0)
     _check_counts(result)
+
+
+def _fails(salt: str, every: int, request: DraftRequest) -> bool:
+    step = request.step.id if request.step is not None else request.brief
+    key = f"{salt}:{request.contact.email}:{step}:{request.revision}:{len(request.thread)}"
+    return zlib.crc32(key.encode()) % every == 0
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(worlds(), st.sampled_from(["retry", "skip", "end"]), st.integers(2, 4))
+def test_random_worlds_with_failing_teammates_keep_every_invariant(
+    world: World, policy: str, every: int
+) -> None:
+    template, rules = TemplateDrafter(), RuleReviewer()
+
+    def draft(request: DraftRequest) -> Draft:
+        if _fails("draft", every, request):
+            raise AgentFailure("rate limited", tries=4)
+        return template.draft(request)
+
+    def review(request: ReviewRequest) -> Review:
+        if _fails("review", every, request.request):
+            raise TimeoutError("read timed out")
+        return rules.review(request)
+
+    world = world.model_copy(update={"approver": world.approver.model_copy(
+        update={"on_draft_failure": policy})})
+    names = [t.name for t in world.teammates]
+    result = simulation(world, drafters=dict.fromkeys(names, FakeDrafter(draft)),
+                        reviewers=dict.fromkeys(names, FakeReviewer(review))).run(check=False)
+    try:
+        events = result.events
+        assert result.violations == ()
+        failed = {e.task_id for e in events if e.type == EventKind.DRAFT_FAILED}
+        assert result.metrics["draft_failures"] == len(failed)
+        assert not any(e.task_id in failed for e in events
+                       if e.type in (EventKind.MESSAGE_QUEUED, EventKind.MESSAGE_SENT))
+        with result.store.unit_of_work() as uow:
+            assert len(uow.attention.list("open")) == result.metrics["attention_open_at_end"]
+            assert {i.task_id for i in uow.attention.list(None, kind="draft_failure")} == failed
+            assert all(uow.tasks.get(t).outcome == "failed" for t in failed if t is not None)
+    finally:
+        result.store.close()

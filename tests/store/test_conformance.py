@@ -165,6 +165,17 @@ def test_attention_item_round_trips_and_resolves(backend: Backend) -> None:
         assert uow.attention.list("resolved", kind="reply") == []
 
 
+def test_every_attention_kind_opens_and_an_unknown_one_is_refused(backend: Backend) -> None:
+    with backend.work() as uow:
+        opened = {kind: uow.attention.open(kind=kind, at=T0, payload={})
+                  for kind in ("draft", "draft_failure", "reply", "rule_suggestion")}
+        assert [uow.attention.get(item).kind for item in opened.values()] == list(opened)
+        assert uow.attention.list(kind="draft_failure") == [
+            uow.attention.get(opened["draft_failure"])]
+        with pytest.raises(ValueError, match="attention kind must be one of"):
+            uow.attention.open(kind="failure", at=T0)  # type: ignore[arg-type]
+
+
 def test_resolving_a_closed_attention_item_is_a_conflict(backend: Backend) -> None:
     with backend.work() as uow:
         item = uow.attention.open(kind="rule_suggestion", at=T0, payload={})
