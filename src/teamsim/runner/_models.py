@@ -81,10 +81,9 @@ class RunModels:
         reviewers.update(self.reviewers)
         ahead = any(isinstance(agent, Prefetching) and getattr(agent, "prefetch", False)
                     for agent in [*drafters.values(), *reviewers.values()])
-        concurrency = self.max_concurrency if ahead else 1
         sim = simulation(world, seed=seed, store=store, until_days=until_days,
                          drafters=drafters, reviewers=reviewers, progress=progress,
-                         **_concurrency(concurrency))
+                         max_concurrency=self.max_concurrency if ahead else 1)
         result = sim.run(check=False)
         usage = {name: teammate.usage() for name, teammate in teammates.items()}
         return sim, result, {**result.metrics, **model_metrics(usage)}
@@ -299,11 +298,3 @@ def simulate_job(
         setup.cassette = _open_cassette(path, world.llm.mode, "llm.cassette")
     _, result, metrics = setup.simulate(world, seed=seed, store=store, until_days=None)
     return result, metrics
-
-
-def _concurrency(limit: int) -> dict[str, Any]:
-    # TEMPORARY until llm-pipeline lands simulation(..., max_concurrency=).
-    import inspect
-
-    return ({"max_concurrency": limit}
-            if "max_concurrency" in inspect.signature(simulation).parameters else {})
