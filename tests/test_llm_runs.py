@@ -245,3 +245,26 @@ def test_the_shipped_model_scenario_replays_offline_importing_no_model() -> None
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=Path(__file__).parent / "data")
     assert done.stdout.split() == ["True", "0", "True", "False"]
+
+
+def test_test_command_takes_a_model_for_every_scenario(
+    cli: typer.Typer, runner: CliRunner, work: Path
+) -> None:
+    code, stdout, stderr = _run(runner, cli, "test", "run_small.yaml", "--model",
+                                f"Sam={ECHO}", "--out", "t")
+    assert (code, stderr) == (0, ""), stdout
+    assert _metrics(work / "t" / "run_small-seed7")["model_usage"]["Sam"]["model_calls"] > 0  # type: ignore[index]
+
+
+def test_an_entry_point_of_the_teamsim_models_group_is_loaded(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib import metadata
+
+    found = metadata.EntryPoints([metadata.EntryPoint(name="echo", value=ECHO,
+                                                      group="teamsim.models")])
+    monkeypatch.setattr(metadata, "entry_points",
+                        lambda group=None: found if group == "teamsim.models" else ())
+    result = teamsim.run(work / "run_small.yaml", models={"Riley": "entry:echo"})
+    result.close()
+    assert result.metrics["model_usage"]["Riley"]["model_calls"] > 0
