@@ -194,7 +194,7 @@ def prepare(
                else f"object {type(c.model).__name__}"}
         for name, c in chosen.items()}
     for name, comparison in merged.compare.items():
-        if not (chosen or "model" in json.dumps(comparison.set)):
+        if not (chosen or "model" in json.dumps(comparison.set, default=str)):
             continue  # the variant cannot back a teammate with a model
         variant = with_values(merged, comparison.set, variant=f"{where}compare.{name}")
         setup.used = setup.used or bool(resolver.choices(variant.model_specs()))
