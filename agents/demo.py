@@ -254,13 +254,20 @@ def _draft(system: str, asked: str, digest: str, slip_every: int) -> str:
 
 def _subject(asked: str, step: str, company: str, first: str, follow_up: bool,
              reword: bool) -> str:
+    """``Re:`` the earlier subject on a follow-up; else about their project or company (a
+    step's label is often an instruction, "Say hello", and is used only when it is not)."""
     earlier = re.findall(r', subject "([^"]+)"', asked)
     if follow_up and earlier:
         return f"Re: {earlier[-1].removeprefix('Re: ')}"
-    if step and step.lower() not in ("email", "email message", "message"):
-        return step if not reword else f"{step}: a quick note"
-    about = company or first
-    return f"A quick idea for {about}" if not reword else f"Quick question for {about}"
+    project = dict(_attributes(asked)).get("project")
+    first_word = step.split(" ")[0].lower()
+    if project:
+        subject = f"Your {project} project"
+    elif step and first_word not in (*_VERBS, "say", "follow", "nudge", "last", "email"):
+        subject = step
+    else:
+        subject = f"A quick idea for {company or first}"
+    return f"Quick question: {subject[0].lower()}{subject[1:]}" if reword else subject
 
 
 _VERBS = ("welcome", "thank", "offer", "ask", "mention", "share", "send", "tell", "remind",

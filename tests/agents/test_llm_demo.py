@@ -28,7 +28,7 @@ def test_a_demo_email_is_personal_signed_and_within_the_rules(make_request: Make
     request = make_request("s1")
     draft = mate().drafter.draft(request)
 
-    assert draft.subject == "Intro"
+    assert draft.subject == "Your loft conversion project"
     assert draft.body.startswith("Hi Ada,\n\n")
     for expected in ("Analytical Engines", "We help renovation teams plan projects faster.",
                      "loft conversion", "Best,\nRobin", "Reply STOP to opt out."):
