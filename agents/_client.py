@@ -4,7 +4,10 @@ cassette, retries with seeded backoff, token accounting and the prefetch memo.
 **Key.** A prompt's key is the SHA-256 of the canonical JSON (sorted keys, no whitespace) of
 ``{"model_id", "purpose", "messages": [{"role", "content"}...], "schema": {"name",
 "json_schema"} | null}``: the same prompt to the same model gives the same key in every
-process (no ``hash()``, no object reprs).
+process (no ``hash()``, no object reprs). The schema part is the schema's ``key_schema`` when
+it has one (a JSON schema written out, which pydantic upgrades cannot change), else its
+``model_json_schema()``. The model's own parameters (temperature...) are not read from the
+model (a replay has none): name them in ``model_id``.
 
 **Retries.** A try that times out (``TimeoutError``, or an exception class whose name contains
 ``Timeout``) or is rate limited (``status_code``/``status`` 429, or a class name containing
