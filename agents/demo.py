@@ -232,11 +232,12 @@ def _draft(system: str, asked: str, digest: str, slip_every: int) -> str:
 
     paragraphs = [f"Hi {first},", " ".join([opener, *sentences]).strip()]
     project = dict(_attributes(asked)).get("project")
-    if not short and not follow_up and (project or company):
-        where = f"the {project} project at {company}" if project and company else (
-            f"your {project} project" if project else company)
+    if not short and not follow_up and project:
+        where = f"the {project} project at {company}" if company else f"your {project} project"
         paragraphs.append(f"With {where} in mind, I think we can save you time and a few "
                           "surprises along the way.")
+    elif not short and not follow_up and company:
+        paragraphs.append(f"I think we could be a real help to {company}.")
     if ask or slip:
         paragraphs.append(" ".join(part for part in (ask, _SLIP if slip else "") if part))
     paragraphs.append(f"Best,\n{me}")
