@@ -27,6 +27,7 @@ nothing: the request made later reads it again, for real.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import threading
@@ -77,8 +78,10 @@ class Prompt:
         return text if len(text) <= _EXCERPT_CHARS else text[:_EXCERPT_CHARS] + "..."
 
 
+@functools.lru_cache(maxsize=4096)
 def prompt_key(model_id: str, prompt: Prompt) -> str:
-    """The canonical key of ``prompt`` sent to ``model_id`` (hex SHA-256)."""
+    """The canonical key of ``prompt`` sent to ``model_id`` (hex SHA-256; kept for the
+    prompts asked again, as every draft's first prompt is: once ahead, once for real)."""
     schema = None
     if prompt.schema is not None:
         # A schema may say what of it the key holds (``key_schema``): see ReviewVerdict.
