@@ -4,7 +4,10 @@ cassette, retries with seeded backoff, token accounting and the prefetch memo.
 **Key.** A prompt's key is the SHA-256 of the canonical JSON (sorted keys, no whitespace) of
 ``{"model_id", "purpose", "messages": [{"role", "content"}...], "schema": {"name",
 "json_schema"} | null}``: the same prompt to the same model gives the same key in every
-process (no ``hash()``, no object reprs).
+process (no ``hash()``, no object reprs). The schema part is the schema's ``key_schema`` when
+it has one (a JSON schema written out, which pydantic upgrades cannot change), else its
+``model_json_schema()``. The model's own parameters (temperature...) are not read from the
+model (a replay has none): name them in ``model_id``.
 
 **Retries.** A try that times out (``TimeoutError``, or an exception class whose name contains
 ``Timeout``) or is rate limited (``status_code``/``status`` 429, or a class name containing
@@ -24,6 +27,7 @@ nothing: the request made later reads it again, for real.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import threading
@@ -74,8 +78,10 @@ class Prompt:
         return text if len(text) <= _EXCERPT_CHARS else text[:_EXCERPT_CHARS] + "..."
 
 
+@functools.lru_cache(maxsize=4096)
 def prompt_key(model_id: str, prompt: Prompt) -> str:
-    """The canonical key of ``prompt`` sent to ``model_id`` (hex SHA-256)."""
+    """The canonical key of ``prompt`` sent to ``model_id`` (hex SHA-256; kept for the
+    prompts asked again, as every draft's first prompt is: once ahead, once for real)."""
     schema = None
     if prompt.schema is not None:
         # A schema may say what of it the key holds (``key_schema``): see ReviewVerdict.

@@ -49,6 +49,12 @@ _ASKS = (
     "Is this worth a quick conversation?",
 )
 _SHORT_ASKS = ("Worth a quick call?", "Shall I send an example?", "Open to a short chat?")
+_OFFER_CLOSES = (
+    "Just reply with a time that suits and I'll set it up.",
+    "Reply to this email and I'll book it in.",
+    "Let me know what works for you and I'll arrange it.",
+)
+_SHORT_OFFER_CLOSES = ("Reply to book.", "Just reply and I'll set it up.", "Want me to book it?")
 _FOLLOW_UPS = (
     "I wanted to follow up on my last {ref}.",
     "I'm coming back to my last {ref} in case it got buried.",
@@ -186,54 +192,54 @@ def _draft(system: str, asked: str, digest: str, slip_every: int) -> str:
     company = _field(asked, "Company")
     company = "" if company.startswith("(") else company
     brief = _field(asked, "Brief")
-    brief = "" if brief.startswith("(") else _sentence(brief)
+    sentences, close = _from_brief("" if brief.startswith("(") else brief)
     step = re.sub(r"\s*\(message \d+.*\)$", "", _field(asked, "Step"))
     revision = int((re.findall(r"^Write revision (\d+)", asked, re.MULTILINE) or ["0"])[0])
     notes = " ".join(_section(asked, "A reviewer asked for changes")).lower()
-    retry = "could not be used" in asked
+    retry_note = asked.split("could not be used", 1)[-1] if "could not be used" in asked else ""
     number = re.search(r"\(message (\d+)", asked)
     follow_up = "Already sent to" in asked or (number is not None and number.group(1) != "1")
     pick = int(digest[:8], 16) + revision
-    retry_note = asked.split("could not be used", 1)[-1] if retry else ""
     short = (revision > 0 and "length" in notes) or "over the" in retry_note
+    slip = (slip_every > 0 and revision == 0 and not retry_note
+            and int(digest[8:16], 16) % slip_every == 0)
 
-    ask = _ASKS[pick % len(_ASKS)]
+    opener = ""
     if follow_up:
         earlier = re.findall(r"^--- [\d-]+, (\w+)", asked, re.MULTILINE)
         ref = {"sms": "text", "linkedin": "LinkedIn message"}.get(
             earlier[-1] if earlier else "email", "email")
         opener = _FOLLOW_UPS[pick % len(_FOLLOW_UPS)].format(ref=ref)
-    elif revision:
+    elif revision and not sentences:
         opener = _REVISED_OPENERS[pick % len(_REVISED_OPENERS)]
-    else:
+    elif not sentences:
         opener = (f"I'm reaching out because {company} looks like a good fit for what we do."
                   if company else "I'm reaching out with a quick idea.")
-    if brief:
-        point = brief
-    elif follow_up:
-        point = _FOLLOW_UP_POINTS[pick % len(_FOLLOW_UP_POINTS)]
-    else:
-        point = (f"We help teams like {company} get more done with less busywork."
-                 if company else "We help teams get more done with less busywork.")
-    detail = ""
-    attributes = _attributes(asked)
-    if attributes and not short and not follow_up:
-        name, value = attributes[pick % len(attributes)]
-        detail = f"With your {name} ({value}) in mind, I think this could save you real time."
-    slip = (slip_every > 0 and revision == 0 and not retry
-            and int(digest[8:16], 16) % slip_every == 0)
+    if not sentences:
+        sentences = [_FOLLOW_UP_POINTS[pick % len(_FOLLOW_UP_POINTS)] if follow_up else (
+            f"We help teams like {company} get more done with less busywork."
+            if company else "We help teams get more done with less busywork.")]
+    closes = {"offer": _OFFER_CLOSES, "ask": ("",)}.get(close, _ASKS)
+    ask = closes[pick % len(closes)]
 
     if channel.max_chars is not None and channel.max_chars <= 320:
         who = f"{me} again" if follow_up else f"it's {me}"
-        tail = f" {_OPT_OUT}" if channel.needs_opt_out else ""
-        ask = _SHORT_ASKS[pick % len(_SHORT_ASKS)]
-        return "BODY:\n" + _fit(f"Hi {first}, {who}. ", point, f" {ask}{tail}", channel.name,
+        short_asks = {"offer": _SHORT_OFFER_CLOSES, "ask": ("",)}.get(close, _SHORT_ASKS)
+        tail = " ".join(part for part in (short_asks[pick % len(short_asks)],
+                                          _OPT_OUT if channel.needs_opt_out else "") if part)
+        return "BODY:\n" + _fit(f"Hi {first}, {who}. ", sentences, tail, channel.name,
                                 channel.max_chars)
 
-    paragraphs = [f"Hi {first},", f"{opener} {point}"]
-    if detail:
-        paragraphs.append(detail)
-    paragraphs.append(f"{ask} {_SLIP}" if slip else ask)
+    paragraphs = [f"Hi {first},", " ".join([opener, *sentences]).strip()]
+    project = dict(_attributes(asked)).get("project")
+    if not short and not follow_up and project:
+        where = f"the {project} project at {company}" if company else f"your {project} project"
+        paragraphs.append(f"With {where} in mind, I think we can save you time and a few "
+                          "surprises along the way.")
+    elif not short and not follow_up and company:
+        paragraphs.append(f"I think we could be a real help to {company}.")
+    if ask or slip:
+        paragraphs.append(" ".join(part for part in (ask, _SLIP if slip else "") if part))
     paragraphs.append(f"Best,\n{me}")
     if channel.needs_opt_out:
         paragraphs.append(_OPT_OUT)
@@ -249,13 +255,109 @@ def _draft(system: str, asked: str, digest: str, slip_every: int) -> str:
 
 def _subject(asked: str, step: str, company: str, first: str, follow_up: bool,
              reword: bool) -> str:
+    """``Re:`` the earlier subject on a follow-up; else about their project or company (a
+    step's label is often an instruction, "Say hello", and is used only when it is not)."""
     earlier = re.findall(r', subject "([^"]+)"', asked)
     if follow_up and earlier:
         return f"Re: {earlier[-1].removeprefix('Re: ')}"
-    if step and step.lower() not in ("email", "email message", "message"):
-        return step if not reword else f"{step}: a quick note"
-    about = company or first
-    return f"A quick idea for {about}" if not reword else f"Quick question for {about}"
+    project = dict(_attributes(asked)).get("project")
+    first_word = step.split(" ")[0].lower()
+    if project:
+        subject = f"Your {project} project"
+    elif step and first_word not in (*_VERBS, "say", "follow", "nudge", "last", "email"):
+        subject = step
+    else:
+        subject = f"A quick idea for {company or first}"
+    return f"Quick question: {subject[0].lower()}{subject[1:]}" if reword else subject
+
+
+_VERBS = ("welcome", "thank", "offer", "ask", "mention", "share", "send", "tell", "remind",
+          "introduce", "connect", "invite", "suggest", "check")
+_CLAUSE_BREAK = re.compile(
+    rf"(?:\s*[,;:]\s*(?:and\s+)?|\s+and\s+)(?=(?:{'|'.join(_VERBS)})\b)", re.IGNORECASE)
+_PRONOUNS = {"them": "you", "their": "your", "they": "you", "theirs": "yours",
+             "themselves": "yourselves", "they're": "you're", "they've": "you've"}
+_PRONOUN = re.compile(rf"\b(?:{'|'.join(map(re.escape, _PRONOUNS))})\b", re.IGNORECASE)
+
+
+def _from_brief(brief: str) -> tuple[list[str], str]:
+    """What the message says for a brief, as sentences, and how it should close: ``offer``
+    (it offered something), ``ask`` (it asked a question) or ``""``.
+
+    Briefs are instructions to the writer ("Thank them for the enquiry and offer a survey")
+    or descriptions of the message ("A short text: did they get the times?"); the demo turns
+    each clause into what the message itself would say to the contact.
+    """
+    text = " ".join(brief.split()).rstrip(".")
+    if re.match(r"(?:an?|one)\s", text, re.IGNORECASE):
+        head, sep, rest = [*re.split(r"([:;])", text, maxsplit=1), "", ""][:3]
+        asking = re.search(r"\basking (whether|if|about)\s+(.*)$", head, re.IGNORECASE)
+        if sep and rest.strip():
+            text = rest.strip()
+        elif asking:
+            text = f"ask {asking.group(1)} {asking.group(2)}"
+        else:
+            return [], ""
+    sentences: list[str] = []
+    close = ""
+    for clause in _CLAUSE_BREAK.split(text):
+        said, kind = _clause(clause.strip(" ,;"))
+        kind = kind or ("ask" if said.endswith("?") else "")
+        if said:
+            sentences.append(said)
+            close = kind or close
+    return sentences, close
+
+
+def _clause(clause: str) -> tuple[str, str]:
+    """One clause of a brief as the message would say it, and its kind."""
+    verb, _, rest = clause.partition(" ")
+    verb, rest = verb.lower(), _you(rest.strip())
+    rest = re.sub(r"^(?:the lead|you)\b\s*(?:that\s+)?", "", rest) if verb in (
+        "welcome", "tell", "remind") else rest
+    if verb == "welcome":
+        return "It's great to hear from you.", ""
+    if verb == "thank":
+        return _sentence(f"thank {rest}"), ""
+    if verb == "offer":
+        if rest.startswith("to "):
+            return _sentence(f"I'd be happy {rest}"), "offer"
+        return _sentence(f"I'd like to offer you {rest}"), "offer"
+    if verb == "ask":
+        if rest.startswith(("whether ", "if ")):
+            return f"Could you let me know {rest}?", "ask"
+        if rest.startswith("about "):
+            return _sentence(f"I'd love to hear {rest}"), "ask"
+        return f"Could you tell me {rest}?", "ask"
+    if verb == "mention":
+        return _sentence(f"I also wanted to mention {rest}"), ""
+    if verb == "share":
+        return _sentence(f"I thought you might like to see {rest}"), ""
+    if verb == "send":
+        return _sentence(f"I've attached {rest}"), ""
+    if verb in ("tell", "remind"):
+        lead = "" if verb == "tell" else "just a reminder that "
+        return _sentence(f"{lead}{rest}"), ""
+    if verb == "introduce":
+        return _sentence(f"I'd like to introduce {rest}"), ""
+    if verb == "connect":
+        return "I'd love to connect.", ""
+    if verb in ("invite", "suggest"):
+        return _sentence(f"I'd like to {verb} you {rest.removeprefix('you ')}"), "offer"
+    if verb == "check":
+        return _sentence(f"I wanted to check {rest.removeprefix('in ')}"), ""
+    return _sentence(_you(clause)), ""
+
+
+def _you(text: str) -> str:
+    """``text`` said to the contact: them -> you, their -> your."""
+
+    def swap(match: re.Match[str]) -> str:
+        word = match.group(0)
+        said = _PRONOUNS[word.lower()]
+        return said.capitalize() if word[0].isupper() else said
+
+    return _PRONOUN.sub(swap, text)
 
 
 def _sentence(text: str) -> str:
@@ -266,8 +368,9 @@ def _sentence(text: str) -> str:
     return text if text[-1] in ".!?" else f"{text}."
 
 
-def _fit(head: str, content: str, tail: str, channel: str, limit: int) -> str:
-    """``head + content + tail``, dropping words from ``content`` until it fits."""
+def _fit(head: str, sentences: list[str], tail: str, channel: str, limit: int) -> str:
+    """``head``, as many of ``sentences`` as fit, then `` tail``; the first sentence is cut
+    word by word if even it alone does not fit."""
 
     def fits(text: str) -> bool:
         if channel == "sms":
@@ -275,12 +378,20 @@ def _fit(head: str, content: str, tail: str, channel: str, limit: int) -> str:
             return capped is None or size <= capped
         return len(text) <= limit
 
-    words = content.split()
-    text = f"{head}{content}{tail}"
-    while not fits(text) and words:
+    def joined(content: str) -> str:
+        return " ".join(part for part in (head.rstrip(), content, tail) if part)
+
+    kept: list[str] = []
+    for sentence in sentences:
+        if not fits(joined(" ".join([*kept, sentence]))):
+            break
+        kept.append(sentence)
+    if kept:
+        return joined(" ".join(kept))
+    words = sentences[0].split() if sentences else []
+    while words and not fits(joined(" ".join(words).rstrip(",;:-.") + "...")):
         words.pop()
-        text = f"{head}{' '.join(words).rstrip(',;:-')}...{tail}" if words else head + tail
-    return text
+    return joined(" ".join(words).rstrip(",;:-.") + "..." if words else "")
 
 
 # Reviewing.

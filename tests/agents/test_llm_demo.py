@@ -28,7 +28,7 @@ def test_a_demo_email_is_personal_signed_and_within_the_rules(make_request: Make
     request = make_request("s1")
     draft = mate().drafter.draft(request)
 
-    assert draft.subject == "Intro"
+    assert draft.subject == "Your loft conversion project"
     assert draft.body.startswith("Hi Ada,\n\n")
     for expected in ("Analytical Engines", "We help renovation teams plan projects faster.",
                      "loft conversion", "Best,\nRobin", "Reply STOP to opt out."):
@@ -111,3 +111,30 @@ def test_the_demo_sleeps_its_latency_per_call() -> None:
     model.invoke([HumanMessage("Write the sms message to Ada.\n\nChannel: sms")])
 
     assert time.perf_counter() - started >= 0.05
+
+
+def test_the_demo_says_to_the_contact_what_the_brief_asks_for(make_request: Make) -> None:
+    from teamsim.model import MessageStep
+
+    step = MessageStep(id="s9", label="Say hello", brief=(
+        "Welcome the lead, thank them for asking about their renovation, and offer a free "
+        "20-minute call to talk through scope, budget and timing."))
+    draft = mate().drafter.draft(make_request("s1", step=step))
+
+    assert "It's great to hear from you. Thank you for asking about your renovation. I'd " \
+           "like to offer you a free 20-minute call to talk through scope, budget and " \
+           "timing." in draft.body
+    assert "them" not in draft.body
+    assert "I'll" in draft.body.split("\n\n")[3]  # an offer closes with how to take it up
+
+
+def test_a_demo_sms_keeps_whole_sentences_that_fit(make_request: Make) -> None:
+    from teamsim.model import MessageStep
+
+    step = MessageStep(id="s9", label="Nudge", channel="sms", brief=(
+        "Ask whether the samples arrived and which finish they liked; mention the spring "
+        "scheduling slots still open, which are filling up quickly this year."))
+    draft = mate().drafter.draft(make_request("s1", step=step, channel="sms"))
+
+    assert draft.body == ("Hi Ada, it's Robin. Could you let me know whether the samples "
+                          "arrived and which finish you liked?")

@@ -103,3 +103,23 @@ def test_the_status_attribute_of_an_http_error_counts_as_a_rate_limit(
     mate, _ = teammate([HTTPError(), reply(EMAIL_REPLY)], Waits())
 
     assert mate.drafter.draft(make_request("s1")).body.startswith("Hi Ada")
+
+
+def test_a_structured_output_call_is_retried_the_same_way(make_request: Make) -> None:
+    from teamsim.agents import Draft, ReviewRequest, Verdict
+
+    from .llm_fakes import verdict_call
+
+    class ScriptedTools(Scripted):
+        def bind_tools(self, tools, **kwargs):  # type: ignore[no-untyped-def,override]
+            return self
+
+    waits = Waits()
+    model = ScriptedTools(script=[RateLimited(), verdict_call("pass")])
+    mate = ModelTeammate(model, name="Sam", model_id="fake", sleep=waits)
+    request = ReviewRequest(draft=Draft(subject="S", body="Hi Ada"), request=make_request("s1"),
+                            reviewer="Sam")
+
+    assert mate.reviewer.review(request).verdict is Verdict.PASS
+    assert len(waits.waits) == 1
+    assert mate.usage().model_calls == 2
