@@ -26,7 +26,7 @@ GOLDEN = {
         "3ebe2ec1f86a500e1c889199d537a8540f954e91b48d889d87412be6a89cb23d",
     # Replayed from its cassette (model-vs-template.cassette.json): no model is imported.
     "model-vs-template.yaml":
-        "5cf9b17554003810fe769ed82d83af451a021c7fea3f8c28ed3cbdef930fe004",
+        "6bf5c64d9a9a6de4ac9308692ca7d73c9a0daa4315256c244e45a5e36fab81b4",
     "one-off-chat.yaml":
         "27909779c6adb47e15d312d04b23cf2a3140f4891f228c0d25186b4e843112cf",
     "pause-and-activate.yaml":
