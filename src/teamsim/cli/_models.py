@@ -38,7 +38,7 @@ __all__ = [
 ModelOption = Annotated[list[str] | None, typer.Option(
     "--model", help="TEAMMATE=SPEC: back a teammate with a chat model for this run; SPEC is "
     "package.module:factory or entry:NAME, then ,key=value arguments (YAML scalars). "
-    "Repeatable.", show_default=False)]
+    "Repeatable.", metavar="TEAMMATE=SPEC", show_default=False)]
 AllowImportsOption = Annotated[bool, typer.Option(
     "--allow-imports", help="Import the model factories the scenario file names (this runs "
     "their code); refused without it, except in replay mode.")]
@@ -48,7 +48,7 @@ CassetteOption = Annotated[Path | None, typer.Option(
 CassetteModeOption = Annotated[str | None, typer.Option(
     "--cassette-mode", help="record (call the models, record the replies), replay (recorded "
     "replies only, nothing imported) or auto (default: the scenario's llm.mode).",
-    show_default=False)]
+    metavar="record|replay|auto", show_default=False)]
 MaxConcurrencyOption = Annotated[int | None, typer.Option(
     "--max-concurrency", help="Model calls made at once for work due at the same simulated "
     "time, 1 to 256 (default: the scenario's llm.max_concurrency, 8).", show_default=False)]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
@@ -71,7 +71,7 @@ class RunInfo(pydantic.BaseModel):
     teamsim_version: str
     db: str | None
     models: dict[str, RunModel] = pydantic.Field(default_factory=dict)
-    cassette_mode: str | None = None
+    cassette_mode: Literal["record", "replay", "auto"] | None = None
 
 
 def teamsim_version() -> str:
