@@ -268,3 +268,16 @@ def test_an_entry_point_of_the_teamsim_models_group_is_loaded(
     result = teamsim.run(work / "run_small.yaml", models={"Riley": "entry:echo"})
     result.close()
     assert result.metrics["model_usage"]["Riley"]["model_calls"] > 0
+
+
+def test_the_digest_is_the_same_at_every_max_concurrency(
+    cli: typer.Typer, runner: CliRunner, work: Path
+) -> None:
+    digests = set()
+    for limit in ("1", "16"):
+        code, stdout, stderr = _run(runner, cli, "run", "run_small.yaml", "--model",
+                                    f"Riley={ECHO},latency=0.01", "--model", f"Sam={ECHO}",
+                                    "--max-concurrency", limit, "--out", f"c{limit}")
+        assert (code, stderr) == (0, ""), stdout
+        digests.add((work / f"c{limit}" / "digest.txt").read_text())
+    assert len(digests) == 1
