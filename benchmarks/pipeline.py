@@ -55,8 +55,11 @@ def _gate(state: _Bare) -> dict[str, Any]:
     return {"body": interrupt({"task_id": state["task_id"]})}
 
 
-def bare_graph() -> CompiledStateGraph[_Bare, None, _Bare, _Bare]:
-    """The pipeline's shape (draft, review, gate, send, discard) with no-op nodes."""
+def bare_graph(
+    checkpointer: InMemorySaver | None = None,
+) -> CompiledStateGraph[_Bare, None, _Bare, _Bare]:
+    """The pipeline's shape (draft, review, gate, send, discard) with no-op nodes, on
+    ``checkpointer`` (default: a new ``InMemorySaver``)."""
     graph: StateGraph[_Bare, None, _Bare, _Bare] = StateGraph(_Bare)
     for name in ("draft", "review", "send", "discard"):
         graph.add_node(name, _noop)
@@ -67,7 +70,8 @@ def bare_graph() -> CompiledStateGraph[_Bare, None, _Bare, _Bare]:
     graph.add_conditional_edges("gate", lambda s: "send", ["send", "draft", "discard"])
     graph.add_edge("send", END)
     graph.add_edge("discard", END)
-    return graph.compile(checkpointer=InMemorySaver())
+    return graph.compile(
+        checkpointer=checkpointer if checkpointer is not None else InMemorySaver())
 
 
 def time_bare(runs: int, durability: Durability, start: int,
@@ -76,7 +80,13 @@ def time_bare(runs: int, durability: Durability, start: int,
 
     ``clock`` is the stopwatch: wall time by default, ``time.process_time`` for CPU time.
     """
-    graph = bare_graph()
+    return time_bare_on(bare_graph(), runs, durability, start, clock)
+
+
+def time_bare_on(graph: CompiledStateGraph[_Bare, None, _Bare, _Bare], runs: int,
+                 durability: Durability, start: int,
+                 clock: Callable[[], float] = time.perf_counter) -> float:
+    """:func:`time_bare` on a given bare ``graph`` (its checkpointer deletes the threads)."""
     saver = graph.checkpointer
     assert isinstance(saver, InMemorySaver)
     began = clock()

@@ -36,6 +36,7 @@ from teamsim.sim._checks import audit, compute_metrics
 from teamsim.sim._contacts import Contacts
 from teamsim.sim._context import DAY, ProcessGenerator, RunContext
 from teamsim.sim._enrollments import Enrollments
+from teamsim.sim._gc import gc_tuned
 from teamsim.sim._outbox import Outbox
 from teamsim.sim._setup import TeamBuilder, set_up
 from teamsim.sim._timeline import Timeline
@@ -124,6 +125,7 @@ class Simulation:
         self._max_concurrency = max_concurrency
         self._ran = False
 
+    @gc_tuned()
     def run(self, *, check: bool = True) -> SimulationResult:
         """Run the world to its end and return the result.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -348,6 +349,16 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _descendants(pid: int) -> list[int]:
+    """``pid``'s children, their children, and so on."""
+    found, todo = [], [pid]
+    while todo:
+        children = _children(todo.pop())
+        found += children
+        todo += children
+    return found
+
+
 @pytest.fixture
 def sweep_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[int]]]:
     """``teamsim sweep --workers 2`` in its own session, once both workers have started."""
@@ -358,12 +369,14 @@ def sweep_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[
     children: list[int] = []
     try:
         deadline = time.monotonic() + 120
-        # Two workers and multiprocessing's resource tracker.
-        while len(_children(process.pid)) < 3:
+        # Two workers, multiprocessing's resource tracker and (where workers are forked from
+        # it) the fork server, whose children the workers are.
+        expected = 4 if "forkserver" in multiprocessing.get_all_start_methods() else 3
+        while len(_descendants(process.pid)) < expected:
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the workers never started"
             time.sleep(0.05)
-        children = _children(process.pid)
+        children = _descendants(process.pid)
         yield process, children
     finally:
         if process.poll() is None:
