@@ -281,3 +281,19 @@ def test_the_digest_is_the_same_at_every_max_concurrency(
         assert (code, stderr) == (0, ""), stdout
         digests.add((work / f"c{limit}" / "digest.txt").read_text())
     assert len(digests) == 1
+
+
+def test_validate_refuses_a_replay_scenario_whose_cassette_is_missing(
+    cli: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
+    """``validate`` refuses what ``run`` refuses (the fuzz tests' contract): the shipped model
+    scenario copied without its cassette."""
+    shipped = Path(__file__).parent.parent / "scenarios" / "model-vs-template.yaml"
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(shipped.read_text())
+    for command in (["validate", str(copy)], ["run", str(copy), "--out", str(tmp_path / "r")]):
+        code, _, stderr = _run(runner, cli, *command)
+        assert code == 2
+        assert stderr.startswith(f"error: {copy}: llm.cassette: ")
+        assert "does not exist, and replay mode needs recorded replies" in stderr
+    assert _run(runner, cli, "validate", str(shipped))[0] == 0
