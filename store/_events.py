@@ -81,6 +81,12 @@ def _nested_copy(value: Any) -> Any:
     return value
 
 
+_SHAREABLE: frozenset[type] = frozenset({str, bool, type(None)})
+_SHARED_KEYS = 3
+"""Payloads of at most this many keys are looked up for sharing."""
+_SHARED_MAX = 4096
+"""Distinct shared payloads kept per log (the rest are stored as they come)."""
+
 _Fields = tuple[tuple[str, str, bool], ...]
 _FIELDS: dict[type, _Fields | None] = {}
 
@@ -160,6 +166,7 @@ class EventLog:
         self._last_seq: int | None = None
         self._flushed_seq: int | None = None
         self._retained: list[EventRecord] | None = None
+        self._shared: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def append(
         self,
@@ -190,8 +197,30 @@ class EventLog:
         """
         # The plain string, as a read from the database gives it back; fresh JSON data (tuples
         # as new lists): nothing to copy.
-        return self._add((payload.KIND if kind is None else kind).value, at,
-                         _payload_json(payload), sequence_id, enrollment_id, contact_id, task_id)
+        type = (payload.KIND if kind is None else kind).value
+        data = _payload_json(payload)
+        if len(data) <= _SHARED_KEYS:
+            data = self._share(type, data)
+        return self._add(type, at, data, sequence_id, enrollment_id, contact_id, task_id)
+
+    def _share(self, type: str, data: dict[str, Any]) -> dict[str, Any]:
+        """One dict for every equal payload of only strings, booleans and ``None``.
+
+        A fifth of a run's events carry one of a handful of such payloads (``step.due``
+        ``{"step_id": "s1"}``, ``wait.done``, ``enrollment.created``...); sharing them saves
+        the ~200 bytes of a dict each while the log is retained. Nothing mutates a logged
+        payload. Payloads with numbers are nearly all unique and are not looked up.
+        """
+        for value in data.values():
+            if value.__class__ not in _SHAREABLE:
+                return data
+        key = (type, *data.items())
+        shared = self._shared.get(key)
+        if shared is not None:
+            return shared
+        if len(self._shared) < _SHARED_MAX:
+            self._shared[key] = data
+        return data
 
     def append_raw(
         self,
