@@ -137,8 +137,8 @@ def test_a_run_folder_with_a_cassette_is_replaced_with_force(
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--model", "Bob=" + ECHO], "error: models: 'Bob' is not a teammate; the teammates are "
-                                 "'Riley', 'Sam'"),
+    (["--model", "Bob=" + ECHO], "error: a model is given for 'Bob' (--model, models=), who "
+                                 "is not a teammate; the teammates are 'Riley', 'Sam'"),
     (["--model", "Riley=no_such_module_xyz:f"], "cannot import 'no_such_module_xyz'"),
     (["--model", "Riley=teamsim_test_models:nope"], "has no attribute 'nope'"),
     (["--model", "Riley=teamsim_test_models:NOT_CALLABLE"], "which cannot be called"),

@@ -231,8 +231,8 @@ def _user_models(
     unknown = sorted(set(models) - set(names))
     if unknown:
         raise ValidationError(
-            f"models: {', '.join(map(repr, unknown))} is not a teammate; the teammates are "
-            f"{', '.join(map(repr, names))}")
+            f"a model is given for {', '.join(map(repr, unknown))} (--model, models=), who is "
+            f"not a teammate; the teammates are {', '.join(map(repr, names))}")
     specs: dict[str, ModelSpec | None] = {}
     live: dict[str, Any] = {}
     for name, given in models.items():
