@@ -242,6 +242,17 @@ class ModelClient:
             with self._lock:
                 self._tools = False
             return False
+        if type(self.model).with_structured_output is BaseChatModel.with_structured_output:
+            # LangChain's own with_structured_output binds the schema as the one tool the
+            # model must call; its include_raw wrapper then runs two RunnableParallel steps
+            # that each start a thread pool per call (about 2 ms of CPU and a lock wait per
+            # review, measured). Bind the same tool directly: the reply is the raw message
+            # either way, and parse_verdict reads its tool call. Providers that override
+            # with_structured_output (OpenAI's JSON schema mode...) keep their own.
+            runnable = self.model.bind_tools(
+                [schema], tool_choice="any",
+                ls_structured_output_format={"kwargs": {"method": "function_calling"},
+                                             "schema": schema})
         with self._lock:
             self._runnables[schema.__name__] = runnable
         return True

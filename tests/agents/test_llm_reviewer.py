@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from langchain_core.runnables import RunnableLambda
 
 from teamsim.agents import (
     AgentFailure,
@@ -96,3 +99,41 @@ def test_an_invalid_tool_call_is_malformed(make_request: Make) -> None:
     model = ToolFake(messages=iter([bad, verdict_call("pass")]))
 
     assert review(model, make_request("s1")).verdict is Verdict.PASS
+
+
+class _OwnStructuredOutput(ToolFake):
+    """A provider that overrides with_structured_output (as OpenAI's JSON-schema mode does)."""
+
+    asked: list[bool] = []  # noqa: RUF012 - a pydantic field: each instance gets its own list
+
+    def with_structured_output(self, schema: Any, *, include_raw: bool = False,
+                               **kwargs: Any) -> Any:
+        self.asked.append(include_raw)
+        return RunnableLambda(
+            lambda messages: {"raw": self.invoke(messages), "parsed": None,
+                              "parsing_error": None})
+
+
+def test_a_provider_s_own_structured_output_is_used_with_its_raw_reply(
+        make_request: Make) -> None:
+    model = _OwnStructuredOutput(messages=iter([verdict_call("pass")]))
+
+    assert review(model, make_request("s1")).verdict is Verdict.PASS
+    assert model.asked
+    assert all(model.asked)
+
+
+def test_the_default_structured_output_calls_the_model_in_the_caller_s_thread(
+        make_request: Make) -> None:
+    # LangChain's include_raw wrapper would run the call in a thread pool started per call.
+    threads: list[threading.Thread] = []
+
+    class Recording(ToolFake):
+        def _generate(self, *args: Any, **kwargs: Any) -> Any:
+            threads.append(threading.current_thread())
+            return super()._generate(*args, **kwargs)
+
+    model = Recording(messages=iter([verdict_call("pass")]))
+
+    assert review(model, make_request("s1")).verdict is Verdict.PASS
+    assert threads == [threading.current_thread()]
