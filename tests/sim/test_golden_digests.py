@@ -7,13 +7,9 @@ of the run's ``events.jsonl`` (see the README's Determinism section).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-import teamsim
-
-SCENARIOS = Path(__file__).parent.parent.parent / "scenarios"
+from ._shipped import SCENARIOS, shipped_run
 
 GOLDEN = {
     "approval-backlog-away.yaml":
@@ -55,8 +51,4 @@ def test_every_shipped_scenario_has_a_golden_digest() -> None:
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_shipped_scenario_gives_its_golden_digest(name: str) -> None:
-    result = teamsim.run(SCENARIOS / name)
-    try:
-        assert result.digest == GOLDEN[name]
-    finally:
-        result.close()
+    assert shipped_run(name)[0] == GOLDEN[name]
