@@ -10,6 +10,11 @@ payload lists every waiting task's, each of which becomes a Needs attention item
 the :class:`RuleEvaluator` protocol. The pipeline reads and writes the store through the narrow
 :class:`PipelineStore` protocol (a :class:`teamsim.store.UnitOfWork` is one); the in-memory
 :class:`InMemoryPipelineStore` is its fake.
+
+A drafter or reviewer that cannot work fails its task (status ``failed``, a ``draft_failure``
+item in Needs attention, nothing sent) instead of the caller's run. :meth:`Pipeline.prefetch`
+makes the model calls of a batch of due steps (:class:`PrefetchItem`) ahead of time,
+``PipelineConfig.max_concurrency`` at a time, for agents that prefetch.
 """
 
 from teamsim.agents import ThreadMessage
