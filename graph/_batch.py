@@ -16,7 +16,7 @@ from typing import Any, Final
 from teamsim.agents import ThreadMessage
 from teamsim.graph._nodes import ItemWork, TaskFailed, TaskInfo, TaskState
 from teamsim.graph._ports import PipelineStore
-from teamsim.graph._team import TeamMember
+from teamsim.graph._team import Team, TeamMember
 from teamsim.graph._types import HumanDecision, PipelineResult, PipelineStatus
 from teamsim.model import (
     AttentionOpened,
@@ -27,10 +27,10 @@ from teamsim.model import (
     RuleCheck,
     Sequence,
 )
-from teamsim.store import MessageRecord
+from teamsim.store import MessageRecord, TaskRecord
 
 __all__ = ["Batch", "StepStart", "answer", "failed_task", "failure_text", "finished", "opened",
-           "pair_ids", "thread_of", "utc"]
+           "pair_ids", "task_of", "thread_of", "utc"]
 
 _AWAITING = "awaiting_approval"
 _FAILED = "failed"
@@ -215,3 +215,38 @@ def utc(at: datetime, where: str) -> datetime:
         raise ValueError(f"{where}: at={at.isoformat()} is naive; pass a timezone-aware UTC "
                          "datetime (the simulated now)")
     return at.astimezone(UTC)
+
+
+def task_of(record: TaskRecord, uow: PipelineStore, team: Team | None) -> TaskInfo:
+    """The task of a stored task record (to resume a task another ``Pipeline`` started)."""
+    if team is None or record.teammate_id is None or record.reviewer_id is None:
+        raise PipelineError(
+            f"task {record.id} was started by another Pipeline; to resume it here, "
+            "create this Pipeline with team=... and the same durable checkpointer"
+        )
+    drafter = team.member(uow.teammates.get(record.teammate_id).name)
+    reviewer = team.member(uow.teammates.get(record.reviewer_id).name)
+    contact = uow.contacts.get(record.contact_id)
+    if record.kind == "chat" or record.sequence_id is None or record.step_id is None:
+        # The task record does not keep a chat's channel; chats default to email.
+        task = TaskInfo(
+            task_id=record.id, kind="chat", thread_id=record.thread_id, contact=contact,
+            channel="email", brief=record.brief,
+            thread=thread_of(uow.messages.thread(record.contact_id, None)), drafter=drafter,
+            drafter_id=record.teammate_id, reviewer=reviewer, reviewer_id=record.reviewer_id,
+        )
+    else:
+        sequence = uow.sequences.get(record.sequence_id)
+        step = sequence.step(record.step_id)
+        if not isinstance(step, MessageStep):
+            raise PipelineError(f"task {record.id}: step {record.step_id!r} is no longer "
+                                "a message step; withdraw the task instead")
+        task = TaskInfo.for_step(
+            task_id=record.id, thread_id=record.thread_id, sequence=sequence, step=step,
+            contact=contact, drafter=drafter, drafter_id=record.teammate_id,
+            reviewer=reviewer, reviewer_id=record.reviewer_id,
+            enrollment_id=record.enrollment_id,
+            thread=thread_of(uow.messages.thread(record.contact_id, sequence.id)),
+        )
+    return task
+

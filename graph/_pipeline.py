@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Iterable
 from collections.abc import Sequence as Seq
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
@@ -22,6 +22,7 @@ from teamsim.graph._batch import (
     finished,
     opened,
     pair_ids,
+    task_of,
     thread_of,
     utc,
 )
@@ -457,8 +458,10 @@ class Pipeline:
             sequence_id=record.sequence_id, enrollment_id=record.enrollment_id,
             contact_id=record.contact_id, task_id=task_id,
         )
-        batch = self._batch(task_id, uow)
+        batch = self._batch(task_id, uow, missing_ok=True)
         self._forget(task_id)
+        if batch is None:
+            return  # no thread of this checkpointer holds it: nothing to drop
         batch.withdrawn.append(task_id)
         if batch.idle():
             self._drop(batch)
@@ -520,7 +523,14 @@ class Pipeline:
         self._pending.pop(batch.thread_id, None)
         self.checkpointer.delete_thread(batch.thread_id)
 
-    def _batch(self, task_id: int, uow: PipelineStore) -> Batch:
+    @overload
+    def _batch(self, task_id: int, uow: PipelineStore) -> Batch: ...
+
+    @overload
+    def _batch(self, task_id: int, uow: PipelineStore, *, missing_ok: bool) -> Batch | None: ...
+
+    def _batch(self, task_id: int, uow: PipelineStore, *, missing_ok: bool = False
+               ) -> Batch | None:
         """The batch of a waiting task; after a restart, found in the checkpointer (its thread
         is ``batch:<first task id>``, and a batch's task ids are consecutive)."""
         batch = self._batch_of.get(task_id)
@@ -544,6 +554,8 @@ class Pipeline:
                 else:
                     batch.withdrawn.append(other)
             return batch
+        if missing_ok:
+            return None
         raise PipelineError(
             f"task {task_id} awaits approval but no graph thread holds it; resume it with "
             "the checkpointer that started it"
@@ -562,37 +574,6 @@ class Pipeline:
 
     def _task(self, record: TaskRecord, uow: PipelineStore) -> TaskInfo:
         task = self._live.get(record.id)
-        if task is not None:
-            return task
-        if self._team is None or record.teammate_id is None or record.reviewer_id is None:
-            raise PipelineError(
-                f"task {record.id} was started by another Pipeline; to resume it here, "
-                "create this Pipeline with team=... and the same durable checkpointer"
-            )
-        drafter = self._team.member(uow.teammates.get(record.teammate_id).name)
-        reviewer = self._team.member(uow.teammates.get(record.reviewer_id).name)
-        contact = uow.contacts.get(record.contact_id)
-        if record.kind == "chat" or record.sequence_id is None or record.step_id is None:
-            # The task record does not keep a chat's channel; chats default to email.
-            task = TaskInfo(
-                task_id=record.id, kind="chat", thread_id=record.thread_id, contact=contact,
-                channel="email", brief=record.brief,
-                thread=thread_of(uow.messages.thread(record.contact_id, None)), drafter=drafter,
-                drafter_id=record.teammate_id, reviewer=reviewer, reviewer_id=record.reviewer_id,
-            )
-        else:
-            sequence = uow.sequences.get(record.sequence_id)
-            step = sequence.step(record.step_id)
-            if not isinstance(step, MessageStep):
-                raise PipelineError(f"task {record.id}: step {record.step_id!r} is no longer "
-                                    "a message step; withdraw the task instead")
-            task = TaskInfo.for_step(
-                task_id=record.id, thread_id=record.thread_id, sequence=sequence, step=step,
-                contact=contact, drafter=drafter, drafter_id=record.teammate_id,
-                reviewer=reviewer, reviewer_id=record.reviewer_id,
-                enrollment_id=record.enrollment_id,
-                thread=thread_of(uow.messages.thread(record.contact_id, sequence.id)),
-            )
-        self._live[record.id] = task
+        if task is None:
+            task = self._live[record.id] = task_of(record, uow, self._team)
         return task
-

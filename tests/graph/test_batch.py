@@ -3,9 +3,13 @@ them, decisions for any subset, recorded now and carried in later, withdrawals."
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from langgraph.checkpoint.sqlite import SqliteSaver
 
 from teamsim.agents import Draft, DraftRequest, FakeDrafter
 from teamsim.graph import (
@@ -13,6 +17,7 @@ from teamsim.graph import (
     Pipeline,
     PipelineConfig,
     StepStart,
+    Team,
     TeamMember,
     ThreadIndexedSaver,
 )
@@ -124,3 +129,20 @@ def test_a_failing_drafter_fails_only_its_task(world: World) -> None:
                                           reviewer=passes()))
     results = Pipeline().start_steps(due, uow=world.uow, at=AT)
     assert [r.status for r in results] == ["awaiting_approval", "failed", "awaiting_approval"]
+
+
+def test_a_restarted_pipeline_finds_a_task_in_its_batch_thread(
+    world: World, tmp_path: Path,
+) -> None:
+    team = Team.of([world.ann, world.bob], drafters={"Ann": writes(), "Bob": writes()},
+                   reviewers={"Ann": passes(), "Bob": passes()})
+    durable = PipelineConfig(durability="sync")
+    with closing(sqlite3.connect(tmp_path / "checkpoints.db", check_same_thread=False)) as conn:
+        first, second = Pipeline(checkpointer=SqliteSaver(conn), config=durable).start_steps(
+            steps(world, 2), uow=world.uow, at=AT)
+        restarted = Pipeline(checkpointer=SqliteSaver(conn), config=durable, team=team)
+        assert restarted.resume(second.task_id, APPROVE, uow=world.uow, at=AT).status == "sent"
+        assert restarted.live_tasks() == [first.task_id]
+        restarted.withdraw(first.task_id, "the contact replied", uow=world.uow, at=AT)
+        left = conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
+    assert left == 0
