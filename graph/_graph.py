@@ -82,6 +82,8 @@ class RunContext:
         rules: the auto-approve rules.
         config: the pipeline's settings.
         prefetcher: makes a node's model calls concurrently, when the pipeline allows it.
+        resuming: the invoke resumes the thread at the gate (until the gate has read the
+            resume value).
     """
 
     items: dict[int, ItemWork]
@@ -89,6 +91,7 @@ class RunContext:
     rules: RuleEvaluator
     config: PipelineConfig
     prefetcher: Prefetcher | None = None
+    resuming: bool = False
 
 
 def _draft_node(state: State, runtime: Runtime[RunContext]) -> State:
@@ -157,10 +160,16 @@ def _gate_node(state: State, runtime: Runtime[RunContext]) -> State:
         by_rule = {s["task_id"]: decide(s, ctx.items[s["task_id"]], d, ctx.config)
                    for s, d in ruled}
         return {"tasks": [by_rule.get(s["task_id"], s) for s in state["tasks"]]}
-    # A task withdrawn since the last resume is no longer live; this resume drops it.
-    answer: dict[str, Any] = interrupt(
-        [attention_payload(s, ctx.live[s["task_id"]]) for s in waiting
-         if s["task_id"] in ctx.live])
+    if ctx.resuming:
+        # The gate's first run in a resumed invoke: interrupt() returns the resume value and
+        # ignores its argument, so the payloads are not built for nothing.
+        ctx.resuming = False
+        payloads: list[dict[str, Any]] = []
+    else:
+        # A task withdrawn since the last resume is no longer live; this resume drops it.
+        payloads = [attention_payload(s, ctx.live[s["task_id"]]) for s in waiting
+                    if s["task_id"] in ctx.live]
+    answer: dict[str, Any] = interrupt(payloads)
     decisions: dict[int, dict[str, Any]] = answer.get("decisions", {})
     withdrawn = set(answer.get("withdrawn", ()))
     at_gate = {s["task_id"]: s for s in waiting}

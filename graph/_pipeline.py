@@ -481,7 +481,7 @@ class Pipeline:
                 uow: PipelineStore) -> list[PipelineResult]:
         """One invoke of the batch's thread; the results of ``items``, in their order."""
         ctx = RunContext(items=items, live=self._live, rules=self.rules, config=self.config,
-                         prefetcher=self._waves())
+                         prefetcher=self._waves(), resuming=isinstance(payload, Command))
         out = self._graph.invoke(
             payload, {"configurable": {"thread_id": batch.thread_id},
                       "recursion_limit": _RECURSION_LIMIT},
