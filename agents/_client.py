@@ -290,9 +290,20 @@ class ModelClient:
         return result
 
     def _ahead(self, key: str, job: Callable[[Session], T]) -> T:
-        slot = _Slot()
         with self._lock:
-            self._memo[key].append(slot)
+            queue = self._memo[key]
+            pending = queue[0] if queue else None
+            if pending is None:
+                slot = _Slot()
+                queue.append(slot)
+        if pending is not None:
+            # The same work was asked for ahead already and not consumed yet (the scheduler
+            # guessed a tick's work, then its batch asked again): one call serves both.
+            pending.done.wait()
+            if pending.error is not None:
+                raise pending.error
+            result: T = pending.result
+            return result
         try:
             slot.result = job(Session(self, slot))
             return slot.result  # type: ignore[no-any-return]

@@ -1,8 +1,11 @@
 """teamsim.graph: the per-step pipeline every due message step and chat request runs through.
 
 One compiled LangGraph ``StateGraph`` (draft, peer review, approval gate, send or discard),
-driven by :class:`Pipeline`. The approval gate pauses with ``interrupt()`` and a JSON payload
-that becomes a Needs attention item; :meth:`Pipeline.resume` carries the human's
+driven by :class:`Pipeline`, one graph thread per batch of tasks (the due steps of one
+scheduler tick, :class:`StepStart`). The approval gate pauses with one ``interrupt()`` whose
+payload lists every waiting task's, each of which becomes a Needs attention item;
+:meth:`Pipeline.resume` (now) or :meth:`Pipeline.decide` and
+:meth:`Pipeline.apply_decisions` (later, one resume per thread) carry the human's
 :class:`HumanDecision` back in with ``Command(resume=...)``. Auto-approve rules plug in through
 the :class:`RuleEvaluator` protocol. The pipeline reads and writes the store through the narrow
 :class:`PipelineStore` protocol (a :class:`teamsim.store.UnitOfWork` is one); the in-memory
@@ -15,6 +18,7 @@ makes the model calls of a batch of due steps (:class:`PrefetchItem`) ahead of t
 """
 
 from teamsim.agents import ThreadMessage
+from teamsim.graph._batch import StepStart
 from teamsim.graph._memory import InMemoryPipelineStore
 from teamsim.graph._pipeline import Pipeline
 from teamsim.graph._ports import (
@@ -70,6 +74,7 @@ __all__ = [
     "PrefetchItem",
     "RuleDecision",
     "RuleEvaluator",
+    "StepStart",
     "Team",
     "TeamMember",
     "ThreadIndexedSaver",

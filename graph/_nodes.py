@@ -1,30 +1,25 @@
-"""The graph itself: state, run context, the four nodes and the routing between them.
+"""The per-task work of the graph: what one task's state holds, and the draft, review, gate,
+send and discard steps applied to one task.
 
-Shape::
-
-    START -> draft -> review --(revise, rounds left)--> draft
-                            \\--(done)--> gate --(approve/edit)--> send -> END
-                                               \\--(reject, redraft)--> draft
-                                               \\--(reject)--> discard -> END
-
-The state holds ids and the current draft text only, all in one channel (``task``: LangGraph's
-per-step work grows with the number of channels, and the nodes run one at a time, so one
-channel replaced whole by each node costs least); everything heavy (the sequence, the
-contact, the agents, the unit of work, the simulated ``at``) comes in as LangGraph runtime
-context, which is never checkpointed. Nodes write through the unit of work in the context.
+The graph (:mod:`teamsim.graph._graph`) runs these over every task of its batch, in order;
+this module knows nothing of batches. A task's state holds ids and the current draft text
+only, and its ``stage`` says which node works it next; everything heavy (the sequence, the
+contact, the agents, the unit of work, the simulated ``at``) is in its :class:`ItemWork`,
+which is never checkpointed. The steps write through the unit of work.
 
 The gate is the only node that can run twice for one piece of work (LangGraph re-runs it from
 its top on resume), so it writes nothing before ``interrupt()``: the attention item is written
-by the driver from the interrupt payload, and the decision is written after ``interrupt()``
-returns, which happens once per accepted resume.
+by the driver from the interrupt payload (:func:`attention_payload`), and the decision is
+written by :func:`decide` after ``interrupt()`` returns, which happens once per accepted
+resume.
 
 A drafter or reviewer that cannot work (it raises :class:`~teamsim.agents.AgentFailure`, or
-any other exception, taken as one try) ends the task: the node raises :class:`TaskFailed`
-before writing anything, and the driver records the failure. An exception rather than a
-``failed`` branch in the graph: a conditional edge after every draft would cost every task a
-routing step, and a failure is rare. The requests the agents see are built by
-:func:`draft_request` and :func:`review_request` only, which :meth:`Pipeline.prefetch` uses
-too, so a call made ahead of time is the very call the node makes.
+any other exception, taken as one try) ends its task: :func:`draft` or :func:`review` raises
+:class:`TaskFailed` before writing anything, and the node drops the task from the batch for
+the driver to record the failure; the batch's other tasks go on. The requests the agents see
+are built by :func:`draft_request` and :func:`review_request` only, which the concurrent calls
+(:meth:`Pipeline.prefetch`, the batch nodes' waves) use too, so a call made ahead of time is
+the very call the node makes.
 """
 
 from __future__ import annotations
@@ -32,12 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any, Literal, TypedDict, TypeVar
-
-from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
-from langgraph.types import interrupt
 
 from teamsim.agents import (
     AgentFailure,
@@ -73,24 +63,37 @@ from teamsim.model import (
 )
 
 __all__ = [
-    "RunContext",
-    "State",
+    "ItemWork",
+    "Stage",
     "TaskFailed",
     "TaskInfo",
     "TaskState",
-    "builder",
+    "attention_payload",
+    "decide",
+    "decided",
+    "discard",
+    "draft",
     "draft_request",
+    "human_decision",
     "initial_state",
+    "review",
     "review_request",
+    "rule_decision",
+    "send",
 ]
 
 _R = TypeVar("_R")
+
+
+Stage = Literal["draft", "review", "gate", "send", "discard"]
+"""Which node works a task next (``gate``: it waits for a rule or the human)."""
 
 
 class TaskState(TypedDict):
     """The checkpointed state of one task: ids, counters and the current draft text."""
 
     task_id: int
+    stage: Stage
     revision: int  # revision number of the current draft; -1 before the first
     draft_id: int
     subject: str | None
@@ -104,24 +107,17 @@ class TaskState(TypedDict):
     decision: dict[str, Any] | None
 
 
-class State(TypedDict):
-    """The graph's state: the task's :class:`TaskState`, in one channel that every node
-    replaces whole (a copy with its changes)."""
-
-    task: TaskState
-
-
-def initial_state(task_id: int) -> State:
-    """The state a new task's thread starts from."""
-    return State(task=TaskState(
-        task_id=task_id, revision=-1, draft_id=0, subject=None, body="", rounds=0, reviews=[],
-        notes=[], concerns=[], rule=None, redrafted=False, decision=None,
-    ))
+def initial_state(task_id: int) -> TaskState:
+    """The state a new task starts from (to be drafted)."""
+    return TaskState(
+        task_id=task_id, stage="draft", revision=-1, draft_id=0, subject=None, body="",
+        rounds=0, reviews=[], notes=[], concerns=[], rule=None, redrafted=False, decision=None,
+    )
 
 
-def _changed(state: TaskState, **changes: Any) -> dict[str, Any]:
-    """The node's update: the task state with ``changes``."""
-    return {"task": {**state, **changes}}
+def _changed(state: TaskState, **changes: Any) -> TaskState:
+    """A copy of the task state with ``changes``."""
+    return {**state, **changes}  # type: ignore[typeddict-item]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,21 +165,27 @@ class TaskInfo:
 
 
 @dataclass(slots=True, kw_only=True)
-class RunContext:
-    """Per-invoke runtime context: the unit of work, simulated time, plug points, and the
-    work done so far in this invoke (which is what makes timestamps a truthful schedule)."""
+class ItemWork:
+    """One task's part of an invoke: its unit of work, its simulated ``at`` (when its work
+    starts, or when the human decided), and the work done so far in this invoke (which is
+    what makes its timestamps a truthful schedule). Never checkpointed.
+
+    Attributes:
+        failed: set when the task's drafter or reviewer could not work in this invoke.
+        done: the task's last state, once it was sent or discarded in this invoke.
+    """
 
     uow: PipelineStore
     at: datetime
     task: TaskInfo
-    rules: RuleEvaluator
-    config: PipelineConfig
     elapsed: int = 0
     work: list[WorkSegment] = field(default_factory=list)
     request: DraftRequest | None = None
+    failed: TaskFailed | None = None
+    done: TaskState | None = None
 
     def now(self) -> datetime:
-        """The simulated time after the work done so far in this invoke."""
+        """The simulated time after the task's work done so far in this invoke."""
         elapsed = self.elapsed
         return self.at if elapsed == 0 else self.at + timedelta(minutes=elapsed)
 
@@ -286,14 +288,12 @@ def _wrong_return(role: str, teammate: str, got: object, expected: str, example:
     )
 
 
-# -- the nodes ---------------------------------------------------------------------------------
+# -- one task's steps --------------------------------------------------------------------
 
 
-def draft(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Have the drafter write (or revise) the message; record the draft."""
-    task_state = state["task"]
-    ctx = runtime.context
-    task = ctx.task
+def draft(task_state: TaskState, w: ItemWork) -> TaskState:
+    """Have the drafter write (or revise) the message; record the draft. Next: review."""
+    task = w.task
     revision = task_state["revision"] + 1
     request = draft_request(
         task, revision=revision, notes=task_state["notes"],
@@ -305,29 +305,29 @@ def draft(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
         raise _wrong_return("drafter", task.drafter.name, written, "Draft",
                             "Draft(subject=..., body=...)")
     minutes = max(0, written.minutes)
-    at = ctx.now() + timedelta(minutes=minutes)
-    draft_id: int = ctx.uow.drafts.add(
+    at = w.now() + timedelta(minutes=minutes)
+    draft_id: int = w.uow.drafts.add(
         task_id=task.task_id, revision=revision, author_id=task.drafter_id,
         subject=written.subject, body=written.body, minutes=minutes, at=at,
     )
     kind: WorkKind = "draft" if revision == 0 else "revision"
-    ctx.record_work(task.drafter_id, task.drafter.name, kind, minutes, draft_id)
-    ctx.request = request
-    ctx.event(DraftCreated(
+    w.record_work(task.drafter_id, task.drafter.name, kind, minutes, draft_id)
+    w.request = request
+    w.event(DraftCreated(
         draft_id=draft_id, revision=revision, author_id=task.drafter_id,
         author=task.drafter.name, minutes=minutes, notes=tuple(task_state["notes"]),
     ), at)
-    return _changed(task_state, revision=revision, draft_id=draft_id, subject=written.subject,
-                    body=written.body)
+    return _changed(task_state, stage="review", revision=revision, draft_id=draft_id,
+                    subject=written.subject, body=written.body)
 
 
-def review(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
+def review(task_state: TaskState, w: ItemWork, *, rules: RuleEvaluator,
+           config: PipelineConfig) -> TaskState:
     """Have the peer reviewer check the draft; record the review; on the last round of this
-    approval round, ask the rules whether one approves it."""
-    task_state = state["task"]
-    ctx = runtime.context
-    task = ctx.task
-    request = ctx.request or draft_request(
+    approval round, ask the rules whether one approves it. Next: the drafter again while the
+    reviewer asks for changes and rounds are left, else the gate."""
+    task = w.task
+    request = w.request or draft_request(
         task, revision=task_state["revision"], notes=task_state["notes"], previous=None)
     checked = _attempt(
         task.reviewer.reviewer.review,
@@ -346,14 +346,14 @@ def review(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
             f"{checked.verdict!r}; use Verdict.PASS or Verdict.REVISE"
         ) from None
     minutes = max(0, checked.minutes)
-    at = ctx.now() + timedelta(minutes=minutes)
+    at = w.now() + timedelta(minutes=minutes)
     reasons = list(checked.reasons)
-    review_id: int = ctx.uow.drafts.add_review(
+    review_id: int = w.uow.drafts.add_review(
         task_id=task.task_id, draft_id=task_state["draft_id"], reviewer_id=task.reviewer_id,
         verdict=verdict.value, notes=reasons, minutes=minutes, at=at,
     )
-    ctx.record_work(task.reviewer_id, task.reviewer.name, "review", minutes, task_state["draft_id"])
-    ctx.event(ReviewDone(
+    w.record_work(task.reviewer_id, task.reviewer.name, "review", minutes, task_state["draft_id"])
+    w.event(ReviewDone(
         review_id=review_id, draft_id=task_state["draft_id"], reviewer_id=task.reviewer_id,
         reviewer=task.reviewer.name, verdict=verdict.value, notes=tuple(reasons),
         minutes=minutes,
@@ -367,21 +367,22 @@ def review(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
                                         "verdict": verdict.value, "notes": reasons}],
         "notes": reasons,
         "concerns": [] if passed else reasons,
+        "stage": "draft" if not passed and rounds <= config.max_review_rounds else "gate",
     }
-    if passed or rounds > ctx.config.max_review_rounds:
-        update["rule"] = None if task_state["redrafted"] else _consult_rules(ctx, passed)
+    if passed or rounds > config.max_review_rounds:
+        update["rule"] = None if task_state["redrafted"] else _consult_rules(w, rules, passed)
     return _changed(task_state, **update)
 
 
-def _consult_rules(ctx: RunContext, clean: bool) -> dict[str, Any] | None:
-    task = ctx.task
-    decision = ctx.rules.evaluate(ApprovalRequest(
+def _consult_rules(w: ItemWork, rules: RuleEvaluator, clean: bool) -> dict[str, Any] | None:
+    task = w.task
+    decision = rules.evaluate(ApprovalRequest(
         task_id=task.task_id,
         sequence_id=task.sequence.id if task.sequence is not None else None,
         sequence=task.sequence.name if task.sequence is not None else None,
         step_id=task.step.id if task.step is not None else None,
         step_label=task.step.label if task.step is not None else "",
-        channel=task.channel, teammate=task.drafter.name, clean_review=clean, at=ctx.now(),
+        channel=task.channel, teammate=task.drafter.name, clean_review=clean, at=w.now(),
     ))
     if decision is None:
         return None
@@ -389,19 +390,9 @@ def _consult_rules(ctx: RunContext, clean: bool) -> dict[str, Any] | None:
             "reason": decision.reason}
 
 
-def after_review(state: State, runtime: Runtime[RunContext]) -> Literal["draft", "gate"]:
-    """Back to the drafter while the reviewer asks for changes and rounds are left."""
-    task_state = state["task"]
-    last = task_state["reviews"][-1]
-    if last["verdict"] == Verdict.REVISE.value and (
-        task_state["rounds"] <= runtime.context.config.max_review_rounds
-    ):
-        return "draft"
-    return "gate"
-
-
 def attention_payload(state: TaskState, task: TaskInfo) -> dict[str, Any]:
-    """The JSON payload of the interrupt, which becomes the Needs attention item."""
+    """The JSON payload of a task waiting at the gate, which becomes its Needs attention
+    item."""
     return {
         "task_id": state["task_id"],
         "kind": task.kind,
@@ -422,42 +413,44 @@ def attention_payload(state: TaskState, task: TaskInfo) -> dict[str, Any]:
     }
 
 
-def gate(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Approve by rule, or pause for the human and record what they decided.
-
-    Nothing is written before ``interrupt()``: on resume LangGraph runs this node again from
-    its top, and only the code after ``interrupt()`` sees the human's answer.
-    """
-    task_state = state["task"]
-    ctx = runtime.context
-    task = ctx.task
+def rule_decision(task_state: TaskState) -> dict[str, Any] | None:
+    """The decision of the rule that approves this task's draft, if one does."""
     rule = task_state["rule"]
-    if rule is not None and rule["approves"]:
-        decision: dict[str, Any] = {
-            "action": "approve", "by": "rule", "rule_id": rule["rule_id"], "note": "",
+    if rule is None or not rule["approves"]:
+        return None
+    return {"action": "approve", "by": "rule", "rule_id": rule["rule_id"], "note": "",
             "subject": task_state["subject"], "body": task_state["body"], "redraft": False}
-    else:
-        answer = interrupt(attention_payload(task_state, task))
-        human = HumanDecision(**answer)
-        subject, body = task_state["subject"], task_state["body"]
-        if human.action == "edit":
-            subject = human.subject if human.subject is not None else subject
-            body = human.body or body
-        decision = {"action": human.action, "by": human.by, "rule_id": None,
-                    "note": human.note, "subject": subject, "body": body, "redraft": False}
-    if (decision["action"] == "reject" and ctx.config.on_reject == "redraft"
+
+
+def human_decision(task_state: TaskState, answer: dict[str, Any]) -> dict[str, Any]:
+    """The decision a human's answer (a :class:`HumanDecision` as a dict) makes."""
+    human = HumanDecision(**answer)
+    subject, body = task_state["subject"], task_state["body"]
+    if human.action == "edit":
+        subject = human.subject if human.subject is not None else subject
+        body = human.body or body
+    return {"action": human.action, "by": human.by, "rule_id": None,
+            "note": human.note, "subject": subject, "body": body, "redraft": False}
+
+
+def decide(task_state: TaskState, w: ItemWork, decision: dict[str, Any],
+           config: PipelineConfig) -> TaskState:
+    """Record the rule's or the human's decision. Next: send what was approved; the drafter
+    once more on a rejection if configured; else discard."""
+    task = w.task
+    if (decision["action"] == "reject" and config.on_reject == "redraft"
             and not task_state["redrafted"]):
         decision["redraft"] = True
-    at = ctx.now()
+    at = w.now()
     approved = decision["action"] != "reject"
-    decision_id = ctx.uow.drafts.add_decision(
+    decision_id = w.uow.drafts.add_decision(
         task_id=task.task_id, draft_id=task_state["draft_id"], action=decision["action"],
         by="rule" if decision["rule_id"] is not None else "human",
         rule_id=decision["rule_id"], note=decision["note"],
         subject=decision["subject"] if approved else None,
         body=decision["body"] if approved else None, at=at,
     )
-    ctx.event(DecisionMade(
+    w.event(DecisionMade(
         decision_id=decision_id, draft_id=task_state["draft_id"], action=decision["action"],
         by=decision["by"], rule_id=decision["rule_id"], note=decision["note"],
         subject=decision["subject"], body=decision["body"], redraft=decision["redraft"],
@@ -465,43 +458,34 @@ def gate(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     update: dict[str, Any] = {"decision": decision}
     if decision["redraft"]:
         note = decision["note"] or "the human rejected this draft; write a different one"
-        update.update(redrafted=True, notes=[note], rounds=0, reviews=[], concerns=[],
-                      rule=None)
+        update.update(stage="draft", redrafted=True, notes=[note], rounds=0, reviews=[],
+                      concerns=[], rule=None)
+    else:
+        update["stage"] = "send" if approved else "discard"
     return _changed(task_state, **update)
 
 
-def _decision(task_state: TaskState) -> dict[str, Any]:
-    """The decision the gate recorded (every edge after the gate has one)."""
+def decided(task_state: TaskState) -> dict[str, Any]:
+    """The decision the gate recorded (every stage after the gate has one)."""
     decision = task_state["decision"]
     if decision is None:
         raise PipelineError("the approval gate let a task through without a decision")
     return decision
 
 
-def after_gate(state: State) -> Literal["send", "draft", "discard"]:
-    """Send what was approved; redraft once on a rejection if configured; else discard."""
-    decision = _decision(state["task"])
-    if decision["action"] != "reject":
-        return "send"
-    if decision["redraft"]:
-        return "draft"
-    return "discard"
-
-
-def send(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Queue the approved text; ``uow.messages.send`` is unique per task, so this sends once."""
-    task_state = state["task"]
-    ctx = runtime.context
-    task = ctx.task
-    decision = _decision(task_state)
-    at = ctx.now()
-    message_id, created = ctx.uow.messages.send(
+def send(task_state: TaskState, w: ItemWork) -> TaskState:
+    """Queue the approved text; ``uow.messages.send`` is unique per task, so this sends once.
+    The task is done."""
+    task = w.task
+    decision = decided(task_state)
+    at = w.now()
+    message_id, created = w.uow.messages.send(
         task_id=task.task_id, enrollment_id=task.enrollment_id, contact_id=task.contact_id,
         step_id=task.step.id if task.step is not None else None, channel=task.channel,
         subject=decision["subject"], body=decision["body"], teammate_id=task.drafter_id, at=at,
     )
     if created:
-        ctx.event(MessageQueued(
+        w.event(MessageQueued(
             message_id=message_id, draft_id=task_state["draft_id"], channel=task.channel,
             teammate_id=task.drafter_id, by=decision["by"],
             rule_id=decision["rule_id"], edited=decision["action"] == "edit",
@@ -509,32 +493,10 @@ def send(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
     return _changed(task_state, decision={**decision, "message_id": message_id})
 
 
-def discard(state: State, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Drop the rejected draft."""
-    task_state = state["task"]
-    ctx = runtime.context
-    decision = _decision(task_state)
-    ctx.event(TaskDiscarded(
+def discard(task_state: TaskState, w: ItemWork) -> None:
+    """Drop the rejected draft. The task is done."""
+    decision = decided(task_state)
+    w.event(TaskDiscarded(
         draft_id=task_state["draft_id"], reason="rejected", note=decision["note"],
-        outcome="skipped" if ctx.task.kind == "step" else "discarded",
-    ), ctx.now())
-    return {}
-
-
-@cache
-def builder() -> StateGraph[State, RunContext, State, State]:
-    """The uncompiled graph, built once per process (compiling binds a checkpointer)."""
-    graph: StateGraph[State, RunContext, State, State] = StateGraph(
-        State, context_schema=RunContext)
-    graph.add_node("draft", draft)
-    graph.add_node("review", review)
-    graph.add_node("gate", gate)
-    graph.add_node("send", send)
-    graph.add_node("discard", discard)
-    graph.add_edge(START, "draft")
-    graph.add_edge("draft", "review")
-    graph.add_conditional_edges("review", after_review, ["draft", "gate"])
-    graph.add_conditional_edges("gate", after_gate, ["send", "draft", "discard"])
-    graph.add_edge("send", END)
-    graph.add_edge("discard", END)
-    return graph
+        outcome="skipped" if w.task.kind == "step" else "discarded",
+    ), w.now())

@@ -82,12 +82,12 @@ class Prefetcher:
         for revision in range(self._rounds + 1):
             if not drafting:
                 return
-            written = self._wave([(task.drafter.drafter.draft, request)
+            written = self.wave([(task.drafter.drafter.draft, request)
                                   for task, request in drafting])
             reviewing = [(task, request, draft) for (task, request), draft
                          in zip(drafting, written, strict=True)
                          if isinstance(draft, Draft) and prefetches(task.reviewer.reviewer)]
-            checked = self._wave([
+            checked = self.wave([
                 (task.reviewer.reviewer.review,
                  review_request(task, subject=draft.subject, body=draft.body, request=request))
                 for task, request, draft in reviewing])
@@ -105,8 +105,9 @@ class Prefetcher:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _wave(self, calls: list[tuple[Callable[[Any], _T], Any]]) -> list[_T | None]:
-        """Run ``calls`` concurrently; their results in order (``None`` where one raised)."""
+    def wave(self, calls: list[tuple[Callable[[Any], _T], Any]]) -> list[_T | None]:
+        """Run ``calls`` (callable, argument) concurrently, ``max_workers`` at a time, and wait
+        for them; their results in order (``None`` where one raised)."""
         if not calls:
             return []
         if self._pool is None:

@@ -60,14 +60,21 @@ class PipelineConfig:
             once, in worker threads, for agents that prefetch
             (:class:`~teamsim.agents.Prefetching`). 1 (the default) makes no call ahead of
             time: every call is made by the graph, one after another.
+        max_batch: the most tasks one graph thread holds (:meth:`Pipeline.start_steps` splits
+            larger batches): every resume rebuilds the gate's payload of each task still
+            waiting in the thread, so a thread of thousands would cost more than it saves.
     """
 
     max_review_rounds: int = 2
     on_reject: OnReject = "skip"
     durability: Durability = "exit"
     max_concurrency: int = 1
+    max_batch: int = 256
 
     def __post_init__(self) -> None:
+        if (not isinstance(self.max_batch, int) or isinstance(self.max_batch, bool)
+                or self.max_batch < 1):
+            raise ValueError(f"max_batch must be an int >= 1, got {self.max_batch!r}")
         if (not isinstance(self.max_concurrency, int) or isinstance(self.max_concurrency, bool)
                 or self.max_concurrency < 1):
             raise ValueError(

@@ -201,9 +201,20 @@ class Approver:
             decision = HumanDecision(action="reject", note="Not quite right; try again.")
         if decision.action == "edit":
             ctx.tasks[item.task_id].edited = True
+        token = e.token if e is not None else 0
+        if decision.action != "reject":
+            # Recorded now, carried into the graph by the scheduler's next tick (one resume
+            # per graph thread); its message is queued as of now.
+            ctx.pipeline.decide(item.task_id, decision, uow=ctx.uow, at=ctx.now())
+            self._work.decided(e, item.task_id, token)
+            self._note_streak(e, decision.action)
+            return
+        # A rejection is carried in now: it moves the enrollment on or has the step redrafted.
+        # The approvals recorded before it are carried in first, so the decision rows are
+        # numbered in the order the human made them (rejections are the rare case).
+        self._work.apply_decisions()
         result = ctx.pipeline.resume(item.task_id, decision, uow=ctx.uow, at=ctx.now())
         self._note_streak(e, decision.action)
-        token = e.token if e is not None else 0
         if result.work:
             ctx.env.process(self._work.rework(e, result, token))
         else:

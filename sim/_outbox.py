@@ -45,9 +45,12 @@ class Outbox:
         self._waiting: list[Outgoing] = []
         self._sent_today: dict[tuple[str, date], int] = {}
 
-    def queue(self, e: LiveEnrollment | None, result: PipelineResult, token: int) -> None:
-        """Put the message of an approved task in the outbox."""
+    def queue(self, e: LiveEnrollment | None, result: PipelineResult, token: int, *,
+              minute: SimMinutes | None = None) -> None:
+        """Put the message of an approved task in the outbox, as queued at ``minute`` (the
+        minute it was approved; default: now)."""
         ctx = self._ctx
+        queued = ctx.minute() if minute is None else minute
         if result.message_id is None:
             raise RuntimeError(f"task {result.task_id} was sent without a message")
         task = ctx.tasks.pop(result.task_id)
@@ -55,8 +58,8 @@ class Outbox:
             e.task_id = None
         self._waiting.append(Outgoing(
             message_id=result.message_id, task_id=result.task_id, contact=task.contact,
-            teammate=task.drafter, channel=task.channel, queued=ctx.minute(),
-            not_before=ctx.minute(), enrollment=e, token=token, step_id=task.step_id,
+            teammate=task.drafter, channel=task.channel, queued=queued,
+            not_before=queued, enrollment=e, token=token, step_id=task.step_id,
             follow_up=e is not None and e.messages > 0, edited=task.edited,
             flagged=result.flagged, rule_id=result.rule_id, subject=result.subject,
             body=result.body or ""))

@@ -9,15 +9,25 @@ below fix the order inside each actor):
 - the **timeline** (:mod:`~teamsim.sim._timeline`) applies scripted actions in file order;
 - **enrollments** (:mod:`~teamsim.sim._enrollments`) walk their sequence: a wait starts a
   timer, a branch decides, a message step falls *due*;
-- the **scheduler** (:mod:`~teamsim.sim._work`) wakes every ``tick_minutes``; it picks up due
-  steps oldest first (due time, then enrollment id) and hands each to its sequence's
-  teammate, then has the **outbox** (:mod:`~teamsim.sim._outbox`) dispatch (follow-ups before
-  first messages, then by queue time and message id);
+- the **scheduler** (:mod:`~teamsim.sim._work`) wakes every ``tick_minutes``; it first
+  carries in the human's approvals made since the last tick (one graph resume per batch; their
+  rows and events keep their own minutes), then picks up due steps oldest first (due time,
+  then enrollment id) and hands each to its sequence's teammate, then has the **outbox**
+  (:mod:`~teamsim.sim._outbox`) dispatch (follow-ups before first messages, then by queue
+  time, the approval's minute, and message id);
 - **teammates** are SimPy resources of their capacity; a task holds its drafter and its peer
   reviewer (acquired in name order, so two tasks never deadlock) for the minutes the drafter
   and reviewer report, and the draft then lands in Needs attention;
+- **batches**: the tasks that got their teammates in one minute start together, in one graph
+  thread, once the events already scheduled for that minute have run; inside a batch the
+  events come node by node (every task's ``task.started``, then every first draft, every
+  review, the revisions and their reviews, the rule decisions and sends, then every Needs
+  attention item), each node taking the tasks in pick-up order; a resume records the
+  decisions in the order the human made them, then sends, discards and redrafts;
 - the **human** (:mod:`~teamsim.sim._approver`) checks Needs attention in sessions and
-  decides, oldest item first;
+  decides, oldest item first; an approval or edit is recorded at its minute and carried into
+  the graph at the next tick (or at the run's end); a rejection is carried in at once, after
+  the approvals recorded before it;
 - **contacts** (:mod:`~teamsim.sim._contacts`) react to each delivered message with draws
   keyed by who they are.
 """
@@ -150,6 +160,7 @@ class Simulation:
                             self._days(ctx)):
                 ctx.env.process(process)
             ctx.env.run(until=self.until)
+            work.apply_decisions()  # the decisions made after the last tick
             ctx.log(RunEnded(minute=self.until, teammate_busy_minutes=work.busy_minutes,
                              human_minutes=approver.minutes))
             ctx.commit()

@@ -1,16 +1,26 @@
 """The scheduler and the teammates at work.
 
-Every ``tick_minutes`` the scheduler picks up the due steps, oldest first (due minute, then
-enrollment id), and hands each to its sequence's teammate; then it has the outbox dispatch.
-Teammates are SimPy resources of their capacity: a task holds its drafter and its peer
-reviewer for the minutes the drafter and reviewer report, then the pipeline's result is
-routed (Needs attention, the outbox, or the next step). A task whose drafter or reviewer
-could not work pauses its enrollment (reason ``draft_failed``) until the human handles the
-failure in Needs attention.
+Every ``tick_minutes`` the scheduler first carries the human's decisions made since the last
+tick into the pipeline (one resume per graph thread; each decision's rows and events keep its
+own minute, and its message joins the outbox as queued at that minute), then picks up the
+due steps, oldest first (due minute, then enrollment id), and hands each to its sequence's
+teammate; then it has the outbox dispatch. Teammates are SimPy resources of their capacity:
+a task holds its drafter and its peer reviewer for the minutes the drafter and reviewer
+report, then the pipeline's result is routed (Needs attention, the outbox, or the next step).
+A task whose drafter or reviewer could not work pauses its enrollment (reason
+``draft_failed``) until the human handles the failure in Needs attention.
+
+**One graph thread per batch.** The steps whose teammates are free start together: each
+task's process, once it holds its teammates, joins the minute's batch, and the batch starts
+in one call (:meth:`~teamsim.graph.Pipeline.start_steps`, one graph thread) at the end of the
+events already scheduled for that minute; the processes then hold their teammates for the
+minutes their own work took, as before. A task that waited for a teammate joins the batch of
+the minute it got one.
 
 With teammates whose agents prefetch and ``max_concurrency`` above 1, the scheduler first has
 the pipeline make the model calls of all the steps it picks up in one tick concurrently
-(:meth:`~teamsim.graph.Pipeline.prefetch`); the tasks then run one by one as before.
+(:meth:`~teamsim.graph.Pipeline.prefetch`), also of those that will wait for a teammate; the
+batch's draft and review nodes make whatever calls are left concurrently too.
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from typing import Any
 
 import simpy
 
-from teamsim.graph import PipelineResult, PrefetchItem, Team, TeamMember
+from teamsim.graph import PipelineResult, PrefetchItem, StepStart, Team, TeamMember
 from teamsim.model import (
     EnrollmentStatus,
     MessageStep,
@@ -44,6 +54,17 @@ DRAFT_FAILED = "draft_failed"
 _Held = list[tuple[str, simpy.Resource, Any]]
 
 
+class _Starting:
+    """The steps joining one batch: started together once the minute's queued events ran."""
+
+    __slots__ = ("done", "results", "steps")
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.steps: list[StepStart] = []
+        self.results: list[PipelineResult] = []
+        self.done = env.event()
+
+
 class Work:
     """The scheduler process, the teammates as resources, and the tasks they work.
 
@@ -64,7 +85,9 @@ class Work:
                            for m in team.members}
         self._busy: dict[str, int] = dict.fromkeys(self._resources, 0)
         self._parked: dict[str, list[LiveEnrollment]] = {name: [] for name in ctx.sequences}
+        self._starting: _Starting | None = None
         self._prefetch = ctx.pipeline.config.max_concurrency > 1 and team.prefetches
+        self._decided: dict[int, tuple[LiveEnrollment | None, int, int]] = {}
 
     @property
     def busy_minutes(self) -> dict[str, int]:
@@ -72,12 +95,33 @@ class Work:
         return dict(sorted(self._busy.items()))
 
     def run(self) -> ProcessGenerator:
-        """Every tick: start work on due steps, then dispatch the outbox."""
+        """Every tick: carry the decisions in, start work on due steps, then dispatch the
+        outbox."""
         tick = self._ctx.world.settings.tick_minutes
         while True:
+            self.apply_decisions()
             self._pick_up_due()
             self._outbox.dispatch()
             yield self._ctx.env.timeout(tick)
+
+    def decided(self, e: LiveEnrollment | None, task_id: int, token: int) -> None:
+        """The human approved (or edited) task ``task_id`` now; the next tick carries it in
+        and queues its message as of now."""
+        self._decided[task_id] = (e, token, self._ctx.minute())
+        if e is not None:
+            e.task_id = None
+
+    def apply_decisions(self) -> None:
+        """Carry the decisions made since the last tick into the pipeline; queue their
+        messages at the minutes they were approved (also at the end of a run)."""
+        if not self._decided:
+            return
+        ctx = self._ctx
+        for result in ctx.pipeline.apply_decisions(uow=ctx.uow):
+            e, token, minute = self._decided.pop(result.task_id)
+            if result.status != "sent":
+                raise RuntimeError(f"task {result.task_id} was approved but is {result.status}")
+            self._outbox.queue(e, result, token, minute=minute)
 
     def take_parked(self, name: str) -> list[LiveEnrollment]:
         """The active enrollments parked on sequence ``name`` (it is being activated)."""
@@ -108,8 +152,9 @@ class Work:
             if started is not None:
                 started.append(e)
         if started:
-            # The processes above start once this one yields: their model calls are made
-            # now, concurrently, and the processes find the results waiting.
+            # The processes above start once this one yields: the model calls of every step
+            # picked up, also of those that will wait for a teammate, are made now,
+            # concurrently, and the batches find the results waiting.
             ctx.pipeline.prefetch(self._prefetch_items(started))
 
     def _prefetch_items(self, started: list[LiveEnrollment]) -> list[PrefetchItem]:
@@ -177,10 +222,9 @@ class Work:
         step = seq.step(e.step_id)
         if not isinstance(step, MessageStep):
             raise RuntimeError(f"step {step.id!r} fell due but is not a message step")
-        result = ctx.pipeline.start_step(
-            uow=ctx.uow, enrollment_id=e.id, sequence=seq, step=step, contact=e.contact,
-            drafter_member=drafter, reviewer_member=reviewer, at=ctx.now(),
-            thread=tuple(e.thread))
+        result = yield from self._start(StepStart(
+            enrollment_id=e.id, sequence=seq, step=step, contact=e.contact, drafter=drafter,
+            reviewer=reviewer, thread=tuple(e.thread)))
         e.task_id = result.task_id
         ctx.tasks[result.task_id] = TaskNote(drafter=drafter.name, contact=e.contact,
                                              channel=step.channel, step_id=step.id)
@@ -190,6 +234,28 @@ class Work:
                          minutes=result.busy_minutes), e=e, task_id=result.task_id)
         e.working = False
         self.settle(e, result, token)
+
+    def _start(self, step: StepStart) -> Generator[simpy.Event, Any, PipelineResult]:
+        """Join the minute's batch; its result once the batch has started."""
+        ctx = self._ctx
+        starting = self._starting
+        if starting is None:
+            starting = self._starting = _Starting(ctx.env)
+            # After the events already queued for this minute: every task that holds its
+            # teammates by then joins this batch.
+            ctx.later(0, self._start_batch)
+        index = len(starting.steps)
+        starting.steps.append(step)
+        yield starting.done
+        return starting.results[index]
+
+    def _start_batch(self) -> None:
+        starting, self._starting = self._starting, None
+        if starting is None:
+            return
+        ctx = self._ctx
+        starting.results = ctx.pipeline.start_steps(starting.steps, uow=ctx.uow, at=ctx.now())
+        starting.done.succeed()
 
     def rework(self, e: LiveEnrollment | None, result: PipelineResult,
                token: int) -> ProcessGenerator:

@@ -89,17 +89,23 @@ class _Memo(Generic[_Req, _Out]):
 
     def __call__(self, request: _Req) -> _Out:
         key = self._key(request)
+        graph = threading.current_thread() is threading.main_thread()
         with self._lock:
-            entry = self._pending.pop(key, None)
+            entry = self._pending.get(key)
+            if entry is not None and graph:
+                del self._pending[key]  # the graph's own call takes it
             if entry is None:
                 # Not asked before (or already handed out): this call is the model's, and
                 # an equal request arriving meanwhile waits for it.
                 mine: tuple[threading.Event, list[Any]] = (threading.Event(), [])
                 self._pending[key] = mine
         if entry is not None:
+            # The graph's own call takes what was made ahead; a second call ahead (the
+            # scheduler guessed the tick's work, then the batch asks again) shares it.
             entry[0].wait()
-            with self._gauge.lock:
-                self._gauge.hits += 1
+            if graph:
+                with self._gauge.lock:
+                    self._gauge.hits += 1
             return self._unpack(entry[1])
         self._gauge.enter()
         try:
@@ -111,7 +117,7 @@ class _Memo(Generic[_Req, _Out]):
         finally:
             self._gauge.leave()
             mine[0].set()
-        if threading.current_thread() is threading.main_thread():
+        if graph:
             # The graph's own call: it uses the result now; nothing to remember.
             with self._lock:
                 if self._pending.get(key) is mine:

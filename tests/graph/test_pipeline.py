@@ -312,7 +312,7 @@ def test_finished_tasks_leave_no_thread_in_the_in_memory_saver(
     assert dict(saver.writes) == {}
     assert dict(saver.blobs) == {}
     waiting = world.start(pipeline, at=AT + timedelta(days=4))
-    assert list(saver.storage) == [world.uow.tasks.get(waiting.task_id).thread_id]
+    assert list(saver.storage) == [f"batch:{waiting.task_id}"]  # a batch of one
     assert pipeline.live_tasks() == [waiting.task_id]
 
 
@@ -407,7 +407,7 @@ def test_the_indexed_saver_deletes_exactly_one_threads_entries(world: World) -> 
     pipeline = Pipeline(checkpointer=saver)
     first = world.start(pipeline)
     second = world.start(pipeline, at=AT + timedelta(days=1))
-    kept = world.uow.tasks.get(second.task_id).thread_id
+    kept = f"batch:{second.task_id}"  # the graph thread of a batch of one
     before = {key for key in saver.blobs if key[0] == kept}
     assert before
     pipeline.resume(first.task_id, APPROVE, uow=world.uow, at=AT)

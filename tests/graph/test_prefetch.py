@@ -17,8 +17,15 @@ from teamsim.agents import (
     ReviewRequest,
     Verdict,
 )
-from teamsim.graph import Pipeline, PipelineConfig, PrefetchItem, Team, TeamMember
-from teamsim.model import Teammate
+from teamsim.graph import (
+    Pipeline,
+    PipelineConfig,
+    PrefetchItem,
+    StepStart,
+    Team,
+    TeamMember,
+)
+from teamsim.model import Contact, Teammate
 
 from .conftest import AT, World, passes, writes
 
@@ -93,7 +100,8 @@ def test_prefetch_makes_exactly_the_calls_the_graph_then_makes(world: World) -> 
         pipeline.prefetch([item(world, ann, bob)])
         ahead = agent.made(by_graph=False)
         assert agent.made(by_graph=True) == []
-        start(world, pipeline, ann, bob)
+    # One call at a time, so the graph's own calls are the main thread's.
+    start(world, Pipeline(config=PipelineConfig(max_review_rounds=2)), ann, bob)
     # draft r0, review, revision r1 (notes: the reasons, previous: r0), review, r2, review.
     graph = agent.made(by_graph=True)
     assert len(graph) == 6
@@ -196,3 +204,28 @@ def test_a_team_of_plain_agents_does_not_prefetch(world: World) -> None:
     team = Team([TeamMember(teammate=world.ann, drafter=writes(), reviewer=passes()),
                  TeamMember(teammate=world.bob, drafter=writes(), reviewer=passes())])
     assert not team.prefetches
+
+
+def test_a_batch_makes_its_calls_concurrently_and_each_once(world: World) -> None:
+    agent = Recording(draft, revise_twice)
+    ann, bob = members(world, agent)
+    steps = []
+    for n in range(3):
+        contact = world.uow.contacts.add(Contact(name=f"Lee {n}", email=f"lee{n}@example.com"))
+        assert world.sequence.id is not None
+        assert contact.id is not None
+        enrollment = world.uow.enrollments.add(world.sequence.id, contact.id, AT,
+                                               current_step_id=world.step.id, next_due_at=AT)
+        assert enrollment.id is not None
+        steps.append(StepStart(enrollment_id=enrollment.id, sequence=world.sequence,
+                               step=world.step, contact=contact, drafter=ann, reviewer=bob,
+                               thread=()))
+    with Pipeline(config=PipelineConfig(max_concurrency=4, max_review_rounds=2)) as pipeline:
+        results = pipeline.start_steps(steps, uow=world.uow, at=AT)
+    assert [r.status for r in results] == ["awaiting_approval"] * 3
+    # Three tasks, each: draft, review, two revisions and their reviews, made ahead from
+    # workers; the graph's own calls (which a prefetching agent answers from what it made,
+    # settling its cassette and accounting in task order) ask for exactly the same.
+    ahead = agent.made(by_graph=False)
+    assert len(ahead) == 3 * 6
+    assert sorted(map(repr, agent.made(by_graph=True))) == sorted(map(repr, ahead))
