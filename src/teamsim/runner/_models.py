@@ -284,13 +284,20 @@ def _open_cassette(path: Path | None, mode: CassetteMode, label: str) -> Cassett
 
 
 def simulate_job(
-    world: Scenario, seed: int, store: Store
+    world: Scenario, seed: int, store: Store, *, allow_imports: bool = False,
+    consented: tuple[str, ...] = (),
 ) -> tuple[SimulationResult, dict[str, Any]]:
-    """Run one sweep job in a worker process: its models are the specs in ``world`` (checked,
-    and consented to, by :func:`prepare` in the parent); the cassette is read, never written.
+    """Run one sweep job in a worker process: its models are the specs in ``world`` (checked
+    by :func:`prepare` in the parent); the cassette is read, never written.
+
+    Args:
+        allow_imports: the parent's consent to import the scenario file's factories (never
+            assumed: a worker imports nothing the parent could not).
+        consented: the specs the user gave themselves (``ModelResolver.consented``).
     """
     replay = world.llm.mode == "replay"
-    resolver = ModelResolver(allow_imports=True, replay=replay)
+    resolver = ModelResolver(allow_imports=allow_imports, replay=replay,
+                             consented=[ModelSpec.model_validate_json(k) for k in consented])
     setup = RunModels(resolver=resolver, mode=world.llm.mode,
                       max_concurrency=world.llm.max_concurrency)
     if any(spec is not None for spec in world.model_specs().values()):
