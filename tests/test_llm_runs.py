@@ -359,3 +359,21 @@ def test_a_compare_variant_that_sets_llm_mode_imports_nothing_without_consent(
         "set: {teammates.0.model: null}", "set: {llm.mode: record}"))
     _run(runner, cli, "run", "marker.yaml", "--out", "o")
     assert not (work / "IMPORTED").exists()
+
+
+def test_a_model_error_quoting_the_api_key_is_masked_everywhere(
+    cli: typer.Typer, runner: CliRunner, work: Path
+) -> None:
+    """The provider's error text quotes the key: the failure reasons in the events, the store,
+    the cassette and the output are masked by the spec's secrets."""
+    code, stdout, stderr = _run(
+        runner, cli, "run", "run_small.yaml", "--model",
+        "Riley=teamsim_test_models:leaky_model,api_key=sk-live-77,base_url=https://u:pw-88@h",
+        "--cassette", "c.json", "--cassette-mode", "record", "--out", "leak")
+    assert "sk-live-77" not in stdout + stderr
+    assert (work / "c.json").is_file(), (code, stdout, stderr)
+    files = [work / "c.json", *(p for p in (work / "leak").rglob("*") if p.is_file())]
+    assert "invalid api key ***" in (work / "c.json").read_text()
+    for path in files:
+        data = path.read_bytes()
+        assert b"sk-live-77" not in data, path
