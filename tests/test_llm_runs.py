@@ -377,3 +377,23 @@ def test_a_model_error_quoting_the_api_key_is_masked_everywhere(
     for path in files:
         data = path.read_bytes()
         assert b"sk-live-77" not in data, path
+
+
+def test_inbox_shows_a_draft_failure_with_its_text(
+    cli: typer.Typer, runner: CliRunner, work: Path
+) -> None:
+    """A draft_failure item is shown as what it is (contact, step, tries and the reason), not
+    as a rule suggestion."""
+    code, stdout, stderr = _run(runner, cli, "run", "run_small.yaml", "--model",
+                                "Riley=teamsim_test_models:leaky_model,api_key=sk-live-5",
+                                "--cassette-mode", "record", "--out", "f")
+    assert stderr == "", stdout
+    code, stdout, stderr = _run(runner, cli, "inbox", "f")
+    assert (code, stderr) == (0, ""), stdout
+    lines = stdout.splitlines()
+    assert "rule suggestion" not in stdout
+    assert lines[1].startswith("1. draft failure · since 2026-03-03 ")
+    assert lines[1].endswith(" · Intro / s1 Say hello · 1 try")
+    assert "Ada Lovelace <ada@example.com>" in lines[1]
+    assert lines[2] == ("   Riley could not draft step s1 for Ada Lovelace: PermissionError: "
+                        "401 invalid api key *** after 1 try")
