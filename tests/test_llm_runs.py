@@ -7,6 +7,7 @@ langchain-core fake (tests/data/llm/teamsim_test_models.py).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -397,3 +398,25 @@ def test_inbox_shows_a_draft_failure_with_its_text(
     assert "Ada Lovelace <ada@example.com>" in lines[1]
     assert lines[2] == ("   Riley could not draft step s1 for Ada Lovelace: PermissionError: "
                         "401 invalid api key *** after 1 try")
+
+
+@pytest.mark.parametrize("where", ["no_such_folder/c.json", "locked/c.json"])
+def test_a_cassette_that_cannot_be_written_is_refused_before_the_run(
+    cli: typer.Typer, runner: CliRunner, work: Path, where: str
+) -> None:
+    """Found at the end, the run would be thrown away: one error line, exit 2, nothing run."""
+    locked = work / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if where.startswith("locked") and os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        code, stdout, stderr = _run(runner, cli, "run", "run_small.yaml", "--model",
+                                    f"Riley={ECHO}", "--cassette", where,
+                                    "--cassette-mode", "record", "--out", "o")
+    finally:
+        locked.chmod(0o700)
+    assert code == 2, stdout
+    assert stderr.startswith(f"error: --cassette: {where}"), stderr
+    assert len(stderr.splitlines()) == 1
+    assert not (work / "o").exists()
