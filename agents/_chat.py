@@ -196,6 +196,8 @@ class ModelTeammate:
             nothing.
         seed: seeds the retry backoff's jitter.
         sleep: waits between retries (tests pass one that records the waits).
+        redact: masks secrets in the reason of a failure before it is raised or recorded (a
+            provider's error text can quote the API key); default: the text as it is.
 
     The drafter and reviewer are :class:`~teamsim.agents.Prefetching`: a call made from a
     thread other than the one that built the teammate is work done ahead of time; the next
@@ -215,6 +217,7 @@ class ModelTeammate:
         cassette: Cassette | None = None,
         seed: int = 0,
         sleep: Callable[[float], None] = time.sleep,
+        redact: Callable[[str], str] = str,
     ) -> None:
         if not name.strip():
             raise ValidationError("a model teammate needs a name")
@@ -232,7 +235,8 @@ class ModelTeammate:
         self.model_id = model_id
         self.settings = settings or ModelSettings()
         self._client = ModelClient(model, name=name, model_id=model_id, settings=self.settings,
-                                   cassette=cassette, seed=seed, sleep=sleep)
+                                   cassette=cassette, seed=seed, sleep=sleep,
+                                   redact=redact)
         self.drafter = ChatModelDrafter(self._client)
         self.reviewer = ChatModelReviewer(self._client)
 

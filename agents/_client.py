@@ -207,8 +207,12 @@ class ModelClient:
 
     def __init__(self, model: BaseChatModel | None, *, name: str, model_id: str,
                  settings: ModelSettings, cassette: Cassette | None, seed: int,
-                 sleep: Callable[[float], None]) -> None:
+                 sleep: Callable[[float], None],
+                 redact: Callable[[str], str] = str) -> None:
         self.model = model
+        self.redact = redact
+        """Masks secrets (API keys, URL passwords) in a failure's reason: a provider's error
+        text may quote them, and reasons go into events, the cassette and the store."""
         self.name = name
         self.model_id = model_id
         self.settings = settings
@@ -337,10 +341,10 @@ class ModelClient:
             except Exception as err:  # a provider's error is the model's failure, not ours
                 reason = transient_reason(err)
                 if reason is None:
-                    raise AgentFailure(f"{type(err).__name__}: {_first_line(err)}",
+                    raise AgentFailure(self.redact(f"{type(err).__name__}: {_first_line(err)}"),
                                        tries=attempt + 1) from err
                 if attempt + 1 >= tries_left:
-                    raise AgentFailure(reason, tries=attempt + 1) from err
+                    raise AgentFailure(self.redact(reason), tries=attempt + 1) from err
                 self._sleep(self.backoff(key, tries_before + attempt))
                 continue
             message = output.get("raw") if isinstance(output, dict) else output

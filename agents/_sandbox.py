@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from jinja2 import Template, TemplateError, Undefined, nodes
+from jinja2 import Template, TemplateError, Undefined, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import (
@@ -36,6 +36,7 @@ __all__ = [
     "check_template",
     "render",
     "syntax_error",
+    "unknown_names",
 ]
 
 MAX_RENDERED_CHARS = 20_000
@@ -384,6 +385,16 @@ def syntax_error(source: str) -> str | None:
     except TemplateError as err:
         return str(err).rstrip(".")
     return None
+
+
+def unknown_names(source: str, known: Iterable[str]) -> list[str]:
+    """The variables ``source`` reads that are neither in ``known`` nor the sandbox's globals
+    (sorted; empty when ``source`` does not parse: :func:`syntax_error` says why)."""
+    try:
+        read = meta.find_undeclared_variables(_ENV.parse(source))
+    except TemplateError:
+        return []
+    return sorted(read - set(known) - set(_ENV.globals))
 
 
 @functools.lru_cache(maxsize=256)

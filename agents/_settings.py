@@ -6,12 +6,21 @@ Both are pydantic models (``extra="forbid"``, frozen) because a scenario file se
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from teamsim.agents._sandbox import syntax_error
+from teamsim.agents._sandbox import syntax_error, unknown_names
 from teamsim.model import Minutes
 
 __all__ = ["ModelSettings", "PromptTemplates"]
+
+DRAFT_PROMPT_NAMES: frozenset[str] = frozenset({
+    "teammate", "contact", "sequence", "step", "step_number", "brief", "channel", "thread",
+    "revision", "review_notes", "previous"})
+"""The variables the drafting prompt templates see (documented in ``agents/_prompts.py``)."""
+
+REVIEW_PROMPT_NAMES: frozenset[str] = DRAFT_PROMPT_NAMES | {
+    "draft", "reviewer", "structured", "tool_name"}
+"""The variables the reviewing prompt templates see."""
 
 
 class PromptTemplates(BaseModel):
@@ -39,11 +48,19 @@ class PromptTemplates(BaseModel):
 
     @field_validator("draft_system", "draft_user", "review_system", "review_user")
     @classmethod
-    def _parses(cls, value: str | None) -> str | None:
+    def _parses(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
             reason = syntax_error(value)
             if reason is not None:
                 raise ValueError(f"{reason}; fix the template's Jinja2 syntax")
+            known = (REVIEW_PROMPT_NAMES if str(info.field_name).startswith("review")
+                     else DRAFT_PROMPT_NAMES)
+            unknown = unknown_names(value, known)
+            if unknown:
+                raise ValueError(
+                    f"the template {info.field_name} reads {', '.join(map(repr, unknown))}, "
+                    "which the prompt does not have (a misspelling?); it can use "
+                    f"{', '.join(sorted(known))}")
         return value
 
 

@@ -7,6 +7,7 @@ langchain-core fake (tests/data/llm/teamsim_test_models.py).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import typer
 from typer.testing import CliRunner
 
 import teamsim
-from teamsim.agents import Draft, DraftRequest, FakeDrafter
+from teamsim.agents import Cassette, Draft, DraftRequest, FakeDrafter
 from teamsim.cli import app
 from teamsim.llm import MODEL_METRICS, ModelSpec
 from teamsim.model import ValidationError
@@ -297,3 +298,125 @@ def test_validate_refuses_a_replay_scenario_whose_cassette_is_missing(
         assert stderr.startswith(f"error: {copy}: llm.cassette: ")
         assert "does not exist, and replay mode needs recorded replies" in stderr
     assert _run(runner, cli, "validate", str(shipped))[0] == 0
+
+
+def _marker_scenario(work: Path, mode: str = "replay") -> Path:
+    """llm_small.yaml backed by a factory module that leaves a file behind when imported."""
+    (work / "marker_models.py").write_text(
+        "import pathlib\npathlib.Path('IMPORTED').write_text('yes')\n"
+        "from teamsim_test_models import echo_model as make\n")
+    text = (work / "llm_small.yaml").read_text().replace(
+        "teamsim_test_models:echo_model", "marker_models:make")
+    path = work / "marker.yaml"
+    path.write_text(text + f"llm: {{cassette: m.json, mode: {mode}}}\n")
+    Cassette("record").save(work / "m.json")  # nothing recorded: replay imports nothing
+    return path
+
+
+def test_a_sweep_variant_that_sets_llm_mode_needs_allow_imports(
+    cli: typer.Typer, runner: CliRunner, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The base replays (imports nothing); a variant in record mode imports the file's
+    factory: without --allow-imports it is refused in the parent, nothing imported."""
+    monkeypatch.syspath_prepend(str(work))
+    _marker_scenario(work)
+    for workers in ("1", "2"):
+        code, stdout, stderr = _run(runner, cli, "sweep", "marker.yaml", "--seeds", "1",
+                                    "--workers", workers, "--set", "llm.mode=record")
+        assert code == 2, stdout
+        assert "--allow-imports" in stderr, stderr
+        assert len(stderr.splitlines()) == 1, stderr
+        assert not (work / "IMPORTED").exists()
+
+
+def test_a_sweep_worker_never_imports_without_the_parents_consent(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker is sent the parent's allow_imports, not True."""
+    from teamsim.runner._models import simulate_job
+    from teamsim.runner._run import load
+    from teamsim.store import Store
+
+    monkeypatch.syspath_prepend(str(work))
+    world, _ = load(_marker_scenario(work, mode="record"))
+    with Store.open("sqlite://") as store, pytest.raises(ValidationError,
+                                                         match="--allow-imports"):
+        simulate_job(world, 1, store)
+    assert not (work / "IMPORTED").exists()
+    with Store.open("sqlite://") as store:
+        _, metrics = simulate_job(world, 1, store, allow_imports=True)
+    assert metrics["model_calls"] > 0
+    assert (work / "IMPORTED").exists()
+
+
+def test_a_compare_variant_that_sets_llm_mode_imports_nothing_without_consent(
+    cli: typer.Typer, runner: CliRunner, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replayed run whose compare: variant sets llm.mode=record: the variant runs on the
+    run's resolver and cassette (replay), so the factory is never imported."""
+    monkeypatch.syspath_prepend(str(work))
+    path = _marker_scenario(work)
+    path.write_text(path.read_text().replace(
+        "set: {teammates.0.model: null}", "set: {llm.mode: record}"))
+    _run(runner, cli, "run", "marker.yaml", "--out", "o")
+    assert not (work / "IMPORTED").exists()
+
+
+def test_a_model_error_quoting_the_api_key_is_masked_everywhere(
+    cli: typer.Typer, runner: CliRunner, work: Path
+) -> None:
+    """The provider's error text quotes the key: the failure reasons in the events, the store,
+    the cassette and the output are masked by the spec's secrets."""
+    code, stdout, stderr = _run(
+        runner, cli, "run", "run_small.yaml", "--model",
+        "Riley=teamsim_test_models:leaky_model,api_key=sk-live-77,base_url=https://u:pw-88@h",
+        "--cassette", "c.json", "--cassette-mode", "record", "--out", "leak")
+    assert "sk-live-77" not in stdout + stderr
+    assert (work / "c.json").is_file(), (code, stdout, stderr)
+    files = [work / "c.json", *(p for p in (work / "leak").rglob("*") if p.is_file())]
+    assert "invalid api key ***" in (work / "c.json").read_text()
+    for path in files:
+        data = path.read_bytes()
+        assert b"sk-live-77" not in data, path
+
+
+def test_inbox_shows_a_draft_failure_with_its_text(
+    cli: typer.Typer, runner: CliRunner, work: Path
+) -> None:
+    """A draft_failure item is shown as what it is (contact, step, tries and the reason), not
+    as a rule suggestion."""
+    code, stdout, stderr = _run(runner, cli, "run", "run_small.yaml", "--model",
+                                "Riley=teamsim_test_models:leaky_model,api_key=sk-live-5",
+                                "--cassette-mode", "record", "--out", "f")
+    assert stderr == "", stdout
+    code, stdout, stderr = _run(runner, cli, "inbox", "f")
+    assert (code, stderr) == (0, ""), stdout
+    lines = stdout.splitlines()
+    assert "rule suggestion" not in stdout
+    assert lines[1].startswith("1. draft failure · since 2026-03-03 ")
+    assert lines[1].endswith(" · Intro / s1 Say hello · 1 try")
+    assert "Ada Lovelace <ada@example.com>" in lines[1]
+    assert lines[2] == ("   Riley could not draft step s1 for Ada Lovelace: PermissionError: "
+                        "401 invalid api key *** after 1 try")
+
+
+@pytest.mark.parametrize("where", ["no_such_folder/c.json", "locked/c.json"])
+def test_a_cassette_that_cannot_be_written_is_refused_before_the_run(
+    cli: typer.Typer, runner: CliRunner, work: Path, where: str
+) -> None:
+    """Found at the end, the run would be thrown away: one error line, exit 2, nothing run."""
+    locked = work / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if where.startswith("locked") and os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        code, stdout, stderr = _run(runner, cli, "run", "run_small.yaml", "--model",
+                                    f"Riley={ECHO}", "--cassette", where,
+                                    "--cassette-mode", "record", "--out", "o")
+    finally:
+        locked.chmod(0o700)
+    assert code == 2, stdout
+    assert stderr.startswith(f"error: --cassette: {where}"), stderr
+    assert len(stderr.splitlines()) == 1
+    assert not (work / "o").exists()

@@ -15,8 +15,10 @@ from teamsim.llm import (
     ModelSpec,
     check_agents,
     load_model,
+    mask_secrets,
     model_metrics,
     parse_model_option,
+    redactor,
 )
 from teamsim.model import ValidationError
 
@@ -62,6 +64,28 @@ def test_the_model_id_leaves_secrets_out_and_an_explicit_id_wins() -> None:
     assert "***" in spec.describe()
     assert spec.masked_args() == {"model": "gpt-x", "api_key": "***", "auth_token": "***"}
     assert ModelSpec(factory="pkg.mod:make", id="mine").model_id() == "mine"
+
+
+def test_secrets_are_masked_at_any_depth_and_in_urls() -> None:
+    """A header's Authorization and a URL's user:password@ are secrets too: never in the model
+    id, masked in masked_args, describe and mask_secrets."""
+    spec = ModelSpec(factory="pkg.mod:make", args={
+        "model": "m", "api_key": "sk-SECRET1",
+        "default_headers": {"Authorization": "Bearer sk-SECRET2", "X-Team": "sales"},
+        "base_url": "https://u:sk-SECRET3@h.example/v1", "urls": ["http://a:sk-SECRET4@h"]})
+    secrets = ("sk-SECRET1", "sk-SECRET2", "sk-SECRET3", "sk-SECRET4")
+    assert spec.model_id() == ('pkg.mod:make(base_url="https://h.example/v1",'
+                               'default_headers={"X-Team":"sales"},model="m",urls=["http://h"])')
+    assert spec.masked_args() == {
+        "model": "m", "api_key": "***",
+        "default_headers": {"Authorization": "***", "X-Team": "sales"},
+        "base_url": "https://***@h.example/v1", "urls": ["http://***@h"]}
+    shown = spec.describe()
+    assert not any(secret in shown for secret in secrets), shown
+    leaked = mask_secrets("401: key sk-SECRET2 for https://u:sk-SECRET3@h, sk-SECRET4, "
+                          "sk-SECRET1; Bearer sk-SECRET2", spec.args)
+    assert not any(secret in leaked for secret in secrets), leaked
+    assert redactor(spec.args)("see https://x:pw@other.example") == "see https://***@other.example"
 
 
 @pytest.mark.parametrize("data", [{}, {"factory": "a:b", "entry_point": "x"},

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from teamsim.agents import Cassette, Drafter, ModelTeammate, Reviewer, RuleReviewer, TemplateDrafter
 from teamsim.graph import RuleEvaluator, Team
-from teamsim.llm import ModelChoice
+from teamsim.llm import ModelChoice, redactor
 from teamsim.model import Teammate, ValidationError
 from teamsim.sim import Simulation, TeamBuilder, World
 from teamsim.store import Store
@@ -38,7 +38,8 @@ def model_teammates(
         seed: the run's seed (the retries' jitter is drawn from it).
     """
     return {name: ModelTeammate(choice.model, name=name, model_id=choice.model_id,
-                                settings=choice.settings, cassette=cassette, seed=seed)
+                                settings=choice.settings, cassette=cassette, seed=seed,
+                                redact=redactor(choice.spec.args if choice.spec else {}))
             for name, choice in choices.items()}
 
 

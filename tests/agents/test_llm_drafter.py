@@ -142,3 +142,27 @@ def test_each_teammate_may_override_its_prompt_templates(make_request: Make) -> 
 def test_a_prompt_template_with_a_syntax_error_is_a_clear_error() -> None:
     with pytest.raises(PydanticError, match=r"draft_user\n.*fix the template's Jinja2 syntax"):
         PromptTemplates(draft_user="Hello {{ contact.name ")
+
+
+def test_a_misspelt_variable_in_a_prompt_template_is_a_clear_error() -> None:
+    """Sent as literal text before: now a validation error naming the template and the name."""
+    with pytest.raises(PydanticError, match=r"draft_user\n.*the template draft_user reads "
+                                            r"'nosuchvar', which the prompt does not have"):
+        PromptTemplates(draft_user="{{ nosuchvar.attr }}")
+    with pytest.raises(PydanticError, match=r"reads 'draft'"):
+        PromptTemplates(draft_system="{{ draft.body }}")  # only reviews see the draft
+    PromptTemplates(review_user="{% set x = draft.body %}{% for m in thread %}{{ m.body }}"
+                                "{% endfor %}{{ x }} {{ reviewer }} {{ range(2) | list }}")
+
+
+def test_the_documented_prompt_names_are_the_context_the_templates_get(
+    make_request: Make,
+) -> None:
+    from teamsim.agents._prompts import context, review_context
+    from teamsim.agents._settings import DRAFT_PROMPT_NAMES, REVIEW_PROMPT_NAMES
+
+    request = make_request("s1")
+    assert set(context(request)) == DRAFT_PROMPT_NAMES
+    draft = Draft(subject="s", body="b")
+    assert set(review_context(draft, request, "Sam", structured=False,
+                              tool_name="t")) == REVIEW_PROMPT_NAMES

@@ -4,6 +4,7 @@ still fails is an AgentFailure with a readable reason and the tries."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +82,26 @@ def test_another_error_is_not_retried(make_request: Make) -> None:
         mate.drafter.draft(make_request("s1"))
 
     assert waits.waits == []
+
+
+def test_a_failure_reason_is_redacted_before_it_is_raised_or_recorded(
+    make_request: Make, tmp_path: Path,
+) -> None:
+    """A provider's error text quoting the API key is masked by the teammate's ``redact``, in
+    the failure raised and in the cassette's recorded failure."""
+    from teamsim.agents import Cassette
+
+    cassette = Cassette("record")
+    mate = ModelTeammate(Scripted(script=[PermissionError("401 invalid api key sk-LEAK-1")]),
+                         name="Robin", model_id="fake", cassette=cassette, sleep=Waits(),
+                         redact=lambda text: text.replace("sk-LEAK-1", "***"))
+    with pytest.raises(AgentFailure) as failed:
+        mate.drafter.draft(make_request("s1"))
+    assert failed.value.reason == "PermissionError: 401 invalid api key ***"
+    cassette.save(tmp_path / "c.json")
+    saved = (tmp_path / "c.json").read_text()
+    assert "401 invalid api key ***" in saved
+    assert "sk-LEAK-1" not in saved
 
 
 def test_malformed_replies_and_timeouts_share_the_tries(make_request: Make) -> None:

@@ -501,6 +501,17 @@ def describe_item(uow: UnitOfWork, item: AttentionItem) -> list[str]:
         return [f"reply · since {since} · {_contact(uow, p.get('contact'))} · "
                 f"{p.get('sequence', '')}",
                 f"Reply: {_excerpt(p.get('body'))}"]
+    if item.kind == "draft_failure":
+        seq = (p.get("sequence") or {}).get("name") or "chat"
+        step = p.get("step") or {}
+        where = f"{seq} / {step.get('id')} {step.get('label') or ''}".strip() if step else seq
+        contact = _contact(uow, (p.get("contact") or {}).get("id"))
+        tries = p.get("tries", "?")
+        return [f"draft failure · since {since} · {contact} · {where} · "
+                f"{tries} {'try' if tries == 1 else 'tries'}",
+                str(p.get("text") or p.get("reason") or "a teammate could not work")]
+    if item.kind != "rule_suggestion":
+        return [f"{item.kind} · since {since}"]
     return [f"rule suggestion · since {since} · {p.get('name', '')}",
             f"{p.get('approvals_in_a_row', '?')} approvals in a row without edits; "
             "the rule starts switched off"]

@@ -18,6 +18,8 @@ from teamsim.llm._spec import (
     is_secret,
     mask_secrets,
     parse_model_option,
+    redactor,
+    secret_values,
 )
 from teamsim.model import public_home as _public_home
 
@@ -36,6 +38,8 @@ __all__ = [
     "mask_secrets",
     "model_metrics",
     "parse_model_option",
+    "redactor",
+    "secret_values",
 ]
 
 _public_home(__name__, globals())

@@ -82,6 +82,21 @@ class ModelResolver:
         self._source = source
         self._loaded: dict[str, BaseChatModel] = {}
 
+    @property
+    def consented(self) -> tuple[str, ...]:
+        """The specs the user gave themselves, as their JSON (what a sweep worker is sent)."""
+        return tuple(sorted(self._consented))
+
+    def for_mode(self, *, replay: bool) -> ModelResolver:
+        """The same consent (``allow_imports``, the user's own specs, objects) for a run in
+        another cassette mode: a variant that sets ``llm.mode`` is checked with its own mode."""
+        if replay == self.replay:
+            return self
+        other = ModelResolver(allow_imports=self.allow_imports, replay=replay,
+                              live=self._live, source=self._source)
+        other._consented = set(self._consented)
+        return other
+
     def choices(self, specs: Mapping[str, ModelSpec | None]) -> dict[str, ModelChoice]:
         """Each model-backed teammate's choice, given every teammate's spec (in file order).
 

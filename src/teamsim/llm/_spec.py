@@ -5,15 +5,17 @@ A :class:`ModelSpec` names a factory (``package.module:callable``) or an entry p
 the cassette's keys, and the teammate's :class:`~teamsim.agents.ModelSettings`. Nothing is
 imported here: :mod:`teamsim.llm._factory` does that, and only with the user's consent.
 
-Arguments whose names look like secrets (``api_key``, ``token``, ``password``...) never enter a
-model id, and are masked wherever a spec is shown (messages, ``run.json``).
+Arguments whose names look like secrets (``api_key``, ``token``, ``password``...), at any depth
+(``default_headers: {Authorization: ...}``), and the ``user:password@`` part of URLs in any
+argument never enter a model id, and are masked wherever a spec is shown (messages,
+``run.json``) and in the failures a model's errors become (:func:`redactor`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import yaml
@@ -30,6 +32,8 @@ __all__ = [
     "is_secret",
     "mask_secrets",
     "parse_model_option",
+    "redactor",
+    "secret_values",
 ]
 
 ENTRY_POINT_GROUP: Final = "teamsim.models"
@@ -39,6 +43,10 @@ MASK: Final = "***"
 
 _SECRET = re.compile(r"api[_-]?key|token|secret|passw(or)?d|credential|auth", re.IGNORECASE)
 _OPTION_ARG = re.compile(r"(?<=,)\s*([^=,]+)=([^,]*)")
+_USERINFO = re.compile(r"(?<=://)[^/@\s:]*:([^/@\s]*)@")
+"""The ``user:password@`` of a URL (group 1: the password)."""
+_MIN_PART: Final = 6
+"""Parts of a secret value (``Bearer sk-...``) this long are masked on their own too."""
 _FACTORY = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 MODEL_METRICS: dict[str, str] = {
@@ -59,12 +67,73 @@ def is_secret(name: str) -> bool:
     return _SECRET.search(name) is not None
 
 
-def mask_secrets(text: str, args: Mapping[str, Any]) -> str:
-    """``text`` with the value of every secret-looking argument of ``args`` masked."""
+def _mask_url(text: str) -> str:
+    """``text`` with the ``user:password@`` of every URL in it masked (``https://***@host``)."""
+    return _USERINFO.sub(f"{MASK}@", text)
+
+
+def _masked(name: str, value: Any, *, drop: bool) -> Any:
+    """``value`` of the argument ``name`` with its secrets masked (``drop``: left out, and URL
+    credentials removed, as in a model id); ``_DROP`` when the whole value is a secret."""
+    if is_secret(name) and value not in (None, ""):
+        return _DROP if drop else MASK
+    if isinstance(value, Mapping):
+        inner = {key: _masked(str(key), item, drop=drop) for key, item in value.items()}
+        return {key: item for key, item in inner.items() if item is not _DROP}
+    if isinstance(value, list | tuple):
+        return [_masked(name, item, drop=drop) for item in value]
+    if isinstance(value, str):
+        return _USERINFO.sub("" if drop else f"{MASK}@", value)
+    return value
+
+
+_DROP: Final = object()
+
+
+def secret_values(args: Mapping[str, Any]) -> list[str]:
+    """Every secret in ``args``, longest first: the values of secret-looking arguments at any
+    depth (and their long whitespace-separated parts: the key of ``Bearer KEY``), and the
+    credentials of URLs in any string."""
+    found: set[str] = set()
+
+    def walk(name: str, value: Any, secret: bool) -> None:
+        secret = secret or is_secret(name)
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(str(key), item, secret)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(name, item, secret)
+        elif value not in (None, "") and not isinstance(value, bool):
+            text = str(value)
+            if secret:
+                found.add(text)
+                found.update(p for p in text.split() if len(p) >= _MIN_PART)
+            for match in _USERINFO.finditer(text):
+                found.update(part for part in (match[0][:-1], match[1]) if part)
+
     for name, value in args.items():
-        if is_secret(name) and value not in (None, "") and str(value) in text:
-            text = text.replace(str(value), MASK)
-    return text
+        walk(name, value, False)
+    return sorted(found, key=lambda v: (-len(v), v))
+
+
+def redactor(args: Mapping[str, Any]) -> Callable[[str], str]:
+    """A function that masks the secrets of ``args`` (:func:`secret_values`) and every URL's
+    credentials in a text: applied to the failures a model's errors become."""
+    secrets = secret_values(args)
+
+    def redact(text: str) -> str:
+        for value in secrets:
+            text = text.replace(value, MASK)
+        return _mask_url(text)
+
+    return redact
+
+
+def mask_secrets(text: str, args: Mapping[str, Any]) -> str:
+    """``text`` with every secret of ``args`` (:func:`secret_values`, at any depth) and every
+    URL's credentials masked."""
+    return redactor(args)(text)
 
 
 class ModelSpec(BaseModel):
@@ -114,21 +183,24 @@ class ModelSpec(BaseModel):
 
     def model_id(self) -> str:
         """The model id: ``id`` if given, else the target with its non-secret arguments,
-        like ``teamsim.agents.demo:demo_model(style="brief")``."""
+        like ``teamsim.agents.demo:demo_model(style="brief")``: secrets at any depth are left
+        out, and so are the credentials of URLs."""
         if self.id is not None:
             return self.id
+        kept = ((name, _masked(name, value, drop=True)) for name, value in self.args.items())
         shown = [f"{name}={json.dumps(value, sort_keys=True, separators=(',', ':'))}"
-                 for name, value in sorted(self.args.items()) if not is_secret(name)]
+                 for name, value in sorted(kept) if value is not _DROP]
         return f"{self.target}({','.join(shown)})" if shown else self.target
 
     def masked_args(self) -> dict[str, JsonValue]:
-        """``args`` with every secret-looking value replaced by ``***``."""
-        return {name: MASK if is_secret(name) else value for name, value in self.args.items()}
+        """``args`` with every secret-looking value (at any depth) replaced by ``***``, and the
+        credentials of URLs masked."""
+        return {name: _masked(name, value, drop=False) for name, value in self.args.items()}
 
     def describe(self) -> str:
         """The spec in one line, secrets masked: ``pkg.mod:make(model="x", api_key=***)``."""
         shown = [f"{name}={MASK if is_secret(name) else json.dumps(value)}"
-                 for name, value in self.args.items()]
+                 for name, value in self.masked_args().items()]
         return f"{self.target}({', '.join(shown)})" if shown else self.target
 
 

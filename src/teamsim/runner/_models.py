@@ -10,6 +10,7 @@ its ``compare:`` variants) with the teammates' models, and keeps their recorded 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,7 +202,8 @@ def prepare(
     if setup.used:
         label = "--cassette" if cassette is not None else f"{where}llm.cassette"
         setup.cassette_file = None if llm.cassette is None else Path(llm.cassette)
-        setup.cassette = _open_cassette(setup.cassette_file, llm.mode, label)
+        setup.cassette = _open_cassette(setup.cassette_file, llm.mode, label,
+                                        written=not for_sweep and llm.mode != "replay")
     return merged, setup
 
 
@@ -257,8 +259,11 @@ def _user_models(
     return specs, live
 
 
-def _open_cassette(path: Path | None, mode: CassetteMode, label: str) -> Cassette:
-    """The run's cassette: read from ``path`` when it is there, else new (replay needs one)."""
+def _open_cassette(path: Path | None, mode: CassetteMode, label: str, *,
+                   written: bool = False) -> Cassette:
+    """The run's cassette: read from ``path`` when it is there, else new (replay needs one).
+    ``written``: the run writes it back at the end, so its folder must be there and writable
+    now (found after the run, the run would be lost)."""
     if path is None:
         if mode == "replay":
             raise ValidationError(
@@ -269,6 +274,8 @@ def _open_cassette(path: Path | None, mode: CassetteMode, label: str) -> Cassett
         there = path.exists()
     except (OSError, ValueError) as exc:
         raise ValidationError(f"{label}: {str(path)[:200]!r} cannot be used: {exc}") from None
+    if written:
+        _check_writable(path, label)
     if not there:
         if mode == "replay":
             raise ValidationError(
@@ -283,14 +290,35 @@ def _open_cassette(path: Path | None, mode: CassetteMode, label: str) -> Cassett
         raise ValidationError(f"{label}: {exc}") from None
 
 
+def _check_writable(path: Path, label: str) -> None:
+    """Refuse a cassette file the end of the run could not write."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValidationError(f"{label}: {path}: the folder {folder} does not exist (or is not "
+                              "a folder); create it, or name a cassette file in an existing "
+                              "folder")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists()
+                                                    and not os.access(path, os.W_OK)):
+        raise ValidationError(f"{label}: {path} cannot be written (permission denied); name a "
+                              "cassette file in a folder you can write, or use "
+                              "--cassette-mode replay")
+
+
 def simulate_job(
-    world: Scenario, seed: int, store: Store
+    world: Scenario, seed: int, store: Store, *, allow_imports: bool = False,
+    consented: tuple[str, ...] = (),
 ) -> tuple[SimulationResult, dict[str, Any]]:
-    """Run one sweep job in a worker process: its models are the specs in ``world`` (checked,
-    and consented to, by :func:`prepare` in the parent); the cassette is read, never written.
+    """Run one sweep job in a worker process: its models are the specs in ``world`` (checked
+    by :func:`prepare` in the parent); the cassette is read, never written.
+
+    Args:
+        allow_imports: the parent's consent to import the scenario file's factories (never
+            assumed: a worker imports nothing the parent could not).
+        consented: the specs the user gave themselves (``ModelResolver.consented``).
     """
     replay = world.llm.mode == "replay"
-    resolver = ModelResolver(allow_imports=True, replay=replay)
+    resolver = ModelResolver(allow_imports=allow_imports, replay=replay,
+                             consented=[ModelSpec.model_validate_json(k) for k in consented])
     setup = RunModels(resolver=resolver, mode=world.llm.mode,
                       max_concurrency=world.llm.max_concurrency)
     if any(spec is not None for spec in world.model_specs().values()):

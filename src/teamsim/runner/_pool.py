@@ -30,12 +30,15 @@ __all__ = ["execute"]
 
 
 def _run_one(
-    world_data: dict[str, Any], variant: str, seed: int, metrics: tuple[str, ...]
+    world_data: dict[str, Any], variant: str, seed: int, metrics: tuple[str, ...],
+    trust: tuple[bool, tuple[str, ...]] = (False, ()),
 ) -> dict[str, Any]:
-    """Run one variant x seed (in a worker process) and return its CSV row."""
+    """Run one variant x seed (in a worker process) and return its CSV row; ``trust`` is the
+    parent's consent to imports: (allow_imports, the user's own specs)."""
     world = Scenario.model_validate(world_data)
     with Store.open("sqlite://") as store:
-        result, measured = simulate_job(world, seed, store)
+        result, measured = simulate_job(world, seed, store, allow_imports=trust[0],
+                                        consented=trust[1])
     return {"variant": variant, "seed": seed, "digest": result.digest,
             **{m: measured[m] for m in metrics}}
 
@@ -122,6 +125,7 @@ def _sigint_held(*, start_server: bool = False) -> Iterator[None]:
 def execute(
     worlds: Mapping[str, dict[str, Any]], jobs: list[tuple[str, int]],
     metrics: tuple[str, ...], workers: int,
+    trust: tuple[bool, tuple[str, ...]] = (False, ()),
 ) -> Iterator[dict[str, Any]]:
     """Each job's row, as the jobs finish.
 
@@ -130,17 +134,19 @@ def execute(
         jobs: (variant, seed) pairs.
         metrics: the metrics each row holds.
         workers: worker processes; 1 runs every job in this process.
+        trust: the parent's consent to imports: (allow_imports, the user's own specs as
+            JSON); a worker never imports a factory the parent could not.
     """
     if workers == 1:
         for name, seed in jobs:
-            yield _run_one(worlds[name], name, seed, metrics)
+            yield _run_one(worlds[name], name, seed, metrics, trust)
         return
     context = _context()
     with _sigint_held(start_server=context.get_start_method() == "forkserver"):
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                    initializer=_worker_start, initargs=(os.getpid(),))
         futures: list[Future[dict[str, Any]]] = [
-            pool.submit(_run_one, worlds[name], name, seed, metrics) for name, seed in jobs]
+            pool.submit(_run_one, worlds[name], name, seed, metrics, trust) for name, seed in jobs]
     try:
         for future in as_completed(futures):
             yield future.result()

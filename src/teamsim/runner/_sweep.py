@@ -158,8 +158,10 @@ def sweep(
     variant_worlds = {name: with_values(world, values, variant=name)
                       for name, values in chosen.items()}
     for variant in variant_worlds.values():
-        # Each variant's models checked (each factory loaded once) before any worker starts.
-        setup.resolver.choices(variant.model_specs())
+        # Each variant's models checked (each factory loaded once) before any worker starts,
+        # in the variant's own cassette mode: one that sets llm.mode may need an import.
+        setup.resolver.for_mode(replay=variant.llm.mode == "replay").choices(
+            variant.model_specs())
     worlds = {name: variant.model_dump(mode="json") for name, variant in variant_worlds.items()}
     target = None if out is None else Path(out)
     if target is not None:
@@ -177,7 +179,8 @@ def sweep(
             writer = csv.DictWriter(stream, fieldnames=["variant", "seed", "digest", *names])
             writer.writeheader()
             stream.flush()
-            for row in execute(worlds, jobs, names, count):
+            for row in execute(worlds, jobs, names, count,
+                               (setup.resolver.allow_imports, setup.resolver.consented)):
                 writer.writerow(row)
                 stream.flush()
                 done += 1

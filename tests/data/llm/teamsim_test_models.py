@@ -66,3 +66,22 @@ def not_a_model() -> str:
 
 
 NOT_CALLABLE = 42
+
+
+class LeakyChatModel(BaseChatModel):
+    """Every call fails with an error that quotes the API key (as some providers' do)."""
+
+    key: str = ""
+
+    @property
+    def _llm_type(self) -> str:
+        return "teamsim-test-leaky"
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        raise PermissionError(f"401 invalid api key {self.key}")
+
+
+def leaky_model(api_key: str = "", base_url: str = "") -> LeakyChatModel:
+    """A model whose every call fails, quoting ``api_key`` in the error."""
+    return LeakyChatModel(key=api_key)
