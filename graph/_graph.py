@@ -104,21 +104,8 @@ def _draft_node(state: State, runtime: Runtime[RunContext]) -> State:
                 calls.append((w.task.drafter.drafter.draft, draft_request(
                     w.task, revision=s["revision"] + 1, notes=s["notes"],
                     previous=(s["subject"], s["body"]) if s["revision"] >= 0 else None)))
-        # Made ahead, from worker threads; the agents keep what they made and hand it to the
-        # calls below, made one at a time in task order (the Prefetching contract: the
-        # cassette and the accounting are settled by those calls, in that order).
         ctx.prefetcher.wave(calls)
-    tasks: list[TaskState] = []
-    for task_state in state["tasks"]:
-        if task_state["stage"] == "draft":
-            w = ctx.items[task_state["task_id"]]
-            try:
-                task_state = draft(task_state, w)
-            except TaskFailed as failed:
-                w.failed = failed
-                continue
-        tasks.append(task_state)
-    return {"tasks": tasks}
+    return _each_at("draft", state, ctx, draft)
 
 
 def _review_node(state: State, runtime: Runtime[RunContext]) -> State:
@@ -131,16 +118,23 @@ def _review_node(state: State, runtime: Runtime[RunContext]) -> State:
                     w.task.reviewer.reviewer):
                 calls.append((w.task.reviewer.reviewer.review, review_request(
                     w.task, subject=s["subject"], body=s["body"], request=w.request)))
-        # Made ahead, from worker threads; the agents keep what they made and hand it to the
-        # calls below, made one at a time in task order (the Prefetching contract: the
-        # cassette and the accounting are settled by those calls, in that order).
         ctx.prefetcher.wave(calls)
+    return _each_at("review", state, ctx, lambda task_state, w: review(
+        task_state, w, rules=ctx.rules, config=ctx.config))
+
+
+def _each_at(stage: str, state: State, ctx: RunContext,
+             work: Callable[[TaskState, ItemWork], TaskState]) -> State:
+    """Every task at ``stage`` through ``work``, one at a time in task order (what a wave made
+    ahead, from worker threads, the agents hand to these calls: the Prefetching contract, so
+    the cassette and the accounting are settled in this order); a task whose drafter or
+    reviewer failed leaves the batch, its failure kept on its :class:`ItemWork`."""
     tasks: list[TaskState] = []
     for task_state in state["tasks"]:
-        if task_state["stage"] == "review":
+        if task_state["stage"] == stage:
             w = ctx.items[task_state["task_id"]]
             try:
-                task_state = review(task_state, w, rules=ctx.rules, config=ctx.config)
+                task_state = work(task_state, w)
             except TaskFailed as failed:
                 w.failed = failed
                 continue
