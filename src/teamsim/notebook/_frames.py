@@ -24,6 +24,7 @@ from teamsim.model import (
     ReplyReceived,
     SequenceCreated,
 )
+from teamsim.llm import MODEL_METRICS
 from teamsim.notebook._source import RunData, RunInput, opened
 from teamsim.reports import step_funnel
 from teamsim.sim import METRICS
@@ -308,10 +309,13 @@ _FUNNEL_COLUMNS = ("sequence", "step_id", "label", "channel", "due", "drafted",
                    "approved_human", "approved_rule", "sent", "opened", "clicked", "replied")
 
 
+_ABOUT: Mapping[str, str] = {**METRICS, **MODEL_METRICS}
+
+
 def metrics_frame(run: RunInput) -> pd.DataFrame:
     """Every numeric metric: ``metric``, ``value`` (float) and ``description``."""
     with opened(run) as data:
-        rows = [{"metric": name, "value": float(value), "description": METRICS.get(name, "")}
+        rows = [{"metric": name, "value": float(value), "description": _ABOUT.get(name, "")}
                 for name, value in data.metrics.items()
                 if isinstance(value, int | float) and not isinstance(value, bool)]
         frame = pd.DataFrame.from_records(rows, columns=["metric", "value", "description"])

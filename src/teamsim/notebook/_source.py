@@ -117,8 +117,10 @@ class RunData:
         if self._events is None:
             source = self._events_from
             if source is None:
+                # The canonical order (simulated time, then sequence number), as a run's
+                # result and events.jsonl hold it.
                 with self.store.unit_of_work() as uow:
-                    self._events = tuple(uow.events.iter())
+                    self._events = tuple(sorted(uow.events.iter(), key=lambda e: (e.at, e.seq)))
             else:
                 self._events = tuple(iter(source))
         return self._events
