@@ -93,6 +93,9 @@ class RunData:
         """The data of a run made in this process (its store stays open after use)."""
         world = result.world
         minutes = round(result.until_days * 1440)
+        source = None
+        if result.out_dir is not None and (result.out_dir / "run.json").is_file():
+            source = read_run_info(result.out_dir).source
         return cls(
             name=world.name, description=world.description, seed=result.seed,
             start=world.start_utc, end=world.at(minutes), timezone=world.timezone,
@@ -100,7 +103,7 @@ class RunData:
             expectations=[Expectation(metric=e.metric, expected=e.expected, actual=e.actual,
                                       passed=e.passed) for e in result.expectations],
             violations=result.violations, store=result.store, events=result.events,
-            source=None, folder=result.out_dir, owns_store=False)
+            source=source, folder=result.out_dir, owns_store=False)
 
     @property
     def zone(self) -> ZoneInfo:
