@@ -313,10 +313,13 @@ _ABOUT: Mapping[str, str] = {**METRICS, **MODEL_METRICS}
 
 
 def metrics_frame(run: RunInput) -> pd.DataFrame:
-    """Every numeric metric: ``metric``, ``value`` (float) and ``description``."""
+    """Every numeric metric, in the order of the README's tables: ``metric``, ``value``
+    (float) and ``description``."""
     with opened(run) as data:
+        known = [name for name in _ABOUT if name in data.metrics]
+        names = known + sorted(set(data.metrics) - set(known))
         rows = [{"metric": name, "value": float(value), "description": _ABOUT.get(name, "")}
-                for name, value in data.metrics.items()
+                for name in names for value in (data.metrics[name],)
                 if isinstance(value, int | float) and not isinstance(value, bool)]
         frame = pd.DataFrame.from_records(rows, columns=["metric", "value", "description"])
         frame["metric"] = frame["metric"].astype("string")
