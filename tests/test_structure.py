@@ -14,7 +14,8 @@ MAX_LINES = 600
 
 # Every package with a public surface (``__all__``).
 PACKAGES = ("teamsim", "teamsim.model", "teamsim.store", "teamsim.agents", "teamsim.graph",
-            "teamsim.sim", "teamsim.scenario", "teamsim.runner", "teamsim.reports")
+            "teamsim.sim", "teamsim.scenario", "teamsim.runner", "teamsim.reports",
+            "teamsim.notebook")
 
 
 def test_no_module_is_over_600_lines() -> None:

@@ -17,7 +17,7 @@ from teamsim.cli import app
 from teamsim.notebook import RUN_SECTIONS, SWEEP_SECTIONS, report_html
 from teamsim.runner import RunResult, SweepResult
 
-from .hostile import BODY, PERSON, SEQUENCE, SUBJECT, hostile_run
+from .hostile import PERSON, SEQUENCE, SUBJECT, hostile_run
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_the_report_names_every_section_and_loads_nothing(welcome: RunResult) ->
     _offline(page)
     assert len(re.findall(r'<img src="data:image/svg\+xml;base64,', page)) == 6
     assert welcome.digest in page
-    assert "Why isn't ‘Welcome new renovation leads’ sending?" in page
+    assert "Why isn't 'Welcome new renovation leads' sending?" in page
     assert welcome.world.description[:40].replace("'", "&#39;") in page
 
 
@@ -72,7 +72,8 @@ def test_every_user_text_is_escaped(hostile: Path) -> None:
     assert "&lt;b&gt;bold?&lt;/b&gt; &amp; more" in page
     # the draft waiting at the end is in the inbox, whole
     inbox = page[page.index('<section id="inbox">'):]
-    assert "draft" in inbox and "since 2026-03-03" in inbox
+    assert "draft" in inbox
+    assert "since 2026-03-03" in inbox
 
 
 def test_the_command_writes_the_page(hostile: Path, tmp_path: Path) -> None:
@@ -119,7 +120,8 @@ def test_a_folder_that_is_no_run_is_one_error_line(tmp_path: Path, make, message
                                       "--out", str(tmp_path / "r.html")])
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert result.stderr.startswith("error: ")
+    assert message in result.stderr
     assert not (tmp_path / "r.html").exists()
 
 
@@ -132,7 +134,8 @@ def test_a_sweep_folder_gets_the_comparison(paired_sweep: SweepResult, tmp_path:
     page = out.read_text(encoding="utf-8")
     assert _sections(page) == [id_ for id_, _ in SWEEP_SECTIONS]
     _offline(page)
-    assert "at the desk" in page and "approver.away = []" in page
+    assert "at the desk" in page
+    assert "approver.away = []" in page
 
 
 def test_without_the_extra_the_command_names_it(hostile: Path, tmp_path: Path) -> None:

@@ -54,7 +54,8 @@ def test_summary_and_comparisons_match_the_result(paired_sweep: SweepResult) -> 
     comparisons = sweep_comparisons_frame(_folder(paired_sweep))
     sent = comparisons[comparisons["metric"] == "sent"].iloc[0]
     expected = paired_sweep.comparison("at the desk", "sent")
-    assert sent["variant"] == "at the desk" and sent["baseline"] == "away"
+    assert sent["variant"] == "at the desk"
+    assert sent["baseline"] == "away"
     assert sent["paired_mean"] == pytest.approx(expected.paired.mean)
     assert sent["unpaired_high"] == pytest.approx(expected.unpaired.high)
     from_result = sweep_comparisons_frame(paired_sweep)
@@ -83,5 +84,5 @@ def test_a_folder_that_is_not_a_sweep_is_one_clear_error(tmp_path: Path) -> None
     with pytest.raises(TeamsimError, match="not a teamsim sweep folder"):
         load_sweep(tmp_path)
     (tmp_path / "summary.json").write_text("{")
-    with pytest.raises(TeamsimError, match="summary.json: damaged"):
+    with pytest.raises(TeamsimError, match=r"summary\.json: damaged"):
         sweep_frame(tmp_path)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from teamsim.llm import MODEL_METRICS
 from teamsim.model import (
     DecisionMade,
     EventKind,
@@ -24,7 +25,6 @@ from teamsim.model import (
     ReplyReceived,
     SequenceCreated,
 )
-from teamsim.llm import MODEL_METRICS
 from teamsim.notebook._source import RunData, RunInput, opened
 from teamsim.reports import step_funnel
 from teamsim.sim import METRICS

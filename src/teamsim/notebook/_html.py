@@ -102,7 +102,7 @@ def _rows(frame: pd.DataFrame) -> list[list[Any]]:
 
 
 def _local(data: RunData, when: Any) -> str:
-    return pd.Timestamp(when).tz_convert(data.timezone).strftime("%Y-%m-%d %H:%M %Z")
+    return str(pd.Timestamp(when).tz_convert(data.timezone).strftime("%Y-%m-%d %H:%M %Z"))
 
 
 def report_html(run: RunInput) -> str:

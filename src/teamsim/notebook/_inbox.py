@@ -56,16 +56,18 @@ def _where(p: dict[str, Any]) -> str:
     return f"{name} / {step.get('id')} {step.get('label') or ''}".strip()
 
 
+def _part(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _entry(uow: UnitOfWork, item: AttentionItem) -> InboxEntry:
     p = item.payload
     since = item.created_at.strftime("%Y-%m-%d %H:%M UTC")
-    base = {"item_id": item.id, "kind": item.kind, "since": since}
+    heading = ""
+    details: list[str] = []
+    text = ""
     if item.kind == "draft":
-        contact = p.get("contact")
-        draft = p.get("draft") if isinstance(p.get("draft"), dict) else {}
-        drafter = p.get("drafter") if isinstance(p.get("drafter"), dict) else {}
-        reviewer = p.get("reviewer") if isinstance(p.get("reviewer"), dict) else {}
-        details = []
+        draft, reviewer = _part(p.get("draft")), _part(p.get("reviewer"))
         if draft.get("subject"):
             details.append(f"Subject: {draft['subject']}")
         concerns = [str(c) for c in p.get("open_concerns") or []]
@@ -76,27 +78,23 @@ def _entry(uow: UnitOfWork, item: AttentionItem) -> InboxEntry:
             details.append(f"Reviewer {reviewer.get('name', '?')}: no open concerns")
         if p.get("rule"):
             details.append(f"Rule: {p['rule']}")
-        heading = (f"{_contact(uow, contact.get('id') if isinstance(contact, dict) else None)}"
-                   f" · {_where(p)} · {p.get('channel', '')} · by "
-                   f"{drafter.get('name', '?')}")
-        return InboxEntry(**base, heading=heading, details=tuple(details),
-                          text=str(draft.get("body") or ""))
-    if item.kind == "reply":
-        return InboxEntry(**base, heading=f"{_contact(uow, p.get('contact'))} · "
-                          f"{p.get('sequence', '')}", details=(), text=str(p.get("body") or ""))
-    if item.kind == "draft_failure":
-        contact = p.get("contact")
+        heading = (f"{_contact(uow, _part(p.get('contact')).get('id'))} · {_where(p)} · "
+                   f"{p.get('channel', '')} · by {_part(p.get('drafter')).get('name', '?')}")
+        text = str(draft.get("body") or "")
+    elif item.kind == "reply":
+        heading = f"{_contact(uow, p.get('contact'))} · {p.get('sequence', '')}"
+        text = str(p.get("body") or "")
+    elif item.kind == "draft_failure":
         tries = p.get("tries", "?")
-        heading = (f"{_contact(uow, contact.get('id') if isinstance(contact, dict) else None)}"
-                   f" · {_where(p)} · {tries} {'try' if tries == 1 else 'tries'}")
-        return InboxEntry(**base, heading=heading, details=(),
-                          text=str(p.get("text") or p.get("reason") or
-                                   "a teammate could not work"))
-    if item.kind == "rule_suggestion":
-        return InboxEntry(**base, heading=str(p.get("name", "")), details=(
-            f"{p.get('approvals_in_a_row', '?')} approvals in a row without edits; the rule "
-            "starts switched off",), text="")
-    return InboxEntry(**base, heading="", details=(), text="")
+        heading = (f"{_contact(uow, _part(p.get('contact')).get('id'))} · {_where(p)} · "
+                   f"{tries} {'try' if tries == 1 else 'tries'}")
+        text = str(p.get("text") or p.get("reason") or "a teammate could not work")
+    elif item.kind == "rule_suggestion":
+        heading = str(p.get("name", ""))
+        details.append(f"{p.get('approvals_in_a_row', '?')} approvals in a row without edits; "
+                       "the rule starts switched off")
+    return InboxEntry(item_id=item.id, kind=item.kind, since=since, heading=heading,
+                      details=tuple(details), text=text)
 
 
 def inbox_entries(uow: UnitOfWork) -> list[InboxEntry]:

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import matplotlib as mpl
 from matplotlib.axes import Axes
@@ -55,7 +55,8 @@ _COLOURS: Final = {"due": "#9aa5b1", "drafted": "#6c8ebf", "approved": "#3d6fb6"
 
 @contextmanager
 def _style() -> Iterator[None]:
-    with mpl.rc_context(REPRODUCIBLE):
+    # matplotlib types rcParams' keys as a Literal of every setting: these are among them.
+    with mpl.rc_context(cast("Any", REPRODUCIBLE)):
         yield
 
 
@@ -354,7 +355,7 @@ def plot_sweep(sweep: SweepInput | SweepData, metrics: Sequence[str] | None = No
                                    fmt="o", color=colour, capsize=3,
                                    label=kind if row == 0 and y == 0 else None)
             right.axvline(0, color="#000000", linewidth=0.8)
-            right.set_yticks(range(len(others)), [f"{v} − {variants[0]}" for v in others],
+            right.set_yticks(range(len(others)), [f"{v} minus {variants[0]}" for v in others],
                              fontsize="small")
             right.set_ylim(max(1, len(others)) - 0.5, -0.5)
             right.set_xlabel(f"difference in {metric}")
