@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import pydantic_core
+
 from teamsim.model import TeamsimError
 from teamsim.runner import _staging
-from teamsim.scenario import EXPECTABLE
+from teamsim.scenario import EXPECTABLE, Scenario
 
 if TYPE_CHECKING:
     import pandas
@@ -85,11 +87,23 @@ class SweepRow:
         return self.status == "ok"
 
 
-def scenario_hash(world_data: Mapping[str, Any]) -> str:
-    """The SHA-256 of a scenario's JSON data (canonical: sorted keys, no spaces): what
+def scenario_hash(world: Scenario) -> str:
+    """The SHA-256 of a scenario's canonical JSON (sorted keys, sets sorted, no spaces): what
     ``--resume`` compares to know a row was made from the same scenario and variant."""
-    text = json.dumps(world_data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _compact(_canonical(world.model_dump(mode="python")))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` as JSON data that does not depend on set order (which varies between
+    processes: string hashing is randomised)."""
+    if isinstance(value, Mapping):
+        return {str(key): _canonical(item) for key, item in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((_canonical(item) for item in value), key=_compact)
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    return pydantic_core.to_jsonable_python(value)
 
 
 def _compact(value: Any) -> str:

@@ -268,7 +268,8 @@ def sweep(
             variant.model_specs())
     worlds = {name: variant.model_dump(mode="json") for name, variant in variant_worlds.items()}
     plan = _Plan(worlds=worlds, settings=chosen, seeds=seed_list, version=teamsim_version(),
-                 trust=(setup.resolver.allow_imports, setup.resolver.consented))
+                 trust=(setup.resolver.allow_imports, setup.resolver.consented),
+                 hashes={name: scenario_hash(v) for name, v in variant_worlds.items()})
     count = workers or min(2, os.cpu_count() or 1)
     target = None if out is None else Path(out)
     with contextlib.ExitStack() as stack:
@@ -316,16 +317,14 @@ class _Plan:
     seeds: tuple[int, ...]
     version: str
     trust: tuple[bool, tuple[str, ...]]
+    hashes: dict[str, str]
 
     @property
     def total(self) -> int:
         return len(self.worlds) * len(self.seeds)
 
-    def hashes(self) -> dict[str, str]:
-        return {name: scenario_hash(data) for name, data in self.worlds.items()}
-
     def jobs(self, skip: set[tuple[str, int]]) -> Iterator[Job]:
-        hashes = self.hashes()
+        hashes = self.hashes
         for name, data in self.worlds.items():
             for seed in self.seeds:
                 if (name, seed) not in skip:
@@ -371,7 +370,7 @@ def _resumable(path: Path, plan: _Plan) -> list[SweepRow]:
         ValidationError: a row is of another teamsim version, another scenario (or variant
             settings), or a variant or seed this sweep does not have.
     """
-    hashes = plan.hashes()
+    hashes = plan.hashes
     kept: dict[tuple[str, int], SweepRow] = {}
     for row in read_rows(path):
         where = f"--resume: {path}: the row of variant {row.variant!r}, seed {row.seed}"
