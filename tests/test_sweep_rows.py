@@ -183,3 +183,13 @@ def test_a_script_without_a_main_guard_can_sweep_in_worker_processes(tmp_path: P
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("digests") == 1  # the workers did not run the script again
     assert len(done.stdout.split()) == 3
+
+
+def test_a_worker_with_another_teamsim_version_fails_its_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_pool, "_version", lambda: "9.9.9")
+    result = runner.sweep(SMALL, "0:1", workers=1)
+    assert result.failed[0].error == (
+        f"this worker runs teamsim 9.9.9, the sweep teamsim {result.rows[0].teamsim_version}: "
+        "install the same version on every worker")

@@ -18,6 +18,7 @@ in a fresh pool, so only the job that kills its worker again is recorded as fail
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
 import resource
@@ -43,6 +44,7 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
+from teamsim.runner._folders import teamsim_version
 from teamsim.runner._models import simulate_job
 from teamsim.runner._rows import METRIC_COLUMNS, SweepRow
 from teamsim.scenario import Scenario
@@ -85,6 +87,10 @@ def failed_row(job: Job, error: str, wall_seconds: float = 0.0) -> SweepRow:
 def run_job(job: Job) -> SweepRow:
     """Run one variant x seed (in a worker) and return its row; an exception of the run is
     recorded in a ``failed`` row instead of stopping the sweep."""
+    here = _version()
+    if here != job.version:
+        return failed_row(job, f"this worker runs teamsim {here}, the sweep teamsim "
+                               f"{job.version}: install the same version on every worker")
     _reset_peak_memory()
     start = time.perf_counter()  # measures the machine, not the run: not part of any result
     try:
@@ -99,6 +105,11 @@ def run_job(job: Job) -> SweepRow:
                     teamsim_version=job.version, wall_seconds=time.perf_counter() - start,
                     peak_memory_mib=_peak_memory_mib(),
                     metrics={m: measured.get(m) for m in METRIC_COLUMNS})
+
+
+@functools.cache
+def _version() -> str:
+    return teamsim_version()
 
 
 def _reset_peak_memory() -> None:
