@@ -11,6 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from teamsim import runner as runner_module
 from teamsim.cli import app
 from teamsim.sim import audit
 
@@ -260,7 +261,9 @@ def test_sweep_two_variants_twenty_seeds(cli: typer.Typer, runner: CliRunner, wo
     with (work / "runs" / "run_paired-sweep" / "sweep.csv").open(newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert len(rows) == 40
-    assert set(rows[0]) == {"variant", "seed", "digest", "replies", "sent"}
+    assert list(rows[0]) == list(runner_module.ROW_COLUMNS)  # --metrics: the summary only
+    assert [(r["variant"], int(r["seed"])) for r in rows] == [
+        (f"personas.0.reply={v}", s) for v in ("0.3", "0.36") for s in range(20)]
 
 
 def test_sweep_bad_set_exits_2_and_writes_nothing(

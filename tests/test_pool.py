@@ -31,3 +31,9 @@ def test_a_worker_notices_that_the_sweep_is_gone() -> None:
     child.start()
     child.join()
     assert not _pool._alive(child.pid or 0)
+
+
+def test_the_command_line_starts_the_fork_server_with_the_pools_preload() -> None:
+    from teamsim.cli import _run
+
+    assert list(_run.FORK_SERVER_PRELOAD) == _pool._PRELOAD

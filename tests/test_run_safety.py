@@ -416,10 +416,12 @@ def test_ctrl_c_early_in_a_sweep_prints_one_line_and_exits_130(
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     assert stderr.startswith("interrupted: ")
-    assert stderr.endswith(" of 60 runs finished\n")
+    assert stderr.endswith(" of 60 runs finished; their rows are kept in s/sweep.csv: run the "
+                           "same command with --resume (resume=True) to run only the rest\n")
     assert len(stderr.splitlines()) == 1
     _wait_until_gone(workers)
-    assert _names(tmp_path) == []
+    assert _names(tmp_path) == ["s"]  # the finished rows are kept (issue 13)
+    assert _names(tmp_path / "s") == ["sweep.csv"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -333,7 +333,7 @@ def test_sweep_streams_one_row_per_variant_and_seed(paired_sweep: runner.SweepRe
     assert paired_sweep.csv_path is not None
     with paired_sweep.csv_path.open(newline="") as stream:
         rows = list(csv.DictReader(stream))
-    assert list(rows[0]) == ["variant", "seed", "digest", "replies", "sent", "reply_rate"]
+    assert list(rows[0]) == list(runner.ROW_COLUMNS)  # every metric, whatever metrics= says
     assert sorted((r["variant"], int(r["seed"])) for r in rows) == sorted(
         (v, s) for v in VARIANTS for s in range(20))
     assert all(len(r["digest"]) == 64 for r in rows)

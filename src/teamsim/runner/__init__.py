@@ -21,25 +21,35 @@ is given, and only once the new one is complete (see :mod:`teamsim.runner._stagi
 whose expectations fail is still a completed run: it is written, and :attr:`RunResult.passed`
 is false.
 
-:func:`sweep` runs every variant x seed in worker processes, streams one CSV row per finished
-run (variant, seed, digest, each metric), then reads the file back for the per-variant means
-with 95% confidence intervals and, for each variant against the first, the paired difference
-over common seeds (common random numbers) beside the unpaired (Welch) one.
+:func:`sweep` runs every variant x seed on an executor (teamsim's process pool, Dask, Ray or
+any :class:`concurrent.futures.Executor`), appends one CSV row per finished run (every metric,
+the digest, the seed, the variant's settings, the scenario hash, the teamsim version, wall
+time and peak memory: :class:`SweepRow`), keeps them when interrupted (``resume`` finishes the
+sweep), then sorts them and summarises the per-variant means with 95% confidence intervals and,
+for each variant against the first, the paired difference over common seeds (common random
+numbers) beside the unpaired (Welch) one.
 """
 
 from teamsim.model import public_home as _public_home
+from teamsim.runner._backends import SWEEP_BACKENDS, RayExecutor, SweepBackend
 from teamsim.runner._folders import (
     RUN_FILES,
     RUN_FOLDER,
-    SWEEP_FOLDER,
     RunInfo,
     RunModel,
     read_run_info,
 )
 from teamsim.runner._models import ModelInput, check_models
+from teamsim.runner._rows import ROW_COLUMNS, SWEEP_FOLDER, SweepRow
 from teamsim.runner._run import RunResult, ScenarioInput, default_out_dir, run
 from teamsim.runner._stats import Comparison, Estimate, mean_interval, summarize, welch_interval
-from teamsim.runner._sweep import DEFAULT_SWEEP_METRICS, SweepInterrupted, SweepResult, sweep
+from teamsim.runner._sweep import (
+    DEFAULT_SWEEP_METRICS,
+    SweepInterrupted,
+    SweepResult,
+    check_variants,
+    sweep,
+)
 from teamsim.runner._variants import MAX_SWEEP_RUNS, parse_seeds, parse_sets
 
 # A run's checks are the scenario's; they are offered here too, beside the run they check.
@@ -53,21 +63,27 @@ from teamsim.scenario import (
 __all__ = [
     "DEFAULT_SWEEP_METRICS",
     "MAX_SWEEP_RUNS",
+    "ROW_COLUMNS",
     "RUN_FILES",
     "RUN_FOLDER",
+    "SWEEP_BACKENDS",
     "SWEEP_FOLDER",
     "Comparison",
     "Estimate",
     "ExpectationResult",
     "ModelInput",
+    "RayExecutor",
     "RunInfo",
     "RunModel",
     "RunResult",
     "ScenarioInput",
+    "SweepBackend",
     "SweepInterrupted",
     "SweepResult",
+    "SweepRow",
     "check_expectation_names",
     "check_models",
+    "check_variants",
     "default_out_dir",
     "evaluate_expectations",
     "mean_interval",

@@ -2,9 +2,9 @@
 
 A run directory (see :mod:`teamsim.runner`) holds :data:`RUN_FILES`, ``previews.json``,
 ``cassette.json`` when a teammate is model-backed and, unless the run went to another database,
-``store.db``. :data:`RUN_FOLDER` and
-:data:`SWEEP_FOLDER` tell the staging code (:mod:`teamsim.runner._staging`) which files are
-teamsim's and how to recognise a folder teamsim wrote.
+``store.db``. :data:`RUN_FOLDER` tells the staging code (:mod:`teamsim.runner._staging`) which
+files are teamsim's and how to recognise a run folder teamsim wrote (a sweep folder's kind is in
+:mod:`teamsim.runner._rows`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from teamsim.store import Store
 __all__ = [
     "RUN_FILES",
     "RUN_FOLDER",
-    "SWEEP_FOLDER",
     "RunInfo",
     "RunModel",
     "json_text",
@@ -82,19 +81,6 @@ def teamsim_version() -> str:
         return "unknown"
 
 
-class _SweepSummary(pydantic.BaseModel):
-    """``summary.json`` of a sweep folder, checked before the folder may be replaced."""
-
-    model_config = pydantic.ConfigDict(extra="forbid")
-    scenario: str
-    source: str | None
-    seeds: list[int]
-    teamsim_version: str
-    confidence: float
-    variants: list[dict[str, Any]]
-    comparisons: list[dict[str, Any]]
-
-
 def _validates(model: type[pydantic.BaseModel]) -> Callable[[Path], bool]:
     """A check that a file holds JSON ``model`` accepts (a folder's marker file)."""
 
@@ -112,9 +98,6 @@ RUN_FOLDER = _staging.FolderKind(
     what="run", marker="run.json", is_valid=_validates(RunInfo),
     files=frozenset({*RUN_FILES, "previews.json", "cassette.json", "store.db", "store.db-wal",
                      "store.db-shm", "store.db-journal"}))
-SWEEP_FOLDER = _staging.FolderKind(
-    what="sweep", marker="summary.json", is_valid=_validates(_SweepSummary),
-    files=frozenset({"sweep.csv", "summary.json"}))
 
 
 def json_text(data: Any) -> str:

@@ -1,47 +1,131 @@
-"""A sweep's runs in worker processes: start-up, Ctrl-C and a parent that dies.
+"""A sweep's runs: one job function, the local worker processes, and any executor.
 
-Workers start clean (no inherited threads, open database connections or Rich consoles), ignore
-Ctrl-C (the parent handles it and ends them), and exit by themselves when their parent is
-gone. Where the platform has it (Linux, macOS), they are forked from multiprocessing's fork
-server, which imports teamsim's simulation stack once (``set_forkserver_preload``) and exits
-with the sweep: a spawned worker would spend about three runs' time importing it again. One
-job is one variant x seed; :func:`execute` yields each job's CSV row as it finishes.
+:func:`run_job` runs one variant x seed and returns its :class:`~teamsim.runner._rows.SweepRow`
+(a run that raises gives a ``failed`` row; the sweep goes on). :func:`dispatch` keeps a bounded
+number of jobs in flight on any :class:`concurrent.futures.Executor` (a Dask ``ClientExecutor``,
+Ray, a pool of your own) and yields rows as they finish.
+
+:func:`execute_local` is the default backend, teamsim's own process pool. Workers start clean
+(no inherited threads, open database connections or Rich consoles), ignore Ctrl-C (the parent
+handles it and ends them), and exit by themselves when their parent is gone. Where the platform
+has it (Linux, macOS), they are forked from multiprocessing's fork server, which imports
+teamsim's simulation stack once (``set_forkserver_preload``) and exits with the sweep: a
+spawned worker would spend about three runs' time importing it again. A worker that dies (a
+crash, the out-of-memory killer) breaks the pool: the jobs it held are run again one at a time
+in a fresh pool, so only the job that kills its worker again is recorded as failed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
+import resource
 import signal
+import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+import types
+from collections import deque
+from collections.abc import Generator, Iterator
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    CancelledError,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    wait,
+)
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from multiprocessing import forkserver, resource_tracker
 from multiprocessing.context import BaseContext
+from pathlib import Path
 from typing import Any
 
+from teamsim.runner._folders import teamsim_version
 from teamsim.runner._models import simulate_job
+from teamsim.runner._rows import METRIC_COLUMNS, SweepRow
 from teamsim.scenario import Scenario
 from teamsim.store import Store
 
-__all__ = ["execute"]
+__all__ = ["Job", "dispatch", "execute_local", "main_not_inherited", "run_job"]
 
 
-def _run_one(
-    world_data: dict[str, Any], variant: str, seed: int, metrics: tuple[str, ...],
-    trust: tuple[bool, tuple[str, ...]] = (False, ()),
-) -> dict[str, Any]:
-    """Run one variant x seed (in a worker process) and return its CSV row; ``trust`` is the
-    parent's consent to imports: (allow_imports, the user's own specs)."""
-    world = Scenario.model_validate(world_data)
-    with Store.open("sqlite://") as store:
-        result, measured = simulate_job(world, seed, store, allow_imports=trust[0],
-                                        consented=trust[1])
-    return {"variant": variant, "seed": seed, "digest": result.digest,
-            **{m: measured[m] for m in metrics}}
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """One variant x seed, as sent to a worker.
 
+    Attributes:
+        variant: the variant's name.
+        seed: the seed.
+        world: the variant's scenario as JSON data.
+        settings: the values the variant sets.
+        scenario_hash: the hash of ``world``.
+        version: the parent's teamsim version (recorded in the row).
+        trust: the parent's consent to imports: (allow_imports, the user's own specs as
+            JSON); a worker never imports a factory the parent could not.
+    """
+
+    variant: str
+    seed: int
+    world: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)
+    scenario_hash: str
+    version: str
+    trust: tuple[bool, tuple[str, ...]] = (False, ())
+
+
+def failed_row(job: Job, error: str, wall_seconds: float = 0.0) -> SweepRow:
+    """The row of a job that did not finish."""
+    return SweepRow(variant=job.variant, seed=job.seed, status="failed", error=error,
+                    settings=job.settings, scenario_hash=job.scenario_hash,
+                    teamsim_version=job.version, wall_seconds=wall_seconds)
+
+
+def run_job(job: Job) -> SweepRow:
+    """Run one variant x seed (in a worker) and return its row; an exception of the run is
+    recorded in a ``failed`` row instead of stopping the sweep."""
+    here = _version()
+    if here != job.version:
+        return failed_row(job, f"this worker runs teamsim {here}, the sweep teamsim "
+                               f"{job.version}: install the same version on every worker")
+    _reset_peak_memory()
+    start = time.perf_counter()  # measures the machine, not the run: not part of any result
+    try:
+        world = Scenario.model_validate(job.world)
+        with Store.open("sqlite://") as store:
+            result, measured = simulate_job(world, job.seed, store, allow_imports=job.trust[0],
+                                            consented=job.trust[1])
+    except Exception as exc:
+        return failed_row(job, f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
+    return SweepRow(variant=job.variant, seed=job.seed, status="ok", digest=result.digest,
+                    settings=job.settings, scenario_hash=job.scenario_hash,
+                    teamsim_version=job.version, wall_seconds=time.perf_counter() - start,
+                    peak_memory_mib=_peak_memory_mib(),
+                    metrics={m: measured.get(m) for m in METRIC_COLUMNS})
+
+
+@functools.cache
+def _version() -> str:
+    return teamsim_version()
+
+
+def _reset_peak_memory() -> None:
+    """Reset this process's peak resident memory (Linux: ``/proc/self/clear_refs``)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_memory_mib() -> float | None:
+    """This process's peak resident memory since the reset (Linux), else its peak so far."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 _WATCH_SECONDS = 0.25
@@ -122,38 +206,124 @@ def _sigint_held(*, start_server: bool = False) -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def execute(
-    worlds: Mapping[str, dict[str, Any]], jobs: list[tuple[str, int]],
-    metrics: tuple[str, ...], workers: int,
-    trust: tuple[bool, tuple[str, ...]] = (False, ()),
-) -> Iterator[dict[str, Any]]:
-    """Each job's row, as the jobs finish.
 
-    Args:
-        worlds: each variant's scenario, as JSON data (what a worker process is sent).
-        jobs: (variant, seed) pairs.
-        metrics: the metrics each row holds.
-        workers: worker processes; 1 runs every job in this process.
-        trust: the parent's consent to imports: (allow_imports, the user's own specs as
-            JSON); a worker never imports a factory the parent could not.
+def dispatch(
+    executor: Executor, jobs: Iterator[Job], window: int, lost: list[Job] | None = None,
+) -> Generator[SweepRow, None, None]:
+    """Run ``jobs`` on ``executor``, at most ``window`` at a time, yielding rows as they finish.
+
+    A job whose future raises (a Dask ``KilledWorker``, a Ray worker crash) gives a ``failed``
+    row. When the executor itself breaks (``BrokenExecutor``: a local worker died), the jobs in
+    flight are appended to ``lost`` (when given) and the generator returns; without ``lost``
+    they are recorded as failed. On any exception (Ctrl-C) the jobs not started are cancelled.
+    """
+    pending: dict[Future[SweepRow], Job] = {}
+
+    def fill() -> None:
+        while len(pending) < window:
+            job = next(jobs, None)
+            if job is None:
+                return
+            pending[executor.submit(run_job, job)] = job
+
+    broken: list[Job] = []
+    try:
+        fill()
+        while pending:
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for future in done:
+                job = pending.pop(future)
+                try:
+                    row = future.result()
+                except BrokenProcessPool:
+                    broken.append(job)
+                    continue
+                except CancelledError:
+                    row = failed_row(job, "cancelled by the executor")
+                except Exception as exc:
+                    row = failed_row(job, f"{type(exc).__name__}: {exc}")
+                yield row
+            if broken:
+                broken += pending.values()
+                pending.clear()
+                break
+            fill()
+    finally:
+        for future in pending:
+            future.cancel()
+    if lost is not None:
+        lost += broken
+        return
+    for job in broken:
+        yield failed_row(job, "the executor broke while running it")
+
+
+_DIED = ("its worker process died (a crash, or killed: out of memory?); the job was run "
+         "again alone and its worker died again")
+
+
+def execute_local(jobs: Iterator[Job], workers: int) -> Generator[SweepRow, None, None]:
+    """Each job's row as the jobs finish, in ``workers`` local processes (1: in this one).
+
+    When a worker dies, the jobs the pool held are run again one at a time in fresh pools;
+    only one whose worker dies again is recorded as failed.
     """
     if workers == 1:
-        for name, seed in jobs:
-            yield _run_one(worlds[name], name, seed, metrics, trust)
+        for job in jobs:
+            yield run_job(job)
         return
+    suspects: deque[Job] = deque()
+    finished = False
+    while not finished or suspects:
+        pool = _new_pool(workers)
+        try:
+            if suspects:
+                job = suspects.popleft()
+                try:
+                    yield pool.submit(run_job, job).result()
+                except BrokenProcessPool:
+                    yield failed_row(job, _DIED)
+                    pool.shutdown(wait=False)
+                    continue
+            else:
+                lost: list[Job] = []
+                yield from dispatch(pool, jobs, 2 * workers, lost)
+                suspects.extend(lost)
+                finished = not lost
+        except BaseException:
+            _stop(pool)
+            raise
+        pool.shutdown(wait=not suspects)
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
     context = _context()
     with _sigint_held(start_server=context.get_start_method() == "forkserver"):
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                    initializer=_worker_start, initargs=(os.getpid(),))
-        futures: list[Future[dict[str, Any]]] = [
-            pool.submit(_run_one, worlds[name], name, seed, metrics, trust) for name, seed in jobs]
+        # The pool starts a worker per submission (until it has them all): start them now,
+        # while SIGINT is held, with no-op calls.
+        with main_not_inherited():
+            for _ in range(workers):
+                pool.submit(int)
+    return pool
+
+
+@contextlib.contextmanager
+def main_not_inherited() -> Iterator[None]:
+    """Start workers without the parent's ``__main__``: multiprocessing would import the
+    calling script in each worker (as ``__mp_main__``), running its top-level code again, so
+    a script calling :func:`teamsim.sweep` without an ``if __name__ == "__main__":`` guard
+    would start sweeps inside its workers. A job needs nothing of it (the job function and
+    its data are teamsim's), so the workers are started while ``__main__`` is an empty module.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
     try:
-        for future in as_completed(futures):
-            yield future.result()
-    except BaseException:
-        _stop(pool)
-        raise
-    pool.shutdown()
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -166,4 +336,3 @@ def _stop(pool: ProcessPoolExecutor) -> None:
             process.terminate()
     for process in workers:
         process.join(timeout=5)
-

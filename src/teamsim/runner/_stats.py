@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import math
 import statistics
+from collections.abc import Mapping
 from collections.abc import Sequence as SequenceOf
 from dataclasses import dataclass
 from pathlib import Path
 
 from scipy import stats
 
-__all__ = ["CONFIDENCE", "Comparison", "Estimate", "mean_interval", "summarize",
+__all__ = ["CONFIDENCE", "Comparison", "Estimate", "estimate", "mean_interval", "summarize",
            "welch_interval"]
 
 CONFIDENCE = 0.95
@@ -94,16 +95,30 @@ def welch_interval(a: SequenceOf[float], b: SequenceOf[float]) -> Estimate:
 def summarize(
     csv_path: Path, variants: SequenceOf[str], metrics: SequenceOf[str]
 ) -> tuple[dict[str, dict[str, Estimate]], tuple[Comparison, ...], int]:
-    """Read a sweep's CSV back: estimates per variant, comparisons with the first, row count."""
+    """Read a sweep's CSV back: estimates per variant, comparisons with the first, and the
+    number of rows; ``failed`` rows (no metrics) are counted but not summarised."""
     values: dict[str, dict[str, dict[int, float]]] = {
         v: {m: {} for m in metrics} for v in variants}
     rows = 0
     with csv_path.open(newline="", encoding="utf-8") as stream:
         for row in csv.DictReader(stream):
             rows += 1
+            if row.get("status", "ok") != "ok":
+                continue
             seed = int(row["seed"])
             for metric in metrics:
                 values[row["variant"]][metric][seed] = float(row[metric])
+    summary, comparisons = estimate(values, variants, metrics)
+    return summary, comparisons, rows
+
+
+def estimate(
+    values: Mapping[str, Mapping[str, Mapping[int, float]]], variants: SequenceOf[str],
+    metrics: SequenceOf[str],
+) -> tuple[dict[str, dict[str, Estimate]], tuple[Comparison, ...]]:
+    """Estimates per variant and comparisons with the first, from
+    ``values[variant][metric][seed]`` (a seed missing for a variant, a failed run, is left out;
+    the paired difference uses the seeds both variants have)."""
     summary = {v: {m: mean_interval(list(values[v][m].values())) for m in metrics}
                for v in variants}
     comparisons = []
@@ -116,4 +131,4 @@ def summarize(
                 variant=variant, baseline=baseline, metric=metric,
                 paired=mean_interval([ours[s] - base[s] for s in common]),
                 unpaired=welch_interval(list(ours.values()), list(base.values()))))
-    return summary, tuple(comparisons), rows
+    return summary, tuple(comparisons)

@@ -1,0 +1,156 @@
+"""Where a sweep's runs go: teamsim's own process pool, Dask distributed, or Ray.
+
+Dask and Ray are optional extras (``pip install 'teamsim[dask]'``, ``'teamsim[ray]'``), imported
+only here and only when chosen. Each gives a :class:`concurrent.futures.Executor`:
+Dask's ``Client.get_executor()``, and for Ray :class:`RayExecutor` (``ray.remote`` tasks whose
+``ObjectRef.future()`` is the future). Without an address each starts a local cluster of
+``workers`` single-threaded processes and ends it with the sweep; with one it connects to a
+running cluster (Dask: a scheduler ``tcp://host:8786``; Ray: ``auto`` or ``ray://host:10001``),
+whose workers must have the same teamsim version installed (a row run by another version is
+recorded as failed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any, Literal, TypeVar
+
+from teamsim.model import TeamsimError, ValidationError
+from teamsim.runner._pool import main_not_inherited
+
+__all__ = ["SWEEP_BACKENDS", "RayExecutor", "SweepBackend", "capacity", "remote_executor"]
+
+SweepBackend = Literal["process", "dask", "ray"]
+SWEEP_BACKENDS: tuple[SweepBackend, ...] = ("process", "dask", "ray")
+"""The backends ``--backend`` takes; ``process`` (teamsim's own pool) is the default."""
+
+_T = TypeVar("_T")
+
+_DEFAULT_WINDOW = 256
+"""Jobs kept in flight on an executor whose size cannot be read."""
+
+
+def capacity(executor: Executor) -> int:
+    """How many jobs to keep in flight on ``executor``: twice its workers where they can be
+    counted (a local pool, a Dask client, Ray), else :data:`_DEFAULT_WINDOW`."""
+    if isinstance(executor, ProcessPoolExecutor | ThreadPoolExecutor):
+        return 2 * max(1, int(getattr(executor, "_max_workers", 1)))
+    client = getattr(executor, "_client", None)
+    nthreads = getattr(client, "nthreads", None)
+    if callable(nthreads):
+        with contextlib.suppress(Exception):
+            return 2 * max(1, int(sum(nthreads().values())))
+    if isinstance(executor, RayExecutor):
+        return 2 * executor.cpus()
+    return _DEFAULT_WINDOW
+
+
+class RayExecutor(Executor):
+    """A :class:`concurrent.futures.Executor` over Ray tasks (one CPU each).
+
+    Ray must be initialised (``ray.init(...)``) before the first submission; shutting the
+    executor down leaves Ray running (it is the caller's).
+    """
+
+    def __init__(self) -> None:
+        """An executor of the Ray runtime this process is connected to."""
+        import ray
+
+        self._ray = ray
+        self._remotes: dict[Callable[..., Any], Any] = {}
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        """Run ``fn(*args, **kwargs)`` as a Ray task; its future."""
+        remote = self._remotes.get(fn)
+        if remote is None:
+            remote = self._remotes[fn] = self._ray.remote(num_cpus=1, max_retries=0)(fn)
+        future: Future[_T] = remote.remote(*args, **kwargs).future()
+        return future
+
+    def cpus(self) -> int:
+        """The CPUs of the Ray cluster (at least 1)."""
+        resources: dict[str, float] = self._ray.cluster_resources()  # type: ignore[no-untyped-call]
+        return max(1, int(resources.get("CPU", 1)))
+
+
+def _missing(backend: str, extra: str) -> TeamsimError:
+    return ValidationError(f"--backend {backend}: {extra} is not installed; pip install "
+                           f"'teamsim[{backend}]'")
+
+
+@contextlib.contextmanager
+def remote_executor(
+    backend: SweepBackend, address: str | None, workers: int,
+) -> Iterator[Executor]:
+    """An executor of ``backend`` (``dask`` or ``ray``), open for the block.
+
+    Args:
+        backend: ``dask`` or ``ray``.
+        address: a running cluster's address; ``None`` starts a local one of ``workers``
+            processes for the block.
+        workers: the local cluster's worker processes.
+
+    Raises:
+        ValidationError: the backend's package is missing, or the address cannot be reached.
+    """
+    if backend == "dask":
+        with _dask(address, workers) as executor:
+            yield executor
+    elif backend == "ray":
+        with _ray(address, workers) as executor:
+            yield executor
+    else:
+        raise ValueError(f"backend must be dask or ray here, got {backend!r}")
+
+
+@contextlib.contextmanager
+def _dask(address: str | None, workers: int) -> Iterator[Executor]:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise _missing("dask", "Dask distributed") from None
+    with contextlib.ExitStack() as stack:
+        if address is None:
+            # Its workers are spawned: without the caller's __main__ (see _main_not_inherited).
+            with main_not_inherited():
+                cluster = stack.enter_context(LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=workers, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.ERROR))
+            client = stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
+        else:
+            try:
+                client = stack.enter_context(
+                    Client(address, timeout="20s"))  # type: ignore[no-untyped-call]
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ValidationError(
+                    f"--address {address}: cannot reach a Dask scheduler there ({exc}); give "
+                    "its address as tcp://host:8786") from None
+        yield client.get_executor(pure=False)
+
+
+@contextlib.contextmanager
+def _ray(address: str | None, workers: int) -> Iterator[Executor]:
+    try:
+        import ray
+    except ImportError:
+        raise _missing("ray", "Ray") from None
+    started = not ray.is_initialized()
+    if started:
+        try:
+            if address is None:
+                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.ERROR)
+            else:
+                ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+        except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
+            raise ValidationError(
+                f"--address {address}: cannot connect to a Ray cluster there ({exc}); give "
+                "auto (this machine's cluster) or ray://host:10001") from None
+    try:
+        yield RayExecutor()
+    finally:
+        if started:
+            ray.shutdown()
