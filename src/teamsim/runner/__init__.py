@@ -28,6 +28,13 @@ over common seeds (common random numbers) beside the unpaired (Welch) one.
 """
 
 from teamsim.model import public_home as _public_home
+from teamsim.runner._decisions import (
+    JOURNAL_FORMAT,
+    Decision,
+    DecisionJournal,
+    JournalHeader,
+    scenario_sha256,
+)
 from teamsim.runner._folders import (
     RUN_FILES,
     RUN_FOLDER,
@@ -52,13 +59,17 @@ from teamsim.scenario import (
 
 __all__ = [
     "DEFAULT_SWEEP_METRICS",
+    "JOURNAL_FORMAT",
     "MAX_SWEEP_RUNS",
     "RUN_FILES",
     "RUN_FOLDER",
     "SWEEP_FOLDER",
     "Comparison",
+    "Decision",
+    "DecisionJournal",
     "Estimate",
     "ExpectationResult",
+    "JournalHeader",
     "ModelInput",
     "RunInfo",
     "RunModel",
@@ -75,6 +86,7 @@ __all__ = [
     "parse_sets",
     "read_run_info",
     "run",
+    "scenario_sha256",
     "summarize",
     "sweep",
     "welch_interval",
