@@ -27,7 +27,7 @@ from typing import Annotated
 
 import typer
 
-from teamsim.cli import _rules, _run, _scenario, _seq
+from teamsim.cli import _rules, _run, _scenario, _seq, _serve
 from teamsim.cli._app import Group, Typer
 
 __all__ = ["app", "main"]
@@ -64,7 +64,7 @@ def _root(
     """Simulate AI teammates running outreach sequences, deterministically."""
 
 
-for _commands in (_seq, _scenario, _run, _rules):
+for _commands in (_seq, _scenario, _run, _rules, _serve):
     _commands.register(app)
 
 
