@@ -190,8 +190,11 @@ class Simulation:
 
     @property
     def minute(self) -> SimMinutes:
-        """The simulated minute the run stands at (0 before it starts)."""
-        return self._ctx.minute() if self._ctx is not None else 0
+        """The simulated minute the run stands at (0 before it starts, its last minute once
+        finished)."""
+        if self._ctx is not None:
+            return self._ctx.minute()
+        return self.until if self._started else 0
 
     @property
     def now(self) -> datetime:

@@ -49,7 +49,9 @@ def create_app(served: ServedRun, *, token: str | None = None) -> FastAPI:
     app.state.csrf = csrf
     app.state.served = served
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
-    app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
+    # follow_symlink: an editable install links the files in from the source tree.
+    app.mount("/static", StaticFiles(directory=str(_HERE / "static"), follow_symlink=True),
+              name="static")
 
     def page(request: Request, name: str, status: int = 200, **context: object) -> Response:
         context.setdefault("note", request.query_params.get("note", ""))
