@@ -9,10 +9,10 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the web extra (fastapi) is not installed")
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from teamsim.scenario import load_scenario  # noqa: E402
-from teamsim.web import ServedRun, create_app  # noqa: E402
+from teamsim.scenario import load_scenario
+from teamsim.web import ServedRun, create_app
 
 SCENARIO = Path(__file__).with_name("play-the-human.yaml")
 TOKEN = "test-token"
