@@ -78,7 +78,8 @@ def test_an_existing_journal_or_folder_is_never_overwritten(
     assert (tmp_path / "mine.jsonl").read_text() == "my notes\n"
     (tmp_path / "run").mkdir()
     result = _serve(runner, tmp_path)
-    assert result.exit_code == 2 and "there already; pass --force" in result.stderr
+    assert result.exit_code == 2
+    assert "there already; pass --force" in result.stderr
 
 
 def test_a_model_backed_team_is_refused(runner: CliRunner, tmp_path: Path,
@@ -86,7 +87,8 @@ def test_a_model_backed_team_is_refused(runner: CliRunner, tmp_path: Path,
     result = runner.invoke(app, ["serve", str(SHIPPED / "model-vs-template.yaml"),
                                  "--port", str(free_port()), "--out", str(tmp_path / "run")])
     assert result.exit_code == 2
-    assert "model-backed" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert "model-backed" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
 
 
 def _journal(tmp_path: Path, *lines: str) -> Path:
@@ -110,7 +112,8 @@ def test_run_decisions_refuses_what_is_not_a_journal(runner: CliRunner,
                                      str(_journal(tmp_path, *lines)),
                                      "--out", str(tmp_path / "out")])
         assert result.exit_code == 2, result.output
-        assert result.stderr.startswith("error: ") and message in result.stderr
+        assert result.stderr.startswith("error: ")
+        assert message in result.stderr
         assert len(result.stderr.splitlines()) == 1
         assert not (tmp_path / "out").exists()
 
@@ -126,10 +129,12 @@ def test_run_decisions_names_the_line_and_the_seed(runner: CliRunner, tmp_path: 
                            "action": "launch", "item": 1})
     result = runner.invoke(app, ["run", str(SCENARIO), "--decisions",
                                  str(_journal(tmp_path, header, bad_line))])
-    assert result.exit_code == 2 and "line 2: action:" in result.stderr
+    assert result.exit_code == 2
+    assert "line 2: action:" in result.stderr
     result = runner.invoke(app, ["run", str(SCENARIO), "--seed", "4", "--decisions",
                                  str(_journal(tmp_path, header))])
-    assert result.exit_code == 2 and "made with seed 3, not 4; pass --seed 3" in result.stderr
+    assert result.exit_code == 2
+    assert "made with seed 3, not 4; pass --seed 3" in result.stderr
     unknown = json.dumps({"n": 1, "minute": 60, "at": "2026-03-02T09:00:00Z",
                           "action": "approve", "item": 999})
     result = runner.invoke(app, ["run", str(SCENARIO), "--decisions",
