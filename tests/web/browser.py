@@ -33,7 +33,8 @@ def free_port() -> int:
 def serving(served: ServedRun) -> Iterator[str]:
     """Serve ``served`` on 127.0.0.1 in a thread; yields the base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(served), host="127.0.0.1", port=port,
+    app = create_app(served, allowed_hosts=["127.0.0.1"])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -260,3 +260,16 @@ def test_to_the_end_leaving_items_undecided(client: TestClient, served: ServedRu
     assert _post(client, "/advance", to="end-undecided").status_code == 200
     assert served.over
     assert all(d["action"] != "hand_over" for d in _journal(served)[1:])
+
+
+def test_a_loopback_app_answers_only_loopback_host_names(served: ServedRun) -> None:
+    from teamsim.web import create_app
+
+    app = create_app(served, token=TOKEN, allowed_hosts=["127.0.0.1", "localhost"])
+    with TestClient(app, base_url="http://127.0.0.1:8000") as local:
+        assert local.get("/").status_code == 200
+    with TestClient(app, base_url="http://rebound.example:8000") as elsewhere:
+        assert elsewhere.get("/").status_code == 400
+        assert elsewhere.post("/attention/1", data={"action": "approve",
+                                                    "csrf": TOKEN}).status_code == 400
+    assert len(_journal(served)) == 1

@@ -25,7 +25,8 @@ def listened(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     seen: dict[str, object] = {}
 
     def fake_run(app: object, *, host: str, port: int, log_level: str) -> None:
-        seen.update(host=host, port=port)
+        middleware = [m.cls.__name__ for m in getattr(app, "user_middleware", [])]
+        seen.update(host=host, port=port, trusted_hosts="TrustedHostMiddleware" in middleware)
 
     monkeypatch.setattr(uvicorn, "run", fake_run)
     return seen
@@ -41,6 +42,7 @@ def test_serve_listens_on_loopback_by_default(runner: CliRunner, tmp_path: Path,
     result = _serve(runner, tmp_path)
     assert result.exit_code == 0, result.output
     assert listened["host"] == "127.0.0.1"
+    assert listened["trusted_hosts"] is True
     assert f"open http://127.0.0.1:{listened['port']}/" in result.stdout
     assert "the clock stands at 2026-03-02 09:00 UTC" in result.stdout
     header = json.loads((tmp_path / "run.decisions.jsonl").read_text().splitlines()[0])
@@ -52,6 +54,7 @@ def test_another_address_only_when_asked_for_with_a_warning(
     result = _serve(runner, tmp_path, "--host", "0.0.0.0")
     assert result.exit_code == 0, result.output
     assert listened["host"] == "0.0.0.0"
+    assert listened["trusted_hosts"] is False
     assert "warning: listening on 0.0.0.0" in result.stderr
 
 

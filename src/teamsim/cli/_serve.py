@@ -17,6 +17,8 @@ __all__ = ["register", "serve_command"]
 
 LOOPBACK = "127.0.0.1"
 """Where ``teamsim serve`` listens unless ``--host`` names another address."""
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+"""The host names a loopback server answers (others are refused: no DNS rebinding)."""
 
 
 def register(app: typer.Typer) -> None:
@@ -110,6 +112,8 @@ def serve_command(
         if not is_loopback(bind):
             err.print(f"warning: listening on {bind}: anyone who can reach this address can "
                       "decide for you", markup=False)
-        uvicorn.run(create_app(served), host=bind, port=port, log_level="warning")
+        hosts = LOOPBACK_NAMES if is_loopback(bind) else None
+        uvicorn.run(create_app(served, allowed_hosts=hosts), host=bind, port=port,
+                    log_level="warning")
     finally:
         served.close()

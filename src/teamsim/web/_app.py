@@ -11,6 +11,7 @@ happens. A decision the run cannot take (an item already decided) is refused wit
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
@@ -21,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from teamsim.model import TeamsimError
 from teamsim.sim import HumanAction
@@ -35,19 +37,25 @@ _HERE = Path(__file__).parent
 _PAGES = {"/", "/sequences", "/run"}
 
 
-def create_app(served: ServedRun, *, token: str | None = None) -> FastAPI:
+def create_app(served: ServedRun, *, token: str | None = None,
+               allowed_hosts: Sequence[str] | None = None) -> FastAPI:
     """The web app for ``served``.
 
     Args:
         served: the run the page plays.
         token: the CSRF token (default: a new random one; it guards the forms only and never
             touches the run).
+        allowed_hosts: the host names a request may be addressed to (``None``: any). A
+            server on the loopback address passes its loopback names, so that a web page
+            elsewhere cannot reach it by DNS rebinding.
     """
     app = FastAPI(title="teamsim: play the human", docs_url=None, redoc_url=None,
                   openapi_url=None)
     csrf = token or secrets.token_urlsafe(32)
     app.state.csrf = csrf
     app.state.served = served
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     # follow_symlink: an editable install links the files in from the source tree.
     app.mount("/static", StaticFiles(directory=str(_HERE / "static"), follow_symlink=True),
