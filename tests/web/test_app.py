@@ -240,12 +240,16 @@ def test_to_the_end_the_scripted_approver_takes_over_and_the_journal_replays(
         client: TestClient, served: ServedRun, tmp_path: Path) -> None:
     _post(client, "/attention/1", action="approve")
     _post(client, "/attention/2", action="reject")
+    assert _post(client, "/sequences/1", action="pause").status_code == 200
+    assert _post(client, "/advance", to="day").status_code == 200
+    assert _post(client, "/sequences/1", action="activate").status_code == 200
     done = _post(client, "/advance", to="end")
     assert done.status_code == 200
     assert served.over
     assert "the run is over" in done.text
     assert "Digest" in done.text
-    assert _journal(served)[-1]["action"] == "hand_over"
+    assert [d["action"] for d in _journal(served)[1:]] == [
+        "approve", "reject", "pause", "activate", "hand_over"]
     digest = (tmp_path / "run" / "digest.txt").read_text().strip()
     world = load_scenario(SCENARIO)
     journal = runner.DecisionJournal.read(served.journal.path, world, 3)
