@@ -198,9 +198,11 @@ def _steps(steps: list[Any], depth: int = 0) -> list[StepView]:
         if isinstance(step, MessageStep):
             text = f"{step.channel} message" + (f": {step.label}" if step.label else "")
         elif isinstance(step, WaitStep):
-            text = step.label or f"wait {step.days:g} d {step.hours:g} h"
+            text = f"wait {step.days:g} d {step.hours:g} h" + (
+                f": {step.label}" if step.label else "")
         elif isinstance(step, BranchStep):
-            text = step.label or f"branch on {step.condition.kind}"
+            text = f"branch on {step.condition.kind}" + (
+                f": {step.label}" if step.label else "")
         else:
             text = str(getattr(step, "label", ""))
         out.append(StepView(id=step.id, kind=step.kind, text=text, depth=depth))
