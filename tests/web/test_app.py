@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from teamsim import runner
 from teamsim.scenario import load_scenario
 from teamsim.store import Store
-from teamsim.web import ServedRun
+from teamsim.web import Advance, ServedRun
 
 from .conftest import SCENARIO, TOKEN
 
@@ -277,3 +277,20 @@ def test_a_loopback_app_answers_only_loopback_host_names(served: ServedRun) -> N
         assert elsewhere.post("/attention/1", data={"action": "approve",
                                                     "csrf": TOKEN}).status_code == 400
     assert len(_journal(served)) == 1
+
+
+def test_the_finished_run_is_recorded_in_the_db_given(tmp_path: Path) -> None:
+    served = ServedRun(load_scenario(SCENARIO), seed=None, journal=tmp_path / "j.jsonl",
+                       out=tmp_path / "run", db=str(tmp_path / "runs.db"),
+                       source=str(SCENARIO))
+    try:
+        assert served.advance(Advance.END).ok
+        shown = served.run_view("").digest
+    finally:
+        served.close()
+    digest = (tmp_path / "run" / "digest.txt").read_text().strip()
+    assert shown == digest
+    assert not (tmp_path / "run" / "store.db").exists()
+    with Store.open(tmp_path / "runs.db", read_only=True) as store, \
+            store.unit_of_work() as uow:
+        assert uow.events.count() > 0
