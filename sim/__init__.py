@@ -26,6 +26,13 @@ from teamsim.sim._checks import (
     check_invariants,
     compute_metrics,
 )
+from teamsim.sim._human import (
+    DecisionSource,
+    HumanAction,
+    HumanInput,
+    ListDecisions,
+    actions_for,
+)
 from teamsim.sim._random import KeyedRandom
 from teamsim.sim._rules import RulesEngine, rule_matches
 from teamsim.sim._simulation import (
@@ -53,6 +60,7 @@ __all__ = [
     "ApproverPolicy",
     "ChatAction",
     "ContactSpec",
+    "DecisionSource",
     "Delay",
     "DisableRuleAction",
     "EditAction",
@@ -60,8 +68,11 @@ __all__ = [
     "EnableRuleAction",
     "EndAction",
     "EnrollAction",
+    "HumanAction",
+    "HumanInput",
     "KeyedRandom",
     "KnownContacts",
+    "ListDecisions",
     "PauseAction",
     "Persona",
     "Population",
@@ -75,6 +86,7 @@ __all__ = [
     "TeammateSpec",
     "TimelineAction",
     "World",
+    "actions_for",
     "audit",
     "check_invariants",
     "compute_metrics",

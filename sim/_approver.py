@@ -29,6 +29,7 @@ from teamsim.model import (
 )
 from teamsim.sim._context import DAY, ProcessGenerator, RunContext
 from teamsim.sim._enrollments import Enrollments
+from teamsim.sim._human import HumanAction, HumanInput, actions_for
 from teamsim.sim._outbox import Outbox
 from teamsim.sim._records import AttentionItem, LiveEnrollment
 from teamsim.sim._rules import covering_rule
@@ -47,10 +48,12 @@ class Approver:
         enrollments: whom a handled reply resumes or ends.
         work: who redrafts a rejected draft and routes a decided one.
         outbox: where a disabled rule's approved messages are recalled from.
+        human: a person plays the human (:meth:`apply`): the scripted check-in sessions are
+            held back until they hand over.
     """
 
     def __init__(self, ctx: RunContext, enrollments: Enrollments, work: Work,
-                 outbox: Outbox) -> None:
+                 outbox: Outbox, *, human: bool = False) -> None:
         self._ctx = ctx
         self._enrollments = enrollments
         self._work = work
@@ -61,6 +64,8 @@ class Approver:
         self._suggested: set[tuple[str, str, str, str]] = set()
         self.minutes = 0.0
         """The human's minutes spent in sessions so far."""
+        self.human = human
+        """Whether a person plays the human (until they hand over to the script)."""
 
     def run(self) -> ProcessGenerator:
         """The human works Needs attention in check-in sessions."""
@@ -72,8 +77,13 @@ class Approver:
                 return
             if start > ctx.minute():
                 yield ctx.env.timeout(start - ctx.minute())
-            yield from self._session()
+            if not self.human:
+                yield from self._session()
             after = start + 1
+
+    def next_session(self, after: SimMinutes) -> SimMinutes | None:
+        """The first check-in at or after minute ``after``, or ``None`` before the run ends."""
+        return self._next_session(after)
 
     def _next_session(self, after: SimMinutes) -> SimMinutes | None:
         """The first check-in at or after minute ``after``, or ``None`` before the run ends."""
@@ -110,13 +120,14 @@ class Approver:
                 continue
             handled += 1
             if item.kind == "reply":
-                self._handle_reply(item)
+                self._handle_reply(item, ctx.world.approver.on_reply)
             elif item.kind == "draft":
                 self._decide(item)
             elif item.kind == "draft_failure":
-                self._handle_failure(item)
+                self._handle_failure(item, ctx.world.approver.on_draft_failure)
             else:
-                self._handle_suggestion(item)
+                self._handle_suggestion(
+                    item, ctx.world.approver.accept_suggestions_after_days is not None)
         self.minutes += minutes
         ctx.log(ApproverSessionEnded(handled=handled, minutes=minutes))
 
@@ -128,7 +139,67 @@ class Approver:
             return True
         return self._ctx.minute() - item.created >= round(delay * DAY)
 
-    def _handle_reply(self, item: AttentionItem) -> None:
+    # -- a person's inputs -------------------------------------------------------------------
+
+    def refusal(self, given: HumanInput) -> str | None:
+        """Why ``given`` (an answer to a Needs attention item, or a hand-over) cannot be
+        applied now, or ``None`` when it can."""
+        if given.action is HumanAction.HAND_OVER:
+            return None if self.human else "the scripted approver plays the human already"
+        if not self.human:
+            return "the scripted approver plays the human now; nothing is left to decide"
+        item = self._item(given.item_id)
+        if item is None:
+            return f"item {given.item_id} was already decided (or is not in Needs attention)"
+        if given.action not in actions_for(item.kind):
+            allowed = ", ".join(a.value for a in actions_for(item.kind))
+            return (f"{given.action.value} does not answer a {item.kind.replace('_', ' ')}; "
+                    f"choose one of: {allowed}")
+        return None
+
+    def apply(self, given: HumanInput) -> None:
+        """Apply ``given`` now (see :meth:`refusal`).
+
+        Raises:
+            ValueError: it cannot be applied (already decided, or the wrong kind of answer).
+        """
+        reason = self.refusal(given)
+        if reason is not None:
+            raise ValueError(reason)
+        if given.action is HumanAction.HAND_OVER:
+            self.human = False
+            return
+        item = self._item(given.item_id)
+        if item is None:  # refusal() said it is open
+            raise ValueError(f"item {given.item_id} is not in Needs attention")
+        policy = self._ctx.world.approver
+        self.minutes += policy.minutes_per_reply if item.kind == "reply" \
+            else policy.minutes_per_item
+        if item.kind == "draft":
+            if item.task_id is None:
+                raise RuntimeError(f"attention item {item.item_id} is a draft without a task")
+            # A redraft after a hand-over is the scripted human's next round of this task.
+            self._rounds[item.task_id] = self._rounds.get(item.task_id, 0) + 1
+            item.open = False
+            self._ctx.attention.take_draft(item.task_id)
+            if given.action is HumanAction.APPROVE:
+                decision = HumanDecision(action="approve")
+            elif given.action is HumanAction.EDIT:
+                decision = HumanDecision(action="edit", subject=given.subject, body=given.body)
+            else:
+                decision = HumanDecision(action="reject", note=given.note)
+            self._apply_draft(item, decision)
+        elif item.kind == "reply":
+            self._handle_reply(item, given.action.value)
+        elif item.kind == "draft_failure":
+            self._handle_failure(item, given.action.value)
+        else:
+            self._handle_suggestion(item, given.action is HumanAction.ACCEPT)
+
+    def _item(self, item_id: int | None) -> AttentionItem | None:
+        return next((a for a in self._ctx.attention.waiting() if a.item_id == item_id), None)
+
+    def _handle_reply(self, item: AttentionItem, action: str) -> None:
         ctx = self._ctx
         item.open = False
         ctx.uow.attention.resolve(item.item_id, status="resolved", at=ctx.now())
@@ -136,14 +207,13 @@ class Approver:
         e = item.enrollment
         if e is None:
             return
-        action = ctx.world.approver.on_reply
         if action == "resume":
             self._enrollments.resume(e, "human")
         elif action == "end":
             self._enrollments.finish(e, EnrollmentStatus.ENDED,
                                      "ended by the human after a reply")
 
-    def _handle_failure(self, item: AttentionItem) -> None:
+    def _handle_failure(self, item: AttentionItem, action: str) -> None:
         """A step that could not be drafted or reviewed: retry it, skip it or end the
         enrollment, as the policy's ``on_draft_failure`` says; only while the enrollment is
         still in the pause the failure put it in (a reply handled meanwhile may have resumed
@@ -156,21 +226,19 @@ class Approver:
                 task_id=item.task_id)
         if e is None or e.token != item.token or e.status is not EnrollmentStatus.PAUSED:
             return
-        action = ctx.world.approver.on_draft_failure
         if action == "end":
             self._enrollments.finish(e, EnrollmentStatus.ENDED,
                                      "ended by the human after a draft failure")
         else:
             self._enrollments.resume(e, "human", skip=action == "skip")
 
-    def _handle_suggestion(self, item: AttentionItem) -> None:
-        """A rule suggestion: enable it when the human's policy accepts suggestions and the
-        suggestion is old enough; otherwise dismiss it (suggestions never enable anything by
-        themselves)."""
+    def _handle_suggestion(self, item: AttentionItem, accepted: bool) -> None:
+        """A rule suggestion: enable it when the human accepts it (the scripted human when
+        the policy accepts suggestions and the suggestion is old enough); otherwise dismiss it
+        (suggestions never enable anything by themselves)."""
         ctx = self._ctx
         if item.rule_id is None:
             raise RuntimeError(f"attention item {item.item_id} suggests no rule")
-        accepted = ctx.world.approver.accept_suggestions_after_days is not None
         item.open = False
         ctx.uow.attention.resolve(item.item_id, status="resolved", at=ctx.now())
         ctx.log(SuggestionHandled(attention_id=item.item_id, rule_id=item.rule_id,
@@ -199,6 +267,14 @@ class Approver:
                                      body=_edited(ctx.uow.drafts.get(item.draft_id).body))
         else:
             decision = HumanDecision(action="reject", note="Not quite right; try again.")
+        self._apply_draft(item, decision)
+
+    def _apply_draft(self, item: AttentionItem, decision: HumanDecision) -> None:
+        """Carry the human's ``decision`` on a draft (closed already) into the run."""
+        ctx = self._ctx
+        if item.task_id is None:
+            raise RuntimeError(f"attention item {item.item_id} is a draft without a task")
+        e = item.enrollment
         if decision.action == "edit":
             ctx.tasks[item.task_id].edited = True
         token = e.token if e is not None else 0

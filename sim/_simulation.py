@@ -34,25 +34,29 @@ below fix the order inside each actor):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from teamsim.graph import RuleEvaluator
-from teamsim.model import InvariantError, RunEnded, SimMinutes
+from teamsim.model import ActivationError, InvariantError, RunEnded, SimMinutes
+from teamsim.sim._actions import ActivateAction, PauseAction, TimelineAction
 from teamsim.sim._approver import Approver
 from teamsim.sim._checks import audit, compute_metrics
 from teamsim.sim._contacts import Contacts
 from teamsim.sim._context import DAY, ProcessGenerator, RunContext
 from teamsim.sim._enrollments import Enrollments
 from teamsim.sim._gc import gc_tuned
+from teamsim.sim._human import SEQUENCE_ACTIONS, DecisionSource, HumanAction, HumanInput
 from teamsim.sim._outbox import Outbox
 from teamsim.sim._setup import TeamBuilder, set_up
 from teamsim.sim._timeline import Timeline
 from teamsim.sim._work import Work
 from teamsim.sim.world import World
-from teamsim.store import EventRecord, Store, canonical_line, events_digest
+from teamsim.store import EventRecord, Store, UnitOfWork, canonical_line, events_digest
 
 __all__ = ["ProcessGenerator", "Simulation", "SimulationResult", "TeamBuilder"]
 
@@ -106,6 +110,14 @@ class Simulation:
             for teammates whose agents prefetch (:class:`~teamsim.agents.Prefetching`); 1 (the
             default) makes them one after another. The results, and the digest, are the same
             whatever the value.
+        decisions: a person plays the human (see :mod:`teamsim.sim._human`): the scripted
+            approver's sessions are held back (until a ``hand_over``), and :meth:`run`
+            applies the source's inputs at their minutes; a live run calls :meth:`advance`
+            and :meth:`decide` itself (then the source may be empty).
+
+    A run is either :meth:`run` whole, or stepped: :meth:`advance` to a moment, read it
+    (:attr:`uow`), :meth:`decide`, and so on, then :meth:`finish`. Stopping changes nothing
+    in the run: a stepped run and a whole one with the same inputs log the same events.
     """
 
     def __init__(
@@ -119,6 +131,7 @@ class Simulation:
         rules: RuleEvaluator | None = None,
         progress: Callable[[int], None] | None = None,
         max_concurrency: int = 1,
+        decisions: DecisionSource | None = None,
     ) -> None:
         if until_days is not None and until_days <= 0:
             raise ValueError(f"until_days must be > 0, got {until_days}")
@@ -133,38 +146,160 @@ class Simulation:
         self._rules = rules
         self._progress = progress
         self._max_concurrency = max_concurrency
-        self._ran = False
+        self._decisions = decisions
+        self._started = False
+        self._stack: ExitStack | None = None
+        self._ctx: RunContext | None = None
+        self._work: Work | None = None
+        self._approver: Approver | None = None
+        self._timeline: Timeline | None = None
 
     @gc_tuned()
     def run(self, *, check: bool = True) -> SimulationResult:
         """Run the world to its end and return the result.
 
+        With a :class:`DecisionSource`, each of its inputs is applied at its minute (the run
+        stops there, applies it, and goes on).
+
+        Raises:
+            InvariantError: an invariant broke (when ``check``); ``err.result`` has the run.
+            ValueError: an input of the decision source cannot be applied (its minute is
+                earlier than the one before, after the run's end, or it answers an item that
+                is not open: the source was made by another run).
+        """
+        if self._started:
+            raise RuntimeError("a Simulation runs once; make a new one for another run")
+        if self._decisions is not None:
+            for number, given in enumerate(self._decisions.inputs(), start=1):
+                if given.minute >= self.until:
+                    raise ValueError(f"decision {number}: minute {given.minute} is not before "
+                                     f"the run's end ({self.until})")
+                if self._started and given.minute < self.minute:
+                    raise ValueError(f"decision {number}: minute {given.minute} is earlier "
+                                     f"than the decision before it ({self.minute})")
+                self._advance_to(given.minute)
+                try:
+                    self.decide(given)
+                except ValueError as exc:
+                    raise ValueError(f"decision {number} (minute {given.minute}, "
+                                     f"{given.action.value}): {exc}") from None
+        self._advance_to(self.until)
+        return self.finish(check=check)
+
+    # -- stepping ---------------------------------------------------------------------------
+
+    @property
+    def minute(self) -> SimMinutes:
+        """The simulated minute the run stands at (0 before it starts, its last minute once
+        finished)."""
+        if self._ctx is not None:
+            return self._ctx.minute()
+        return self.until if self._started else 0
+
+    @property
+    def now(self) -> datetime:
+        """The simulated moment the run stands at (UTC)."""
+        return self.world.start_utc + timedelta(minutes=self.minute)
+
+    @property
+    def uow(self) -> UnitOfWork:
+        """The run's unit of work, open while the run is (started and not finished): read
+        the run so far through it; writes belong to the simulation."""
+        return self._running().uow
+
+    def advance(self, until: datetime | None) -> bool:
+        """Run up to the simulated moment ``until`` (UTC; ``None``: the run's end), stopping
+        before anything scheduled at that minute; a moment already passed does nothing.
+
+        Returns:
+            whether the run is over (then call :meth:`finish`).
+        """
+        if until is None:
+            minute = self.until
+        else:
+            if until.tzinfo is None:
+                raise ValueError(f"until must be an aware datetime, got {until!r}")
+            minute = math.ceil((until - self.world.start_utc).total_seconds() / 60)
+        self._advance_to(min(max(minute, 0), self.until))
+        return self.minute >= self.until
+
+    def next_check_in(self) -> SimMinutes | None:
+        """The minute of the human's next check-in session after now (``None``: none
+        before the run's end)."""
+        ctx = self._running()
+        if self._approver is None:
+            raise RuntimeError("the simulation has not started")
+        return self._approver.next_session(ctx.minute() + 1)
+
+    @property
+    def human_plays(self) -> bool:
+        """Whether a person plays the human now (a decision source was given and they have
+        not handed over to the scripted approver)."""
+        return self._approver is not None and self._approver.human
+
+    def refusal(self, given: HumanInput) -> str | None:
+        """Why ``given`` cannot be applied now (``None``: it can)."""
+        self._start()
+        if self._approver is None or self._timeline is None:
+            raise RuntimeError("the simulation has not started")
+        if given.minute != self.minute:
+            return (f"it is minute {self.minute} of the run, and the decision is for minute "
+                    f"{given.minute}")
+        if given.action in SEQUENCE_ACTIONS:
+            if given.sequence not in self._running().sequences:
+                return f"there is no sequence {given.sequence!r}"
+            if given.action is HumanAction.ACTIVATE:
+                try:
+                    self._running().seq(given.sequence or "").check_activatable()
+                except ActivationError as exc:
+                    return str(exc)
+            return None
+        if self._decisions is None:
+            return "a scripted approver plays the human in this run"
+        return self._approver.refusal(given)
+
+    def decide(self, given: HumanInput) -> None:
+        """Apply the person's input ``given`` now (its minute must be the run's).
+
+        Raises:
+            ValueError: it cannot be applied (:meth:`refusal` says why).
+        """
+        reason = self.refusal(given)
+        if reason is not None:
+            raise ValueError(reason)
+        if self._approver is None or self._timeline is None:
+            raise RuntimeError("the simulation has not started")
+        if given.action in SEQUENCE_ACTIONS:
+            at = given.minute / DAY
+            name = given.sequence or ""
+            action: TimelineAction = (
+                PauseAction(at=at, action="pause", sequence=name)
+                if given.action is HumanAction.PAUSE
+                else ActivateAction(at=at, action="activate", sequence=name))
+            self._timeline.apply(action)
+        else:
+            self._approver.apply(given)
+
+    def finish(self, *, check: bool = True) -> SimulationResult:
+        """End the run (run to its end first, if it is not there) and return the result.
+
         Raises:
             InvariantError: an invariant broke (when ``check``); ``err.result`` has the run.
         """
-        if self._ran:
-            raise RuntimeError("a Simulation runs once; make a new one for another run")
-        self._ran = True
-        with ExitStack() as stack:
-            uow = stack.enter_context(self.store.unit_of_work())
-            uow.events.retain()  # the whole log is needed at the end: no read-back
-            ctx = RunContext(self.world, seed=self.seed, uow=uow, until=self.until)
-            cast = set_up(ctx, self._team, self._rules, max_concurrency=self._max_concurrency)
-            stack.callback(ctx.pipeline.close)  # its worker threads, if any: also on error
-            enrollments = Enrollments(ctx, cast.plan)
-            outbox = Outbox(ctx, enrollments, Contacts(ctx, enrollments))
-            work = Work(ctx, cast.team, enrollments, outbox)
-            approver = Approver(ctx, enrollments, work, outbox)
-            timeline = Timeline(ctx, enrollments, work, outbox, approver)
-            for process in (timeline.run(), enrollments.run(), work.run(), approver.run(),
-                            self._days(ctx)):
-                ctx.env.process(process)
-            ctx.env.run(until=self.until)
-            work.apply_decisions()  # the decisions made after the last tick
-            ctx.log(RunEnded(minute=self.until, teammate_busy_minutes=work.busy_minutes,
-                             human_minutes=approver.minutes))
+        self._advance_to(self.until)
+        ctx, stack = self._running(), self._stack
+        if self._work is None or self._approver is None or stack is None:
+            raise RuntimeError("the simulation has not started")
+        try:
+            self._work.apply_decisions()  # the decisions made after the last tick
+            ctx.log(RunEnded(minute=self.until, teammate_busy_minutes=self._work.busy_minutes,
+                             human_minutes=self._approver.minutes))
             ctx.commit()
-            events = tuple(sorted(uow.events.retained(), key=lambda e: (e.at, e.seq)))
+            events = tuple(sorted(ctx.uow.events.retained(), key=lambda e: (e.at, e.seq)))
+        finally:
+            self._ctx = None
+            self._stack = None
+            stack.close()
         counters, problems = audit(events)
         violations = tuple(problems)
         metrics = compute_metrics(events, self.world, self.until, invariants=counters)
@@ -178,6 +313,56 @@ class Simulation:
             error.result = result  # type: ignore[attr-defined]
             raise error
         return result
+
+    def close(self) -> None:
+        """Abandon a run in flight (its unit of work is rolled back); nothing if none is."""
+        stack, self._stack, self._ctx = self._stack, None, None
+        if stack is not None:
+            stack.close()
+
+    def _running(self) -> RunContext:
+        self._start()
+        if self._ctx is None:
+            raise RuntimeError("the run has finished")
+        return self._ctx
+
+    def _start(self) -> None:
+        """Set the run up (once): the unit of work, the context, the actors."""
+        if self._started:
+            return
+        self._started = True
+        stack = ExitStack()
+        try:
+            uow = stack.enter_context(self.store.unit_of_work())
+            uow.events.retain()  # the whole log is needed at the end: no read-back
+            ctx = RunContext(self.world, seed=self.seed, uow=uow, until=self.until)
+            cast = set_up(ctx, self._team, self._rules, max_concurrency=self._max_concurrency)
+            stack.callback(ctx.pipeline.close)  # its worker threads, if any: also on error
+            enrollments = Enrollments(ctx, cast.plan)
+            outbox = Outbox(ctx, enrollments, Contacts(ctx, enrollments))
+            work = Work(ctx, cast.team, enrollments, outbox)
+            approver = Approver(ctx, enrollments, work, outbox,
+                                human=self._decisions is not None)
+            timeline = Timeline(ctx, enrollments, work, outbox, approver)
+            for process in (timeline.run(), enrollments.run(), work.run(), approver.run(),
+                            self._days(ctx)):
+                ctx.env.process(process)
+        except BaseException:
+            stack.close()
+            raise
+        self._stack, self._ctx = stack, ctx
+        self._work, self._approver, self._timeline = work, approver, timeline
+
+    def _advance_to(self, minute: SimMinutes) -> None:
+        """Run the environment up to (not including) ``minute``."""
+        ctx = self._running()
+        if minute <= ctx.env.now:
+            return
+        try:
+            ctx.env.run(until=minute)
+        except BaseException:
+            self.close()
+            raise
 
     def _days(self, ctx: RunContext) -> ProcessGenerator:
         """Commit the store and report progress once a simulated day."""

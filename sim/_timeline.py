@@ -64,9 +64,10 @@ class Timeline:
         for action in sorted(ctx.world.timeline, key=lambda a: a.minute):
             if action.minute > ctx.minute():
                 yield ctx.env.timeout(action.minute - ctx.minute())
-            self._apply(action)
+            self.apply(action)
 
-    def _apply(self, action: TimelineAction) -> None:
+    def apply(self, action: TimelineAction) -> None:
+        """Apply ``action`` now (its ``at`` is not looked at)."""
         people = self._enrollments
         if isinstance(action, EnrollAction):
             for email in action.contacts:

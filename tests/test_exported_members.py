@@ -8,7 +8,7 @@ import teamsim
 def test_all_lists_exactly_the_public_names() -> None:
     public = {name for name in dir(teamsim) if not name.startswith("_")}
     subpackages = {"agents", "assembly", "cli", "graph", "llm", "model", "notebook", "reports",
-                   "runner", "scenario", "sim", "store", "workspace"}
+                   "runner", "scenario", "sim", "store", "web", "workspace"}
     assert set(teamsim.__all__) == public - subpackages
 
 

@@ -21,7 +21,7 @@ from teamsim.agents import Cassette, Drafter, ModelTeammate, Reviewer, RuleRevie
 from teamsim.graph import RuleEvaluator, Team
 from teamsim.llm import ModelChoice, redactor
 from teamsim.model import Teammate, ValidationError
-from teamsim.sim import Simulation, TeamBuilder, World
+from teamsim.sim import DecisionSource, Simulation, TeamBuilder, World
 from teamsim.store import Store
 
 __all__ = ["model_agents", "model_teammates", "simulation", "team_builder"]
@@ -112,6 +112,7 @@ def simulation(
     rules: RuleEvaluator | None = None,
     progress: Callable[[int], None] | None = None,
     max_concurrency: int = 1,
+    decisions: DecisionSource | None = None,
 ) -> Simulation:
     """A :class:`~teamsim.sim.Simulation` of ``world`` with its team assembled.
 
@@ -127,10 +128,13 @@ def simulation(
         max_concurrency: how many model calls of the steps due in one tick are made at once
             for teammates whose agents prefetch (1: one after another; the digest is the
             same either way).
+        decisions: a person's inputs play the human instead of the scripted approver (see
+            :class:`~teamsim.sim.DecisionSource`).
 
     Raises:
         ValidationError: ``drafters`` or ``reviewers`` names someone who is not a teammate.
     """
     return Simulation(world, team=team_builder(world, drafters=drafters, reviewers=reviewers),
                       seed=seed, store=store, until_days=until_days, rules=rules,
-                      progress=progress, max_concurrency=max_concurrency)
+                      progress=progress, max_concurrency=max_concurrency,
+                      decisions=decisions)

@@ -28,7 +28,7 @@ from typing import Annotated
 
 import typer
 
-from teamsim.cli import _report, _rules, _run, _scenario, _seq
+from teamsim.cli import _report, _rules, _run, _scenario, _seq, _serve
 from teamsim.cli._app import Group, Typer
 
 __all__ = ["app", "main"]
@@ -65,7 +65,7 @@ def _root(
     """Simulate AI teammates running outreach sequences, deterministically."""
 
 
-for _commands in (_seq, _scenario, _run, _rules, _report):
+for _commands in (_seq, _scenario, _run, _rules, _report, _serve):
     _commands.register(app)
 
 

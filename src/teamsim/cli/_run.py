@@ -162,6 +162,9 @@ def run_command(
     cassette: CassetteOption = None,
     cassette_mode: CassetteModeOption = None,
     max_concurrency: MaxConcurrencyOption = None,
+    decisions: Annotated[Path | None, typer.Option(
+        "--decisions", help="Replay a person's decisions (the journal `teamsim serve` "
+        "wrote) instead of the scripted approver.", show_default=False)] = None,
 ) -> None:
     """Run a scenario: funnel per step, key metrics, expectations; exit 1 if any fails."""
     # The runner and the loader load the simulator (LangGraph, SimPy, SciPy): start-up.
@@ -177,11 +180,14 @@ def run_command(
         chosen = world.run_seed(seed)  # to name the folder and the progress bar
         target = out_dir if out_dir is not None else runner.default_out_dir(scenario, chosen)
         days = world.days if until is None else until
+        journal = None if decisions is None else runner.DecisionJournal.read(
+            decisions, world, chosen)
         with _progress(math.ceil(days), f"{world.name} (seed {chosen})") as update:
             # The world already loaded, not the path: a pipe (<(command)) is read only once.
             result = runner.run(world, seed=seed, until_days=until, out=target, db=db,
                                 force=force, progress=update, allow_large=allow_large,
-                                source=str(scenario), **options.run_arguments())
+                                source=str(scenario), decisions=journal,
+                                **options.run_arguments())
     except TeamsimError as exc:
         raise fail(str(exc)) from None
     try:

@@ -32,6 +32,13 @@ numbers) beside the unpaired (Welch) one.
 
 from teamsim.model import public_home as _public_home
 from teamsim.runner._backends import SWEEP_BACKENDS, RayExecutor, SweepBackend
+from teamsim.runner._decisions import (
+    JOURNAL_FORMAT,
+    Decision,
+    DecisionJournal,
+    JournalHeader,
+    scenario_sha256,
+)
 from teamsim.runner._folders import (
     RUN_FILES,
     RUN_FOLDER,
@@ -62,6 +69,7 @@ from teamsim.scenario import (
 
 __all__ = [
     "DEFAULT_SWEEP_METRICS",
+    "JOURNAL_FORMAT",
     "MAX_SWEEP_RUNS",
     "ROW_COLUMNS",
     "RUN_FILES",
@@ -69,8 +77,11 @@ __all__ = [
     "SWEEP_BACKENDS",
     "SWEEP_FOLDER",
     "Comparison",
+    "Decision",
+    "DecisionJournal",
     "Estimate",
     "ExpectationResult",
+    "JournalHeader",
     "ModelInput",
     "RayExecutor",
     "RunInfo",
@@ -91,6 +102,7 @@ __all__ = [
     "parse_sets",
     "read_run_info",
     "run",
+    "scenario_sha256",
     "summarize",
     "sweep",
     "welch_interval",

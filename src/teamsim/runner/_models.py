@@ -29,7 +29,7 @@ from teamsim.llm import (
 )
 from teamsim.model import ScenarioError, TeamsimError, ValidationError
 from teamsim.scenario import Scenario, VariantRunner, with_values
-from teamsim.sim import Simulation, SimulationResult
+from teamsim.sim import DecisionSource, Simulation, SimulationResult
 from teamsim.store import Store
 
 __all__ = ["ModelInput", "RunModels", "check_models", "prepare", "simulate_job"]
@@ -72,9 +72,11 @@ class RunModels:
     def simulate(
         self, world: Scenario, *, seed: int | None, store: Store, until_days: float | None,
         progress: Callable[[int], None] | None = None,
+        decisions: DecisionSource | None = None,
     ) -> tuple[Simulation, SimulationResult, dict[str, Any]]:
         """Simulate ``world`` with its teammates' models: the simulation, its result and its
-        metrics with the model metrics added."""
+        metrics with the model metrics added (``decisions``: a person's inputs play the
+        human)."""
         choices = self.resolver.choices(world.model_specs())
         teammates = model_teammates(choices, cassette=self.cassette, seed=world.run_seed(seed))
         drafters, reviewers = model_agents(choices, teammates)
@@ -84,7 +86,8 @@ class RunModels:
                     for agent in [*drafters.values(), *reviewers.values()])
         sim = simulation(world, seed=seed, store=store, until_days=until_days,
                          drafters=drafters, reviewers=reviewers, progress=progress,
-                         max_concurrency=self.max_concurrency if ahead else 1)
+                         max_concurrency=self.max_concurrency if ahead else 1,
+                         decisions=decisions)
         result = sim.run(check=False)
         usage = {name: teammate.usage() for name, teammate in teammates.items()}
         return sim, result, {**result.metrics, **model_metrics(usage)}

@@ -50,7 +50,7 @@ from teamsim.scenario import (
     evaluate_expectations,
     load_scenario,
 )
-from teamsim.sim import SimulationResult, World
+from teamsim.sim import DecisionSource, SimulationResult, World
 from teamsim.store import Store, mask_url, parse_url
 
 __all__ = ["RunResult", "ScenarioInput", "default_out_dir", "load", "run"]
@@ -147,6 +147,7 @@ def run(
     cassette: str | Path | None = None,
     cassette_mode: str | None = None,
     max_concurrency: int | None = None,
+    decisions: DecisionSource | None = None,
 ) -> RunResult:
     """Run a scenario once.
 
@@ -178,6 +179,9 @@ def run(
             ``llm.cassette``); read, and written back in record or auto mode.
         cassette_mode: ``record``, ``replay`` or ``auto`` (default: the scenario's).
         max_concurrency: model calls made at once (default: the scenario's, 8).
+        decisions: a person's inputs play the human instead of the scripted approver (a
+            :class:`~teamsim.runner.DecisionJournal` replays a served run); the scenario's
+            ``compare:`` variants keep the scripted approver.
 
     Returns:
         The completed run; failed expectations and broken invariants are reported in it, not
@@ -224,7 +228,8 @@ def run(
         # --out during the run, EXDEV, EBUSY) rolls the run back; and a commit that fails
         # takes the folder out again (the earlier one put back).
         with contextlib.ExitStack() as folder, _one_transaction(store, db is not None):
-            outcome = _simulate(world, source, seed, days, store, db, staging, progress, setup)
+            outcome = _simulate(world, source, seed, days, store, db, staging, progress, setup,
+                                decisions)
             if db is not None and target is not None and staging is not None:
                 folder.enter_context(
                     _staging.placed(staging, target, RUN_FOLDER, force=force))
@@ -315,6 +320,7 @@ def _simulate(
     world: Scenario, source: str | None, seed: int | None, days: float, store: Store,
     db: str | None,
     staging: Path | None, progress: Callable[[int], None] | None, setup: RunModels,
+    decisions: DecisionSource | None = None,
 ) -> tuple[SimulationResult, tuple[ExpectationResult, ...], tuple[str, ...]]:
     """Simulate, check, and write the run's files into ``staging`` (if any), with the
     cassette of the model-backed teammates' replies."""
@@ -328,9 +334,14 @@ def _simulate(
     # The simulation settles the seed (the scenario's unless one is given): read it back.
     try:
         sim, result, metrics = setup.simulate(world, seed=seed, store=store, until_days=days,
-                                              progress=report)
+                                              progress=report, decisions=decisions)
     except ScenarioError:
         raise
+    except ValueError as exc:
+        if decisions is None:
+            raise
+        # A journal made on another run: an input answers an item this run does not have.
+        raise TeamsimError(f"{getattr(decisions, 'path', 'decisions')}: {exc}") from None
     except ValidationError as err:
         # A scenario's template that fails at run time (divide by zero, too much output):
         # the error names the teammate, sequence and step; the file is named here.

@@ -1,0 +1,260 @@
+"""What the pages show, read off a run in flight: typed values the templates render.
+
+Every function here reads through the run's unit of work and writes nothing. Text from the run
+(drafts, replies, names) is passed on as it is: the templates escape it (Jinja2 autoescape).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from teamsim.model import BranchStep, EventRecord, MessageStep, TeamsimError, WaitStep
+from teamsim.reports import StepFunnel, preview, step_funnel
+from teamsim.reports.diagnose import diagnose, render_lines
+from teamsim.sim import HumanAction, World, actions_for
+from teamsim.store import AttentionItem, UnitOfWork
+
+__all__ = [
+    "AttentionView",
+    "EventView",
+    "SequenceView",
+    "StepView",
+    "ThreadEntry",
+    "attention_views",
+    "checklist",
+    "event_views",
+    "sequence_views",
+    "stamp",
+]
+
+
+def stamp(moment: datetime | None) -> str:
+    """A moment as the pages show it (UTC, to the minute)."""
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThreadEntry:
+    """One message of a conversation: ``out`` (sent to the person) or ``in`` (a reply)."""
+
+    direction: str
+    at: str
+    subject: str | None
+    body: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttentionView:
+    """One open Needs attention item as the page shows it."""
+
+    id: int
+    kind: str
+    since: str
+    actions: tuple[HumanAction, ...]
+    contact: str = ""
+    sequence: str = ""
+    step: str = ""
+    channel: str = ""
+    drafter: str = ""
+    reviewer: str = ""
+    subject: str | None = None
+    body: str = ""
+    verdicts: tuple[str, ...] = ()
+    concerns: tuple[str, ...] = ()
+    flagged: bool = False
+    thread: tuple[ThreadEntry, ...] = ()
+    answers: ThreadEntry | None = None
+    rule: str = ""
+    preview: tuple[str, ...] = ()
+
+
+def attention_views(uow: UnitOfWork, at: datetime, timezone: str) -> list[AttentionView]:
+    """The open Needs attention items, oldest first, with what the person needs to decide."""
+    return [_view(uow, item, at, timezone) for item in uow.attention.list("open")]
+
+
+def _contact_name(uow: UnitOfWork, ref: Any) -> str:
+    if ref is None:
+        return ""
+    try:
+        contact = uow.contacts.get(ref)
+    except TeamsimError:
+        return str(ref)
+    return f"{contact.name} <{contact.email}>"
+
+
+def _thread(uow: UnitOfWork, contact_id: int | None, sequence_id: int | None,
+            ) -> tuple[ThreadEntry, ...]:
+    if contact_id is None:
+        return ()
+    entries: list[tuple[datetime, ThreadEntry]] = []
+    for m in uow.messages.thread(contact_id, sequence_id):
+        if m.sent_at is not None:
+            entries.append((m.sent_at, ThreadEntry(direction="out", at=stamp(m.sent_at),
+                                                   subject=m.subject, body=m.body)))
+    for r in uow.replies.list(contact_id=contact_id):
+        entries.append((r.received_at, ThreadEntry(direction="in", at=stamp(r.received_at),
+                                                   subject=None, body=r.body)))
+    entries.sort(key=lambda pair: pair[0])
+    return tuple(entry for _, entry in entries)
+
+
+def _view(uow: UnitOfWork, item: AttentionItem, at: datetime, timezone: str) -> AttentionView:
+    p = item.payload
+    base: dict[str, Any] = {"id": item.id, "kind": item.kind, "since": stamp(item.created_at),
+                            "actions": actions_for(item.kind)}
+    if item.kind in ("draft", "draft_failure"):
+        contact = p.get("contact") or {}
+        sequence = p.get("sequence") or {}
+        step = p.get("step") or {}
+        base.update(contact=_contact_name(uow, contact.get("id")),
+                    sequence=sequence.get("name") or "chat",
+                    step=f"{step.get('id', '')} {step.get('label') or ''}".strip(),
+                    channel=str(p.get("channel") or ""),
+                    drafter=str((p.get("drafter") or {}).get("name", "")),
+                    reviewer=str((p.get("reviewer") or {}).get("name", "")),
+                    thread=_thread(uow, contact.get("id"), sequence.get("id")))
+    if item.kind == "draft":
+        draft = p.get("draft") or {}
+        verdicts = tuple(
+            f"round {int(r.get('revision', 0)) + 1}: {r.get('verdict', '?')}"
+            + (": " + "; ".join(map(str, r.get("notes") or [])) if r.get("notes") else "")
+            for r in p.get("reviews") or [])
+        base.update(subject=draft.get("subject"), body=str(draft.get("body") or ""),
+                    verdicts=verdicts, flagged=bool(p.get("flagged")),
+                    concerns=tuple(map(str, p.get("open_concerns") or [])))
+    elif item.kind == "draft_failure":
+        base.update(body=str(p.get("text") or p.get("reason") or "a teammate could not work"))
+    elif item.kind == "reply":
+        answers = None
+        message_id = p.get("message_id")
+        if isinstance(message_id, int):
+            m = uow.messages.get(message_id)
+            answers = ThreadEntry(direction="out", at=stamp(m.sent_at), subject=m.subject,
+                                  body=m.body)
+        contact_id = None
+        with contextlib.suppress(TeamsimError):
+            contact_id = uow.contacts.get(p.get("contact") or "").id
+        name = p.get("sequence")
+        sequence_id = next((s.id for s in uow.sequences.list() if s.name == name), None)
+        base.update(contact=_contact_name(uow, p.get("contact")),
+                    sequence=str(name or ""), body=str(p.get("body") or ""),
+                    answers=answers, thread=_thread(uow, contact_id, sequence_id))
+    elif item.kind == "rule_suggestion":
+        rule_id = p.get("rule_id")
+        lines: tuple[str, ...] = ()
+        if isinstance(rule_id, int):
+            found = preview(uow, uow.rules.get(rule_id), at=at, timezone=timezone)
+            lines = (f"{found.reached_gate} drafts reached the approval gate; it would have "
+                     f"approved {len(found.past)} of the decided ones "
+                     f"({len(found.past_capped)} stopped by its caps) and would approve "
+                     f"{len(found.waiting)} of those waiting now "
+                     f"({len(found.waiting_capped)} stopped by its caps).",
+                     *(f"would approve: {d.contact} · {d.sequence} / {d.step_id} "
+                       f"{d.step_label} · {d.channel} · by {d.teammate}"
+                       for d in found.waiting[:10]))
+        base.update(rule=str(p.get("name") or ""), preview=lines,
+                    body=f"{p.get('approvals_in_a_row', '?')} approvals in a row without "
+                         "edits; the rule starts switched off and approves nothing until "
+                         "you accept it.")
+    return AttentionView(**base)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepView:
+    """One step of a sequence, as the step list shows it."""
+
+    id: str
+    kind: str
+    text: str
+    depth: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SequenceView:
+    """A sequence as the toolbar lists it."""
+
+    id: int
+    name: str
+    status: str
+    version: int
+    steps: tuple[StepView, ...]
+    people: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def step_count(self) -> int:
+        """How many steps the sequence has (branches' steps included)."""
+        return len(self.steps)
+
+
+def _steps(steps: list[Any], depth: int = 0) -> list[StepView]:
+    out: list[StepView] = []
+    for step in steps:
+        if isinstance(step, MessageStep):
+            text = f"{step.channel} message" + (f": {step.label}" if step.label else "")
+        elif isinstance(step, WaitStep):
+            text = f"wait {step.days:g} d {step.hours:g} h" + (
+                f": {step.label}" if step.label else "")
+        elif isinstance(step, BranchStep):
+            text = f"branch on {step.condition.kind}" + (
+                f": {step.label}" if step.label else "")
+        else:
+            text = str(getattr(step, "label", ""))
+        out.append(StepView(id=step.id, kind=step.kind, text=text, depth=depth))
+        if isinstance(step, BranchStep):
+            out += _steps(step.then_steps, depth + 1)
+            out += _steps(step.else_steps, depth + 1)
+    return out
+
+
+def sequence_views(uow: UnitOfWork) -> list[SequenceView]:
+    """Every sequence, with its steps and how many people are where."""
+    views = []
+    for seq in uow.sequences.list():
+        if seq.id is None:
+            continue
+        people = Counter(e.status.value for e in uow.enrollments.list(sequence_id=seq.id))
+        views.append(SequenceView(id=seq.id, name=seq.name, status=seq.status.value,
+                                  version=seq.version, steps=tuple(_steps(seq.steps)),
+                                  people=dict(sorted(people.items()))))
+    return views
+
+
+def checklist(uow: UnitOfWork, sequence: str, contact: str | None, at: datetime) -> list[str]:
+    """The "Why isn't it sending?" checklist for a sequence (or one person on it), as lines.
+
+    Raises:
+        TeamsimError: the sequence or the person is unknown (the message says which).
+    """
+    return render_lines(diagnose(uow, sequence, contact or None, at=at))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventView:
+    """One event of the log."""
+
+    seq: int
+    at: str
+    type: str
+    contact_id: int | None
+    payload: str
+
+
+def event_views(events: list[EventRecord], contact_id: int | None,
+                limit: int = 500) -> tuple[list[EventView], int]:
+    """The last ``limit`` events (only ``contact_id``'s, if given), newest last, and how many
+    matched."""
+    chosen = [e for e in events if contact_id is None or e.contact_id == contact_id]
+    return ([EventView(seq=e.seq, at=stamp(e.at), type=e.type, contact_id=e.contact_id,
+                       payload=json.dumps(e.payload, sort_keys=True, ensure_ascii=False))
+             for e in chosen[-limit:]], len(chosen))
+
+
+def funnel(events: list[EventRecord], world: World) -> list[StepFunnel]:
+    """The funnel per message step so far."""
+    return step_funnel(events, world)
