@@ -23,6 +23,7 @@ from teamsim.sim._checks import (
     INVARIANT_COUNTERS,
     METRICS,
     audit,
+    audit_and_measure,
     check_invariants,
     compute_metrics,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "TimelineAction",
     "World",
     "audit",
+    "audit_and_measure",
     "check_invariants",
     "compute_metrics",
     "rule_matches",

@@ -34,6 +34,7 @@ below fix the order inside each actor):
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from typing import Any
 from teamsim.graph import RuleEvaluator
 from teamsim.model import InvariantError, RunEnded, SimMinutes
 from teamsim.sim._approver import Approver
-from teamsim.sim._checks import audit, compute_metrics
+from teamsim.sim._checks import audit_and_measure
 from teamsim.sim._contacts import Contacts
 from teamsim.sim._context import DAY, ProcessGenerator, RunContext
 from teamsim.sim._enrollments import Enrollments
@@ -52,7 +53,7 @@ from teamsim.sim._setup import TeamBuilder, set_up
 from teamsim.sim._timeline import Timeline
 from teamsim.sim._work import Work
 from teamsim.sim.world import World
-from teamsim.store import EventRecord, Store, canonical_line, events_digest
+from teamsim.store import EventRecord, Store, StoredEvents, canonical_line
 
 __all__ = ["ProcessGenerator", "Simulation", "SimulationResult", "TeamBuilder"]
 
@@ -64,7 +65,10 @@ class SimulationResult:
     Attributes:
         world: the world that ran.
         seed: the seed it ran with.
-        events: the event log in canonical order (simulated time, then sequence number).
+        events: the event log in canonical order (simulated time, then sequence number), a
+            read-only sequence read from ``store`` as it is used (``len()``, iteration page
+            by page, ``events[i]``; ``tuple(result.events)`` to hold it all): the run does
+            not keep its log in memory.
         digest: SHA-256 of the canonical event lines, each with its newline (the bytes of
             ``events.jsonl``); equal for equal world and seed.
         metrics: the run's metrics (see :func:`teamsim.sim.compute_metrics`).
@@ -74,7 +78,7 @@ class SimulationResult:
 
     world: World
     seed: int
-    events: tuple[EventRecord, ...]
+    events: StoredEvents
     digest: str
     metrics: dict[str, Any]
     violations: tuple[str, ...]
@@ -84,6 +88,16 @@ class SimulationResult:
         """The events as canonical JSON lines (what ``events.jsonl`` holds)."""
         return (canonical_line(e) for e in self.events)
 
+
+
+def _hashed(events: Iterator[EventRecord], update: Callable[[bytes], object]
+            ) -> Iterator[EventRecord]:
+    """``events``, each one's canonical line (and newline) given to ``update`` on the way:
+    the bytes of ``events.jsonl``, as :func:`teamsim.store.events_digest` hashes them."""
+    for event in events:
+        update(canonical_line(event).encode("utf-8"))
+        update(b"\n")
+        yield event
 
 
 class Simulation:
@@ -147,7 +161,7 @@ class Simulation:
         self._ran = True
         with ExitStack() as stack:
             uow = stack.enter_context(self.store.unit_of_work())
-            uow.events.retain()  # the whole log is needed at the end: no read-back
+            first = uow.events.last_seq()  # the run's log follows what the store held
             ctx = RunContext(self.world, seed=self.seed, uow=uow, until=self.until)
             cast = set_up(ctx, self._team, self._rules, max_concurrency=self._max_concurrency)
             stack.callback(ctx.pipeline.close)  # its worker threads, if any: also on error
@@ -164,12 +178,17 @@ class Simulation:
             ctx.log(RunEnded(minute=self.until, teammate_busy_minutes=work.busy_minutes,
                              human_minutes=approver.minutes))
             ctx.commit()
-            events = tuple(sorted(uow.events.retained(), key=lambda e: (e.at, e.seq)))
-        counters, problems = audit(events)
+            last = uow.events.last_seq()
+            # One walk of the log, read back page by page in canonical order: the audit, the
+            # metrics and the digest (nothing of the log is held; see README, Performance).
+            digest = hashlib.sha256()
+            _, problems, metrics = audit_and_measure(
+                _hashed(uow.events.canonical(after=first, upto=last), digest.update),
+                self.world, self.until)
         violations = tuple(problems)
-        metrics = compute_metrics(events, self.world, self.until, invariants=counters)
-        result = SimulationResult(world=self.world, seed=self.seed, events=events,
-                                  digest=events_digest(events), metrics=metrics,
+        result = SimulationResult(world=self.world, seed=self.seed,
+                                  events=StoredEvents(self.store, after=first, upto=last),
+                                  digest=digest.hexdigest(), metrics=metrics,
                                   violations=violations, store=self.store)
         if check and violations:
             error = InvariantError(

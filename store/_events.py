@@ -13,6 +13,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from teamsim.model import EventKind, EventRecord, Payload
+from teamsim.store import _event_view as _view
 from teamsim.store._models import EventRow
 from teamsim.store._pending import bulk_insert
 from teamsim.store._types import require_utc
@@ -316,10 +317,43 @@ class EventLog:
         """How many appended events are still only in the buffer."""
         return len(self._buffer)
 
-    def count(self) -> int:
-        """How many events the log holds (buffered ones included)."""
+    def count(self, *, after: int = 0, upto: int | None = None) -> int:
+        """How many events the log holds (buffered ones included), or those with
+        ``after < seq <= upto``."""
         self.flush()
-        return int(self._session.scalar(select(func.count()).select_from(EventRow)) or 0)
+        return _view.count(self._session, after=after, upto=upto)
+
+    def last_seq(self) -> int:
+        """The sequence number of the last event appended (buffered ones included); 0 for
+        an empty log. A writer notes it before and after its appends to name its part of
+        the log (see :class:`~teamsim.store.StoredEvents`)."""
+        if self._last_seq is None:
+            self._last_seq = self._flushed_seq = self._max_seq()
+        return self._last_seq
+
+    def canonical(self, *, after: int = 0, upto: int | None = None) -> Iterator[EventRecord]:
+        """The events with ``after < seq <= upto`` in canonical order (time, then sequence
+        number): what ``events.jsonl`` holds and the digest covers.
+
+        Read page by page (one page of sequence numbers at a time, released in time order
+        once no later page holds an earlier event), so the log is never all in memory.
+        """
+        self.flush()
+        return _view.canonical(self._session, after=after, upto=upto)
+
+    def canonical_at(self, index: int, *, after: int = 0, upto: int | None = None,
+                     backwards: bool = False) -> EventRecord:
+        """The event at ``index`` of :meth:`canonical` (counted from the end, 0 the last,
+        when ``backwards``), with one query.
+
+        Raises:
+            IndexError: there are not that many events.
+        """
+        self.flush()
+        found = _view.nth(self._session, index, after=after, upto=upto, backwards=backwards)
+        if found is None:
+            raise IndexError(f"event index {index} out of range")
+        return found
 
     def iter(self, *, after: int = 0, type: str | None = None) -> Iterator[EventRecord]:
         """The events with ``seq > after`` in order, optionally only one ``type``.
