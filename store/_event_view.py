@@ -164,13 +164,21 @@ class StoredEvents(Sequence[EventRecord]):
         view._length = self._length
         return view
 
+    def _check_open(self) -> None:
+        if self.store.closed:
+            raise RuntimeError(
+                f"the event log's store ({self.store.url}) is closed: read the events before "
+                "closing it (tuple(result.events) holds them all)")
+
     def __len__(self) -> int:
         if self._length is None:
+            self._check_open()
             with self.store.unit_of_work() as uow:
                 self._length = uow.events.count(after=self.after, upto=self.upto)
         return self._length
 
     def __iter__(self) -> Iterator[EventRecord]:
+        self._check_open()
         with self.store.unit_of_work() as uow:
             yield from uow.events.canonical(after=self.after, upto=self.upto)
 
@@ -194,6 +202,7 @@ class StoredEvents(Sequence[EventRecord]):
             raise IndexError(f"event index {index} out of range ({length} events)")
         # From the nearer end, so events[-1] (the run's end) costs a scan, not a sort.
         backwards = position >= length // 2
+        self._check_open()
         offset = length - 1 - position if backwards else position
         with self.store.unit_of_work() as uow:
             return uow.events.canonical_at(offset, after=self.after, upto=self.upto,
