@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from teamsim.store import EventRecord, Store, StoredEvents, events_digest
+from teamsim.store import EventRecord, Store, StoredEvents, canonical_line, events_digest
 from teamsim.store._event_view import canonical
 
 from ._helpers import T0
@@ -110,3 +110,38 @@ def test_a_view_of_a_closed_store_says_so(tmp_path: object) -> None:
         list(view)
     with pytest.raises(RuntimeError, match="is closed"):
         len(view)
+
+
+def _reference_line(event: EventRecord) -> str:
+    """The canonical line as its definition says: the whole object through json.dumps."""
+    import json
+
+    def default(value: object) -> str:
+        assert isinstance(value, datetime)
+        return value.isoformat().replace("+00:00", "Z")
+
+    return json.dumps({"seq": event.seq, "at": default(event.at), "type": event.type,
+                       "sequence_id": event.sequence_id, "enrollment_id": event.enrollment_id,
+                       "contact_id": event.contact_id, "task_id": event.task_id,
+                       "payload": event.payload},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=default)
+
+
+@pytest.mark.parametrize("event", [
+    EventRecord(seq=1, at=T0, type="run.started", payload={}),
+    EventRecord(seq=12, at=T0 + timedelta(minutes=3, seconds=1, microseconds=5), type="x.y",
+                sequence_id=3, enrollment_id=0, contact_id=7, task_id=None,
+                payload={"z": 1.5, "a": [1, "é", None, {"b": True, "a": 2}], "m": "line\n\"q\"",
+                         "when": T0, "big": 10**20, "neg": -0.0, "emoji": "\U0001f600"}),
+    EventRecord(seq=3, at=T0, type="kind \u2028 with \"quotes\"", task_id=-4,
+                payload={"nested": {"k2": {"x": []}, "k1": 1e-05}}),
+])
+def test_canonical_lines_are_json_dumps_of_the_whole_event(event: EventRecord) -> None:
+    assert canonical_line(event) == _reference_line(event)
+    assert canonical_line(event) == _reference_line(event)  # the cached time gives the same
+
+
+def test_an_event_with_odd_ids_still_gets_the_canonical_line() -> None:
+    odd = EventRecord(seq=2, at=T0, type="t", contact_id=True, payload={})  # type: ignore[arg-type]
+    assert canonical_line(odd) == _reference_line(odd)
