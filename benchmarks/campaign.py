@@ -4,7 +4,8 @@
 the pipeline, every store write and the final commit, the audit, the metrics, the digest, the
 garbage collector) divided by the run's ``steps_due``. The world: N contacts on a
 three-message sequence (email, wait 2 days, email, wait 2 days, email), the template drafter
-and the rule reviewer, three teammates, an in-memory SQLite store, no auto-approve rules (a
+and the rule reviewer, three teammates, an in-memory SQLite store (``--store file``: a SQLite
+file in a temporary folder, as ``teamsim run`` uses), no auto-approve rules (a
 suggested rule is never accepted), and a human who approves every draft, so every due step
 takes one interrupt and one human decision (the child checks ``decision.made`` events ==
 ``steps_due`` and the table shows it). Two humans:
@@ -27,11 +28,14 @@ The ratio claimed is the **worst** (largest) of these ratios.
 CPU time (``time.process_time``, which counts LangGraph's background threads) is the
 headline; wall time beside it. Every run is a fresh child process (so its peak resident
 memory, ``ru_maxrss``, is its own); the table gives the median and range over ``--repeat``
-children. It also gives graph invokes per due step and the batch-size distribution (due
-steps per graph thread, from the ``task.started`` events' ``thread_id``; 1 per thread today).
+children. It also gives graph invokes per due step and the batch-size distribution: due
+steps per batch graph thread, counted at the first invoke of each thread (the tasks in the
+state it starts with), shown as size buckets (1, 2-16, 17-64, 65-255, 256) with the share of
+due steps in each.
 
 Run: ``python benchmarks/campaign.py [--sizes 100,1000,10000] [--humans immediate,2min]
-[--repeat 3] [--allow-large]`` (100,000 contacts needs ``--allow-large``).
+[--repeat 3] [--allow-large] [--store memory|file]`` (100,000 contacts needs
+``--allow-large``).
 """
 
 from __future__ import annotations
@@ -40,12 +44,13 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -131,25 +136,31 @@ def bare_per_cycle(cycles: int, start: int, tuning: Callable[[], Any]) -> tuple[
 
 
 @contextlib.contextmanager
-def _counting_invokes() -> Iterator[list[int]]:
-    """Count every ``invoke`` of a compiled LangGraph graph while inside."""
+def _counting_invokes() -> Iterator[tuple[list[int], list[int]]]:
+    """Count every ``invoke`` of a compiled LangGraph graph while inside, and the size of
+    each batch: the tasks of the state a thread's first invoke starts with (a resume is a
+    ``Command``, not a state)."""
     from langgraph.pregel import Pregel
 
     count = [0]
+    sizes: list[int] = []
     original = Pregel.invoke
 
     def invoke(self: Any, *args: Any, **kwargs: Any) -> Any:
         count[0] += 1
+        state = args[0] if args else kwargs.get("input")
+        if isinstance(state, dict) and isinstance(state.get("tasks"), list):
+            sizes.append(len(state["tasks"]))
         return original(self, *args, **kwargs)
 
     Pregel.invoke = invoke  # type: ignore[method-assign]
     try:
-        yield count
+        yield count, sizes
     finally:
         Pregel.invoke = original  # type: ignore[method-assign]
 
 
-def _simulate(data: dict[str, Any]) -> Any:
+def _simulate(data: dict[str, Any], store: Any = None) -> Any:
     """Run the world through whatever public entry point this checkout has."""
     from teamsim.sim import World
 
@@ -158,17 +169,46 @@ def _simulate(data: dict[str, Any]) -> Any:
     except ImportError:  # a checkout from before team assembly left the simulator
         from teamsim.sim import Simulation as simulation  # type: ignore[assignment]
 
-    return simulation(World.model_validate(data)).run()
+    return simulation(World.model_validate(data), store=store).run()
 
 
-def child(contacts: int, human: str, cycles: int) -> dict[str, Any]:
+BUCKETS = ((1, 1), (2, 16), (17, 64), (65, 255), (256, 256))
+"""Batch sizes shown together (the pipeline caps a batch at 256 due steps)."""
+
+
+def _buckets(sizes: list[int]) -> dict[str, float]:
+    """The share of due steps started in batches of each bucket's sizes."""
+    total = sum(sizes) or 1
+    return {(f"{low}" if low == high else f"{low}-{high}"):
+            round(sum(s for s in sizes if low <= s <= high) / total, 3)
+            for low, high in BUCKETS}
+
+
+def child(contacts: int, human: str, cycles: int, store_kind: str = "memory"
+          ) -> dict[str, Any]:
     """Run one campaign in this process and return its figures."""
     tunings = _gc_tunings()
     before = {name: bare_per_cycle(cycles, 1_000_000, t) for name, t in tunings.items()}
     data = world(contacts, human)
-    with _counting_invokes() as invokes:
+    with contextlib.ExitStack() as stack:
+        store = None
+        if store_kind == "file":
+            from teamsim.store import Store
+
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="teamsim-bench-"))
+            store = Store.open(Path(folder) / "store.db")
+            stack.callback(store.close)
+        figures = _timed_child(contacts, human, cycles, data, store, tunings, before)
+        figures["store"] = store_kind
+        return figures
+
+
+def _timed_child(contacts: int, human: str, cycles: int, data: dict[str, Any], store: Any,
+                 tunings: dict[str, Callable[[], contextlib.AbstractContextManager[Any]]],
+                 before: dict[str, tuple[float, float]]) -> dict[str, Any]:
+    with _counting_invokes() as (invokes, sizes):
         began, began_cpu = time.perf_counter(), time.process_time()
-        result = _simulate(data)
+        result = _simulate(data, store)
         wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     after = {name: bare_per_cycle(cycles, 2_000_000, t) for name, t in tunings.items()}
@@ -177,15 +217,14 @@ def child(contacts: int, human: str, cycles: int) -> dict[str, Any]:
     bare_wall = min(cpu_wall[1] for cpu_wall in (*before.values(), *after.values()))
     steps = int(result.metrics["steps_due"])
     per_step = cpu / steps
-    threads = Counter(e.payload["thread_id"] for e in result.events
-                      if e.type == "task.started" and e.payload.get("kind") == "step")
     ratios = {f"{name}/{when}": per_step / bare[name]
               for when, bare in (("before", bare_before), ("after", bare_after))
               for name in bare}
     worst = max(ratios, key=ratios.__getitem__)
     return {
         "contacts": contacts, "human": human, "days": data["days"], "due_steps": steps,
-        "decisions": sum(e.type == "decision.made" for e in result.events),
+        # Every decision is a human's (no rules): approvals (edits among them) and rejections.
+        "decisions": result.metrics["approvals_human"] + result.metrics["rejections"],
         "sent": result.metrics["sent"], "events": len(result.events),
         "violations": len(result.violations), "digest": result.digest,
         "cpu_seconds": round(cpu, 3), "wall_seconds": round(wall, 3),
@@ -199,8 +238,11 @@ def child(contacts: int, human: str, cycles: int) -> dict[str, Any]:
         "bare_wall_us": round(bare_wall * 1e6, 1),
         "wall_ratio": round(wall / steps / bare_wall, 3),
         "invokes_per_step": round(invokes[0] / steps, 3),
-        "batch_sizes": dict(sorted(Counter(threads.values()).items())),
+        "batches": len(sizes), "batch_sizes": _buckets(sizes),
+        "batch_median": statistics.median(sizes) if sizes else 0,
+        "batch_max": max(sizes, default=0),
         "peak_mib": round(peak_kib / 1024, 1),
+        "load": round(os.getloadavg()[0], 2),  # the machine's, when the run ended
     }
 
 
@@ -212,9 +254,9 @@ def _spread(values: list[float], digits: int = 2) -> str:
             f"({round(min(values), digits)}-{round(max(values), digits)})")
 
 
-HEADER = ("contacts", "human", "runs", "due steps", "decided", "CPU us/step", "wall us/step",
-          "bare CPU us", "ratio CPU (worst)", "ratio wall", "invokes/step", "batch sizes",
-          "run s (CPU)", "peak MiB")
+HEADER = ("contacts", "human", "store", "runs", "due steps", "decided", "CPU us/step",
+          "wall us/step", "bare CPU us", "ratio CPU (worst)", "ratio wall", "invokes/step",
+          "batch sizes", "run s (CPU)", "peak MiB", "load (1 min)")
 
 
 def row(rows: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -222,18 +264,21 @@ def row(rows: list[dict[str, Any]]) -> tuple[str, ...]:
     first = rows[0]
     bare = [min(r["bare_cpu_us"].values()) for r in rows]
     wall_ratio = [r["wall_ratio"] for r in rows]
-    batches: Counter[int] = Counter()
-    for r in rows:
-        batches.update({int(k): v for k, v in r["batch_sizes"].items()})
-    shown = ", ".join(f"{size}: {count // len(rows)}" for size, count in sorted(batches.items()))
+    # Deterministic runs: every child of a size and human has the same batches.
+    shown = (f"{first['batches']:,} threads, median {first['batch_median']}, max "
+             f"{first['batch_max']}; steps in " + ", ".join(
+                 f"{size}: {share:.0%}" for size, share in first["batch_sizes"].items()
+                 if share))
     return (
-        f"{first['contacts']:,}", first["human"], str(len(rows)), f"{first['due_steps']:,}",
+        f"{first['contacts']:,}", first["human"], first["store"], str(len(rows)),
+        f"{first['due_steps']:,}",
         f"{first['decisions'] / first['due_steps']:.0%}",
         _spread([r["cpu_us_per_step"] for r in rows], 0),
         _spread([r["wall_us_per_step"] for r in rows], 0),
         _spread(bare, 0), _spread([r["ratio"] for r in rows]), _spread(wall_ratio),
         str(statistics.median(r["invokes_per_step"] for r in rows)), shown,
         _spread([r["cpu_seconds"] for r in rows], 1), str(max(r["peak_mib"] for r in rows)),
+        _spread([r["load"] for r in rows], 1),
     )
 
 
@@ -247,14 +292,18 @@ def main() -> None:
     parser.add_argument("--bare-runs", type=int, default=500,
                         help="bare cycles per block (3 blocks before and after)")
     parser.add_argument("--allow-large", action="store_true",
-                        help=f"allow {LARGE:,} contacts or more (estimated from 10,000: about "
-                        "35 min of CPU and 3.5 GiB a run)")
+                        help=f"allow {LARGE:,} contacts or more (about 10 min of CPU a run on "
+                        "an idle machine; use --store file to stay under 1.5 GiB)")
+    parser.add_argument("--store", choices=("memory", "file"), default="memory",
+                        help="the run's store: in-memory SQLite (default) or a SQLite file "
+                        "in a temporary folder")
     parser.add_argument("--jsonl", type=Path, help="also append every child's figures here")
     parser.add_argument("--child", nargs=2, metavar=("CONTACTS", "HUMAN"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(child(int(args.child[0]), args.child[1], args.bare_runs)))
+        print(json.dumps(child(int(args.child[0]), args.child[1], args.bare_runs,
+                               args.store)))
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     humans = args.humans.split(",")
@@ -269,7 +318,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 done = subprocess.run(
                     [sys.executable, __file__, "--child", str(size), human,
-                     "--bare-runs", str(args.bare_runs)],
+                     "--bare-runs", str(args.bare_runs), "--store", args.store],
                     check=True, capture_output=True, text=True)
                 rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
                 if args.jsonl is not None:

@@ -23,6 +23,7 @@ from teamsim.sim._checks import (
     INVARIANT_COUNTERS,
     METRICS,
     audit,
+    audit_and_measure,
     check_invariants,
     compute_metrics,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "World",
     "actions_for",
     "audit",
+    "audit_and_measure",
     "check_invariants",
     "compute_metrics",
     "rule_matches",

@@ -34,6 +34,7 @@ below fix the order inside each actor):
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -45,7 +46,7 @@ from teamsim.graph import RuleEvaluator
 from teamsim.model import ActivationError, InvariantError, RunEnded, SimMinutes
 from teamsim.sim._actions import ActivateAction, PauseAction, TimelineAction
 from teamsim.sim._approver import Approver
-from teamsim.sim._checks import audit, compute_metrics
+from teamsim.sim._checks import audit_and_measure
 from teamsim.sim._contacts import Contacts
 from teamsim.sim._context import DAY, ProcessGenerator, RunContext
 from teamsim.sim._enrollments import Enrollments
@@ -56,7 +57,7 @@ from teamsim.sim._setup import TeamBuilder, set_up
 from teamsim.sim._timeline import Timeline
 from teamsim.sim._work import Work
 from teamsim.sim.world import World
-from teamsim.store import EventRecord, Store, UnitOfWork, canonical_line, events_digest
+from teamsim.store import EventRecord, Store, StoredEvents, UnitOfWork, canonical_line
 
 __all__ = ["ProcessGenerator", "Simulation", "SimulationResult", "TeamBuilder"]
 
@@ -68,7 +69,10 @@ class SimulationResult:
     Attributes:
         world: the world that ran.
         seed: the seed it ran with.
-        events: the event log in canonical order (simulated time, then sequence number).
+        events: the event log in canonical order (simulated time, then sequence number), a
+            read-only sequence read from ``store`` as it is used (``len()``, iteration page
+            by page, ``events[i]``; ``tuple(result.events)`` to hold it all): the run does
+            not keep its log in memory.
         digest: SHA-256 of the canonical event lines, each with its newline (the bytes of
             ``events.jsonl``); equal for equal world and seed.
         metrics: the run's metrics (see :func:`teamsim.sim.compute_metrics`).
@@ -78,7 +82,7 @@ class SimulationResult:
 
     world: World
     seed: int
-    events: tuple[EventRecord, ...]
+    events: StoredEvents
     digest: str
     metrics: dict[str, Any]
     violations: tuple[str, ...]
@@ -88,6 +92,16 @@ class SimulationResult:
         """The events as canonical JSON lines (what ``events.jsonl`` holds)."""
         return (canonical_line(e) for e in self.events)
 
+
+
+def _hashed(events: Iterator[EventRecord], update: Callable[[bytes], object]
+            ) -> Iterator[EventRecord]:
+    """``events``, each one's canonical line (and newline) given to ``update`` on the way:
+    the bytes of ``events.jsonl``, as :func:`teamsim.store.events_digest` hashes them."""
+    for event in events:
+        update(canonical_line(event).encode("utf-8"))
+        update(b"\n")
+        yield event
 
 
 class Simulation:
@@ -148,6 +162,7 @@ class Simulation:
         self._max_concurrency = max_concurrency
         self._decisions = decisions
         self._started = False
+        self._first_seq = 0
         self._stack: ExitStack | None = None
         self._ctx: RunContext | None = None
         self._work: Work | None = None
@@ -223,6 +238,17 @@ class Simulation:
         self._advance_to(min(max(minute, 0), self.until))
         return self.minute >= self.until
 
+    def events_so_far(self) -> tuple[EventRecord, ...]:
+        """The events this run has logged so far, in the order they were logged (``seq``),
+        read back from the store (the run holds none of them in memory).
+
+        A run stopped at any point has logged exactly the first events of the uninterrupted
+        run in this order (the canonical order of :class:`SimulationResult` sorts by time
+        first, and an approval carried in at a later tick is stamped with the human's minute,
+        so only the logging order gives a prefix).
+        """
+        return tuple(self._running().uow.events.iter(after=self._first_seq))
+
     def next_check_in(self) -> SimMinutes | None:
         """The minute of the human's next check-in session after now (``None``: none
         before the run's end)."""
@@ -295,16 +321,21 @@ class Simulation:
             ctx.log(RunEnded(minute=self.until, teammate_busy_minutes=self._work.busy_minutes,
                              human_minutes=self._approver.minutes))
             ctx.commit()
-            events = tuple(sorted(ctx.uow.events.retained(), key=lambda e: (e.at, e.seq)))
+            first, last = self._first_seq, ctx.uow.events.last_seq()
+            # One walk of the log, read back page by page in canonical order: the audit, the
+            # metrics and the digest (nothing of the log is held; see README, Performance).
+            digest = hashlib.sha256()
+            _, problems, metrics = audit_and_measure(
+                _hashed(ctx.uow.events.canonical(after=first, upto=last), digest.update),
+                self.world, self.until)
         finally:
             self._ctx = None
             self._stack = None
             stack.close()
-        counters, problems = audit(events)
         violations = tuple(problems)
-        metrics = compute_metrics(events, self.world, self.until, invariants=counters)
-        result = SimulationResult(world=self.world, seed=self.seed, events=events,
-                                  digest=events_digest(events), metrics=metrics,
+        result = SimulationResult(world=self.world, seed=self.seed,
+                                  events=StoredEvents(self.store, after=first, upto=last),
+                                  digest=digest.hexdigest(), metrics=metrics,
                                   violations=violations, store=self.store)
         if check and violations:
             error = InvariantError(
@@ -334,7 +365,7 @@ class Simulation:
         stack = ExitStack()
         try:
             uow = stack.enter_context(self.store.unit_of_work())
-            uow.events.retain()  # the whole log is needed at the end: no read-back
+            self._first_seq = uow.events.last_seq()  # the run's log follows what the store held
             ctx = RunContext(self.world, seed=self.seed, uow=uow, until=self.until)
             cast = set_up(ctx, self._team, self._rules, max_concurrency=self._max_concurrency)
             stack.callback(ctx.pipeline.close)  # its worker threads, if any: also on error

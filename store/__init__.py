@@ -15,6 +15,7 @@ from teamsim.store._attention import AttentionRepository
 from teamsim.store._contacts import ContactRepository
 from teamsim.store._drafts import DraftRepository
 from teamsim.store._enrollments import EnrollmentRepository
+from teamsim.store._event_view import StoredEvents
 from teamsim.store._events import EventLog, canonical_line, events_digest
 from teamsim.store._messages import MessageRepository
 from teamsim.store._meta import MetaRepository
@@ -73,6 +74,7 @@ __all__ = [
     "RuleRepository",
     "SequenceRepository",
     "Store",
+    "StoredEvents",
     "TaskKind",
     "TaskRecord",
     "TaskRepository",

@@ -116,6 +116,7 @@ class Store:
         self._engine = engine
         self._shown_url = shown_url
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._closed = False
 
     @classmethod
     def open(cls, url: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Store:
@@ -265,7 +266,13 @@ class Store:
 
     def close(self) -> None:
         """Close every connection to the database."""
+        self._closed = True
         self._engine.dispose()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (an in-memory database is then gone)."""
+        return self._closed
 
     def __enter__(self) -> Self:
         """Return the store itself."""

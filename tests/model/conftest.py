@@ -22,7 +22,7 @@ def shipped_runs() -> dict[str, tuple[tuple[EventRecord, ...], list[Enrollment]]
         try:
             with result.store.unit_of_work() as uow:
                 enrollments = uow.enrollments.list()
-            runs[path.name] = (result.events, enrollments)
+            runs[path.name] = (tuple(result.events), enrollments)
         finally:
             result.close()
     return runs

@@ -40,7 +40,7 @@ def shipped_run(name: str) -> tuple[str, tuple[EventRecord, ...]]:
     """The digest and events of shipped scenario ``name`` with its own seed (run once)."""
     result = teamsim.run(SCENARIOS / name)
     try:
-        return result.digest, result.events
+        return result.digest, tuple(result.events)  # read before the store closes
     finally:
         result.close()
 

@@ -3,6 +3,7 @@ random draw keyed by identity, so unrelated changes leave a contact's draws alon
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -34,8 +35,10 @@ def campaign(extra_contacts: int = 0, approve: float = 0.8) -> World:
 
 def run(w: World, seed: int) -> SimulationResult:
     result = simulation(w, seed=seed).run(check=False)
+    # The log is read from the store: hold it before the store (in memory) goes.
+    held = dataclasses.replace(result, events=tuple(result.events))
     result.store.close()
-    return result
+    return held
 
 
 def reactions(result: SimulationResult, email: str) -> list[tuple[str, str, Any]]:

@@ -44,7 +44,7 @@ _FINAL = ("enrollment.completed", "enrollment.ended")
 def test_random_worlds_keep_every_invariant(world: World) -> None:
     result = simulation(world).run(check=False)
     try:
-        events = result.events
+        events = tuple(result.events)
         assert result.violations == ()
         assert check_invariants(events) == []
         _check_counts(result)
@@ -138,7 +138,7 @@ def test_random_worlds_with_failing_teammates_keep_every_invariant(
     result = simulation(world, drafters=dict.fromkeys(names, FakeDrafter(draft)),
                         reviewers=dict.fromkeys(names, FakeReviewer(review))).run(check=False)
     try:
-        events = result.events
+        events = tuple(result.events)
         assert result.violations == ()
         failed = {e.task_id for e in events if e.type == EventKind.DRAFT_FAILED}
         assert result.metrics["draft_failures"] == len(failed)

@@ -775,13 +775,16 @@ def test_diagnose_names_the_tick_at_which_a_longer_run_picks_the_step_up() -> No
     try:
         with short.store.unit_of_work() as uow:
             found = diagnose(uow, "Attic insulation leads", "jonas.weber@example.de")
+        closing = short.events[-1].at  # the run's closing minute
     finally:
         short.store.close()
     longer = simulation(w, until_days=w.days + 1).run()
-    longer.store.close()
-    jonas = next(e.enrollment_id for e in longer.events if e.type == "enrollment.created"
-                 and e.at > w.start_utc + timedelta(days=2))
-    started = next(e.at for e in longer.events
-                   if e.type == "task.started" and e.enrollment_id == jonas)
-    assert started == short.events[-1].at  # the run's closing minute
+    try:
+        jonas = next(e.enrollment_id for e in longer.events if e.type == "enrollment.created"
+                     and e.at > w.start_utc + timedelta(days=2))
+        started = next(e.at for e in longer.events
+                       if e.type == "task.started" and e.enrollment_id == jonas)
+    finally:
+        longer.store.close()
+    assert started == closing
     assert f"picks it up at the next tick, {started:%Y-%m-%d %H:%M} UTC." in found.answer.message

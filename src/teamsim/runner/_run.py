@@ -24,7 +24,6 @@ import pydantic
 from teamsim.agents import Drafter, Reviewer
 from teamsim.model import (
     DatabaseError,
-    EventRecord,
     ScenarioError,
     TeamsimError,
     ValidationError,
@@ -51,7 +50,7 @@ from teamsim.scenario import (
     load_scenario,
 )
 from teamsim.sim import DecisionSource, SimulationResult, World
-from teamsim.store import Store, mask_url, parse_url
+from teamsim.store import Store, StoredEvents, mask_url, parse_url
 
 __all__ = ["RunResult", "ScenarioInput", "default_out_dir", "load", "run"]
 
@@ -71,7 +70,8 @@ class RunResult:
         expectations: the scenario's expectations, checked, in file order.
         violations: broken invariants, one line each (empty in a correct run).
         digest: SHA-256 of the canonical event lines; equal for equal world and seed.
-        events: the event log in canonical order.
+        events: the event log in canonical order, read from ``store`` as it is used (see
+            :class:`~teamsim.store.StoredEvents`; valid while the store is open).
         store: the run's store, open (``store.db`` of the run directory, the ``db`` given, or
             an in-memory database); close it, or the result, when done.
         out_dir: the run directory, or ``None`` when none was written.
@@ -84,7 +84,7 @@ class RunResult:
     expectations: tuple[ExpectationResult, ...]
     violations: tuple[str, ...]
     digest: str
-    events: tuple[EventRecord, ...]
+    events: StoredEvents
     store: Store
     out_dir: Path | None
 
@@ -268,7 +268,8 @@ def run(
             Store.remove_if_unused(created)
     return RunResult(world=world, seed=result.seed, until_days=days, metrics=result.metrics,
                      expectations=expectations, violations=violations,
-                     digest=result.digest, events=result.events, store=store, out_dir=target)
+                     digest=result.digest, events=result.events.on(store), store=store,
+                     out_dir=target)
 
 
 @contextlib.contextmanager

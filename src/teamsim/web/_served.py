@@ -208,7 +208,7 @@ class ServedRun:
                            out_dir=None if state.out_dir is None else str(state.out_dir),
                            journal=str(self.journal.path), error=state.error)
         uow = self._sim.uow
-        events = sorted(uow.events.retained(), key=lambda e: (e.at, e.seq))
+        events = sorted(self._sim.events_so_far(), key=lambda e: (e.at, e.seq))
         contact_id, error = None, ""
         if contact:
             try:
