@@ -21,6 +21,11 @@ is given, and only once the new one is complete (see :mod:`teamsim.runner._stagi
 whose expectations fail is still a completed run: it is written, and :attr:`RunResult.passed`
 is false.
 
+Given ``db``, :func:`run` records the run in that database beside the runs it holds already
+(one transaction at the end, so a failed or killed run leaves nothing); :func:`runs` lists
+them (one :class:`RunRecord` each), :func:`run_metrics` gives one's metrics, :func:`open_run`
+reads one (an in-memory store holding its rows) and :func:`delete_run` deletes one.
+
 :func:`sweep` runs every variant x seed in worker processes, streams one CSV row per finished
 run (variant, seed, digest, each metric), then reads the file back for the per-variant means
 with 95% confidence intervals and, for each variant against the first, the paired difference
@@ -38,6 +43,7 @@ from teamsim.runner._folders import (
 )
 from teamsim.runner._models import ModelInput, check_models
 from teamsim.runner._run import RunResult, ScenarioInput, default_out_dir, run
+from teamsim.runner._runs import delete_run, open_run, pick_run, run_metrics, runs
 from teamsim.runner._stats import Comparison, Estimate, mean_interval, summarize, welch_interval
 from teamsim.runner._sweep import DEFAULT_SWEEP_METRICS, SweepInterrupted, SweepResult, sweep
 from teamsim.runner._variants import MAX_SWEEP_RUNS, parse_seeds, parse_sets
@@ -49,6 +55,7 @@ from teamsim.scenario import (
     evaluate_expectations,
     with_values,
 )
+from teamsim.store import RunRecord, RunStatus
 
 __all__ = [
     "DEFAULT_SWEEP_METRICS",
@@ -62,19 +69,26 @@ __all__ = [
     "ModelInput",
     "RunInfo",
     "RunModel",
+    "RunRecord",
     "RunResult",
+    "RunStatus",
     "ScenarioInput",
     "SweepInterrupted",
     "SweepResult",
     "check_expectation_names",
     "check_models",
     "default_out_dir",
+    "delete_run",
     "evaluate_expectations",
     "mean_interval",
+    "open_run",
     "parse_seeds",
     "parse_sets",
+    "pick_run",
     "read_run_info",
     "run",
+    "run_metrics",
+    "runs",
     "summarize",
     "sweep",
     "welch_interval",
