@@ -6,7 +6,8 @@ SQLAlchemy URL (PostgreSQL through psycopg 3) otherwise. The unit of work is the
 its data hangs off it in repositories: ``uow.sequences``, ``uow.contacts``,
 ``uow.enrollments``, ``uow.teammates``, ``uow.rules``, ``uow.tasks``, ``uow.drafts``,
 ``uow.attention``, ``uow.messages``, ``uow.replies``, ``uow.events`` (the event log),
-``uow.meta`` and ``uow.runs`` (the runs recorded in the database, each with its own rows). Reads return :mod:`teamsim.model` models or the frozen records defined here.
+``uow.meta`` and ``uow.runs`` (the runs recorded in the database, each with its own rows).
+Reads return :mod:`teamsim.model` models or the frozen records defined here.
 """
 
 from teamsim.model import EventRecord

@@ -165,7 +165,7 @@ class RunRepository:
             insert(table).returning(table.c.id), values).scalar_one())
         numbers = flat_metrics(metrics)
         if numbers:
-            self._session.execute(insert(RunMetricRow.__table__), [
+            self._session.execute(insert(cast(Table, RunMetricRow.__table__)), [
                 {"run_id": run_id, "name": name, "value": value}
                 for name, value in sorted(numbers.items())])
         if rows is not None:

@@ -10,7 +10,8 @@ The modules, one way round (each imports only those below it):
 - this package: the app and :func:`main`; it registers the command modules' commands;
 - the command modules: :mod:`~teamsim.cli._seq` (``seq ...``), :mod:`~teamsim.cli._scenario`
   (``validate``, ``schema``), :mod:`~teamsim.cli._run` (``run``, ``test``, ``sweep``,
-  ``inbox``, ``diagnose``), :mod:`~teamsim.cli._rules` (``rules list``, ``rules preview``);
+  ``inbox``, ``diagnose``), :mod:`~teamsim.cli._rules` (``rules list``, ``rules preview``),
+  :mod:`~teamsim.cli._runs` (``runs list``, ``runs show``, ``runs delete``);
 - :mod:`~teamsim.cli._app`: the Typer shell (usage lines, usage errors, exit codes);
 - :mod:`~teamsim.cli._common`: what the commands share (consoles, ``fail``, URLs, opening a
   workspace or a run folder);
@@ -27,7 +28,7 @@ from typing import Annotated
 
 import typer
 
-from teamsim.cli import _rules, _run, _scenario, _seq
+from teamsim.cli import _rules, _run, _runs, _scenario, _seq
 from teamsim.cli._app import Group, Typer
 
 __all__ = ["app", "main"]
@@ -64,7 +65,7 @@ def _root(
     """Simulate AI teammates running outreach sequences, deterministically."""
 
 
-for _commands in (_seq, _scenario, _run, _rules):
+for _commands in (_seq, _scenario, _run, _rules, _runs):
     _commands.register(app)
 
 

@@ -14,6 +14,8 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 __all__ = [
     "RunDbOption",
     "RunDirArg",
+    "RunIdOption",
+    "RunView",
     "check_db_option",
     "do",
     "err",
@@ -49,11 +53,15 @@ out = PlainConsole(soft_wrap=True)
 err = PlainConsole(stderr=True, soft_wrap=True)
 """Standard error, like :data:`out`."""
 
-RunDirArg = Annotated[Path, typer.Argument(help="A run directory (what `teamsim run` wrote).",
-                                           show_default=False)]
+RunDirArg = Annotated[Path | None, typer.Argument(
+    help="A run directory (what `teamsim run` wrote); or none, with --db URL --run ID.",
+    show_default=False)]
 RunDbOption = Annotated[str | None, typer.Option(
-    "--db", help="The database, when the run was recorded with --db (run.json masks the "
+    "--db", help="The database the run was recorded in with --db (run.json masks the "
     "password).", show_default=False)]
+RunIdOption = Annotated[int | None, typer.Option(
+    "--run", min=1, help="The run's id in --db (`teamsim runs list --db URL` shows them); "
+    "needed when the database keeps several runs.", show_default=False)]
 
 
 def fail(message: str) -> typer.Exit:
@@ -130,19 +138,57 @@ def do(db: str, action: Callable[[Workspace], T]) -> T:
 # a run folder
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunView:
+    """A finished run opened for reading, wherever it is kept.
+
+    Attributes:
+        uow: a unit of work on the run's rows (read-only).
+        scenario: the scenario's name.
+        seed: the seed it ran with.
+        end: the simulated end (UTC): what "now" is for the reports.
+        name: how messages name the run (its folder, or ``run 3``).
+    """
+
+    uow: UnitOfWork
+    scenario: str
+    seed: int
+    end: datetime
+    name: str
+
+
 @contextmanager
-def run_store(run_dir: Path, db: str | None = None) -> Iterator[UnitOfWork]:
-    """A read-only unit of work on a run folder's own ``store.db`` (or on the ``--db`` given);
-    teamsim errors exit with code 2.
+def run_store(run_dir: Path | None, db: str | None = None,
+              run_id: int | None = None) -> Iterator[RunView]:
+    """A run folder's run (its own ``store.db``, or the ``--db`` given) or run ``--run`` of
+    ``--db``, opened read-only; teamsim errors exit with code 2.
 
     Nothing is created, migrated or written. A run recorded elsewhere (``run.json`` names a
     database) is read only from a database the user names with ``--db``: a run folder cannot
-    make teamsim open, let alone create, a database it points at.
+    make teamsim open, let alone create, a database it points at. A run recorded in a
+    database (``run.json`` holds its id) is read from that database's runs; one recorded by
+    an older teamsim from the database's own tables.
     """
     from teamsim.store import Store  # SQLAlchemy: start-up
 
     check_db_option(db)
+    if run_dir is None:
+        if db is None:
+            raise fail("give a run directory (what `teamsim run --out` wrote), or --db URL "
+                       "with --run ID (`teamsim runs list --db URL` shows the runs)")
+        with _database_run(db, run_id, None) as view:
+            yield view
+        return
     named = _recorded_db(run_dir)
+    info = run_info(run_dir)
+    if run_id is not None and db is None:
+        raise fail(f"--run: needs --db, the database the run is kept in; or give only "
+                   f"the run directory {run_dir}")
+    if db is not None and (run_id is not None or info.run_id is not None):
+        with _database_run(db, run_id if run_id is not None else info.run_id, str(run_dir),
+                           ) as view:
+            yield view
+        return
     target: str | Path
     if db is not None:
         target = db
@@ -156,7 +202,25 @@ def run_store(run_dir: Path, db: str | None = None) -> Iterator[UnitOfWork]:
                        "without --db to keep the store with the run")
     try:
         with Store.open(target, read_only=True) as store, store.unit_of_work() as uow:
-            yield uow
+            yield RunView(uow=uow, scenario=info.scenario, seed=info.seed, end=info.end,
+                          name=str(run_dir))
+    except TeamsimError as exc:
+        raise fail(str(exc)) from None
+
+
+@contextmanager
+def _database_run(db: str, run_id: int | None, folder: str | None) -> Iterator[RunView]:
+    """Run ``run_id`` of ``db`` (its only run when ``None``), its rows copied into memory."""
+    from teamsim.runner import open_run  # LangGraph, SimPy, SciPy: start-up
+
+    try:
+        record, store = open_run(db, run_id)
+    except TeamsimError as exc:
+        raise fail(f"--db: {exc}") from None
+    try:
+        with store, store.unit_of_work() as uow:
+            yield RunView(uow=uow, scenario=record.scenario, seed=record.seed,
+                          end=record.sim_end, name=folder or f"run {record.id}")
     except TeamsimError as exc:
         raise fail(str(exc)) from None
 

@@ -25,11 +25,11 @@ from rich.text import Text
 from teamsim.cli._common import (
     RunDbOption,
     RunDirArg,
+    RunIdOption,
     check_db_option,
     err,
     fail,
     out,
-    run_info,
     run_store,
 )
 from teamsim.cli._models import (
@@ -517,10 +517,11 @@ def describe_item(uow: UnitOfWork, item: AttentionItem) -> list[str]:
             "the rule starts switched off"]
 
 
-def inbox_command(run_dir: RunDirArg, db: RunDbOption = None) -> None:
+def inbox_command(run_dir: RunDirArg = None, db: RunDbOption = None,
+                  run: RunIdOption = None) -> None:
     """What is in Needs attention at the end of a run, oldest first, as the human sees it."""
-    with run_store(run_dir, db) as uow:
-        info = run_info(run_dir)
+    with run_store(run_dir, db, run) as info:
+        uow = info.uow
         items = uow.attention.list("open")
         plural = "item" if len(items) == 1 else "items"
         out.print(f"Needs attention at the end of {info.scenario!r} (seed {info.seed}, "
@@ -533,19 +534,19 @@ def inbox_command(run_dir: RunDirArg, db: RunDbOption = None) -> None:
 
 
 def diagnose_command(
-    run_dir: RunDirArg,
     sequence: Annotated[str, typer.Option(help="The sequence's name.", show_default=False)],
+    run_dir: RunDirArg = None,
     contact: Annotated[str | None, typer.Option(
         help="One person's email; default: the whole sequence.", show_default=False)] = None,
     db: RunDbOption = None,
+    run: RunIdOption = None,
 ) -> None:
     """The troubleshooting checklist for a sequence (or one person) at the run's end."""
     from teamsim.reports.diagnose import diagnose, render_lines  # the store: start-up
 
-    with run_store(run_dir, db) as uow:
-        info = run_info(run_dir)
+    with run_store(run_dir, db, run) as info:
         try:
-            diagnosis = diagnose(uow, sequence, contact, at=info.end)
+            diagnosis = diagnose(info.uow, sequence, contact, at=info.end)
         except TeamsimError as exc:
             raise fail(str(exc)) from None
         # The checklist is several lines on purpose; each is printed as one plain, cleaned line
