@@ -14,7 +14,6 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -25,7 +24,7 @@ from teamsim.cli._text import PlainConsole, clean
 from teamsim.model import TeamsimError
 
 if TYPE_CHECKING:
-    from teamsim.runner import RunInfo
+    from teamsim.runner import RunInfo, RunRecord
     from teamsim.store import UnitOfWork
     from teamsim.workspace import Workspace
 
@@ -138,23 +137,44 @@ def do(db: str, action: Callable[[Workspace], T]) -> T:
 # a run folder
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class RunView:
-    """A finished run opened for reading, wherever it is kept.
+    """A finished run opened for reading, wherever it is kept: :attr:`uow` reads its rows;
+    :attr:`scenario`, :attr:`seed` and :attr:`end` come from ``run.json`` (read only when
+    asked) or from the database's runs table."""
 
-    Attributes:
-        uow: a unit of work on the run's rows (read-only).
-        scenario: the scenario's name.
-        seed: the seed it ran with.
-        end: the simulated end (UTC): what "now" is for the reports.
-        name: how messages name the run (its folder, or ``run 3``).
-    """
+    def __init__(self, uow: UnitOfWork, name: str, *, folder: Path | None = None,
+                 record: RunRecord | None = None) -> None:
+        """A view of the run read through ``uow``; ``name`` names it in messages (its folder,
+        or ``run 3``); its facts come from ``record`` or else from ``folder``'s run.json."""
+        self.uow = uow
+        self.name = name
+        self._folder = folder
+        self._record = record
 
-    uow: UnitOfWork
-    scenario: str
-    seed: int
-    end: datetime
-    name: str
+    def _info(self) -> RunRecord | RunInfo:
+        return self._record if self._record is not None else self._folder_info()
+
+    def _folder_info(self) -> RunInfo:
+        if self._folder is None:
+            raise ValueError("a run view needs a folder or a run record")
+        return run_info(self._folder)
+
+    @property
+    def scenario(self) -> str:
+        """The scenario's name."""
+        return self._info().scenario
+
+    @property
+    def seed(self) -> int:
+        """The seed the run ran with."""
+        return self._info().seed
+
+    @property
+    def end(self) -> datetime:
+        """The simulated end (UTC): what "now" is for the reports."""
+        if self._record is not None:
+            return self._record.sim_end
+        return self._folder_info().end
 
 
 @contextmanager
@@ -179,14 +199,13 @@ def run_store(run_dir: Path | None, db: str | None = None,
         with _database_run(db, run_id, None) as view:
             yield view
         return
-    named = _recorded_db(run_dir)
-    info = run_info(run_dir)
+    named, recorded_id = _recorded_db(run_dir)
     if run_id is not None and db is None:
         raise fail(f"--run: needs --db, the database the run is kept in; or give only "
                    f"the run directory {run_dir}")
-    if db is not None and (run_id is not None or info.run_id is not None):
-        with _database_run(db, run_id if run_id is not None else info.run_id, str(run_dir),
-                           ) as view:
+    if db is not None and (run_id is not None or recorded_id is not None):
+        with _database_run(db, run_id if run_id is not None else recorded_id,
+                           run_dir) as view:
             yield view
         return
     target: str | Path
@@ -202,14 +221,13 @@ def run_store(run_dir: Path | None, db: str | None = None,
                        "without --db to keep the store with the run")
     try:
         with Store.open(target, read_only=True) as store, store.unit_of_work() as uow:
-            yield RunView(uow=uow, scenario=info.scenario, seed=info.seed, end=info.end,
-                          name=str(run_dir))
+            yield RunView(uow, str(run_dir), folder=run_dir)
     except TeamsimError as exc:
         raise fail(str(exc)) from None
 
 
 @contextmanager
-def _database_run(db: str, run_id: int | None, folder: str | None) -> Iterator[RunView]:
+def _database_run(db: str, run_id: int | None, folder: Path | None) -> Iterator[RunView]:
     """Run ``run_id`` of ``db`` (its only run when ``None``), its rows copied into memory."""
     from teamsim.runner import open_run  # LangGraph, SimPy, SciPy: start-up
 
@@ -219,15 +237,15 @@ def _database_run(db: str, run_id: int | None, folder: str | None) -> Iterator[R
         raise fail(f"--db: {exc}") from None
     try:
         with store, store.unit_of_work() as uow:
-            yield RunView(uow=uow, scenario=record.scenario, seed=record.seed,
-                          end=record.sim_end, name=folder or f"run {record.id}")
+            yield RunView(uow, f"run {record.id}" if folder is None else str(folder),
+                          record=record)
     except TeamsimError as exc:
         raise fail(str(exc)) from None
 
 
-def _recorded_db(run_dir: Path) -> str | None:
-    """The database ``run.json`` names, if it names one; exit 2 if ``run_dir`` is no run
-    folder."""
+def _recorded_db(run_dir: Path) -> tuple[str | None, int | None]:
+    """The database ``run.json`` names, if it names one, and the run's id there (if it
+    holds one); exit 2 if ``run_dir`` is no run folder."""
     if not run_dir.is_dir():
         raise fail(f"{run_dir}: no such run directory; give the folder `teamsim run` wrote")
     info_path = run_dir / "run.json"
@@ -239,7 +257,9 @@ def _recorded_db(run_dir: Path) -> str | None:
     except ValueError as exc:
         raise fail(f"{info_path}: damaged ({exc}); run `teamsim run` again") from None
     named = info.get("db") if isinstance(info, dict) else None
-    return named if isinstance(named, str) and named else None
+    run_id = info.get("run_id") if isinstance(info, dict) else None
+    return (named if isinstance(named, str) and named else None,
+            run_id if isinstance(run_id, int) and not isinstance(run_id, bool) else None)
 
 
 def run_info(run_dir: Path) -> RunInfo:
