@@ -431,3 +431,11 @@ def test_a_version_1_database_is_read_as_is_and_upgraded_for_writing(empty_db: s
         assert store.schema_version == 2
     assert "ada@example.com" in cli("seq", "people", "Toolbar sequence", "--db",
                                     empty_db).stdout
+
+
+def test_teamsim_run_says_which_run_it_recorded(empty_db: str, tmp_path: Path) -> None:
+    runner.run(SCENARIOS / CHAT, db=empty_db).close()
+    done = cli("run", str(SCENARIOS / CHAT), "--db", empty_db, "--out", str(tmp_path / "r"))
+    assert done.exit_code == 0, done.output
+    assert ("recorded as run 2 in the --db database: `teamsim runs show 2 --db URL`"
+            in done.stdout)

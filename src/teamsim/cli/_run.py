@@ -148,7 +148,8 @@ def run_command(
         show_default=False)] = None,
     db: Annotated[str | None, typer.Option(
         "--db", help="Record the run in this database (SQLite path or SQLAlchemy URL) "
-        "instead of the run directory's store.db.", show_default=False)] = None,
+        "instead of the run directory's store.db, beside the runs it keeps already "
+        "(`teamsim runs list --db URL`).", show_default=False)] = None,
     allow_large: AllowLarge = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Replace an earlier run folder at --out.")] = False,
@@ -235,6 +236,10 @@ def print_run(out: Console, result: runner.RunResult) -> None:
     where = f" -> {result.out_dir}" if result.out_dir is not None else ""
     out.print(f"{result.world.name}: seed {result.seed}, {result.until_days:g} days, "
               f"{len(result.events)} events, digest {result.digest[:12]}{where}")
+    if result.run_id is not None:
+        out.print(f"recorded as run {result.run_id} in the --db database: `teamsim runs show "
+                  f"{result.run_id} --db URL`, `teamsim inbox --db URL --run {result.run_id}`",
+                  markup=False)
     out.print(_funnel(result, out.width))
     metrics = _table("metric", "value", title="Key metrics", right=("value",))
     for name in KEY_METRICS:
