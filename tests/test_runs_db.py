@@ -439,3 +439,17 @@ def test_teamsim_run_says_which_run_it_recorded(empty_db: str, tmp_path: Path) -
     assert done.exit_code == 0, done.output
     assert ("recorded as run 2 in the --db database: `teamsim runs show 2 --db URL`"
             in done.stdout)
+
+
+def test_two_runs_recorded_at_once_are_both_kept(empty_db: str, tmp_path: Path) -> None:
+    Store.open(empty_db).close()
+    processes = [subprocess.Popen(
+        [str(TEAMSIM), "run", str(SCENARIOS / name), "--db", empty_db, "--out", f"r{i}"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for i, name in enumerate((CHAT, WAITING))]
+    for process in processes:
+        _out, errors = process.communicate(timeout=300)
+        assert process.returncode == 0, errors.decode()
+    kept = teamsim.runs(empty_db)
+    assert sorted(r.digest for r in kept) == sorted([GOLDEN[CHAT], GOLDEN[WAITING]])
+    assert sorted(r.id for r in kept) == [1, 2]
