@@ -121,7 +121,8 @@ class Store:
     flushes. A second process writing the same database at the same time would collide on
     those ids and fail at flush (never interleave silently); readers are fine. Editing
     sequences and enrollments (``uow.sequences.get_for_update``, then
-    ``uow.sequences.save``) is safe from many processes at once.
+    ``uow.sequences.save``) is safe from many processes at once, and so is recording runs
+    (``uow.runs.record``: each run gets its id from the database, its rows are keyed by it).
 
     Durability: a commit is what is durable, and buffered writes only reach the database
     when the unit of work flushes or commits (the simulator commits once per simulated day).
