@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--scenario", type=Path,
                         default=ROOT / "scenarios" / "welcome-renovation-leads.yaml")
     args = parser.parse_args()
-    _run._record = _timed(_run._record)  # type: ignore[method-assign]
+    _run._record = _timed(_run._record)
     with tempfile.TemporaryDirectory() as folder:
         variants = [Timings(name="memory", db=None),
                     Timings(name="sqlite", db=f"sqlite:///{Path(folder) / 'runs.db'}")]
