@@ -5,8 +5,9 @@ Open a database with :meth:`Store.open` and read and write through a
 SQLAlchemy URL (PostgreSQL through psycopg 3) otherwise. The unit of work is the transaction;
 its data hangs off it in repositories: ``uow.sequences``, ``uow.contacts``,
 ``uow.enrollments``, ``uow.teammates``, ``uow.rules``, ``uow.tasks``, ``uow.drafts``,
-``uow.attention``, ``uow.messages``, ``uow.replies``, ``uow.events`` (the event log) and
-``uow.meta``. Reads return :mod:`teamsim.model` models or the frozen records defined here.
+``uow.attention``, ``uow.messages``, ``uow.replies``, ``uow.events`` (the event log),
+``uow.meta`` and ``uow.runs`` (the runs recorded in the database, each with its own rows).
+Reads return :mod:`teamsim.model` models or the frozen records defined here.
 """
 
 from teamsim.model import EventRecord
@@ -38,6 +39,7 @@ from teamsim.store._records import (
 )
 from teamsim.store._replies import ReplyRepository
 from teamsim.store._rules import RuleRepository
+from teamsim.store._runs import NewRun, RunRecord, RunRepository, RunStatus
 from teamsim.store._sequences import SequenceRepository
 from teamsim.store._store import DATABASE_URL_ENV, DEFAULT_DATABASE, SCHEMA_VERSION, Store
 from teamsim.store._tasks import TaskRepository
@@ -67,11 +69,15 @@ __all__ = [
     "MessageRepository",
     "MessageStatus",
     "MetaRepository",
+    "NewRun",
     "ReplyKind",
     "ReplyRecord",
     "ReplyRepository",
     "ReviewRecord",
     "RuleRepository",
+    "RunRecord",
+    "RunRepository",
+    "RunStatus",
     "SequenceRepository",
     "Store",
     "StoredEvents",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from teamsim.store._types import UTCDateTime
@@ -28,6 +28,8 @@ __all__ = [
     "ReplyRow",
     "ReviewRow",
     "RuleRow",
+    "RunMetricRow",
+    "RunRow",
     "SequenceRow",
     "SequenceVersionRow",
     "TaskRow",
@@ -299,3 +301,39 @@ class EventRow(Base):
     contact_id: Mapped[int | None]
     task_id: Mapped[int | None]
     payload: Mapped[JSONDoc]
+
+
+class RunRow(Base):
+    """One simulation run recorded in this database (``teamsim run --db``).
+
+    The run's own rows (its sequences, contacts, tasks, events...) are in the ``run_*`` tables
+    under its ``id`` (:mod:`teamsim.store._archive`); ``started_at`` and ``finished_at`` are
+    wall-clock times, metadata that no digest depends on.
+    """
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario: Mapped[str] = mapped_column(String(200), index=True)
+    scenario_hash: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[int]
+    teamsim_version: Mapped[str] = mapped_column(String(50))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20))
+    digest: Mapped[str | None] = mapped_column(String(64))
+    until_days: Mapped[float] = mapped_column(Float)
+    sim_start: Mapped[datetime]
+    sim_end: Mapped[datetime]
+    events: Mapped[int]
+
+
+class RunMetricRow(Base):
+    """One metric of one run, as a number: ``SELECT avg(value) FROM run_metrics WHERE
+    name = 'reply_rate'``."""
+
+    __tablename__ = "run_metrics"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+    value: Mapped[float | None] = mapped_column(Float)

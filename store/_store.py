@@ -11,7 +11,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.exc import (
     ArgumentError,
@@ -23,6 +33,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import sessionmaker
 
 from teamsim.model import DatabaseError, SchemaVersionError, StoreError
+from teamsim.store import _archive  # noqa: F401 - registers the run_* tables in Base.metadata
 from teamsim.store._meta import SCHEMA_KEY as _SCHEMA_KEY
 from teamsim.store._models import Base, MetaRow
 from teamsim.store._uow import UnitOfWork
@@ -30,8 +41,16 @@ from teamsim.store._urls import mask_secrets, mask_url, parse_url
 
 __all__ = ["DATABASE_URL_ENV", "DEFAULT_DATABASE", "SCHEMA_VERSION", "Store"]
 
-SCHEMA_VERSION: Final = 1
-"""The version of the tables this teamsim writes; a database records the one it was made with."""
+SCHEMA_VERSION: Final = 2
+"""The version of the tables this teamsim writes; a database records the one it was made with.
+
+Version 2 added the runs (``runs``, ``run_metrics`` and the ``run_*`` tables). A version 1
+database is upgraded when opened for writing (the new tables are added; nothing else
+changes) and read as it is when opened read-only (an older run folder's ``store.db``).
+"""
+
+READABLE_VERSIONS: Final = frozenset({1, SCHEMA_VERSION})
+"""The schema versions this teamsim reads: version 1 lacks only the runs tables."""
 
 
 DATABASE_URL_ENV: Final = "TEAMSIM_DATABASE_URL"
@@ -102,7 +121,8 @@ class Store:
     flushes. A second process writing the same database at the same time would collide on
     those ids and fail at flush (never interleave silently); readers are fine. Editing
     sequences and enrollments (``uow.sequences.get_for_update``, then
-    ``uow.sequences.save``) is safe from many processes at once.
+    ``uow.sequences.save``) is safe from many processes at once, and so is recording runs
+    (``uow.runs.record``: each run gets its id from the database, its rows are keyed by it).
 
     Durability: a commit is what is durable, and buffered writes only reach the database
     when the unit of work flushes or commits (the simulator commits once per simulated day).
@@ -111,10 +131,12 @@ class Store:
     application crash loses nothing committed. PostgreSQL keeps its server settings.
     """
 
-    def __init__(self, engine: Engine, *, shown_url: str) -> None:
+    def __init__(self, engine: Engine, *, shown_url: str,
+                 schema_version: int = SCHEMA_VERSION) -> None:
         """Wrap an engine whose schema was already checked; prefer :meth:`open`."""
         self._engine = engine
         self._shown_url = shown_url
+        self._schema_version = schema_version
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._closed = False
 
@@ -151,7 +173,7 @@ class Store:
         event.listen(engine, "handle_error", _raise_store_errors)
         try:
             with engine.begin() as connection:
-                _prepare_schema(connection, shown, create=not read_only)
+                version = _prepare_schema(connection, shown, create=not read_only)
         except (DBAPIError, DatabaseError) as err:
             engine.dispose()
             if isinstance(err, DBAPIError):
@@ -168,7 +190,17 @@ class Store:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, shown_url=shown)
+        return cls(engine, shown_url=shown, schema_version=version)
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the database (1 only for an older one opened read-only)."""
+        return self._schema_version
+
+    @property
+    def holds_runs(self) -> bool:
+        """Whether the database has the runs tables (``uow.runs`` works)."""
+        return self._schema_version >= 2
 
     @property
     def url(self) -> str:
@@ -329,7 +361,8 @@ def _lock_for_set_up(connection: Connection) -> None:
         connection.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
 
 
-def _prepare_schema(connection: Connection, shown: str, *, create: bool = True) -> None:
+def _prepare_schema(connection: Connection, shown: str, *, create: bool = True) -> int:
+    """Check (creating or upgrading it when ``create``) the schema; return its version."""
     tables = set(inspect(connection).get_table_names())
     if create and MetaRow.__tablename__ not in tables:
         _lock_for_set_up(connection)
@@ -339,18 +372,25 @@ def _prepare_schema(connection: Connection, shown: str, *, create: bool = True) 
         f"version that made it (this teamsim uses schema version {SCHEMA_VERSION})"
     )
     if MetaRow.__tablename__ in tables:
-        found = connection.scalar(select(MetaRow.value).where(MetaRow.key == _SCHEMA_KEY))
+        found = _stored_version(connection)
         if found is None:
             raise SchemaVersionError(
                 f"{shown}: the meta table records no schema_version, so teamsim cannot tell "
                 f"which teamsim made it (expected {SCHEMA_VERSION}); {advice}"
             )
-        if found != str(SCHEMA_VERSION):
-            raise SchemaVersionError(
-                f"{shown}: made with schema version {found}, this teamsim expects "
-                f"{SCHEMA_VERSION}; nothing was changed. {advice[0].upper()}{advice[1:]}"
-            )
-        return
+        if found == str(SCHEMA_VERSION):
+            return SCHEMA_VERSION
+        if found.isdigit() and int(found) in READABLE_VERSIONS:
+            if not create:
+                return int(found)
+            _lock_for_set_up(connection)
+            if _stored_version(connection) != str(SCHEMA_VERSION):
+                _upgrade(connection)
+            return SCHEMA_VERSION
+        raise SchemaVersionError(
+            f"{shown}: made with schema version {found}, this teamsim expects "
+            f"{SCHEMA_VERSION}; nothing was changed. {advice[0].upper()}{advice[1:]}"
+        )
     if tables or not create:
         if not tables:
             raise SchemaVersionError(
@@ -364,4 +404,17 @@ def _prepare_schema(connection: Connection, shown: str, *, create: bool = True) 
         )
     Base.metadata.create_all(connection)
     connection.execute(insert(MetaRow).values(key=_SCHEMA_KEY, value=str(SCHEMA_VERSION)))
+    return SCHEMA_VERSION
 
+
+def _stored_version(connection: Connection) -> str | None:
+    return connection.scalar(select(MetaRow.value).where(MetaRow.key == _SCHEMA_KEY))
+
+
+def _upgrade(connection: Connection) -> None:
+    """Version 1 to 2: add the runs tables (the others are unchanged), in the set-up lock's
+    transaction. Rows an older ``teamsim run --db`` wrote stay in the main tables, where
+    ``teamsim seq`` and an older run folder's ``--db`` find them."""
+    Base.metadata.create_all(connection, checkfirst=True)
+    connection.execute(update(MetaRow).where(MetaRow.key == _SCHEMA_KEY)
+                       .values(value=str(SCHEMA_VERSION)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from teamsim.store._attention import AttentionRepository
@@ -20,6 +21,7 @@ from teamsim.store._meta import MetaRepository
 from teamsim.store._pending import WriteBehind
 from teamsim.store._replies import ReplyRepository
 from teamsim.store._rules import RuleRepository
+from teamsim.store._runs import RunRepository
 from teamsim.store._sequences import SequenceRepository
 from teamsim.store._tasks import TaskRepository
 from teamsim.store._teammates import TeammateRepository
@@ -37,8 +39,9 @@ class UnitOfWork:
     The unit of work owns the transaction; the data hangs off it in repositories, one per
     kind of record: :attr:`sequences`, :attr:`contacts`, :attr:`enrollments`,
     :attr:`teammates`, :attr:`rules`, :attr:`tasks`, :attr:`drafts` (with their reviews and
-    decisions), :attr:`attention`, :attr:`messages`, :attr:`replies`, :attr:`events` and
-    :attr:`meta`: ``uow.tasks.add(...)``, ``uow.messages.thread(...)``.
+    decisions), :attr:`attention`, :attr:`messages`, :attr:`replies`, :attr:`events`,
+    :attr:`meta` and :attr:`runs` (the runs recorded in the database): ``uow.tasks.add(...)``,
+    ``uow.messages.thread(...)``.
 
     Writes to the pipeline tables (tasks, drafts, reviews, attention items, decisions,
     messages, replies) are write-behind, like the event log: the id is given at once from a
@@ -82,6 +85,8 @@ class UnitOfWork:
         """Messages and their delivery."""
         self.replies = ReplyRepository(session, pending, where=where)
         """What came back from contacts."""
+        self.runs = RunRepository(session, where=where)
+        """The runs recorded in the database, their metrics and their rows."""
 
     def __enter__(self) -> Self:
         """Return the unit of work itself."""
@@ -120,6 +125,11 @@ class UnitOfWork:
         self._session.flush()
         self._pending.flush()
         self.events.flush()
+
+    def connection(self) -> Connection:
+        """The transaction's connection, pending writes sent (for copying a run's rows)."""
+        self.flush()
+        return self._session.connection()
 
     def commit(self) -> None:
         """Make everything written so far durable; the unit of work stays usable."""

@@ -8,7 +8,6 @@ workers, read commands that write, secrets in output, and a full disk hidden beh
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import multiprocessing
@@ -30,7 +29,7 @@ from teamsim import runner
 from teamsim.cli import app
 from teamsim.model import DatabaseError, TeamsimError
 from teamsim.runner import _staging as runfolder
-from teamsim.store import Store
+from teamsim.store import Store, UnitOfWork
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -249,20 +248,24 @@ def test_a_run_failing_at_run_time_leaves_the_database_as_it_was(
     scenario.write_text(_BAD_LATER)
     with pytest.raises(Exception, match=r"(?i)division|zero|template"):
         runner.run(scenario, out=tmp_path / "r", db=store_url)
-    for table in ("events", "teammates", "sequences", "contacts", "tasks"):
+    for table in ("runs", "run_metrics", "run_events", "run_teammates", "events", "teammates",
+                  "sequences", "contacts", "tasks"):
         assert _count(store_url, table) == 0, table
     assert _names(tmp_path) == ["bad.yaml"] + (["teamsim.db"] if "sqlite" in store_url else [])
 
 
-def test_a_second_run_into_the_same_database_is_refused_and_writes_nothing(
+def test_a_second_run_into_the_same_database_is_kept_beside_the_first(
     store_url: str, tmp_path: Path
 ) -> None:
-    runner.run(SMALL, db=store_url, until_days=1).close()
-    events = _count(store_url, "events")
-    with pytest.raises(TeamsimError, match=r"a teammate named .* already exists"):
-        runner.run(SMALL, db=store_url, until_days=1, out=tmp_path / "again")
-    assert _count(store_url, "events") == events
-    assert not (tmp_path / "again").exists()
+    # It used to be refused ("a teammate named 'Riley' already exists"): runs are kept apart.
+    first = runner.run(SMALL, db=store_url, until_days=1)
+    first.close()
+    again = runner.run(SMALL, db=store_url, until_days=1, out=tmp_path / "again")
+    again.close()
+    assert (first.run_id, again.run_id) == (1, 2)
+    assert again.digest == first.digest
+    assert _count(store_url, "run_events") == 2 * len(first.events)
+    assert json.loads((tmp_path / "again" / "run.json").read_text())["run_id"] == 2
 
 
 def test_a_failed_run_removes_the_sqlite_file_it_created(tmp_path: Path) -> None:
@@ -319,7 +322,8 @@ def test_a_killed_db_run_leaves_the_database_as_it_was(store_url: str, tmp_path:
         process.kill()
         process.communicate()
     assert not (tmp_path / "o").exists()
-    for table in ("events", "teammates", "sequences", "contacts", "tasks", "messages"):
+    for table in ("runs", "run_metrics", "run_events", "run_tasks", "events", "teammates",
+                  "sequences", "contacts", "tasks", "messages"):
         assert _count(store_url, table) == 0, table
 
 
@@ -638,9 +642,11 @@ def test_test_out_replaces_earlier_runs_only_with_force(
 def test_a_failed_run_keeps_a_new_db_file_another_run_committed_into(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Runs A and B start at once with the same new --db: B commits first, A is refused
-    and must not delete the file holding B's run."""
+    """Runs A and B start at once with the same new --db: B commits first, A fails and
+    must not delete the file holding B's run."""
     db = str(tmp_path / "new.db")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(_BAD_LATER)
     real_open = Store.open
     raced: list[bool] = []
 
@@ -651,10 +657,11 @@ def test_a_failed_run_keeps_a_new_db_file_another_run_committed_into(
         return real_open(url, **kwargs)
 
     monkeypatch.setattr(Store, "open", open_after_another_run)
-    with pytest.raises(TeamsimError, match=r"a teammate named .* already exists"):
-        runner.run(SMALL, db=db, until_days=1)
+    with pytest.raises(Exception, match=r"(?i)division|zero|template"):
+        runner.run(bad, db=db)
     assert raced
-    assert _count(db, "events") > 0
+    assert _count(db, "runs") == 1
+    assert _count(db, "run_events") > 0
 
 
 @pytest.fixture
@@ -690,7 +697,8 @@ def test_a_run_folder_that_cannot_be_put_in_place_rolls_the_db_run_back(
     monkeypatch.setattr(runfolder, "_swap", foreign_file_appeared)
     with pytest.raises(TeamsimError, match="nothing was changed"):
         runner.run(SMALL, out=tmp_path / "r", db=store_url, until_days=1)
-    for table in ("events", "teammates", "sequences", "contacts", "tasks"):
+    for table in ("runs", "run_events", "events", "teammates", "sequences", "contacts",
+                  "tasks"):
         assert _count(store_url, table) == 0, table
     assert unclosed_stores == []
     assert not (tmp_path / "r").exists()
@@ -792,20 +800,21 @@ def test_a_failed_commit_takes_the_new_folder_out_and_puts_the_old_run_back(
     runner.run(SMALL, out=out, until_days=1).close()
     before = (out / "run.json").read_text()
     Store.open(store_url).close()
-    real_transaction = Store.single_transaction
+    real_commit = UnitOfWork.commit
 
-    @contextlib.contextmanager
-    def commit_fails(self: Store) -> Iterator[None]:
-        with real_transaction(self):
-            yield
-            raise DatabaseError("disk I/O error", "disk I/O error")  # rolled back
+    def commit_fails(self: UnitOfWork) -> None:
+        if self.runs.count() == 0:  # the run's own store, or the database before the run
+            real_commit(self)
+            return
+        raise DatabaseError("disk I/O error", "disk I/O error")  # rolled back
 
-    monkeypatch.setattr(Store, "single_transaction", commit_fails)
+    monkeypatch.setattr(UnitOfWork, "commit", commit_fails)
     with pytest.raises(TeamsimError, match="cannot record the run: disk I/O error"):
         runner.run(SMALL, out=out, db=store_url, until_days=1, seed=3, force=True)
     assert (out / "run.json").read_text() == before
     assert _names(tmp_path) == ["r"] + (["teamsim.db"] if "sqlite" in store_url else [])
-    assert _count(store_url, "events") == 0
+    assert _count(store_url, "runs") == 0
+    assert _count(store_url, "run_events") == 0
 
 
 @pytest.mark.parametrize("command", ["run", "sweep"])

@@ -197,7 +197,11 @@ def test_db_records_the_run_elsewhere(tmp_path: Path) -> None:
     info = runner.read_run_info(tmp_path / "run")
     assert info.db is not None
     assert info.db.endswith("elsewhere.db")
+    assert info.run_id == result.run_id == 1
     with Store.open(db) as store, store.unit_of_work() as uow:
+        assert uow.runs.get(1).events == len(result.events)
+    _record, kept = runner.open_run(str(db), 1)
+    with kept, kept.unit_of_work() as uow:
         assert len(list(uow.events.iter())) == len(result.events)
 
 

@@ -3,7 +3,8 @@
 The public surface, re-exported here:
 
 - scenarios and runs: :func:`load_scenario` (a :class:`Scenario`), :func:`run` (one run,
-  :class:`RunResult`), :func:`sweep` (variants x seeds, :class:`SweepResult`);
+  :class:`RunResult`), :func:`sweep` (variants x seeds, :class:`SweepResult`); the runs a
+  database keeps: :func:`runs` (one :class:`RunRecord` each) and :func:`open_run`;
 - the simulator itself: :class:`Simulation` over a :class:`World`, built with its team by
   :func:`simulation`;
 - sequences as the product's toolbar: :class:`Workspace` over a :class:`Store`, and the domain
@@ -59,7 +60,16 @@ if TYPE_CHECKING:
         TeamsimError,
         ValidationError,
     )
-    from teamsim.runner import ExpectationResult, RunResult, SweepResult, run, sweep
+    from teamsim.runner import (
+        ExpectationResult,
+        RunRecord,
+        RunResult,
+        SweepResult,
+        open_run,
+        run,
+        runs,
+        sweep,
+    )
     from teamsim.scenario import Scenario, load_scenario
     from teamsim.sim import Simulation, SimulationResult, World
     from teamsim.store import Store
@@ -87,6 +97,7 @@ __all__ = [
     "Review",
     "ReviewRequest",
     "Reviewer",
+    "RunRecord",
     "RunResult",
     "Scenario",
     "ScenarioError",
@@ -105,7 +116,9 @@ __all__ = [
     "Workspace",
     "World",
     "load_scenario",
+    "open_run",
     "run",
+    "runs",
     "simulation",
     "sweep",
 ]
@@ -132,6 +145,7 @@ _ORIGIN: dict[str, str] = {
     "Review": "teamsim.agents",
     "ReviewRequest": "teamsim.agents",
     "Reviewer": "teamsim.agents",
+    "RunRecord": "teamsim.runner",
     "RunResult": "teamsim.runner",
     "Scenario": "teamsim.scenario",
     "ScenarioError": "teamsim.model",
@@ -150,7 +164,9 @@ _ORIGIN: dict[str, str] = {
     "Workspace": "teamsim.workspace",
     "World": "teamsim.sim",
     "load_scenario": "teamsim.scenario",
+    "open_run": "teamsim.runner",
     "run": "teamsim.runner",
+    "runs": "teamsim.runner",
     "simulation": "teamsim.assembly",
     "sweep": "teamsim.runner",
 }

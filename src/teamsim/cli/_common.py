@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -23,13 +24,15 @@ from teamsim.cli._text import PlainConsole, clean
 from teamsim.model import TeamsimError
 
 if TYPE_CHECKING:
-    from teamsim.runner import RunInfo
+    from teamsim.runner import RunInfo, RunRecord
     from teamsim.store import UnitOfWork
     from teamsim.workspace import Workspace
 
 __all__ = [
     "RunDbOption",
     "RunDirArg",
+    "RunIdOption",
+    "RunView",
     "check_db_option",
     "do",
     "err",
@@ -49,11 +52,15 @@ out = PlainConsole(soft_wrap=True)
 err = PlainConsole(stderr=True, soft_wrap=True)
 """Standard error, like :data:`out`."""
 
-RunDirArg = Annotated[Path, typer.Argument(help="A run directory (what `teamsim run` wrote).",
-                                           show_default=False)]
+RunDirArg = Annotated[Path | None, typer.Argument(
+    help="A run directory (what `teamsim run` wrote); or none, with --db URL --run ID.",
+    show_default=False)]
 RunDbOption = Annotated[str | None, typer.Option(
-    "--db", help="The database, when the run was recorded with --db (run.json masks the "
+    "--db", help="The database the run was recorded in with --db (run.json masks the "
     "password).", show_default=False)]
+RunIdOption = Annotated[int | None, typer.Option(
+    "--run", min=1, help="The run's id in --db (`teamsim runs list --db URL` shows them); "
+    "needed when the database keeps several runs.", show_default=False)]
 
 
 def fail(message: str) -> typer.Exit:
@@ -130,19 +137,77 @@ def do(db: str, action: Callable[[Workspace], T]) -> T:
 # a run folder
 
 
+class RunView:
+    """A finished run opened for reading, wherever it is kept: :attr:`uow` reads its rows;
+    :attr:`scenario`, :attr:`seed` and :attr:`end` come from ``run.json`` (read only when
+    asked) or from the database's runs table."""
+
+    def __init__(self, uow: UnitOfWork, name: str, *, folder: Path | None = None,
+                 record: RunRecord | None = None) -> None:
+        """A view of the run read through ``uow``; ``name`` names it in messages (its folder,
+        or ``run 3``); its facts come from ``record`` or else from ``folder``'s run.json."""
+        self.uow = uow
+        self.name = name
+        self._folder = folder
+        self._record = record
+
+    def _info(self) -> RunRecord | RunInfo:
+        return self._record if self._record is not None else self._folder_info()
+
+    def _folder_info(self) -> RunInfo:
+        if self._folder is None:
+            raise ValueError("a run view needs a folder or a run record")
+        return run_info(self._folder)
+
+    @property
+    def scenario(self) -> str:
+        """The scenario's name."""
+        return self._info().scenario
+
+    @property
+    def seed(self) -> int:
+        """The seed the run ran with."""
+        return self._info().seed
+
+    @property
+    def end(self) -> datetime:
+        """The simulated end (UTC): what "now" is for the reports."""
+        if self._record is not None:
+            return self._record.sim_end
+        return self._folder_info().end
+
+
 @contextmanager
-def run_store(run_dir: Path, db: str | None = None) -> Iterator[UnitOfWork]:
-    """A read-only unit of work on a run folder's own ``store.db`` (or on the ``--db`` given);
-    teamsim errors exit with code 2.
+def run_store(run_dir: Path | None, db: str | None = None,
+              run_id: int | None = None) -> Iterator[RunView]:
+    """A run folder's run (its own ``store.db``, or the ``--db`` given) or run ``--run`` of
+    ``--db``, opened read-only; teamsim errors exit with code 2.
 
     Nothing is created, migrated or written. A run recorded elsewhere (``run.json`` names a
     database) is read only from a database the user names with ``--db``: a run folder cannot
-    make teamsim open, let alone create, a database it points at.
+    make teamsim open, let alone create, a database it points at. A run recorded in a
+    database (``run.json`` holds its id) is read from that database's runs; one recorded by
+    an older teamsim from the database's own tables.
     """
     from teamsim.store import Store  # SQLAlchemy: start-up
 
     check_db_option(db)
-    named = _recorded_db(run_dir)
+    if run_dir is None:
+        if db is None:
+            raise fail("give a run directory (what `teamsim run --out` wrote), or --db URL "
+                       "with --run ID (`teamsim runs list --db URL` shows the runs)")
+        with _database_run(db, run_id, None) as view:
+            yield view
+        return
+    named, recorded_id = _recorded_db(run_dir)
+    if run_id is not None and db is None:
+        raise fail(f"--run: needs --db, the database the run is kept in; or give only "
+                   f"the run directory {run_dir}")
+    if db is not None and (run_id is not None or recorded_id is not None):
+        with _database_run(db, run_id if run_id is not None else recorded_id,
+                           run_dir) as view:
+            yield view
+        return
     target: str | Path
     if db is not None:
         target = db
@@ -156,14 +221,31 @@ def run_store(run_dir: Path, db: str | None = None) -> Iterator[UnitOfWork]:
                        "without --db to keep the store with the run")
     try:
         with Store.open(target, read_only=True) as store, store.unit_of_work() as uow:
-            yield uow
+            yield RunView(uow, str(run_dir), folder=run_dir)
     except TeamsimError as exc:
         raise fail(str(exc)) from None
 
 
-def _recorded_db(run_dir: Path) -> str | None:
-    """The database ``run.json`` names, if it names one; exit 2 if ``run_dir`` is no run
-    folder."""
+@contextmanager
+def _database_run(db: str, run_id: int | None, folder: Path | None) -> Iterator[RunView]:
+    """Run ``run_id`` of ``db`` (its only run when ``None``), its rows copied into memory."""
+    from teamsim.runner import open_run  # LangGraph, SimPy, SciPy: start-up
+
+    try:
+        record, store = open_run(db, run_id)
+    except TeamsimError as exc:
+        raise fail(f"--db: {exc}") from None
+    try:
+        with store, store.unit_of_work() as uow:
+            yield RunView(uow, f"run {record.id}" if folder is None else str(folder),
+                          record=record)
+    except TeamsimError as exc:
+        raise fail(str(exc)) from None
+
+
+def _recorded_db(run_dir: Path) -> tuple[str | None, int | None]:
+    """The database ``run.json`` names, if it names one, and the run's id there (if it
+    holds one); exit 2 if ``run_dir`` is no run folder."""
     if not run_dir.is_dir():
         raise fail(f"{run_dir}: no such run directory; give the folder `teamsim run` wrote")
     info_path = run_dir / "run.json"
@@ -175,7 +257,9 @@ def _recorded_db(run_dir: Path) -> str | None:
     except ValueError as exc:
         raise fail(f"{info_path}: damaged ({exc}); run `teamsim run` again") from None
     named = info.get("db") if isinstance(info, dict) else None
-    return named if isinstance(named, str) and named else None
+    run_id = info.get("run_id") if isinstance(info, dict) else None
+    return (named if isinstance(named, str) and named else None,
+            run_id if isinstance(run_id, int) and not isinstance(run_id, bool) else None)
 
 
 def run_info(run_dir: Path) -> RunInfo:

@@ -9,6 +9,7 @@ is printed as plain text (:mod:`teamsim.cli._text`).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,7 +17,7 @@ import typer
 from rich.table import Table
 
 from teamsim.cli._app import Typer
-from teamsim.cli._common import RunDbOption, RunDirArg, fail, run_store
+from teamsim.cli._common import RunDbOption, RunDirArg, RunIdOption, fail, run_store
 from teamsim.cli._text import PlainConsole, plain
 from teamsim.model import NotFoundError
 
@@ -79,14 +80,14 @@ def _timezone(name: str | None) -> str | None:
 
 
 @rules_app.command("list")
-def list_rules(run_dir: RunDirArg, timezone: TimezoneOption = None,
-               db: RunDbOption = None) -> None:
+def list_rules(run_dir: RunDirArg = None, timezone: TimezoneOption = None,
+               db: RunDbOption = None, run: RunIdOption = None) -> None:
     """Each rule of a run: what it matches, whether it is on, its use against its caps."""
     from teamsim.reports import rule_usage  # the store and the rules engine: start-up
 
     zone = _timezone(timezone)
-    with run_store(run_dir, db) as uow:
-        usage = rule_usage(uow, timezone=zone)
+    with run_store(run_dir, db, run) as view:
+        usage = rule_usage(view.uow, timezone=zone)
     console = _console()
     if not usage:
         console.print("no auto-approve rules in this run", markup=False)
@@ -107,24 +108,38 @@ def list_rules(run_dir: RunDirArg, timezone: TimezoneOption = None,
 
 @rules_app.command("preview")
 def preview_rule(
-    run_dir: RunDirArg,
-    rule: Annotated[str, typer.Argument(help="The rule's name or id.", show_default=False)],
+    run_dir: Annotated[str | None, typer.Argument(
+        metavar="RUN_DIR", help="A run directory (what `teamsim run` wrote); left out with "
+        "--db URL --run ID, where the only argument is the rule.", show_default=False)] = None,
+    rule: Annotated[str | None, typer.Argument(
+        help="The rule's name or id.", show_default=False)] = None,
     timezone: TimezoneOption = None,
     examples: Annotated[
         int, typer.Option("--examples", min=0, help="How many example drafts to show.")
     ] = 5,
     db: RunDbOption = None,
+    run: RunIdOption = None,
 ) -> None:
-    """What a rule would approve: past drafts, drafts waiting now, and where its caps stop it."""
+    """What a rule would approve: past drafts, drafts waiting now, and where its caps stop it.
+
+    ``teamsim rules preview RUN_DIR RULE``, or ``teamsim rules preview RULE --db URL --run ID``.
+    """
     from teamsim.reports import preview  # the store and the rules engine: start-up
 
+    if rule is None and run_dir is not None and db is not None:
+        rule, run_dir = run_dir, None  # the rule alone: the run is --db's
+    if rule is None:
+        raise fail("RULE: missing; give the rule's name or id: `teamsim rules preview "
+                   "RUN_DIR RULE`, or `teamsim rules preview RULE --db URL --run ID`")
+    folder = None if run_dir is None else Path(run_dir)
     zone = _timezone(timezone)
-    with run_store(run_dir, db) as uow:
-        found = _find_rule(uow, rule)
+    with run_store(folder, db, run) as view:
+        found = _find_rule(view.uow, rule)
         if found is None:
-            raise fail(f"{run_dir}: no rule {rule!r}; `teamsim rules list {run_dir}` shows "
-                       "them by name and id")
-        result = preview(uow, found, timezone=zone)
+            listing = (f"`teamsim rules list {view.name}`" if folder is not None
+                       else "`teamsim rules list --db URL --run ID`")
+            raise fail(f"{view.name}: no rule {rule!r}; {listing} shows them by name and id")
+        result = preview(view.uow, found, timezone=zone)
     _render(_console(), result, examples)
 
 

@@ -25,11 +25,11 @@ from rich.text import Text
 from teamsim.cli._common import (
     RunDbOption,
     RunDirArg,
+    RunIdOption,
     check_db_option,
     err,
     fail,
     out,
-    run_info,
     run_store,
 )
 from teamsim.cli._models import (
@@ -153,7 +153,8 @@ def run_command(
         show_default=False)] = None,
     db: Annotated[str | None, typer.Option(
         "--db", help="Record the run in this database (SQLite path or SQLAlchemy URL) "
-        "instead of the run directory's store.db.", show_default=False)] = None,
+        "instead of the run directory's store.db, beside the runs it keeps already "
+        "(`teamsim runs list --db URL`).", show_default=False)] = None,
     allow_large: AllowLarge = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Replace an earlier run folder at --out.")] = False,
@@ -246,6 +247,10 @@ def print_run(out: Console, result: runner.RunResult) -> None:
     where = f" -> {result.out_dir}" if result.out_dir is not None else ""
     out.print(f"{result.world.name}: seed {result.seed}, {result.until_days:g} days, "
               f"{len(result.events)} events, digest {result.digest[:12]}{where}")
+    if result.run_id is not None:
+        out.print(f"recorded as run {result.run_id} in the --db database: `teamsim runs show "
+                  f"{result.run_id} --db URL`, `teamsim inbox --db URL --run {result.run_id}`",
+                  markup=False)
     out.print(_funnel(result, out.width))
     metrics = _table("metric", "value", title="Key metrics", right=("value",))
     for name in KEY_METRICS:
@@ -589,10 +594,11 @@ def describe_item(uow: UnitOfWork, item: AttentionItem) -> list[str]:
             "the rule starts switched off"]
 
 
-def inbox_command(run_dir: RunDirArg, db: RunDbOption = None) -> None:
+def inbox_command(run_dir: RunDirArg = None, db: RunDbOption = None,
+                  run: RunIdOption = None) -> None:
     """What is in Needs attention at the end of a run, oldest first, as the human sees it."""
-    with run_store(run_dir, db) as uow:
-        info = run_info(run_dir)
+    with run_store(run_dir, db, run) as info:
+        uow = info.uow
         items = uow.attention.list("open")
         plural = "item" if len(items) == 1 else "items"
         out.print(f"Needs attention at the end of {info.scenario!r} (seed {info.seed}, "
@@ -605,19 +611,19 @@ def inbox_command(run_dir: RunDirArg, db: RunDbOption = None) -> None:
 
 
 def diagnose_command(
-    run_dir: RunDirArg,
     sequence: Annotated[str, typer.Option(help="The sequence's name.", show_default=False)],
+    run_dir: RunDirArg = None,
     contact: Annotated[str | None, typer.Option(
         help="One person's email; default: the whole sequence.", show_default=False)] = None,
     db: RunDbOption = None,
+    run: RunIdOption = None,
 ) -> None:
     """The troubleshooting checklist for a sequence (or one person) at the run's end."""
     from teamsim.reports.diagnose import diagnose, render_lines  # the store: start-up
 
-    with run_store(run_dir, db) as uow:
-        info = run_info(run_dir)
+    with run_store(run_dir, db, run) as info:
         try:
-            diagnosis = diagnose(uow, sequence, contact, at=info.end)
+            diagnosis = diagnose(info.uow, sequence, contact, at=info.end)
         except TeamsimError as exc:
             raise fail(str(exc)) from None
         # The checklist is several lines on purpose; each is printed as one plain, cleaned line

@@ -21,6 +21,11 @@ is given, and only once the new one is complete (see :mod:`teamsim.runner._stagi
 whose expectations fail is still a completed run: it is written, and :attr:`RunResult.passed`
 is false.
 
+Given ``db``, :func:`run` records the run in that database beside the runs it holds already
+(one transaction at the end, so a failed or killed run leaves nothing); :func:`runs` lists
+them (one :class:`RunRecord` each), :func:`run_metrics` gives one's metrics, :func:`open_run`
+reads one (an in-memory store holding its rows) and :func:`delete_run` deletes one.
+
 :func:`sweep` runs every variant x seed on an executor (teamsim's process pool, Dask, Ray or
 any :class:`concurrent.futures.Executor`), appends one CSV row per finished run (every metric,
 the digest, the seed, the variant's settings, the scenario hash, the teamsim version, wall
@@ -49,6 +54,7 @@ from teamsim.runner._folders import (
 from teamsim.runner._models import ModelInput, check_models
 from teamsim.runner._rows import ROW_COLUMNS, SWEEP_FOLDER, SweepRow
 from teamsim.runner._run import RunResult, ScenarioInput, default_out_dir, run
+from teamsim.runner._runs import delete_run, open_run, pick_run, run_metrics, runs
 from teamsim.runner._stats import Comparison, Estimate, mean_interval, summarize, welch_interval
 from teamsim.runner._sweep import (
     DEFAULT_SWEEP_METRICS,
@@ -66,6 +72,7 @@ from teamsim.scenario import (
     evaluate_expectations,
     with_values,
 )
+from teamsim.store import RunRecord, RunStatus
 
 __all__ = [
     "DEFAULT_SWEEP_METRICS",
@@ -86,7 +93,9 @@ __all__ = [
     "RayExecutor",
     "RunInfo",
     "RunModel",
+    "RunRecord",
     "RunResult",
+    "RunStatus",
     "ScenarioInput",
     "SweepBackend",
     "SweepInterrupted",
@@ -96,13 +105,18 @@ __all__ = [
     "check_models",
     "check_variants",
     "default_out_dir",
+    "delete_run",
     "evaluate_expectations",
     "mean_interval",
+    "open_run",
     "parse_seeds",
     "parse_sets",
+    "pick_run",
     "read_run_info",
     "run",
     "scenario_sha256",
+    "run_metrics",
+    "runs",
     "summarize",
     "sweep",
     "welch_interval",

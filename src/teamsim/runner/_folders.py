@@ -55,7 +55,10 @@ class RunInfo(pydantic.BaseModel):
     """``run.json``: what identifies a run directory.
 
     ``models`` names each model-backed teammate's model and ``cassette_mode`` the mode of the
-    run's recorded replies (``cassette.json``); both are empty without models.
+    run's recorded replies (``cassette.json``); both are empty without models. ``db`` names
+    the database a ``--db`` run was recorded in and ``run_id`` its id there (``teamsim runs
+    list``); a run recorded by an older teamsim has no ``run_id`` (its rows are the
+    database's own tables).
     """
 
     model_config = pydantic.ConfigDict(extra="forbid")
@@ -69,6 +72,7 @@ class RunInfo(pydantic.BaseModel):
     events: int
     teamsim_version: str
     db: str | None
+    run_id: int | None = None
     models: dict[str, RunModel] = pydantic.Field(default_factory=dict)
     cassette_mode: Literal["record", "replay", "auto"] | None = None
 

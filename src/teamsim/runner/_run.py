@@ -2,20 +2,22 @@
 
 See :mod:`teamsim.runner` for the run directory's files. The run is written under a staging
 folder and put in place whole (:mod:`teamsim.runner._staging`); a ``db=`` run is one
-transaction in that database.
+copy of the run's rows, made in one transaction, in that database.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import math
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,8 @@ from teamsim.runner._folders import (
     RUN_FOLDER,
     RunInfo,
     RunModel,
+    json_text,
+    read_run_info,
     rule_previews,
     teamsim_version,
     write_run,
@@ -50,9 +54,11 @@ from teamsim.scenario import (
     load_scenario,
 )
 from teamsim.sim import DecisionSource, SimulationResult, World
-from teamsim.store import Store, StoredEvents, mask_url, parse_url
+from teamsim.store import NewRun, RunStatus, Store, StoredEvents, mask_url, parse_url
 
 __all__ = ["RunResult", "ScenarioInput", "default_out_dir", "load", "run"]
+
+_DAY_MINUTES = 24 * 60
 
 ScenarioInput = World | str | Path
 """A scenario: a validated scenario (or bare world), or the path of a scenario file."""
@@ -72,9 +78,11 @@ class RunResult:
         digest: SHA-256 of the canonical event lines; equal for equal world and seed.
         events: the event log in canonical order, read from ``store`` as it is used (see
             :class:`~teamsim.store.StoredEvents`; valid while the store is open).
-        store: the run's store, open (``store.db`` of the run directory, the ``db`` given, or
-            an in-memory database); close it, or the result, when done.
+        store: the run's store, open (``store.db`` of the run directory, or an in-memory
+            database holding only this run, also when it was recorded in ``db``); close it,
+            or the result, when done.
         out_dir: the run directory, or ``None`` when none was written.
+        run_id: the run's id in ``db`` (``teamsim runs list``), or ``None`` without ``db``.
     """
 
     world: Scenario
@@ -87,6 +95,7 @@ class RunResult:
     events: StoredEvents
     store: Store
     out_dir: Path | None
+    run_id: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -159,8 +168,10 @@ def run(
             A folder that is there already is replaced only if it is an earlier teamsim run
             folder (its run.json validates and it holds only teamsim's files) and ``force``.
         db: record the run in this database (a SQLite path or SQLAlchemy URL) instead of
-            ``store.db`` or memory. The run is one transaction: a run that fails or is
-            killed leaves the database as it was.
+            ``store.db``, beside the runs it holds already (see :func:`runs`). The run is
+            simulated apart (its digest does not depend on what the database holds) and
+            recorded in one transaction: a run that fails or is killed leaves the database
+            as it was.
         force: replace an earlier run folder at ``out``.
         progress: called with the simulated day number as each day ends.
         allow_large: run a world of more than 100,000 contacts (refused otherwise).
@@ -201,6 +212,7 @@ def run(
     check_size(world, allow_large, source)
     if until_days is not None and until_days <= 0:
         raise ValueError(f"until_days must be > 0, got {until_days}")
+    scenario_hash = _scenario_hash(world)
     world, setup = prepare(world, source, models=models, drafters=drafters,
                            reviewers=reviewers, allow_imports=allow_imports, cassette=cassette,
                            cassette_mode=cassette_mode, max_concurrency=max_concurrency)
@@ -208,34 +220,41 @@ def run(
     target = None if out is None else Path(out)
     if target is not None:
         _staging.check_target(target, RUN_FOLDER, force=force)
+    started_at = datetime.now(UTC)  # metadata of the runs row, never in the digest
     created = _new_sqlite_file(db)
     staging: Path | None = None
     recording = False  # the --db store is open: its failures are the run's
+    archive: Store | None = None
     store: Store | None = None
+    run_id: int | None = None
     finished = False
     try:
         if db is not None:
-            store = Store.open(db)
+            archive = Store.open(db)
             recording = True
         staging = None if target is None else _staging.make_staging(target, RUN_FOLDER)
-        if store is None:
-            # Simulating straight into store.db measured as fast as simulating in memory and
-            # copying with SQLite's backup API (200 contacts x 14 days: 2.8-4.2 s against
-            # 2.7-6.1 s, on a busy 2-CPU machine), and needs no raw DB-API connection.
-            store = Store.open(staging / "store.db" if staging is not None else "sqlite://")
-        # --db: the whole run is one transaction (see _one_transaction), and the folder is put
-        # in place inside it, so a folder that cannot be put in place (a file that appeared in
-        # --out during the run, EXDEV, EBUSY) rolls the run back; and a commit that fails
-        # takes the folder out again (the earlier one put back).
-        with contextlib.ExitStack() as folder, _one_transaction(store, db is not None):
-            outcome = _simulate(world, source, seed, days, store, db, staging, progress, setup,
-                                decisions)
-            if db is not None and target is not None and staging is not None:
-                folder.enter_context(
-                    _staging.placed(staging, target, RUN_FOLDER, force=force))
-        if db is not None:
+        # A --db run is simulated in a store of its own (in memory), so its ids, and with
+        # them its digest, are the same whatever the database already holds; then its rows
+        # are copied into the database in one transaction (see _record).
+        # Simulating straight into store.db measured as fast as simulating in memory and
+        # copying with SQLite's backup API (200 contacts x 14 days: 2.8-4.2 s against
+        # 2.7-6.1 s, on a busy 2-CPU machine), and needs no raw DB-API connection.
+        store = Store.open(staging / "store.db" if staging is not None and archive is None
+                           else "sqlite://")
+        result, expectations, violations = _simulate(
+            world, source, seed, days, store, None if archive is None else archive.url,
+            staging, progress, setup, decisions)
+        if archive is not None:
+            about = NewRun(
+                scenario=world.name, scenario_hash=scenario_hash, seed=result.seed,
+                teamsim_version=teamsim_version(), until_days=days, sim_start=world.start_utc,
+                sim_end=world.start_utc + timedelta(minutes=round(days * _DAY_MINUTES)),
+                started_at=started_at, finished_at=datetime.now(UTC),
+                status=RunStatus.FINISHED, digest=result.digest, events=len(result.events))
+            run_id = _record(archive, store, about, result.metrics,
+                             staging if target is not None else None, target, force)
+            archive.close()
             staging = None  # in place, or never made
-        result, expectations, violations = outcome
         if target is not None and staging is not None:
             # SQLite's -wal/-shm files are found by path: close before the rename; and seal
             # the file so read-only readers leave nothing beside it.
@@ -258,6 +277,8 @@ def run(
         raise TeamsimError(
             f"{target}: cannot write the run: {exc.strerror or exc}") from None
     finally:
+        if archive is not None:
+            archive.close()
         if store is not None and not finished:
             store.close()  # closed before its file is removed
         if staging is not None:
@@ -269,29 +290,41 @@ def run(
     return RunResult(world=world, seed=result.seed, until_days=days, metrics=result.metrics,
                      expectations=expectations, violations=violations,
                      digest=result.digest, events=result.events.on(store), store=store,
-                     out_dir=target)
+                     out_dir=target, run_id=run_id)
 
 
-@contextlib.contextmanager
-def _one_transaction(store: Store, wanted: bool) -> Iterator[None]:
-    """A ``--db`` run as one transaction: a run that fails (a template error) or is killed
-    leaves the database as it was, and a refusal (a second run into the same database) comes
-    before anything is committed.
+def _scenario_hash(world: Scenario) -> str:
+    """SHA-256 (hex) of the scenario as canonical JSON (sorted keys, no spaces): equal
+    scenarios, however their files are laid out, share it."""
+    text = json.dumps(world.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    Measured against the alternative, simulating into a private SQLite file and copying the
-    rows into the target in one transaction at the end (welcome-renovation-leads, 21 days,
-    2,670 rows, on this project's busy 2-CPU machine): the run itself took 3.2-5.4 s in one
-    transaction against 6.0-6.9 s with daily commits on a SQLite file, and 4.8-5.7 s against
-    5.5-7.8 s on PostgreSQL, while the copy would add 1.3 s (into SQLite) or 0.6 s (into
-    PostgreSQL) on top and needs a table-by-table copy across backends. The price of the one
-    transaction is that the database's write lock (SQLite) is held for the whole run, which
-    the store's one-writer rule asks for anyway.
+
+def _record(archive: Store, store: Store, about: NewRun, metrics: Mapping[str, Any],
+            staging: Path | None, target: Path | None, force: bool) -> int:
+    """Record the run simulated in ``store`` in ``archive``, in one transaction: its
+    ``runs`` row, its metrics and every row it wrote; return its id.
+
+    A run that fails or is killed before the commit leaves nothing in the database, so no
+    reader ever sees half a run. The run folder (if any) is put in place inside the
+    transaction, with the run's id in its run.json: a folder that cannot be put in place (a
+    file that appeared in --out during the run, EXDEV, EBUSY) rolls the run back, and a
+    commit that fails takes the folder out again (the earlier one put back).
+
+    Copying measured against simulating straight into the database in one transaction (what
+    teamsim did before runs were kept apart): see the README's "Keeping experiments in
+    PostgreSQL".
     """
-    if not wanted:
-        yield
-        return
-    with store.single_transaction():
-        yield
+    with contextlib.ExitStack() as folder, archive.unit_of_work() as uow, \
+            store.unit_of_work() as rows:
+        run_id = uow.runs.record(about, metrics, rows)
+        if staging is not None and target is not None:
+            info = read_run_info(staging).model_copy(update={"run_id": run_id})
+            (staging / "run.json").write_text(json_text(info.model_dump(mode="json")),
+                                              encoding="utf-8")
+            folder.enter_context(_staging.placed(staging, target, RUN_FOLDER, force=force))
+    return run_id
 
 
 def _new_sqlite_file(db: str | None) -> Path | None:
@@ -319,7 +352,7 @@ def _new_sqlite_file(db: str | None) -> Path | None:
 
 def _simulate(
     world: Scenario, source: str | None, seed: int | None, days: float, store: Store,
-    db: str | None,
+    recorded_in: str | None,
     staging: Path | None, progress: Callable[[int], None] | None, setup: RunModels,
     decisions: DecisionSource | None = None,
 ) -> tuple[SimulationResult, tuple[ExpectationResult, ...], tuple[str, ...]]:
@@ -366,7 +399,7 @@ def _simulate(
             scenario=world.name, source=source, seed=result.seed, until_days=days,
             start=world.start_utc, end=world.start_utc + timedelta(minutes=sim.until),
             digest=result.digest, events=len(result.events),
-            teamsim_version=teamsim_version(), db=None if db is None else store.url,
+            teamsim_version=teamsim_version(), db=recorded_in,
             models={name: RunModel.model_validate(about)
                     for name, about in setup.described.items()},
             cassette_mode=setup.mode if setup.used else None)
