@@ -180,7 +180,7 @@ def plot_swimlanes(run: RunInput, contacts: int | Sequence[str] = 12) -> Figure:
             step = max(1, len(enrolled) / contacts) if enrolled else 1
             chosen = [enrolled[int(i * step)] for i in range(min(contacts, len(enrolled)))]
         else:
-            by_email = {c.email: c.id for c in people.values()}
+            by_email = {c.email: c.id for c in people.values() if c.id is not None}
             unknown = [e for e in contacts if e not in by_email]
             if unknown:
                 raise ValueError(f"no contact {', '.join(map(repr, unknown))} in this run")
