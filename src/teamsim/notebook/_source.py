@@ -175,7 +175,7 @@ def load_run(run_dir: str | os.PathLike[str], *, db: str | None = None) -> RunDa
         target = db
     elif info.db:
         raise TeamsimError(f"{folder}: the run was recorded in {mask_url(info.db)}; pass "
-                           "that database (db=..., --db) to read it")
+                           "that database (load_run(..., db=URL)) to read it")
     else:
         target = folder / "store.db"
         if not target.is_file():
