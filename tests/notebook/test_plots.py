@@ -89,3 +89,18 @@ def test_saved_png_and_svg_are_reproducible(welcome: RunResult, tmp_path: Path) 
     assert svg.read_text().startswith("<?xml")
     with pytest.raises(ValueError, match=r"save a figure as \.svg or \.png"):
         save_figure(plot_funnel(welcome), tmp_path / "a.gif")
+
+
+def test_a_run_with_no_one_enrolled_still_plots(tmp_path: Path) -> None:
+    import teamsim
+
+    from .conftest import ROOT
+
+    result = teamsim.run(ROOT / "scenarios" / "troubleshoot-no-one-enrolled.yaml")
+    try:
+        for plot in RUN_PLOTS:
+            assert isinstance(plot(result), Figure)
+        lane = plot_swimlanes(result)
+        assert "no one was enrolled" in lane.axes[0].texts[0].get_text()
+    finally:
+        result.close()

@@ -180,7 +180,7 @@ def plot_swimlanes(run: RunInput, contacts: int | Sequence[str] = 12) -> Figure:
             step = max(1, len(enrolled) / contacts) if enrolled else 1
             chosen = [enrolled[int(i * step)] for i in range(min(contacts, len(enrolled)))]
         else:
-            by_email = {c.email: c.id for c in people.values()}
+            by_email = {c.email: c.id for c in people.values() if c.id is not None}
             unknown = [e for e in contacts if e not in by_email]
             if unknown:
                 raise ValueError(f"no contact {', '.join(map(repr, unknown))} in this run")
@@ -203,7 +203,10 @@ def plot_swimlanes(run: RunInput, contacts: int | Sequence[str] = 12) -> Figure:
         ax.set_yticks(range(len(chosen)),
                       [people[c].email if c in people else str(c) for c in chosen],
                       fontsize="small")
-        ax.set_ylim(len(chosen) - 0.5, -0.5)
+        ax.set_ylim(max(1, len(chosen)) - 0.5, -0.5)
+        if not chosen:
+            ax.text(0.5, 0.5, "no one was enrolled in this run", ha="center", va="center",
+                    transform=ax.transAxes)
         ax.set_xlim(0, _days(data.minutes))
         ax.set_xlabel("simulated day since the start")
         fig.legend(loc="outside lower center", ncols=len(_MARKS), fontsize="small",

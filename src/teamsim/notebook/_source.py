@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +28,8 @@ from teamsim.runner import RunResult, read_run_info
 from teamsim.sim import TeammateSpec, World
 from teamsim.store import Store, UnitOfWork, mask_url
 
-__all__ = ["Expectation", "RunData", "RunInput", "busy_minutes", "iter_kind", "load_run", "opened"]
+__all__ = ["Expectation", "RunData", "RunInput", "busy_minutes", "load_run", "opened"]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Expectation:
@@ -67,7 +68,8 @@ class RunData:
         self, *, name: str, description: str, seed: int, start: datetime, end: datetime,
         timezone: str, digest: str, world: World, metrics: Mapping[str, Any],
         expectations: Sequence[Expectation], violations: Sequence[str], store: Store,
-        events: Any, source: str | None, folder: Path | None, owns_store: bool,
+        events: Iterable[EventRecord] | None, source: str | None, folder: Path | None,
+        owns_store: bool,
     ) -> None:
         """Hold one run's data; prefer :func:`load_run` and :meth:`from_result`."""
         self.name = name
@@ -128,7 +130,7 @@ class RunData:
                 self._events = tuple(iter(source))
         return self._events
 
-    def unit_of_work(self) -> Any:
+    def unit_of_work(self) -> UnitOfWork:
         """A unit of work on the run's store, for reading (nothing is written)."""
         return self.store.unit_of_work()
 
@@ -173,7 +175,7 @@ def load_run(run_dir: str | os.PathLike[str], *, db: str | None = None) -> RunDa
         target = db
     elif info.db:
         raise TeamsimError(f"{folder}: the run was recorded in {mask_url(info.db)}; pass "
-                           "that database (db=..., --db) to read it")
+                           "that database (load_run(..., db=URL)) to read it")
     else:
         target = folder / "store.db"
         if not target.is_file():
@@ -259,9 +261,3 @@ def busy_minutes(events: Sequence[EventRecord]) -> Mapping[str, int]:
         if event.type == EventKind.RUN_ENDED:
             return dict(RunEnded.from_payload(event.payload).teammate_busy_minutes)
     return {}
-
-
-def iter_kind(events: Sequence[EventRecord], *kinds: EventKind) -> Iterator[EventRecord]:
-    """The events of the given kinds, in order."""
-    wanted = {str(k) for k in kinds}
-    return (e for e in events if e.type in wanted)
