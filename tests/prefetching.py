@@ -32,7 +32,14 @@ class Gauge:
     calls: int = 0
     hits: int = 0
     from_workers: int = 0
+    hold: int = 0
+    """Hold each call (up to ``HOLD_SECONDS``) until this many are in flight at once, the
+    first time: the peak then shows the limit, not how fast this machine starts threads."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    HOLD_SECONDS: ClassVar[float] = 5.0
+
+    def __post_init__(self) -> None:
+        self._reached = threading.Condition(self.lock)
 
     def enter(self) -> None:
         with self.lock:
@@ -40,6 +47,12 @@ class Gauge:
             self.calls += 1
             self.peak = max(self.peak, self.now)
             self.from_workers += threading.current_thread() is not threading.main_thread()
+            if self.hold:
+                if self.peak >= self.hold:
+                    self._reached.notify_all()
+                else:
+                    self._reached.wait_for(lambda: self.peak >= self.hold,
+                                           timeout=self.HOLD_SECONDS)
 
     def leave(self) -> None:
         with self.lock:

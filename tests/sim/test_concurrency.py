@@ -71,9 +71,9 @@ def campaign(contacts: int = 40) -> World:
     )
 
 
-def run(w: World, *, concurrency: int, seed: int, prefetching: bool = True
+def run(w: World, *, concurrency: int, seed: int, prefetching: bool = True, hold: int = 0
         ) -> tuple[SimulationResult, Gauge]:
-    gauge = Gauge()
+    gauge = Gauge(hold=hold)
     latency = Latency(seed)
     names = [t.name for t in w.teammates]
     if prefetching:
@@ -103,7 +103,7 @@ def test_the_digest_is_the_same_at_any_concurrency_and_latency_seed() -> None:
 
 def test_calls_overlap_at_concurrency_16_and_are_served_from_memory() -> None:
     _, one_by_one = run(campaign(), concurrency=1, seed=5)
-    result, gauge = run(campaign(), concurrency=16, seed=5)
+    result, gauge = run(campaign(), concurrency=16, seed=5, hold=16)
     assert gauge.peak == 16, gauge
     # Every call was made ahead of time, from a worker, and the graph's own call found it:
     # the prefetch asked exactly what the graph asks (revisions and their notes included),
