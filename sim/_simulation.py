@@ -34,10 +34,14 @@ below fix the order inside each actor):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+import simpy
 
 from teamsim.graph import RuleEvaluator
 from teamsim.model import InvariantError, RunEnded, SimMinutes
@@ -84,6 +88,15 @@ class SimulationResult:
         """The events as canonical JSON lines (what ``events.jsonl`` holds)."""
         return (canonical_line(e) for e in self.events)
 
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Live:
+    """A run under way: its context and the actors the end of the run needs."""
+
+    ctx: RunContext
+    work: Work
+    approver: Approver
 
 
 class Simulation:
@@ -134,37 +147,106 @@ class Simulation:
         self._progress = progress
         self._max_concurrency = max_concurrency
         self._ran = False
+        self._finished = False
+        self._stack: ExitStack | None = None
+        self._live: _Live | None = None
 
     @gc_tuned()
     def run(self, *, check: bool = True) -> SimulationResult:
-        """Run the world to its end and return the result.
+        """Run the world to its end and return the result (``advance()`` then ``finish()``).
 
         Raises:
             InvariantError: an invariant broke (when ``check``); ``err.result`` has the run.
         """
         if self._ran:
             raise RuntimeError("a Simulation runs once; make a new one for another run")
-        self._ran = True
-        with ExitStack() as stack:
-            uow = stack.enter_context(self.store.unit_of_work())
-            uow.events.retain()  # the whole log is needed at the end: no read-back
-            ctx = RunContext(self.world, seed=self.seed, uow=uow, until=self.until)
-            cast = set_up(ctx, self._team, self._rules, max_concurrency=self._max_concurrency)
-            stack.callback(ctx.pipeline.close)  # its worker threads, if any: also on error
-            enrollments = Enrollments(ctx, cast.plan)
-            outbox = Outbox(ctx, enrollments, Contacts(ctx, enrollments))
-            work = Work(ctx, cast.team, enrollments, outbox)
-            approver = Approver(ctx, enrollments, work, outbox)
-            timeline = Timeline(ctx, enrollments, work, outbox, approver)
-            for process in (timeline.run(), enrollments.run(), work.run(), approver.run(),
-                            self._days(ctx)):
-                ctx.env.process(process)
-            ctx.env.run(until=self.until)
+        self.advance(None)
+        return self.finish(check=check)
+
+    @property
+    def minute(self) -> SimMinutes:
+        """The simulated minute reached so far (0 before the first :meth:`advance`)."""
+        return 0 if self._live is None else int(self._live.ctx.env.now)
+
+    @property
+    def over(self) -> bool:
+        """Whether the run has reached its closing minute (``advance`` has nothing left)."""
+        return self._live is not None and self._live.ctx.env.now >= self.until
+
+    def advance(self, until: SimMinutes | datetime | simpy.Event | None = None) -> bool:
+        """Run the world forward, and say whether it reached its end.
+
+        Call it as often as needed, then :meth:`finish` once (``run()`` is ``advance(None)``
+        then ``finish()``). Stopping and going on gives the event log, and the digest, of one
+        uninterrupted run: SimPy stops before every event of ``until``'s minute and takes
+        them up on the next call.
+
+        Args:
+            until: where to stop: a simulated minute (every event before that minute runs,
+                none at it), a UTC-aware simulated time (the minute it falls in, rounded
+                up), a SimPy event of this run's environment (see :attr:`env`; the run stops
+                once it is processed, as with ``Environment.run(until=event)``), or ``None``
+                for the run's end. A point past the end stops at the end; a point already
+                reached does nothing.
+
+        Returns:
+            True when the run is over (its closing minute reached): call :meth:`finish`.
+        """
+        if self._finished:
+            raise RuntimeError("the Simulation has finished; make a new one for another run")
+        live = self._begin()
+        env = live.ctx.env
+        try:
+            with gc_tuned():
+                if isinstance(until, simpy.Event):
+                    # What env.run(until=event) does, but never into the closing minute.
+                    while not until.processed and env.peek() < self.until:
+                        env.step()
+                else:
+                    stop = self.until if until is None else min(self.until, self._minute(until))
+                    if stop > env.now:
+                        env.run(until=stop)
+        except BaseException:
+            self.close()
+            raise
+        return self.over
+
+    def events_so_far(self) -> tuple[EventRecord, ...]:
+        """The events logged so far, in the order they were logged (``seq``).
+
+        A run stopped at any point has logged exactly the first events of the uninterrupted
+        run in this order (the canonical order of :class:`SimulationResult` sorts by time
+        first, and an approval carried in at a later tick is stamped with the human's minute,
+        so only the logging order gives a prefix).
+        """
+        if self._live is None:
+            return ()
+        return tuple(sorted(self._live.ctx.uow.events.retained(), key=lambda e: e.seq))
+
+    @gc_tuned()
+    def finish(self, *, check: bool = True) -> SimulationResult:
+        """End the run: run to the closing minute if :meth:`advance` has not, carry in the
+        human's last decisions, log ``run.ended``, commit, audit and compute the metrics.
+
+        Raises:
+            InvariantError: an invariant broke (when ``check``); ``err.result`` has the run.
+        """
+        if self._finished:
+            raise RuntimeError("a Simulation finishes once; make a new one for another run")
+        self.advance(None)
+        live = self._live
+        if live is None:  # pragma: no cover - advance() made it
+            raise RuntimeError("the simulation did not start")
+        self._finished = True
+        try:
+            ctx, work, approver = live.ctx, live.work, live.approver
             work.apply_decisions()  # the decisions made after the last tick
             ctx.log(RunEnded(minute=self.until, teammate_busy_minutes=work.busy_minutes,
                              human_minutes=approver.minutes))
             ctx.commit()
-            events = tuple(sorted(uow.events.retained(), key=lambda e: (e.at, e.seq)))
+            events = tuple(sorted(ctx.uow.events.retained(), key=lambda e: (e.at, e.seq)))
+        finally:
+            self.close()
         counters, problems = audit(events)
         violations = tuple(problems)
         metrics = compute_metrics(events, self.world, self.until, invariants=counters)
@@ -178,6 +260,60 @@ class Simulation:
             error.result = result  # type: ignore[attr-defined]
             raise error
         return result
+
+    def close(self) -> None:
+        """Abandon a run stopped part way: stop the pipeline's worker threads and end the
+        unit of work (uncommitted rows are rolled back). :meth:`finish` closes by itself;
+        closing twice does nothing. The store stays open."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            self._finished = True
+            stack.close()
+
+    @property
+    def env(self) -> simpy.Environment:
+        """The run's SimPy environment (made by the first :meth:`advance`, or here): to
+        build an event to stop at (``sim.env.timeout(...)``, an event the caller triggers)."""
+        return self._begin().ctx.env
+
+    def _minute(self, when: SimMinutes | datetime) -> SimMinutes:
+        if isinstance(when, datetime):
+            if when.tzinfo is None:
+                raise ValueError(f"advance(until=...): give a time zone-aware time, got {when}")
+            seconds = (when - self.world.start_utc).total_seconds()
+            return max(0, math.ceil(seconds / 60))
+        if isinstance(when, bool) or not isinstance(when, int):
+            raise TypeError(f"advance(until=...): minutes must be an int, got {when!r}")
+        return when
+
+    def _begin(self) -> _Live:
+        """Build the run (context and actors) the first time it is needed."""
+        if self._live is not None:
+            return self._live
+        if self._finished:
+            raise RuntimeError("the Simulation has finished; make a new one for another run")
+        self._ran = True
+        stack = ExitStack()
+        try:
+            uow = stack.enter_context(self.store.unit_of_work())
+            uow.events.retain()  # the whole log is needed at the end: no read-back
+            ctx = RunContext(self.world, seed=self.seed, uow=uow, until=self.until)
+            cast = set_up(ctx, self._team, self._rules, max_concurrency=self._max_concurrency)
+            stack.callback(ctx.pipeline.close)  # its worker threads, if any: also on error
+            enrollments = Enrollments(ctx, cast.plan)
+            outbox = Outbox(ctx, enrollments, Contacts(ctx, enrollments))
+            work = Work(ctx, cast.team, enrollments, outbox)
+            approver = Approver(ctx, enrollments, work, outbox)
+            timeline = Timeline(ctx, enrollments, work, outbox, approver)
+            for process in (timeline.run(), enrollments.run(), work.run(), approver.run(),
+                            self._days(ctx)):
+                ctx.env.process(process)
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+        self._live = _Live(ctx=ctx, work=work, approver=approver)
+        return self._live
 
     def _days(self, ctx: RunContext) -> ProcessGenerator:
         """Commit the store and report progress once a simulated day."""
