@@ -37,7 +37,8 @@ from teamsim.runner._folders import (
     read_run_info,
 )
 from teamsim.runner._models import ModelInput, check_models
-from teamsim.runner._run import RunResult, ScenarioInput, default_out_dir, run
+from teamsim.runner._resume import Resumption, RunStopped, find_resumption
+from teamsim.runner._run import RunResult, ScenarioInput, default_out_dir, resume, run
 from teamsim.runner._stats import Comparison, Estimate, mean_interval, summarize, welch_interval
 from teamsim.runner._sweep import DEFAULT_SWEEP_METRICS, SweepInterrupted, SweepResult, sweep
 from teamsim.runner._variants import MAX_SWEEP_RUNS, parse_seeds, parse_sets
@@ -60,9 +61,11 @@ __all__ = [
     "Estimate",
     "ExpectationResult",
     "ModelInput",
+    "Resumption",
     "RunInfo",
     "RunModel",
     "RunResult",
+    "RunStopped",
     "ScenarioInput",
     "SweepInterrupted",
     "SweepResult",
@@ -70,10 +73,12 @@ __all__ = [
     "check_models",
     "default_out_dir",
     "evaluate_expectations",
+    "find_resumption",
     "mean_interval",
     "parse_seeds",
     "parse_sets",
     "read_run_info",
+    "resume",
     "run",
     "summarize",
     "sweep",

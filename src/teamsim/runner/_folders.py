@@ -56,7 +56,10 @@ class RunInfo(pydantic.BaseModel):
     """``run.json``: what identifies a run directory.
 
     ``models`` names each model-backed teammate's model and ``cassette_mode`` the mode of the
-    run's recorded replies (``cassette.json``); both are empty without models.
+    run's recorded replies (``cassette.json``); both are empty without models. A run stopped
+    part way (see :mod:`teamsim.runner._resume`) has ``status`` ``stopped``, the minute it
+    stopped at, its scenario's hash and its journal's line count and last chain; its
+    ``digest`` and ``events`` are those of the events so far.
     """
 
     model_config = pydantic.ConfigDict(extra="forbid")
@@ -72,6 +75,11 @@ class RunInfo(pydantic.BaseModel):
     db: str | None
     models: dict[str, RunModel] = pydantic.Field(default_factory=dict)
     cassette_mode: Literal["record", "replay", "auto"] | None = None
+    status: Literal["finished", "stopped"] = "finished"
+    stopped_at: int | None = None
+    scenario_hash: str | None = None
+    journal_lines: int | None = None
+    journal_head: str | None = None
 
 
 def teamsim_version() -> str:
@@ -110,8 +118,8 @@ def _validates(model: type[pydantic.BaseModel]) -> Callable[[Path], bool]:
 
 RUN_FOLDER = _staging.FolderKind(
     what="run", marker="run.json", is_valid=_validates(RunInfo),
-    files=frozenset({*RUN_FILES, "previews.json", "cassette.json", "store.db", "store.db-wal",
-                     "store.db-shm", "store.db-journal"}))
+    files=frozenset({*RUN_FILES, "previews.json", "cassette.json", "journal.jsonl", "store.db",
+                     "store.db-wal", "store.db-shm", "store.db-journal"}))
 SWEEP_FOLDER = _staging.FolderKind(
     what="sweep", marker="summary.json", is_valid=_validates(_SweepSummary),
     files=frozenset({"sweep.csv", "summary.json"}))

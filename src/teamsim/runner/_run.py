@@ -39,7 +39,18 @@ from teamsim.runner._folders import (
     teamsim_version,
     write_run,
 )
+from teamsim.runner._journal import JOURNAL
 from teamsim.runner._models import ModelInput, RunModels, prepare
+from teamsim.runner._resume import (
+    Resumption,
+    RunStopped,
+    Stepping,
+    StopSignal,
+    find_resumption,
+    resume_arguments,
+    stepping_for,
+    write_stopped,
+)
 from teamsim.scenario import (
     ExpectationResult,
     Scenario,
@@ -53,7 +64,7 @@ from teamsim.scenario import (
 from teamsim.sim import SimulationResult, World
 from teamsim.store import Store, mask_url, parse_url
 
-__all__ = ["RunResult", "ScenarioInput", "default_out_dir", "load", "run"]
+__all__ = ["RunResult", "ScenarioInput", "default_out_dir", "load", "resume", "run"]
 
 ScenarioInput = World | str | Path
 """A scenario: a validated scenario (or bare world), or the path of a scenario file."""
@@ -147,6 +158,9 @@ def run(
     cassette: str | Path | None = None,
     cassette_mode: str | None = None,
     max_concurrency: int | None = None,
+    stop_at: float | None = None,
+    interrupted: Callable[[], bool] | None = None,
+    resuming: Resumption | None = None,
 ) -> RunResult:
     """Run a scenario once.
 
@@ -178,6 +192,11 @@ def run(
             ``llm.cassette``); read, and written back in record or auto mode.
         cassette_mode: ``record``, ``replay`` or ``auto`` (default: the scenario's).
         max_concurrency: model calls made at once (default: the scenario's, 8).
+        stop_at: stop after this many simulated days, resumably: the run folder is left
+            ``stopped`` (see :mod:`teamsim.runner._resume`) and :class:`RunStopped` raised.
+        interrupted: looked at every simulated hour; when it returns True the run stops
+            the same way (the command line's Ctrl-C).
+        resuming: the stopped try to resume (:func:`teamsim.runner.resume` passes it).
 
     Returns:
         The completed run; failed expectations and broken invariants are reported in it, not
@@ -190,6 +209,7 @@ def run(
             read), before the run starts.
         TeamsimError: the output directory or the database cannot be used or written.
         ValueError: ``until_days`` is not positive.
+        RunStopped: the run stopped part way (``stop_at``, ``interrupted``).
     """
     world, loaded_from = load(scenario)
     source = loaded_from if loaded_from is not None else source
@@ -202,6 +222,8 @@ def run(
                            cassette_mode=cassette_mode, max_concurrency=max_concurrency)
     days = world.days if until_days is None else until_days
     target = None if out is None else Path(out)
+    stepping = _stepping(world, source, seed, days, stop_at, interrupted, resuming, setup,
+                         target)
     if target is not None:
         _staging.check_target(target, RUN_FOLDER, force=force)
     created = _new_sqlite_file(db)
@@ -214,6 +236,8 @@ def run(
             store = Store.open(db)
             recording = True
         staging = None if target is None else _staging.make_staging(target, RUN_FOLDER)
+        if stepping is not None:
+            stepping.start(staging, setup.cassette)
         if store is None:
             # Simulating straight into store.db measured as fast as simulating in memory and
             # copying with SQLite's backup API (200 contacts x 14 days: 2.8-4.2 s against
@@ -224,7 +248,8 @@ def run(
         # --out during the run, EXDEV, EBUSY) rolls the run back; and a commit that fails
         # takes the folder out again (the earlier one put back).
         with contextlib.ExitStack() as folder, _one_transaction(store, db is not None):
-            outcome = _simulate(world, source, seed, days, store, db, staging, progress, setup)
+            outcome = _simulate(world, source, seed, days, store, db, staging, progress, setup,
+                                stepping)
             if db is not None and target is not None and staging is not None:
                 folder.enter_context(
                     _staging.placed(staging, target, RUN_FOLDER, force=force))
@@ -241,6 +266,15 @@ def run(
             store = Store.open(target / "store.db", read_only=True)
         created = None
         finished = True
+    except StopSignal as stop:
+        if stepping is None or staging is None or target is None:
+            raise  # pragma: no cover - _stepping refuses a stop without a folder
+        if store is not None:
+            store.close()
+        stepping.close()
+        _put_stopped(world, source, days, db, setup, stepping, stop, staging, target)
+        staging = None
+        raise RunStopped(target, stop.minute, len(stop.lines), stop.interrupted) from None
     except DatabaseError as exc:
         if recording and db is not None:
             raise TeamsimError(f"{mask_url(db)}: cannot record the run: {exc.reason}") from None
@@ -253,6 +287,8 @@ def run(
         raise TeamsimError(
             f"{target}: cannot write the run: {exc.strerror or exc}") from None
     finally:
+        if stepping is not None:
+            stepping.close()
         if store is not None and not finished:
             store.close()  # closed before its file is removed
         if staging is not None:
@@ -315,6 +351,7 @@ def _simulate(
     world: Scenario, source: str | None, seed: int | None, days: float, store: Store,
     db: str | None,
     staging: Path | None, progress: Callable[[int], None] | None, setup: RunModels,
+    stepping: Stepping | None = None,
 ) -> tuple[SimulationResult, tuple[ExpectationResult, ...], tuple[str, ...]]:
     """Simulate, check, and write the run's files into ``staging`` (if any), with the
     cassette of the model-backed teammates' replies."""
@@ -327,8 +364,9 @@ def _simulate(
 
     # The simulation settles the seed (the scenario's unless one is given): read it back.
     try:
-        sim, result, metrics = setup.simulate(world, seed=seed, store=store, until_days=days,
-                                              progress=report)
+        sim, result, metrics = setup.simulate(
+            world, seed=seed, store=store, until_days=days, progress=report,
+            drive=None if stepping is None else stepping.drive)
     except ScenarioError:
         raise
     except ValidationError as err:
@@ -349,6 +387,9 @@ def _simulate(
         world, result.seed, days, metrics, setup.variant_runner(result.seed, days))
     expectations += compared
     violations = result.violations + variant_violations
+    if stepping is not None and staging is not None:
+        stepping.close()
+        (staging / JOURNAL).unlink(missing_ok=True)  # a finished run needs no journal
     if staging is not None:
         info = RunInfo(
             scenario=world.name, source=source, seed=result.seed, until_days=days,
@@ -363,3 +404,61 @@ def _simulate(
     setup.save(staging)
     return result, expectations, violations
 
+
+
+def _stepping(world: Scenario, source: str | None, seed: int | None, days: float,
+              stop_at: float | None, interrupted: Callable[[], bool] | None,
+              resuming: Resumption | None, setup: RunModels,
+              target: Path | None) -> Stepping | None:
+    """How the run may stop and what it resumes from (``None``: it runs through)."""
+    if stop_at is None and interrupted is None and resuming is None:
+        return None
+    return stepping_for(world, source, world.run_seed(seed), days, stop_at=stop_at,
+                        interrupted=interrupted, resuming=resuming, cassette=setup.cassette_file,
+                        mode=setup.mode if setup.used else None, target=target)
+
+
+def _put_stopped(world: Scenario, source: str | None, days: float, db: str | None,
+                 setup: RunModels, stepping: Stepping, stop: StopSignal, staging: Path,
+                 target: Path) -> None:
+    """Leave the stopped run's folder at ``target``."""
+    info = RunInfo(
+        scenario=world.name, source=source, seed=stepping.header.seed, until_days=days,
+        start=world.start_utc, end=world.start_utc, digest="", events=0,
+        teamsim_version=teamsim_version(), db=None if db is None else mask_url(db),
+        models={name: RunModel.model_validate(about)
+                for name, about in setup.described.items()},
+        cassette_mode=setup.mode if setup.used else None)
+    write_stopped(staging, target, info, stop, stepping)
+
+
+def resume(
+    run_dir: str | Path, *, stop_at: float | None = None,
+    interrupted: Callable[[], bool] | None = None,
+    progress: Callable[[int], None] | None = None, db: str | None = None,
+    models: Mapping[str, ModelInput] | None = None, allow_imports: bool = False,
+    max_concurrency: int | None = None,
+) -> RunResult:
+    """Resume a stopped (or killed) run in ``run_dir`` to its end, or to ``stop_at`` days.
+
+    The scenario is read again from the file the run came from and must be unchanged (its
+    hash); the run is re-executed from its seed with the model replies of its journal, its
+    events so far are checked, then it goes on. The digest is the uninterrupted run's. The
+    run folder is replaced by the finished (or again stopped) run.
+
+    Raises:
+        TeamsimError: ``run_dir`` is not a stopped run teamsim wrote, a finished run, its
+            journal or events were changed, or its scenario changed (one line each).
+        RunStopped: it stopped again.
+    """
+    found = find_resumption(Path(run_dir))
+    header = found.journal.header
+    if header.source is None:
+        raise TeamsimError(f"{run_dir}: the run was given its scenario as an object, not a "
+                           "file; resume it from Python with teamsim.run(world, "
+                           "resuming=...)")
+    arguments = resume_arguments(found)
+    return run(header.source, out=run_dir, force=True, stop_at=stop_at,
+               interrupted=interrupted, progress=progress, db=db, models=models,
+               allow_imports=allow_imports or header.allow_imports,
+               max_concurrency=max_concurrency, **arguments)  # type: ignore[arg-type]
