@@ -48,9 +48,20 @@ _CHUNK: SimMinutes = 60
 
 def scenario_hash(world: Scenario) -> str:
     """SHA-256 of the scenario as validated (canonical JSON): what a resume must find again."""
-    text = json.dumps(world.model_dump(mode="json"), sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":"))
+    text = json.dumps(_ordered(world.model_dump(mode="python")), sort_keys=True,
+                      ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _ordered(value: object) -> object:
+    """``value`` with its sets sorted: a set's own order changes with ``PYTHONHASHSEED``."""
+    if isinstance(value, dict):
+        return {str(k): _ordered(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_ordered(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((_ordered(v) for v in value), key=lambda v: json.dumps(v, default=str))
+    return value
 
 
 class RunStopped(Exception):
