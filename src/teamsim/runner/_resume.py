@@ -195,6 +195,7 @@ class Stepping:
     def drive(self, sim: Simulation) -> None:
         """Run ``sim`` to its end, or to the stop (raising :class:`StopSignal`)."""
         earlier = self.resuming
+        sim.advance(0)  # builds the run: its set-up events are logged before minute 0 runs
         if earlier is not None and earlier.minute is not None:
             sim.advance(earlier.minute)
             check_prefix(sim, earlier)
