@@ -32,6 +32,7 @@ from teamsim.cli._common import (
     run_info,
     run_store,
 )
+from teamsim.cli._fromstore import from_store
 from teamsim.cli._models import (
     AllowImportsOption,
     CassetteModeOption,
@@ -162,6 +163,14 @@ def run_command(
     stop_at: Annotated[float | None, typer.Option(
         "--stop-at", help="Stop after this many simulated days, resumably: the run folder is "
         "left stopped; go on with --resume.", show_default=False)] = None,
+    sequence: Annotated[str | None, typer.Option(
+        "--sequence", help="Simulate this sequence as `teamsim seq` stored it in --db (its "
+        "enrolled people, or --contacts), instead of a scenario file.",
+        show_default=False)] = None,
+    contacts: Annotated[Path | None, typer.Option(
+        "--contacts", help="With --sequence: the people to enroll, a CSV with a header row: "
+        "name,email and optionally company,timezone,persona,enroll_at; other columns become "
+        "attributes.", show_default=False)] = None,
     resume: Annotated[Path | None, typer.Option(
         "--resume", help="Resume the stopped (Ctrl-C, --stop-at) or killed run in this run "
         "folder; the digest is the uninterrupted run's.", show_default=False)] = None,
@@ -185,17 +194,22 @@ def run_command(
                        "length come from the stopped run), like `teamsim run --resume DIR`")
         _report(resume_run(resume, stop_at, db, options))
         return
+    stored = None
+    if sequence is not None or contacts is not None:
+        scenario, stored = from_store(scenario, sequence, contacts, db, stop_at)
+        db = None  # read from, not recorded in (see the README)
     if scenario is None:
-        raise fail("give a scenario file (`teamsim run SCENARIO`) or --resume RUN_DIR")
+        raise fail("give a scenario file (`teamsim run SCENARIO`), --db URL --sequence NAME, "
+                   "or --resume RUN_DIR")
     try:
-        world = load_scenario(scenario)
+        world = stored if stored is not None else load_scenario(scenario)
         runner.check_expectation_names(world, scenario)
         chosen = world.run_seed(seed)  # to name the folder and the progress bar
         target = out_dir if out_dir is not None else runner.default_out_dir(scenario, chosen)
         days = world.days if until is None else until
         # The world already loaded, not the path: a pipe (<(command)) is read only once.
         with _progress(math.ceil(days), f"{world.name} (seed {chosen})") as update, \
-                ctrl_c() as interrupted:
+                ctrl_c(sequence is None) as interrupted:
             result = runner.run(world, seed=seed, until_days=until, out=target, db=db,
                                 force=force, progress=update, allow_large=allow_large,
                                 source=str(scenario), stop_at=stop_at,

@@ -24,13 +24,13 @@ __all__ = ["ctrl_c", "resume_run", "say_stopped"]
 
 
 @contextmanager
-def ctrl_c() -> Iterator[Callable[[], bool]]:
+def ctrl_c(wanted: bool = True) -> Iterator[Callable[[], bool]]:
     """While inside, the first Ctrl-C (or SIGTERM) asks the run to stop resumably at the next
     simulated hour; a second one interrupts at once (nothing kept)."""
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread():
+    if not wanted or threading.current_thread() is not threading.main_thread():
         yield lambda: False  # signals reach the main thread only
         return
     asked: list[int] = []

@@ -36,6 +36,12 @@ from teamsim.runner._folders import (
     RunModel,
     read_run_info,
 )
+from teamsim.runner._fromstore import (
+    CONTACT_COLUMNS,
+    export_scenario,
+    read_contacts_csv,
+    stored_scenario,
+)
 from teamsim.runner._models import ModelInput, check_models
 from teamsim.runner._resume import Resumption, RunStopped, find_resumption
 from teamsim.runner._run import RunResult, ScenarioInput, default_out_dir, resume, run
@@ -52,6 +58,7 @@ from teamsim.scenario import (
 )
 
 __all__ = [
+    "CONTACT_COLUMNS",
     "DEFAULT_SWEEP_METRICS",
     "MAX_SWEEP_RUNS",
     "RUN_FILES",
@@ -73,13 +80,16 @@ __all__ = [
     "check_models",
     "default_out_dir",
     "evaluate_expectations",
+    "export_scenario",
     "find_resumption",
     "mean_interval",
     "parse_seeds",
     "parse_sets",
+    "read_contacts_csv",
     "read_run_info",
     "resume",
     "run",
+    "stored_scenario",
     "summarize",
     "sweep",
     "welch_interval",
