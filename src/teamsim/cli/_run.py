@@ -199,8 +199,8 @@ def run_command(
         scenario, stored = from_store(scenario, sequence, contacts, db, stop_at)
         db = None  # read from, not recorded in (see the README)
     if scenario is None:
-        raise fail("give a scenario file (`teamsim run SCENARIO`), --db URL --sequence NAME, "
-                   "or --resume RUN_DIR")
+        raise fail("SCENARIO: missing; give a scenario file (`teamsim run SCENARIO`), "
+                   "--db URL --sequence NAME, or --resume RUN_DIR")
     try:
         world = stored if stored is not None else load_scenario(scenario)
         runner.check_expectation_names(world, scenario)
