@@ -50,7 +50,8 @@ def test_export_validate_run_round_trip(built: str) -> None:
     assert (code, err) == (0, "")
     digest = (Path("a") / "digest.txt").read_text()
     assert (Path("b") / "digest.txt").read_text() == digest
-    assert "Last nudge" in from_file and "Last nudge" in from_db
+    assert "Last nudge" in from_file
+    assert "Last nudge" in from_db
     world = teamsim.load_scenario("welcome.yaml")
     assert [c.email for c in world.contacts] == ["ada@example.com", "bob@example.com"]
     assert world.contacts[0].attributes == {"tier": "2"}
