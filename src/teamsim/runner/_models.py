@@ -87,13 +87,15 @@ class RunModels:
         sim = simulation(world, seed=seed, store=store, until_days=until_days,
                          drafters=drafters, reviewers=reviewers, progress=progress,
                          max_concurrency=self.max_concurrency if ahead else 1)
-        if drive is not None:
+        if drive is None:
+            result = sim.run(check=False)
+        else:
             try:
                 drive(sim)
             except BaseException:
                 sim.close()
                 raise
-        result = sim.finish(check=False)
+            result = sim.finish(check=False)
         usage = {name: teammate.usage() for name, teammate in teammates.items()}
         return sim, result, {**result.metrics, **model_metrics(usage)}
 
