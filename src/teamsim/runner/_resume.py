@@ -199,6 +199,8 @@ class Stepping:
         if earlier is not None and earlier.minute is not None:
             sim.advance(earlier.minute)
             check_prefix(sim, earlier)
+        if self.interrupted is None and self.stop_at is None:
+            sim.advance(None)  # nothing can stop it: one go
         while not sim.over:
             if self.interrupted is not None and self.interrupted():
                 raise StopSignal(sim.minute, _lines(sim), True)
