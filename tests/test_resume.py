@@ -272,3 +272,26 @@ def test_ctrl_c_leaves_a_stopped_run_that_resumes(
     code, out_text, _ = _cli("run", "--resume", "run")
     assert code == 0
     assert f"digest {welcome_digest[:12]}" in out_text
+
+
+def test_stop_at_a_simulated_time_then_resume(work: Path, welcome_digest: str) -> None:
+    code, out, _ = _cli("run", WELCOME.name, "--out", "run", "--stop-at", "2026-03-04T12:00")
+    assert code == 0
+    assert out.startswith("stopped at simulated minute 3120 ")  # 2 days 4 hours after 08:00
+    code, out, _ = _cli("run", "--resume", "run")
+    assert code == 0
+    assert f"digest {welcome_digest[:12]}" in out
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("soon", "error: --stop-at: 'soon' is neither simulated days (2.5) nor a simulated time"),
+    ("0", "error: --stop-at: 0 is not a run length"),
+    ("2020-01-01T00:00", "error: stop at 2020-01-01T00:00:00: the run starts at "
+                         "2026-03-02T08:00:00; give a later time"),
+])
+def test_a_bad_stop_is_one_error_line(work: Path, value: str, message: str) -> None:
+    code, _, err = _cli("run", WELCOME.name, "--out", "run", "--stop-at", value)
+    assert code == 2
+    assert err.startswith(message)
+    assert err.count("\n") == 1
+    assert not Path("run").exists()

@@ -18,7 +18,7 @@ __all__ = ["from_store"]
 
 
 def from_store(scenario: str | None, sequence: str | None, contacts: Path | None,
-                db: str | None, stop_at: float | None) -> tuple[str, Scenario]:
+                db: str | None, stop_at: object) -> tuple[str, Scenario]:
     """``--sequence NAME [--contacts CSV]``: the name the run goes by (its folder is
     runs/<name>-seedN) and the stored sequence as a scenario."""
     from teamsim import runner

@@ -42,7 +42,7 @@ from teamsim.cli._models import (
     ModelOptions,
     print_usage,
 )
-from teamsim.cli._stops import ctrl_c, resume_run, say_stopped
+from teamsim.cli._stops import ctrl_c, resume_run, say_stopped, stop_point
 from teamsim.cli._text import clean, plain
 from teamsim.model import ScenarioError, TeamsimError
 
@@ -160,8 +160,9 @@ def run_command(
     cassette: CassetteOption = None,
     cassette_mode: CassetteModeOption = None,
     max_concurrency: MaxConcurrencyOption = None,
-    stop_at: Annotated[float | None, typer.Option(
-        "--stop-at", help="Stop after this many simulated days, resumably: the run folder is "
+    stop_at: Annotated[str | None, typer.Option(
+        "--stop-at", help="Stop after this many simulated days, or at a simulated time "
+        "(2026-03-04T12:00, local in the scenario's time zone), resumably: the run folder is "
         "left stopped; go on with --resume.", show_default=False)] = None,
     sequence: Annotated[str | None, typer.Option(
         "--sequence", help="Simulate this sequence as `teamsim seq` stored it in --db (its "
@@ -185,18 +186,18 @@ def run_command(
     from teamsim.scenario import load_scenario
 
     until = _until_days(until)
-    stop_at = _until_days(stop_at, "--stop-at")
+    stop = stop_point(stop_at)
     check_db_option(db)
     options = ModelOptions.parse(model, allow_imports, cassette, cassette_mode, max_concurrency)
     if resume is not None:
         if scenario is not None or until is not None or seed is not None:
             raise fail("--resume: give the run folder alone (the scenario, its seed and "
                        "length come from the stopped run), like `teamsim run --resume DIR`")
-        _report(resume_run(resume, stop_at, db, options))
+        _report(resume_run(resume, stop, db, options))
         return
     stored = None
     if sequence is not None or contacts is not None:
-        scenario, stored = from_store(scenario, sequence, contacts, db, stop_at)
+        scenario, stored = from_store(scenario, sequence, contacts, db, stop)
         db = None  # read from, not recorded in (see the README)
     if scenario is None:
         raise fail("SCENARIO: missing; give a scenario file (`teamsim run SCENARIO`), "
@@ -212,7 +213,7 @@ def run_command(
                 ctrl_c(sequence is None) as interrupted:
             result = runner.run(world, seed=seed, until_days=until, out=target, db=db,
                                 force=force, progress=update, allow_large=allow_large,
-                                source=str(scenario), stop_at=stop_at,
+                                source=str(scenario), stop_at=stop,
                                 interrupted=interrupted, **options.run_arguments())
     except TeamsimError as exc:
         raise fail(str(exc)) from None

@@ -5,8 +5,10 @@ The runner is imported inside the functions (``teamsim --help`` must not pay for
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +22,25 @@ from teamsim.model import TeamsimError
 if TYPE_CHECKING:
     from teamsim import runner
 
-__all__ = ["ctrl_c", "resume_run", "say_stopped"]
+__all__ = ["ctrl_c", "resume_run", "say_stopped", "stop_point"]
+
+
+def stop_point(text: str | None) -> float | datetime | None:
+    """``--stop-at``: simulated days (one minute to 3650) or a simulated time."""
+    if text is None:
+        return None
+    try:
+        days = float(text)
+    except ValueError:
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            raise fail(f"--stop-at: {text[:60]!r} is neither simulated days (2.5) nor a "
+                       "simulated time (2026-03-04T12:00); give one of them") from None
+    if not math.isfinite(days) or not 1 / 1440 <= days <= 3650:
+        raise fail(f"--stop-at: {days:g} is not a run length; give simulated days from "
+                   "0.000694 (one minute) to 3650, like --stop-at 7 or --stop-at 0.5")
+    return days
 
 
 @contextmanager
@@ -58,7 +78,7 @@ def say_stopped(stopped: runner.RunStopped) -> typer.Exit:
     raise typer.Exit(code=130 if stopped.interrupted else 0)
 
 
-def resume_run(run_dir: Path, stop_at: float | None, db: str | None,
+def resume_run(run_dir: Path, stop_at: float | datetime | None, db: str | None,
                options: ModelOptions) -> runner.RunResult:
     """``teamsim run --resume RUN_DIR``: the finished run (a stop ends the command)."""
     from teamsim import runner

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from teamsim.agents import Cassette
 from teamsim.model import SimMinutes, TeamsimError
@@ -264,7 +267,7 @@ def stopped_info(info: RunInfo, stop: StopSignal, stepping: Stepping) -> RunInfo
 
 
 def stepping_for(world: Scenario, source: str | None, seed: int, days: float, *,
-                 stop_at: float | None, interrupted: Callable[[], bool] | None,
+                 stop_at: float | datetime | None, interrupted: Callable[[], bool] | None,
                  resuming: Resumption | None, cassette: Path | None, mode: str | None,
                  target: Path | None) -> Stepping:
     """The :class:`Stepping` of a run, its inputs checked.
@@ -285,9 +288,7 @@ def stepping_for(world: Scenario, source: str | None, seed: int, days: float, *,
         if was.seed != seed:
             raise TeamsimError(f"--seed {seed}: the stopped run has seed {was.seed}; resume "
                                "it with its own seed")
-    if stop_at is not None and stop_at <= 0:
-        raise ValueError(f"stop_at must be > 0, got {stop_at}")
-    minute = None if stop_at is None else round(stop_at * 1440)
+    minute = None if stop_at is None else _stop_minute(world, stop_at)
     if minute is not None and minute >= round(days * 1440):
         minute = None  # at or past the end: the run simply finishes
     if target is None and (minute is not None or resuming is not None):
@@ -298,6 +299,27 @@ def stepping_for(world: Scenario, source: str | None, seed: int, days: float, *,
         cassette_mode=mode if mode in ("record", "replay", "auto") else None)
     return Stepping(header=header, stop_at=minute,
                     interrupted=interrupted if target is not None else None, resuming=resuming)
+
+
+def _stop_minute(world: Scenario, stop_at: float | datetime) -> SimMinutes:
+    """``stop_at`` (days, or a simulated time: naive is local in the scenario's time zone) as
+    the minute to stop at; a time is rounded up to its minute.
+
+    Raises:
+        TeamsimError: a time not after the run's start.
+        ValueError: days not positive.
+    """
+    if isinstance(stop_at, datetime):
+        when = stop_at if stop_at.tzinfo is not None else stop_at.replace(
+            tzinfo=ZoneInfo(world.timezone))
+        minute = math.ceil((when - world.start_utc).total_seconds() / 60)
+        if minute <= 0:
+            raise TeamsimError(f"stop at {stop_at.isoformat()}: the run starts at "
+                               f"{world.start.isoformat()}; give a later time")
+        return minute
+    if stop_at <= 0:
+        raise ValueError(f"stop_at must be > 0, got {stop_at}")
+    return round(stop_at * 1440)
 
 
 def write_stopped(staging: Path, target: Path, info: RunInfo, stop: StopSignal,

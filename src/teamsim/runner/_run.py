@@ -15,7 +15,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +158,7 @@ def run(
     cassette: str | Path | None = None,
     cassette_mode: str | None = None,
     max_concurrency: int | None = None,
-    stop_at: float | None = None,
+    stop_at: float | datetime | None = None,
     interrupted: Callable[[], bool] | None = None,
     resuming: Resumption | None = None,
 ) -> RunResult:
@@ -192,7 +192,8 @@ def run(
             ``llm.cassette``); read, and written back in record or auto mode.
         cassette_mode: ``record``, ``replay`` or ``auto`` (default: the scenario's).
         max_concurrency: model calls made at once (default: the scenario's, 8).
-        stop_at: stop after this many simulated days, resumably: the run folder is left
+        stop_at: stop after this many simulated days (or at this simulated time; a naive one
+            is local in the scenario's time zone), resumably: the run folder is left
             ``stopped`` (see :mod:`teamsim.runner._resume`) and :class:`RunStopped` raised.
         interrupted: looked at every simulated hour; when it returns True the run stops
             the same way (the command line's Ctrl-C).
@@ -407,7 +408,7 @@ def _simulate(
 
 
 def _stepping(world: Scenario, source: str | None, seed: int | None, days: float,
-              stop_at: float | None, interrupted: Callable[[], bool] | None,
+              stop_at: float | datetime | None, interrupted: Callable[[], bool] | None,
               resuming: Resumption | None, setup: RunModels,
               target: Path | None) -> Stepping | None:
     """How the run may stop and what it resumes from (``None``: it runs through)."""
@@ -433,7 +434,7 @@ def _put_stopped(world: Scenario, source: str | None, days: float, db: str | Non
 
 
 def resume(
-    run_dir: str | Path, *, stop_at: float | None = None,
+    run_dir: str | Path, *, stop_at: float | datetime | None = None,
     interrupted: Callable[[], bool] | None = None,
     progress: Callable[[int], None] | None = None, db: str | None = None,
     models: Mapping[str, ModelInput] | None = None, allow_imports: bool = False,
