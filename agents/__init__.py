@@ -9,7 +9,7 @@ plain wording from the step) and :class:`RuleReviewer` (the checks a careful col
 Pairing teammates up (who reviews whose drafts) is :class:`teamsim.graph.Team`'s job.
 """
 
-from teamsim.agents._cassette import Cassette, CassetteMiss, CassetteMode
+from teamsim.agents._cassette import Cassette, CassetteMiss, CassetteMode, Entry
 from teamsim.agents._chat import ChatModelDrafter, ChatModelReviewer, ModelTeammate
 from teamsim.agents._sandbox import check_template
 from teamsim.agents._settings import ModelSettings, PromptTemplates
@@ -45,6 +45,7 @@ __all__ = [
     "DraftRequest",
     "DraftStyle",
     "Drafter",
+    "Entry",
     "FakeDrafter",
     "FakeReviewer",
     "MessageTemplate",

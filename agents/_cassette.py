@@ -35,6 +35,7 @@ import os
 import tempfile
 import threading
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -141,6 +142,9 @@ class Cassette:
         self._by_key: dict[str, list[Entry]] = defaultdict(list)
         self._used: dict[str, int] = defaultdict(int)
         self._reserved: dict[str, int] = defaultdict(int)
+        self._primed_live: set[tuple[str, int]] = set()
+        self._primed: dict[str, int] = defaultdict(int)
+        self._listener: Callable[[Entry, bool], None] | None = None
 
     @classmethod
     def load(cls, path: Path, mode: CassetteMode) -> Cassette:
@@ -207,6 +211,41 @@ class Cassette:
             Path(temp).unlink(missing_ok=True)
             raise
 
+    def listen(self, listener: Callable[[Entry, bool], None] | None) -> None:
+        """Call ``listener(entry, live)`` as each reply is used, in the order of use (under the
+        cassette's lock): ``live`` when the model was called for it (or it was first a live
+        call of the run being resumed). Primed replies (:meth:`prime`) are not reported: the
+        journal they came from holds them already. A run's journal appends them so a killed
+        run keeps the replies it paid for."""
+        with self._lock:
+            self._listener = listener
+
+    def prime(self, used: Iterable[tuple[Entry, bool]]) -> None:
+        """Serve ``used`` first: the replies an earlier, stopped try of the same run used, in
+        its order of use, each with whether it was a live call.
+
+        A key's primed replies are its first uses, in every mode; the file's own recording of
+        the key continues after the ones the earlier try took from it. A primed live reply is
+        added to the recording when used, as the live call was.
+        """
+        with self._lock:
+            primed: dict[str, list[tuple[Entry, bool]]] = defaultdict(list)
+            for entry, live in used:
+                primed[entry.key].append((entry, live))
+            for key, entries in primed.items():
+                taken = sum(1 for _, live in entries if not live)
+                rest = self._by_key.get(key, [])[taken:]
+                self._by_key[key] = [entry for entry, _ in entries] + rest
+                self._primed_live.update((key, i) for i, (_, live) in enumerate(entries) if live)
+                self._primed[key] = len(entries)
+
+    def _used_one(self, key: str, index: int, entry: Entry, live: bool) -> None:
+        """Note the use of ``entry`` (the ``index``-th of ``key``); the lock is held."""
+        if (key, index) in self._primed_live:
+            self._entries.append(entry)
+        if self._listener is not None and index >= self._primed[key]:
+            self._listener(entry, live)
+
     def __len__(self) -> int:
         """The number of recorded entries."""
         with self._lock:
@@ -215,13 +254,13 @@ class Cassette:
     # The model client's side: look up the next use of a key, settle a reserved use, record.
 
     def next_entry(self, key: str, *, reserve: bool = False) -> Entry | None:
-        """The entry for the next use of ``key``, or ``None`` (always ``None`` in record mode).
+        """The entry for the next use of ``key``, or ``None`` (in record mode, only replies
+        primed from an earlier try of the run are found).
 
         Taking it uses it up; with ``reserve`` it is only set aside for :meth:`settle` (a
         reply made ahead of time counts as used only when a request consumes it).
         """
-        if self.mode == "record":
-            return None
+        # Record mode keeps nothing of the file, so only primed replies are found.
         with self._lock:
             recorded = self._by_key.get(key, ())
             index = self._used[key] + self._reserved[key]
@@ -231,12 +270,11 @@ class Cassette:
                 self._reserved[key] += 1
             else:
                 self._used[key] += 1
+                self._used_one(key, index, recorded[index], False)
             return recorded[index]
 
     def peek(self, key: str) -> Entry | None:
         """The entry for the next use of ``key`` (or ``None``), without using it."""
-        if self.mode == "record":
-            return None
         with self._lock:
             index = self._used[key] + self._reserved[key]
             recorded = self._by_key.get(key, ())
@@ -244,8 +282,6 @@ class Cassette:
 
     def has_next(self, key: str) -> bool:
         """Whether the next use of ``key`` has a recorded entry (without using it)."""
-        if self.mode == "record":
-            return False
         with self._lock:
             index = self._used[key] + self._reserved[key]
             return index < len(self._by_key.get(key, ()))
@@ -254,7 +290,9 @@ class Cassette:
         """Count a use set aside by ``next_entry(key, reserve=True)`` as used."""
         with self._lock:
             self._reserved[key] -= 1
+            index = self._used[key]
             self._used[key] += 1
+            self._used_one(key, index, self._by_key[key][index], False)
 
     def add(self, entry: Entry) -> None:
         """Record ``entry`` as the next use of its key (it is appended to the file)."""
@@ -264,6 +302,8 @@ class Cassette:
             self._entries.append(entry)
             self._by_key[entry.key].append(entry)
             self._used[entry.key] += 1
+            if self._listener is not None:
+                self._listener(entry, True)
 
 
 def _read(path: Path) -> dict[str, Any]:

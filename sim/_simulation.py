@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import simpy
+
 from teamsim.graph import RuleEvaluator
 from teamsim.model import ActivationError, InvariantError, RunEnded, SimMinutes
 from teamsim.sim._actions import ActivateAction, PauseAction, TimelineAction
@@ -161,6 +163,9 @@ class Simulation:
         self._progress = progress
         self._max_concurrency = max_concurrency
         self._decisions = decisions
+        self._inputs: Iterator[HumanInput] | None = None
+        self._next_input: HumanInput | None = None
+        self._input_number = 0
         self._started = False
         self._first_seq = 0
         self._stack: ExitStack | None = None
@@ -184,21 +189,7 @@ class Simulation:
         """
         if self._started:
             raise RuntimeError("a Simulation runs once; make a new one for another run")
-        if self._decisions is not None:
-            for number, given in enumerate(self._decisions.inputs(), start=1):
-                if given.minute >= self.until:
-                    raise ValueError(f"decision {number}: minute {given.minute} is not before "
-                                     f"the run's end ({self.until})")
-                if self._started and given.minute < self.minute:
-                    raise ValueError(f"decision {number}: minute {given.minute} is earlier "
-                                     f"than the decision before it ({self.minute})")
-                self._advance_to(given.minute)
-                try:
-                    self.decide(given)
-                except ValueError as exc:
-                    raise ValueError(f"decision {number} (minute {given.minute}, "
-                                     f"{given.action.value}): {exc}") from None
-        self._advance_to(self.until)
+        self.advance(None)
         return self.finish(check=check)
 
     # -- stepping ---------------------------------------------------------------------------
@@ -222,21 +213,98 @@ class Simulation:
         the run so far through it; writes belong to the simulation."""
         return self._running().uow
 
-    def advance(self, until: datetime | None) -> bool:
-        """Run up to the simulated moment ``until`` (UTC; ``None``: the run's end), stopping
-        before anything scheduled at that minute; a moment already passed does nothing.
+    @property
+    def over(self) -> bool:
+        """Whether the run has reached its closing minute (``advance`` has nothing left)."""
+        return self._started and self.minute >= self.until
+
+    @property
+    def env(self) -> simpy.Environment:
+        """The run's SimPy environment (the run is built here if it was not yet): to make an
+        event to stop at (``sim.env.timeout(...)``, or an event the caller triggers)."""
+        return self._running().env
+
+    def advance(self, until: SimMinutes | datetime | simpy.Event | None = None) -> bool:
+        """Run the world forward, and say whether it reached its end.
+
+        Call it as often as needed, then :meth:`finish` once (``run()`` is ``advance(None)``
+        then ``finish()``). Stopping and going on gives the event log, and the digest, of one
+        uninterrupted run: SimPy stops before every event of ``until``'s minute and takes them
+        up on the next call. With a :class:`DecisionSource`, each of its inputs is applied
+        when the clock reaches its minute, before anything else of that minute happens.
+
+        Args:
+            until: where to stop: a simulated minute (every event before that minute runs,
+                none at it), a UTC-aware simulated time (the minute it falls in, rounded up),
+                a SimPy event of this run's environment (see :attr:`env`; the run stops once
+                it is processed, as with ``Environment.run(until=event)``, never running into
+                the closing minute), or ``None`` for the run's end. A point past the end stops
+                at the end; a point already reached does nothing.
 
         Returns:
-            whether the run is over (then call :meth:`finish`).
+            True when the run is over (its closing minute reached): call :meth:`finish`.
+
+        Raises:
+            ValueError: an input of the decision source cannot be applied (its minute is
+                earlier than the one before, not before the run's end, or it answers an item
+                that is not open: the source was made by another run).
         """
-        if until is None:
-            minute = self.until
-        else:
-            if until.tzinfo is None:
-                raise ValueError(f"until must be an aware datetime, got {until!r}")
-            minute = math.ceil((until - self.world.start_utc).total_seconds() / 60)
-        self._advance_to(min(max(minute, 0), self.until))
-        return self.minute >= self.until
+        ctx = self._running()
+        env = ctx.env
+        try:
+            with gc_tuned():
+                if isinstance(until, simpy.Event):
+                    while not until.processed and env.peek() < self.until:
+                        given = self._upcoming()
+                        if given is not None and given.minute <= env.peek():
+                            self._apply_input(given)
+                        else:
+                            env.step()
+                else:
+                    stop = self.until if until is None else min(self.until, self._minute(until))
+                    self._advance_to(stop)
+        except BaseException:
+            self.close()
+            raise
+        return self.over
+
+    def _minute(self, when: SimMinutes | datetime) -> SimMinutes:
+        if isinstance(when, datetime):
+            if when.tzinfo is None:
+                raise ValueError(f"advance(until=...): give a time zone-aware time, got {when}")
+            return max(0, math.ceil((when - self.world.start_utc).total_seconds() / 60))
+        if isinstance(when, bool) or not isinstance(when, int):
+            raise TypeError(f"advance(until=...): minutes must be an int, got {when!r}")
+        return max(0, when)
+
+    def _upcoming(self) -> HumanInput | None:
+        """The decision source's next input not applied yet (``None``: none left)."""
+        if self._decisions is None:
+            return None
+        if self._inputs is None:
+            self._inputs = iter(self._decisions.inputs())
+            self._next_input = next(self._inputs, None)
+        return self._next_input
+
+    def _apply_input(self, given: HumanInput) -> None:
+        """Go to ``given``'s minute (nothing of that minute run yet) and apply it."""
+        self._input_number += 1
+        number, env = self._input_number, self._running().env
+        if given.minute >= self.until:
+            raise ValueError(f"decision {number}: minute {given.minute} is not before "
+                             f"the run's end ({self.until})")
+        if given.minute < env.now:
+            raise ValueError(f"decision {number}: minute {given.minute} is earlier "
+                             f"than the decision before it ({int(env.now)})")
+        if given.minute > env.now:
+            env.run(until=given.minute)
+        try:
+            self.decide(given)
+        except ValueError as exc:
+            raise ValueError(f"decision {number} (minute {given.minute}, "
+                             f"{given.action.value}): {exc}") from None
+        if self._inputs is not None:
+            self._next_input = next(self._inputs, None)
 
     def events_so_far(self) -> tuple[EventRecord, ...]:
         """The events this run has logged so far, in the order they were logged (``seq``),
@@ -306,13 +374,15 @@ class Simulation:
         else:
             self._approver.apply(given)
 
+    @gc_tuned()
     def finish(self, *, check: bool = True) -> SimulationResult:
-        """End the run (run to its end first, if it is not there) and return the result.
+        """End the run: run to the closing minute if :meth:`advance` has not, carry in the
+        human's last decisions, log ``run.ended``, commit, audit and compute the metrics.
 
         Raises:
             InvariantError: an invariant broke (when ``check``); ``err.result`` has the run.
         """
-        self._advance_to(self.until)
+        self.advance(None)
         ctx, stack = self._running(), self._stack
         if self._work is None or self._approver is None or stack is None:
             raise RuntimeError("the simulation has not started")
@@ -385,15 +455,14 @@ class Simulation:
         self._work, self._approver, self._timeline = work, approver, timeline
 
     def _advance_to(self, minute: SimMinutes) -> None:
-        """Run the environment up to (not including) ``minute``."""
-        ctx = self._running()
-        if minute <= ctx.env.now:
-            return
-        try:
-            ctx.env.run(until=minute)
-        except BaseException:
-            self.close()
-            raise
+        """Run the environment up to (not including) ``minute``, applying the decision
+        source's inputs of minutes up to ``minute`` on the way (the caller closes the run
+        if this raises)."""
+        env = self._running().env
+        while (given := self._upcoming()) is not None and given.minute <= minute:
+            self._apply_input(given)
+        if minute > env.now:
+            env.run(until=minute)
 
     def _days(self, ctx: RunContext) -> ProcessGenerator:
         """Commit the store and report progress once a simulated day."""

@@ -37,7 +37,8 @@ def invoke(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-un
      "error: --workers: '0' must be greater than or equal to 1; see `teamsim sweep --help`"),
     (["run", SMALL, "--until", "soon"],
      "error: --until: 'soon' must be a valid number; see `teamsim run --help`"),
-    (["run"], "error: SCENARIO: missing; Usage: teamsim run [OPTIONS] SCENARIO"),
+    (["run"], "error: SCENARIO: missing; give a scenario file (`teamsim run SCENARIO`), "
+     "--db URL --sequence NAME, or --resume RUN_DIR"),
     (["run", SMALL, "--sed", "3"],
      "error: --sed: no such option (did you mean --db or --seed?); see `teamsim run --help`"),
     (["seq", "add", "S", "bogus"],

@@ -100,6 +100,24 @@ class Workspace:
                 for e in uow.enrollments.list(sequence_id=seq.id)
             ]
 
+    # -- simulate what the toolbar built -------------------------------------------------------
+
+    def scenario(self, name_or_id: str | int, contacts: list[Any] | None = None) -> Any:
+        """A stored sequence as a validated :class:`~teamsim.scenario.Scenario`: the sequence
+        as it stands, the people enrolled in it (or ``contacts``, a list of
+        :class:`~teamsim.sim.ContactSpec`, each enrolled in it), defaults for the rest; give
+        it to :func:`teamsim.run`."""
+        from teamsim.runner import stored_scenario  # the simulator: only when asked
+
+        return stored_scenario(self.store, str(name_or_id), contacts)
+
+    def export(self, name_or_id: str | int) -> str:
+        """A stored sequence as scenario YAML with comments saying what to fill in (what
+        ``teamsim seq export`` prints); it validates as it is."""
+        from teamsim.runner import export_scenario  # the simulator: only when asked
+
+        return export_scenario(self.store, str(name_or_id))
+
     # -- the toolbar --------------------------------------------------------------------------
 
     def new_sequence(self, name: str, description: str = "") -> Sequence:

@@ -32,6 +32,7 @@ from teamsim.cli._common import (
     out,
     run_store,
 )
+from teamsim.cli._fromstore import from_store
 from teamsim.cli._models import (
     AllowImportsOption,
     CassetteModeOption,
@@ -41,6 +42,7 @@ from teamsim.cli._models import (
     ModelOptions,
     print_usage,
 )
+from teamsim.cli._stops import ctrl_c, resume_run, say_stopped, stop_point
 from teamsim.cli._text import clean, plain
 from teamsim.model import ScenarioError, TeamsimError
 
@@ -128,20 +130,21 @@ MIN_UNTIL_DAYS = 1 / 1440
 """The shortest ``--until``: one simulated minute (time in a run is counted in minutes)."""
 
 
-def _until_days(until: float | None) -> float | None:
-    """``--until`` checked: a finite number of days from one minute to :data:`MAX_UNTIL_DAYS`."""
+def _until_days(until: float | None, option: str = "--until") -> float | None:
+    """``--until`` (or ``--stop-at``) checked: a finite number of days from one minute to
+    :data:`MAX_UNTIL_DAYS`."""
     if until is None:
         return None
     if not math.isfinite(until) or not MIN_UNTIL_DAYS <= until <= MAX_UNTIL_DAYS:
-        raise fail(f"--until: {until:g} is not a run length; give simulated days from "
-                    f"{MIN_UNTIL_DAYS:.6f} (one minute) to {MAX_UNTIL_DAYS}, like --until 7 "
-                    "or --until 0.5")
+        raise fail(f"{option}: {until:g} is not a run length; give simulated days from "
+                    f"{MIN_UNTIL_DAYS:.6f} (one minute) to {MAX_UNTIL_DAYS}, like {option} 7 "
+                    f"or {option} 0.5")
     return until
 
 
 def run_command(
-    scenario: Annotated[str, typer.Argument(help="The scenario file (YAML).",
-                                            show_default=False)],
+    scenario: Annotated[str | None, typer.Argument(
+        help="The scenario file (YAML); not with --resume.", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).",
                                              show_default=False)] = None,
     until: Annotated[float | None, typer.Option(
@@ -166,31 +169,76 @@ def run_command(
     decisions: Annotated[Path | None, typer.Option(
         "--decisions", help="Replay a person's decisions (the journal `teamsim serve` "
         "wrote) instead of the scripted approver.", show_default=False)] = None,
+    stop_at: Annotated[str | None, typer.Option(
+        "--stop-at", help="Stop after this many simulated days, or at a simulated time "
+        "(2026-03-04T12:00, local in the scenario's time zone), resumably: the run folder is "
+        "left stopped; go on with --resume.", show_default=False)] = None,
+    sequence: Annotated[str | None, typer.Option(
+        "--sequence", help="Simulate this sequence as `teamsim seq` stored it in --db (its "
+        "enrolled people, or --contacts), instead of a scenario file.",
+        show_default=False)] = None,
+    contacts: Annotated[Path | None, typer.Option(
+        "--contacts", help="With --sequence: the people to enroll, a CSV with a header row: "
+        "name,email and optionally company,timezone,persona,enroll_at; other columns become "
+        "attributes.", show_default=False)] = None,
+    resume: Annotated[Path | None, typer.Option(
+        "--resume", help="Resume the stopped (Ctrl-C, --stop-at) or killed run in this run "
+        "folder; the digest is the uninterrupted run's.", show_default=False)] = None,
 ) -> None:
-    """Run a scenario: funnel per step, key metrics, expectations; exit 1 if any fails."""
+    """Run a scenario: funnel per step, key metrics, expectations; exit 1 if any fails.
+
+    Ctrl-C stops the run at the next simulated hour and leaves its folder stopped (exit 130);
+    `teamsim run --resume DIR` goes on from there.
+    """
     # The runner and the loader load the simulator (LangGraph, SimPy, SciPy): start-up.
     from teamsim import runner
     from teamsim.scenario import load_scenario
 
     until = _until_days(until)
+    stop = stop_point(stop_at)
     check_db_option(db)
     options = ModelOptions.parse(model, allow_imports, cassette, cassette_mode, max_concurrency)
+    if decisions is not None and (stop is not None or resume is not None):
+        raise fail("--decisions: a replayed journal of decisions cannot be stopped or resumed "
+                   "yet; leave out --stop-at and --resume")
+    if resume is not None:
+        if scenario is not None or until is not None or seed is not None:
+            raise fail("--resume: give the run folder alone (the scenario, its seed and "
+                       "length come from the stopped run), like `teamsim run --resume DIR`")
+        _report(resume_run(resume, stop, db, options))
+        return
+    stored = None
+    if sequence is not None or contacts is not None:
+        scenario, stored = from_store(scenario, sequence, contacts, db, stop)
+        db = None  # read from, not recorded in (see the README)
+    if scenario is None:
+        raise fail("SCENARIO: missing; give a scenario file (`teamsim run SCENARIO`), "
+                   "--db URL --sequence NAME, or --resume RUN_DIR")
     try:
-        world = load_scenario(scenario)
+        world = stored if stored is not None else load_scenario(scenario)
         runner.check_expectation_names(world, scenario)
         chosen = world.run_seed(seed)  # to name the folder and the progress bar
         target = out_dir if out_dir is not None else runner.default_out_dir(scenario, chosen)
         days = world.days if until is None else until
         journal = None if decisions is None else runner.DecisionJournal.read(
             decisions, world, chosen)
-        with _progress(math.ceil(days), f"{world.name} (seed {chosen})") as update:
-            # The world already loaded, not the path: a pipe (<(command)) is read only once.
+        # The world already loaded, not the path: a pipe (<(command)) is read only once.
+        # A replayed journal of decisions is not resumable yet (the run's journal does not
+        # carry them): Ctrl-C simply interrupts it.
+        with _progress(math.ceil(days), f"{world.name} (seed {chosen})") as update, \
+                ctrl_c(sequence is None and journal is None) as interrupted:
             result = runner.run(world, seed=seed, until_days=until, out=target, db=db,
                                 force=force, progress=update, allow_large=allow_large,
-                                source=str(scenario), decisions=journal,
-                                **options.run_arguments())
+                                source=str(scenario), stop_at=stop, decisions=journal,
+                                interrupted=interrupted, **options.run_arguments())
     except TeamsimError as exc:
         raise fail(str(exc)) from None
+    except runner.RunStopped as stopped:
+        raise say_stopped(stopped) from None
+    _report(result)
+
+
+def _report(result: runner.RunResult) -> None:
     try:
         print_run(out, result)
     finally:

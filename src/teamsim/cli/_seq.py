@@ -138,6 +138,17 @@ def seq_new(
     render_sequence(seq)
 
 
+@seq_app.command("export")
+def seq_export(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
+    """Print the sequence as a scenario file (its enrolled people as contacts, defaults for
+    the rest, comments saying what to fill in): `teamsim seq export NAME > scenario.yaml`."""
+    # Printed as it is, not through Rich: the YAML must reach the file byte for byte.
+    import sys
+
+    text = do(db, lambda ws: ws.export(sequence))
+    sys.stdout.write(text)
+
+
 @seq_app.command("list")
 def seq_list(db: DbOption = "teamsim.db") -> None:
     """List every sequence with its status and how many steps it has."""

@@ -51,9 +51,16 @@ from teamsim.runner._folders import (
     RunModel,
     read_run_info,
 )
+from teamsim.runner._fromstore import (
+    CONTACT_COLUMNS,
+    export_scenario,
+    read_contacts_csv,
+    stored_scenario,
+)
 from teamsim.runner._models import ModelInput, check_models
 from teamsim.runner._rows import ROW_COLUMNS, SWEEP_FOLDER, SweepRow
-from teamsim.runner._run import RunResult, ScenarioInput, default_out_dir, run
+from teamsim.runner._resume import Resumption, RunStopped, find_resumption
+from teamsim.runner._run import RunResult, ScenarioInput, default_out_dir, resume, run
 from teamsim.runner._runs import delete_run, open_run, pick_run, run_metrics, runs
 from teamsim.runner._stats import Comparison, Estimate, mean_interval, summarize, welch_interval
 from teamsim.runner._sweep import (
@@ -75,6 +82,7 @@ from teamsim.scenario import (
 from teamsim.store import RunRecord, RunStatus
 
 __all__ = [
+    "CONTACT_COLUMNS",
     "DEFAULT_SWEEP_METRICS",
     "JOURNAL_FORMAT",
     "MAX_SWEEP_RUNS",
@@ -91,11 +99,13 @@ __all__ = [
     "JournalHeader",
     "ModelInput",
     "RayExecutor",
+    "Resumption",
     "RunInfo",
     "RunModel",
     "RunRecord",
     "RunResult",
     "RunStatus",
+    "RunStopped",
     "ScenarioInput",
     "SweepBackend",
     "SweepInterrupted",
@@ -107,16 +117,21 @@ __all__ = [
     "default_out_dir",
     "delete_run",
     "evaluate_expectations",
+    "export_scenario",
+    "find_resumption",
     "mean_interval",
     "open_run",
     "parse_seeds",
     "parse_sets",
     "pick_run",
+    "read_contacts_csv",
     "read_run_info",
+    "resume",
     "run",
     "run_metrics",
     "runs",
     "scenario_sha256",
+    "stored_scenario",
     "summarize",
     "sweep",
     "welch_interval",

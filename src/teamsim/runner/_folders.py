@@ -58,7 +58,10 @@ class RunInfo(pydantic.BaseModel):
     run's recorded replies (``cassette.json``); both are empty without models. ``db`` names
     the database a ``--db`` run was recorded in and ``run_id`` its id there (``teamsim runs
     list``); a run recorded by an older teamsim has no ``run_id`` (its rows are the
-    database's own tables).
+    database's own tables). A run stopped part way (see :mod:`teamsim.runner._resume`)
+    has ``status`` ``stopped``, the minute it stopped at, its scenario's hash and its
+    journal's line count and last chain; its ``digest`` and ``events`` are those of the
+    events so far.
     """
 
     model_config = pydantic.ConfigDict(extra="forbid")
@@ -75,6 +78,11 @@ class RunInfo(pydantic.BaseModel):
     run_id: int | None = None
     models: dict[str, RunModel] = pydantic.Field(default_factory=dict)
     cassette_mode: Literal["record", "replay", "auto"] | None = None
+    status: Literal["finished", "stopped"] = "finished"
+    stopped_at: int | None = None
+    scenario_hash: str | None = None
+    journal_lines: int | None = None
+    journal_head: str | None = None
 
 
 def teamsim_version() -> str:
@@ -100,8 +108,8 @@ def _validates(model: type[pydantic.BaseModel]) -> Callable[[Path], bool]:
 
 RUN_FOLDER = _staging.FolderKind(
     what="run", marker="run.json", is_valid=_validates(RunInfo),
-    files=frozenset({*RUN_FILES, "previews.json", "cassette.json", "store.db", "store.db-wal",
-                     "store.db-shm", "store.db-journal"}))
+    files=frozenset({*RUN_FILES, "previews.json", "cassette.json", "journal.jsonl", "store.db",
+                     "store.db-wal", "store.db-shm", "store.db-journal"}))
 
 
 def json_text(data: Any) -> str:

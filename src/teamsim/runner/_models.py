@@ -73,10 +73,12 @@ class RunModels:
         self, world: Scenario, *, seed: int | None, store: Store, until_days: float | None,
         progress: Callable[[int], None] | None = None,
         decisions: DecisionSource | None = None,
+        drive: Callable[[Simulation], None] | None = None,
     ) -> tuple[Simulation, SimulationResult, dict[str, Any]]:
         """Simulate ``world`` with its teammates' models: the simulation, its result and its
         metrics with the model metrics added (``decisions``: a person's inputs play the
-        human)."""
+        human). ``drive`` advances the simulation itself (stopping or resuming it) before it
+        is finished."""
         choices = self.resolver.choices(world.model_specs())
         teammates = model_teammates(choices, cassette=self.cassette, seed=world.run_seed(seed))
         drafters, reviewers = model_agents(choices, teammates)
@@ -88,7 +90,15 @@ class RunModels:
                          drafters=drafters, reviewers=reviewers, progress=progress,
                          max_concurrency=self.max_concurrency if ahead else 1,
                          decisions=decisions)
-        result = sim.run(check=False)
+        if drive is None:
+            result = sim.run(check=False)
+        else:
+            try:
+                drive(sim)
+            except BaseException:
+                sim.close()
+                raise
+            result = sim.finish(check=False)
         usage = {name: teammate.usage() for name, teammate in teammates.items()}
         return sim, result, {**result.metrics, **model_metrics(usage)}
 

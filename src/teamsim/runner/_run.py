@@ -42,7 +42,18 @@ from teamsim.runner._folders import (
     teamsim_version,
     write_run,
 )
+from teamsim.runner._journal import JOURNAL
 from teamsim.runner._models import ModelInput, RunModels, prepare
+from teamsim.runner._resume import (
+    Resumption,
+    RunStopped,
+    Stepping,
+    StopSignal,
+    find_resumption,
+    resume_arguments,
+    stepping_for,
+    write_stopped,
+)
 from teamsim.scenario import (
     ExpectationResult,
     Scenario,
@@ -56,7 +67,7 @@ from teamsim.scenario import (
 from teamsim.sim import DecisionSource, SimulationResult, World
 from teamsim.store import NewRun, RunStatus, Store, StoredEvents, mask_url, parse_url
 
-__all__ = ["RunResult", "ScenarioInput", "default_out_dir", "load", "run"]
+__all__ = ["RunResult", "ScenarioInput", "default_out_dir", "load", "resume", "run"]
 
 _DAY_MINUTES = 24 * 60
 
@@ -157,6 +168,9 @@ def run(
     cassette_mode: str | None = None,
     max_concurrency: int | None = None,
     decisions: DecisionSource | None = None,
+    stop_at: float | datetime | None = None,
+    interrupted: Callable[[], bool] | None = None,
+    resuming: Resumption | None = None,
 ) -> RunResult:
     """Run a scenario once.
 
@@ -193,6 +207,12 @@ def run(
         decisions: a person's inputs play the human instead of the scripted approver (a
             :class:`~teamsim.runner.DecisionJournal` replays a served run); the scenario's
             ``compare:`` variants keep the scripted approver.
+        stop_at: stop after this many simulated days (or at this simulated time; a naive one
+            is local in the scenario's time zone), resumably: the run folder is left
+            ``stopped`` (see :mod:`teamsim.runner._resume`) and :class:`RunStopped` raised.
+        interrupted: looked at every simulated hour; when it returns True the run stops
+            the same way (the command line's Ctrl-C).
+        resuming: the stopped try to resume (:func:`teamsim.runner.resume` passes it).
 
     Returns:
         The completed run; failed expectations and broken invariants are reported in it, not
@@ -205,6 +225,7 @@ def run(
             read), before the run starts.
         TeamsimError: the output directory or the database cannot be used or written.
         ValueError: ``until_days`` is not positive.
+        RunStopped: the run stopped part way (``stop_at``, ``interrupted``).
     """
     world, loaded_from = load(scenario)
     source = loaded_from if loaded_from is not None else source
@@ -218,6 +239,8 @@ def run(
                            cassette_mode=cassette_mode, max_concurrency=max_concurrency)
     days = world.days if until_days is None else until_days
     target = None if out is None else Path(out)
+    stepping = _stepping(world, source, seed, days, stop_at, interrupted, resuming, setup,
+                         target)
     if target is not None:
         _staging.check_target(target, RUN_FOLDER, force=force)
     started_at = datetime.now(UTC)  # metadata of the runs row, never in the digest
@@ -239,11 +262,13 @@ def run(
         # Simulating straight into store.db measured as fast as simulating in memory and
         # copying with SQLite's backup API (200 contacts x 14 days: 2.8-4.2 s against
         # 2.7-6.1 s, on a busy 2-CPU machine), and needs no raw DB-API connection.
+        if stepping is not None:
+            stepping.start(staging, setup.cassette)
         store = Store.open(staging / "store.db" if staging is not None and archive is None
                            else "sqlite://")
         result, expectations, violations = _simulate(
             world, source, seed, days, store, None if archive is None else archive.url,
-            staging, progress, setup, decisions)
+            staging, progress, setup, decisions, stepping)
         if archive is not None:
             about = NewRun(
                 scenario=world.name, scenario_hash=scenario_hash, seed=result.seed,
@@ -265,6 +290,15 @@ def run(
             store = Store.open(target / "store.db", read_only=True)
         created = None
         finished = True
+    except StopSignal as stop:
+        if stepping is None or staging is None or target is None:
+            raise  # pragma: no cover - _stepping refuses a stop without a folder
+        if store is not None:
+            store.close()
+        stepping.close()
+        _put_stopped(world, source, days, db, setup, stepping, stop, staging, target)
+        staging = None
+        raise RunStopped(target, stop.minute, len(stop.lines), stop.interrupted) from None
     except DatabaseError as exc:
         if recording and db is not None:
             raise TeamsimError(f"{mask_url(db)}: cannot record the run: {exc.reason}") from None
@@ -279,6 +313,8 @@ def run(
     finally:
         if archive is not None:
             archive.close()
+        if stepping is not None:
+            stepping.close()
         if store is not None and not finished:
             store.close()  # closed before its file is removed
         if staging is not None:
@@ -355,6 +391,7 @@ def _simulate(
     recorded_in: str | None,
     staging: Path | None, progress: Callable[[int], None] | None, setup: RunModels,
     decisions: DecisionSource | None = None,
+    stepping: Stepping | None = None,
 ) -> tuple[SimulationResult, tuple[ExpectationResult, ...], tuple[str, ...]]:
     """Simulate, check, and write the run's files into ``staging`` (if any), with the
     cassette of the model-backed teammates' replies."""
@@ -367,8 +404,9 @@ def _simulate(
 
     # The simulation settles the seed (the scenario's unless one is given): read it back.
     try:
-        sim, result, metrics = setup.simulate(world, seed=seed, store=store, until_days=days,
-                                              progress=report, decisions=decisions)
+        sim, result, metrics = setup.simulate(
+            world, seed=seed, store=store, until_days=days, progress=report,
+            decisions=decisions, drive=None if stepping is None else stepping.drive)
     except ScenarioError:
         raise
     except ValueError as exc:
@@ -394,6 +432,9 @@ def _simulate(
         world, result.seed, days, metrics, setup.variant_runner(result.seed, days))
     expectations += compared
     violations = result.violations + variant_violations
+    if stepping is not None and staging is not None:
+        stepping.close()
+        (staging / JOURNAL).unlink(missing_ok=True)  # a finished run needs no journal
     if staging is not None:
         info = RunInfo(
             scenario=world.name, source=source, seed=result.seed, until_days=days,
@@ -408,3 +449,61 @@ def _simulate(
     setup.save(staging)
     return result, expectations, violations
 
+
+
+def _stepping(world: Scenario, source: str | None, seed: int | None, days: float,
+              stop_at: float | datetime | None, interrupted: Callable[[], bool] | None,
+              resuming: Resumption | None, setup: RunModels,
+              target: Path | None) -> Stepping | None:
+    """How the run may stop and what it resumes from (``None``: it runs through)."""
+    if stop_at is None and interrupted is None and resuming is None:
+        return None
+    return stepping_for(world, source, world.run_seed(seed), days, stop_at=stop_at,
+                        interrupted=interrupted, resuming=resuming, cassette=setup.cassette_file,
+                        mode=setup.mode if setup.used else None, target=target)
+
+
+def _put_stopped(world: Scenario, source: str | None, days: float, db: str | None,
+                 setup: RunModels, stepping: Stepping, stop: StopSignal, staging: Path,
+                 target: Path) -> None:
+    """Leave the stopped run's folder at ``target``."""
+    info = RunInfo(
+        scenario=world.name, source=source, seed=stepping.header.seed, until_days=days,
+        start=world.start_utc, end=world.start_utc, digest="", events=0,
+        teamsim_version=teamsim_version(), db=None if db is None else mask_url(db),
+        models={name: RunModel.model_validate(about)
+                for name, about in setup.described.items()},
+        cassette_mode=setup.mode if setup.used else None)
+    write_stopped(staging, target, info, stop, stepping)
+
+
+def resume(
+    run_dir: str | Path, *, stop_at: float | datetime | None = None,
+    interrupted: Callable[[], bool] | None = None,
+    progress: Callable[[int], None] | None = None, db: str | None = None,
+    models: Mapping[str, ModelInput] | None = None, allow_imports: bool = False,
+    max_concurrency: int | None = None,
+) -> RunResult:
+    """Resume a stopped (or killed) run in ``run_dir`` to its end, or to ``stop_at`` days.
+
+    The scenario is read again from the file the run came from and must be unchanged (its
+    hash); the run is re-executed from its seed with the model replies of its journal, its
+    events so far are checked, then it goes on. The digest is the uninterrupted run's. The
+    run folder is replaced by the finished (or again stopped) run.
+
+    Raises:
+        TeamsimError: ``run_dir`` is not a stopped run teamsim wrote, a finished run, its
+            journal or events were changed, or its scenario changed (one line each).
+        RunStopped: it stopped again.
+    """
+    found = find_resumption(Path(run_dir))
+    header = found.journal.header
+    if header.source is None:
+        raise TeamsimError(f"{run_dir}: the run was given its scenario as an object, not a "
+                           "file; resume it from Python with teamsim.run(world, "
+                           "resuming=...)")
+    arguments = resume_arguments(found)
+    return run(header.source, out=run_dir, force=True, stop_at=stop_at,
+               interrupted=interrupted, progress=progress, db=db, models=models,
+               allow_imports=allow_imports or header.allow_imports,
+               max_concurrency=max_concurrency, **arguments)  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ import pydantic
 from teamsim.model import TeamsimError
 
 __all__ = ["MARKER", "FolderKind", "check_target", "clean_stale", "make_staging",
-           "placed", "put_in_place"]
+           "placed", "put_in_place", "stale_folders"]
 
 MARKER: Final = ".teamsim-staging"
 """The marker file in a staging folder (removed once the folder is in place)."""
@@ -180,6 +180,15 @@ def _staging_names(target: Path, suffix: str) -> re.Pattern[str]:
 def _staging_folders(target: Path, suffix: str) -> list[Path]:
     names = _staging_names(target, suffix)
     return sorted(p for p in target.parent.iterdir() if names.fullmatch(p.name))
+
+
+def stale_folders(target: Path) -> list[Path]:
+    """``target``'s staging folders left by a killed process of this host (a valid marker
+    naming a process that is gone), oldest name first; nothing is removed."""
+    if not target.parent.is_dir():
+        return []
+    return [folder for folder in _staging_folders(target, "tmp")
+            if folder.is_dir() and not folder.is_symlink() and _stale_marker(folder)]
 
 
 def clean_stale(target: Path, kinds: tuple[FolderKind, ...]) -> list[Path]:

@@ -1,0 +1,351 @@
+"""Stopping a run part way and resuming it by deterministic re-execution.
+
+SimPy's state cannot be saved (its processes are generators), so a run is resumed as
+Temporal resumes a workflow: rebuilt from its scenario and seed, fed the inputs from outside
+the simulation that the stopped try journaled (:mod:`teamsim.runner._journal`: model replies;
+a slot for interactive human decisions), run to the minute it stopped at, checked against the
+events it had logged (the same events in the same order, or one error naming the first that
+differs: its index, kind and time), then run on. The resumed run's digest is the
+uninterrupted run's.
+
+A stopped run folder holds ``run.json`` (``status: stopped``, the minute, the scenario's hash,
+the journal's line count and chain), ``events.jsonl`` (the events so far, in the order they
+were logged) and ``journal.jsonl``; a killed run leaves its journal in its staging folder
+(``.NAME.XXXXXXXX.tmp`` beside the run folder), which ``--resume`` finds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from teamsim.agents import Cassette
+from teamsim.model import SimMinutes, TeamsimError
+from teamsim.runner import _staging
+from teamsim.runner._folders import RunInfo, read_run_info
+from teamsim.runner._journal import JOURNAL, Journal, JournalHeader, JournalWriter, read_journal
+from teamsim.scenario import Scenario
+from teamsim.sim import Simulation
+from teamsim.store import canonical_line
+
+__all__ = [
+    "Resumption",
+    "RunStopped",
+    "Stepping",
+    "StopSignal",
+    "check_prefix",
+    "find_resumption",
+    "scenario_hash",
+    "stopped_info",
+]
+
+_CHUNK: SimMinutes = 60
+"""How far a run goes between two looks at the stop flag (Ctrl-C), in simulated minutes."""
+
+
+def scenario_hash(world: Scenario) -> str:
+    """SHA-256 of the scenario as validated (canonical JSON): what a resume must find again."""
+    text = json.dumps(_ordered(world.model_dump(mode="python")), sort_keys=True,
+                      ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _ordered(value: object) -> object:
+    """``value`` with its sets sorted: a set's own order changes with ``PYTHONHASHSEED``."""
+    if isinstance(value, dict):
+        return {str(k): _ordered(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_ordered(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((_ordered(v) for v in value), key=lambda v: json.dumps(v, default=str))
+    return value
+
+
+class RunStopped(Exception):
+    """A run stopped before its end (``stop_at``, Ctrl-C) and left a resumable run folder.
+
+    Attributes:
+        out_dir: the stopped run folder (``teamsim run --resume`` takes it).
+        minute: the simulated minute it stopped at.
+        events: the events logged so far.
+        interrupted: stopped by Ctrl-C (else by ``stop_at``).
+    """
+
+    def __init__(self, out_dir: Path, minute: SimMinutes, events: int, interrupted: bool):
+        self.out_dir = out_dir
+        self.minute = minute
+        self.events = events
+        self.interrupted = interrupted
+        super().__init__(f"stopped at minute {minute} with {events} events -> {out_dir}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resumption:
+    """What an earlier, stopped (or killed) try of a run left to resume from.
+
+    Attributes:
+        folder: the folder it was read from (the run folder, or a killed run's staging
+            folder).
+        journal: its journal, checked.
+        minute: the minute it stopped at (``None``: killed, no events kept).
+        events: its events in logging order, as canonical lines (empty when killed).
+        info: its ``run.json`` (``None`` when killed).
+    """
+
+    folder: Path
+    journal: Journal
+    minute: SimMinutes | None = None
+    events: tuple[str, ...] = ()
+    info: RunInfo | None = None
+
+
+def find_resumption(run_dir: Path) -> Resumption:
+    """Read what ``run_dir`` (a stopped run folder, or the run folder of a killed run) left.
+
+    Raises:
+        TeamsimError: one line: not a run folder teamsim wrote, a finished run, a journal or
+            event log changed since it was written.
+    """
+    run_json = run_dir / "run.json"
+    if not run_json.exists():
+        leftovers = [p for p in _staging.stale_folders(run_dir) if (p / JOURNAL).is_file()]
+        if not leftovers:
+            raise TeamsimError(
+                f"{run_dir}: not a stopped teamsim run (no run.json, and no journal of a "
+                "killed run beside it); give the folder a stopped `teamsim run` wrote")
+        folder = max(leftovers, key=lambda p: (p / JOURNAL).stat().st_mtime_ns)
+        return Resumption(folder=folder, journal=read_journal(folder / JOURNAL))
+    info = read_run_info(run_dir)
+    if info.status != "stopped":
+        raise TeamsimError(f"{run_dir}: a finished run (digest {info.digest[:12]}); there is "
+                           "nothing to resume: run the scenario again to make a new run")
+    journal = read_journal(run_dir / JOURNAL)
+    if (journal.lines, journal.head) != (info.journal_lines, info.journal_head):
+        raise TeamsimError(
+            f"{run_dir / JOURNAL}: holds {journal.lines} lines, but the run stopped with "
+            f"{info.journal_lines}; it was changed after teamsim wrote it, so the run cannot "
+            "be resumed from it")
+    try:
+        text = (run_dir / "events.jsonl").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TeamsimError(f"{run_dir / 'events.jsonl'}: cannot read it: {exc}") from None
+    lines = tuple(text.splitlines())
+    if len(lines) != info.events or info.stopped_at is None:
+        raise TeamsimError(f"{run_dir / 'events.jsonl'}: holds {len(lines)} events, but the "
+                           f"run stopped with {info.events}; it was changed after teamsim "
+                           "wrote it, so the run cannot be resumed from it")
+    return Resumption(folder=run_dir, journal=journal, minute=info.stopped_at, events=lines,
+                      info=info)
+
+
+class StopSignal(Exception):
+    """Raised by :meth:`Stepping.drive` where the run stops; the runner writes the folder."""
+
+    def __init__(self, minute: SimMinutes, lines: tuple[str, ...], interrupted: bool) -> None:
+        super().__init__(minute)
+        self.minute = minute
+        self.lines = lines
+        self.interrupted = interrupted
+
+
+@dataclass(kw_only=True)
+class Stepping:
+    """How one run may stop, and what it resumes from: drives the :class:`Simulation`.
+
+    Attributes:
+        header: the journal's header (the run's identity).
+        stop_at: the simulated minute to stop at (``None``: run to the end).
+        interrupted: says whether the user asked to stop (Ctrl-C); looked at every
+            simulated hour.
+        resuming: the earlier try to resume (``None``: a new run).
+    """
+
+    header: JournalHeader
+    stop_at: SimMinutes | None = None
+    interrupted: Callable[[], bool] | None = None
+    resuming: Resumption | None = None
+    writer: JournalWriter | None = field(default=None, init=False)
+
+    def start(self, folder: Path | None, cassette: Cassette | None) -> None:
+        """Open the journal in the run's (staging) ``folder`` and connect the cassette to it;
+        prime the cassette with the replies the earlier try used."""
+        if self.resuming is not None:
+            if self.resuming.journal.decisions:
+                count = len(self.resuming.journal.decisions)
+                raise TeamsimError(
+                    f"{self.resuming.folder / JOURNAL}: holds {count}"
+                    " interactive decision(s), which this teamsim cannot replay (it needs "
+                    "`teamsim run --decisions`); resume it with a teamsim that has them")
+            if cassette is not None:
+                cassette.prime(self.resuming.journal.models)
+            elif self.resuming.journal.models:
+                raise TeamsimError(
+                    f"{self.resuming.folder / JOURNAL}: holds model replies, but no teammate "
+                    "of the scenario is model-backed now; resume with the same --model options")
+        if folder is None:
+            return
+        carry = self.resuming.journal if self.resuming is not None else None
+        self.writer = JournalWriter(folder / JOURNAL, self.header, carry)
+        if cassette is not None:
+            cassette.listen(self.writer.model)
+
+    def drive(self, sim: Simulation) -> None:
+        """Run ``sim`` to its end, or to the stop (raising :class:`StopSignal`)."""
+        earlier = self.resuming
+        sim.advance(0)  # builds the run: its set-up events are logged before minute 0 runs
+        if earlier is not None and earlier.minute is not None:
+            sim.advance(earlier.minute)
+            check_prefix(sim, earlier)
+        if self.interrupted is None and self.stop_at is None:
+            sim.advance(None)  # nothing can stop it: one go
+        while not sim.over:
+            if self.interrupted is not None and self.interrupted():
+                raise StopSignal(sim.minute, _lines(sim), True)
+            if self.stop_at is not None and sim.minute >= self.stop_at:
+                raise StopSignal(sim.minute, _lines(sim), False)
+            step = (sim.minute // _CHUNK + 1) * _CHUNK
+            sim.advance(step if self.stop_at is None else min(step, self.stop_at))
+
+    def close(self) -> None:
+        """Close the journal (flushed to disk)."""
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _lines(sim: Simulation) -> tuple[str, ...]:
+    return tuple(canonical_line(e) for e in sim.events_so_far())
+
+
+def check_prefix(sim: Simulation, earlier: Resumption) -> None:
+    """Refuse to go on when the re-executed run did not log the stopped try's events.
+
+    Raises:
+        TeamsimError: naming the first event that differs: its index, kind and time.
+    """
+    now = _lines(sim)
+    for index in range(max(len(now), len(earlier.events))):
+        stored = earlier.events[index] if index < len(earlier.events) else None
+        again = now[index] if index < len(now) else None
+        if stored == again:
+            continue
+        shown = _describe(stored) if stored is not None else "nothing"
+        got = _describe(again) if again is not None else "nothing"
+        raise TeamsimError(
+            f"{earlier.folder / 'events.jsonl'}: event {index + 1} differs from the run "
+            f"re-executed to resume it: stored {shown}, re-executed {got}; the stored events "
+            "or the journal were changed, or this teamsim simulates differently: the run "
+            "cannot be resumed (run it again from the start)")
+
+
+def _describe(line: str) -> str:
+    try:
+        event = json.loads(line)
+        return f"{event['type']} at {event['at']}"
+    except (ValueError, KeyError, TypeError):
+        return "a line that is not an event"
+
+
+def stopped_info(info: RunInfo, stop: StopSignal, stepping: Stepping) -> RunInfo:
+    """``run.json`` of a stopped run: ``info`` (as a finished run would have it) with the
+    events so far, the minute, the scenario's hash and the journal's state."""
+    from datetime import timedelta
+
+    digest = hashlib.sha256("".join(line + "\n" for line in stop.lines).encode()).hexdigest()
+    writer = stepping.writer
+    return info.model_copy(update={
+        "status": "stopped", "stopped_at": stop.minute, "digest": digest,
+        "events": len(stop.lines), "end": info.start + timedelta(minutes=stop.minute),
+        "scenario_hash": stepping.header.scenario_hash,
+        "journal_lines": None if writer is None else writer.lines,
+        "journal_head": None if writer is None else writer.head})
+
+
+def stepping_for(world: Scenario, source: str | None, seed: int, days: float, *,
+                 stop_at: float | datetime | None, interrupted: Callable[[], bool] | None,
+                 resuming: Resumption | None, cassette: Path | None, mode: str | None,
+                 target: Path | None) -> Stepping:
+    """The :class:`Stepping` of a run, its inputs checked.
+
+    Raises:
+        TeamsimError: the scenario changed since the stopped try (both hashes named), or
+            a stop is asked for a run that writes no folder.
+        ValueError: ``stop_at`` is not positive.
+    """
+    digest = scenario_hash(world)
+    if resuming is not None:
+        was = resuming.journal.header
+        if was.scenario_hash != digest:
+            raise TeamsimError(
+                f"{source or world.name}: the scenario changed since the run stopped (it had "
+                f"hash {was.scenario_hash[:12]}, it has {digest[:12]} now); resume needs the "
+                "scenario as it was: put it back, or start a new run")
+        if was.seed != seed:
+            raise TeamsimError(f"--seed {seed}: the stopped run has seed {was.seed}; resume "
+                               "it with its own seed")
+    minute = None if stop_at is None else _stop_minute(world, stop_at)
+    if minute is not None and minute >= round(days * 1440):
+        minute = None  # at or past the end: the run simply finishes
+    if target is None and (minute is not None or resuming is not None):
+        raise TeamsimError("a run that stops or resumes needs a run folder (--out, out=)")
+    header = JournalHeader(
+        scenario=world.name, scenario_hash=digest, source=source, seed=seed, until_days=days,
+        cassette=None if cassette is None else str(cassette),
+        cassette_mode=mode if mode in ("record", "replay", "auto") else None)
+    return Stepping(header=header, stop_at=minute,
+                    interrupted=interrupted if target is not None else None, resuming=resuming)
+
+
+def _stop_minute(world: Scenario, stop_at: float | datetime) -> SimMinutes:
+    """``stop_at`` (days, or a simulated time: naive is local in the scenario's time zone) as
+    the minute to stop at; a time is rounded up to its minute.
+
+    Raises:
+        TeamsimError: a time not after the run's start.
+        ValueError: days not positive.
+    """
+    if isinstance(stop_at, datetime):
+        when = stop_at if stop_at.tzinfo is not None else stop_at.replace(
+            tzinfo=ZoneInfo(world.timezone))
+        minute = math.ceil((when - world.start_utc).total_seconds() / 60)
+        if minute <= 0:
+            raise TeamsimError(f"stop at {stop_at.isoformat()}: the run starts at "
+                               f"{world.start.isoformat()}; give a later time")
+        return minute
+    if stop_at <= 0:
+        raise ValueError(f"stop_at must be > 0, got {stop_at}")
+    return round(stop_at * 1440)
+
+
+def write_stopped(staging: Path, target: Path, info: RunInfo, stop: StopSignal,
+                  stepping: Stepping) -> None:
+    """Write the stopped run's files into ``staging`` (its store removed: a resume
+    re-executes) and put it in place at ``target``."""
+    from teamsim.runner._folders import RUN_FOLDER, json_text
+
+    for name in ("store.db", "store.db-wal", "store.db-shm", "store.db-journal",
+                 "cassette.json"):
+        (staging / name).unlink(missing_ok=True)
+    with (staging / "events.jsonl").open("w", encoding="utf-8", newline="\n") as stream:
+        for line in stop.lines:
+            stream.write(line + "\n")
+    stopped = stopped_info(info, stop, stepping)
+    (staging / "run.json").write_text(json_text(stopped.model_dump(mode="json")),
+                                      encoding="utf-8")
+    # --out was checked (with the user's --force) before the run; a stopped run being
+    # resumed is replaced by its next try.
+    _staging.put_in_place(staging, target, RUN_FOLDER, force=True)
+
+
+def resume_arguments(found: Resumption) -> dict[str, object]:
+    """The arguments of :func:`teamsim.runner.run` that resume ``found``: its seed, length,
+    cassette and mode, from its journal."""
+    header = found.journal.header
+    return {"seed": header.seed, "until_days": header.until_days,
+            "cassette": header.cassette, "cassette_mode": header.cassette_mode,
+            "resuming": found}
