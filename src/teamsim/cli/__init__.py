@@ -9,10 +9,11 @@ The modules, one way round (each imports only those below it):
 
 - this package: the app and :func:`main`; it registers the command modules' commands;
 - the command modules: :mod:`~teamsim.cli._seq` (``seq ...``), :mod:`~teamsim.cli._scenario`
-  (``validate``, ``schema``), :mod:`~teamsim.cli._run` (``run``, ``test``, ``sweep``,
-  ``inbox``, ``diagnose``), :mod:`~teamsim.cli._rules` (``rules list``, ``rules preview``),
-  :mod:`~teamsim.cli._report` (``report``), :mod:`~teamsim.cli._runs` (``runs list``,
-  ``runs show``, ``runs delete``), :mod:`~teamsim.cli._serve` (``serve``);
+  (``validate``, ``schema``), :mod:`~teamsim.cli._run` (``run``, ``test``, ``sweep``),
+  :mod:`~teamsim.cli._inbox` (``inbox``, ``diagnose``), :mod:`~teamsim.cli._rules`
+  (``rules list``, ``rules preview``), :mod:`~teamsim.cli._report` (``report``),
+  :mod:`~teamsim.cli._runs` (``runs list``, ``runs show``, ``runs delete``),
+  :mod:`~teamsim.cli._serve` (``serve``);
 - :mod:`~teamsim.cli._app`: the Typer shell (usage lines, usage errors, exit codes);
 - :mod:`~teamsim.cli._common`: what the commands share (consoles, ``fail``, URLs, opening a
   workspace or a run folder);
@@ -29,7 +30,7 @@ from typing import Annotated
 
 import typer
 
-from teamsim.cli import _report, _rules, _run, _runs, _scenario, _seq, _serve
+from teamsim.cli import _inbox, _report, _rules, _run, _runs, _scenario, _seq, _serve
 from teamsim.cli._app import Group, Typer
 
 __all__ = ["app", "main"]
@@ -66,7 +67,7 @@ def _root(
     """Simulate AI teammates running outreach sequences, deterministically."""
 
 
-for _commands in (_seq, _scenario, _run, _rules, _runs, _report, _serve):
+for _commands in (_seq, _scenario, _run, _inbox, _rules, _runs, _report, _serve):
     _commands.register(app)
 
 

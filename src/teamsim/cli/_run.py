@@ -1,4 +1,4 @@
-"""The evaluation commands of the ``teamsim`` command line: run, test, sweep, inbox, diagnose.
+"""The evaluation commands of the ``teamsim`` command line: run, test, sweep.
 
 :func:`register` adds them to the Typer app. The runner, the simulator and the store are
 imported inside the commands (``teamsim --help`` must not pay for them). Every user-supplied
@@ -23,14 +23,10 @@ from rich.table import Table
 from rich.text import Text
 
 from teamsim.cli._common import (
-    RunDbOption,
-    RunDirArg,
-    RunIdOption,
     check_db_option,
     err,
     fail,
     out,
-    run_store,
 )
 from teamsim.cli._fromstore import from_store
 from teamsim.cli._models import (
@@ -50,7 +46,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from teamsim import runner
-    from teamsim.store import AttentionItem, UnitOfWork
 
 __all__ = ["KEY_METRICS", "register"]
 
@@ -61,20 +56,16 @@ KEY_METRICS = (
 )
 """The metrics ``teamsim run`` shows after the funnel (metrics.json holds every one)."""
 
-_EXCERPT = 160
-
 AllowLarge = Annotated[bool, typer.Option(
     "--allow-large", help="Run a scenario of more than 100,000 contacts (about 36 KiB and "
     "10 ms each); refused without this flag.")]
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``run``, ``test``, ``sweep``, ``inbox`` and ``diagnose`` to ``app``."""
+    """Add ``run``, ``test`` and ``sweep`` to ``app``."""
     app.command("run")(run_command)
     app.command("test")(run_tests)
     app.command("sweep")(sweep_command)
-    app.command("inbox")(inbox_command)
-    app.command("diagnose")(diagnose_command)
 
 
 @contextmanager
@@ -581,100 +572,3 @@ def print_sweep(out: Console, result: runner.SweepResult) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # inbox and diagnose
-
-
-def _excerpt(text: str | None) -> str:
-    flat = " ".join((text or "").split())
-    return flat if len(flat) <= _EXCERPT else flat[:_EXCERPT - 1].rstrip() + "…"
-
-
-def _contact(uow: UnitOfWork, key: int | str | None) -> str:
-    if key is None:
-        return "?"
-    try:
-        contact = uow.contacts.get(key)
-    except TeamsimError:
-        return str(key)
-    return f"{contact.name} <{contact.email}>"
-
-
-def describe_item(uow: UnitOfWork, item: AttentionItem) -> list[str]:
-    """An open Needs attention item as the human sees it: a heading and its details."""
-    p = item.payload
-    since = item.created_at.strftime("%Y-%m-%d %H:%M UTC")
-    if item.kind == "draft":
-        seq = (p.get("sequence") or {}).get("name") or "chat"
-        step = p.get("step") or {}
-        where = f"{seq} / {step.get('id')} {step.get('label') or ''}".strip() if step else seq
-        contact = _contact(uow, (p.get("contact") or {}).get("id"))
-        draft = p.get("draft") or {}
-        lines = [f"draft · since {since} · {contact} · {where} · {p.get('channel', '')} · "
-                 f"by {(p.get('drafter') or {}).get('name', '?')}"]
-        if draft.get("subject"):
-            lines.append(f"Subject: {draft['subject']}")
-        lines.append(f"Body: {_excerpt(draft.get('body'))}")
-        concerns = p.get("open_concerns") or []
-        reviewer = (p.get("reviewer") or {}).get("name", "?")
-        if p.get("flagged"):
-            lines.append(f"Reviewer {reviewer} flagged it: " + "; ".join(map(str, concerns)))
-        else:
-            lines.append(f"Reviewer {reviewer}: no open concerns")
-        if p.get("rule"):
-            lines.append(f"Rule: {p['rule']}")
-        return lines
-    if item.kind == "reply":
-        return [f"reply · since {since} · {_contact(uow, p.get('contact'))} · "
-                f"{p.get('sequence', '')}",
-                f"Reply: {_excerpt(p.get('body'))}"]
-    if item.kind == "draft_failure":
-        seq = (p.get("sequence") or {}).get("name") or "chat"
-        step = p.get("step") or {}
-        where = f"{seq} / {step.get('id')} {step.get('label') or ''}".strip() if step else seq
-        contact = _contact(uow, (p.get("contact") or {}).get("id"))
-        tries = p.get("tries", "?")
-        return [f"draft failure · since {since} · {contact} · {where} · "
-                f"{tries} {'try' if tries == 1 else 'tries'}",
-                str(p.get("text") or p.get("reason") or "a teammate could not work")]
-    if item.kind != "rule_suggestion":
-        return [f"{item.kind} · since {since}"]
-    return [f"rule suggestion · since {since} · {p.get('name', '')}",
-            f"{p.get('approvals_in_a_row', '?')} approvals in a row without edits; "
-            "the rule starts switched off"]
-
-
-def inbox_command(run_dir: RunDirArg = None, db: RunDbOption = None,
-                  run: RunIdOption = None) -> None:
-    """What is in Needs attention at the end of a run, oldest first, as the human sees it."""
-    with run_store(run_dir, db, run) as info:
-        uow = info.uow
-        items = uow.attention.list("open")
-        plural = "item" if len(items) == 1 else "items"
-        out.print(f"Needs attention at the end of {info.scenario!r} (seed {info.seed}, "
-                  f"{info.end:%Y-%m-%d %H:%M} UTC): {len(items)} open {plural}, oldest first")
-        for number, item in enumerate(items, start=1):
-            heading, *details = describe_item(uow, item)
-            out.print(f"{number}. {heading}")
-            for line in details:
-                out.print(f"   {line}")
-
-
-def diagnose_command(
-    sequence: Annotated[str, typer.Option(help="The sequence's name.", show_default=False)],
-    run_dir: RunDirArg = None,
-    contact: Annotated[str | None, typer.Option(
-        help="One person's email; default: the whole sequence.", show_default=False)] = None,
-    db: RunDbOption = None,
-    run: RunIdOption = None,
-) -> None:
-    """The troubleshooting checklist for a sequence (or one person) at the run's end."""
-    from teamsim.reports.diagnose import diagnose, render_lines  # the store: start-up
-
-    with run_store(run_dir, db, run) as info:
-        try:
-            diagnosis = diagnose(info.uow, sequence, contact, at=info.end)
-        except TeamsimError as exc:
-            raise fail(str(exc)) from None
-        # The checklist is several lines on purpose; each is printed as one plain, cleaned line
-        # (a line break inside a name is shown as \n).
-        for line in render_lines(diagnosis):
-            out.print(plain(line))

@@ -58,8 +58,8 @@ from teamsim.runner._fromstore import (
     stored_scenario,
 )
 from teamsim.runner._models import ModelInput, check_models
-from teamsim.runner._rows import ROW_COLUMNS, SWEEP_FOLDER, SweepRow
 from teamsim.runner._resume import Resumption, RunStopped, find_resumption
+from teamsim.runner._rows import ROW_COLUMNS, SWEEP_FOLDER, SweepRow
 from teamsim.runner._run import RunResult, ScenarioInput, default_out_dir, resume, run
 from teamsim.runner._runs import delete_run, open_run, pick_run, run_metrics, runs
 from teamsim.runner._stats import Comparison, Estimate, mean_interval, summarize, welch_interval
