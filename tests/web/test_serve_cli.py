@@ -122,11 +122,10 @@ def test_run_decisions_refuses_what_is_not_a_journal(runner: CliRunner,
 
 
 def test_run_decisions_names_the_line_and_the_seed(runner: CliRunner, tmp_path: Path) -> None:
-    from teamsim.runner import scenario_sha256
-    from teamsim.scenario import load_scenario
+    from teamsim.scenario import load_scenario, scenario_hash
 
     header = json.dumps({"format": "teamsim-decisions/1", "scenario": "Play the human",
-                         "scenario_sha256": scenario_sha256(load_scenario(SCENARIO)),
+                         "scenario_sha256": scenario_hash(load_scenario(SCENARIO)),
                          "seed": 3})
     bad_line = json.dumps({"n": 1, "minute": 60, "at": "2026-03-02T09:00:00Z",
                            "action": "launch", "item": 1})

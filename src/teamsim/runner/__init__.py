@@ -42,7 +42,6 @@ from teamsim.runner._decisions import (
     Decision,
     DecisionJournal,
     JournalHeader,
-    scenario_sha256,
 )
 from teamsim.runner._folders import (
     RUN_FILES,
@@ -130,7 +129,6 @@ __all__ = [
     "run",
     "run_metrics",
     "runs",
-    "scenario_sha256",
     "stored_scenario",
     "summarize",
     "sweep",

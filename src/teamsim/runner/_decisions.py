@@ -15,8 +15,6 @@ was never applied (a torn last line is reported, not guessed at). ``teamsim run 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -27,22 +25,15 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from teamsim.model import TeamsimError
+from teamsim.scenario import scenario_hash
 from teamsim.sim import HumanAction, HumanInput, World
 
-__all__ = ["JOURNAL_FORMAT", "Decision", "DecisionJournal", "JournalHeader", "scenario_sha256"]
+__all__ = ["JOURNAL_FORMAT", "Decision", "DecisionJournal", "JournalHeader"]
 
 JOURNAL_FORMAT = "teamsim-decisions/1"
 """The format marker of a decisions journal's header line."""
 
 _MAX_LINE = 1 << 20  # one decision (an edited body) is far below a MiB
-
-
-def scenario_sha256(world: World) -> str:
-    """SHA-256 of the world's canonical JSON: a journal replays only on the world it was
-    made on."""
-    text = json.dumps(world.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class JournalHeader(BaseModel):
@@ -100,7 +91,7 @@ class DecisionJournal:
         """
         target = Path(path)
         header = JournalHeader(format=JOURNAL_FORMAT, scenario=world.name,
-                               scenario_sha256=scenario_sha256(world), seed=seed)
+                               scenario_sha256=scenario_hash(world), seed=seed)
         temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
             with open(temp, "x", encoding="utf-8") as f:
@@ -168,7 +159,7 @@ class DecisionJournal:
                 raise TeamsimError(f"{source}: line {number}: minute {decision.minute} is "
                                    f"earlier than the decision before it")
             decisions.append(decision)
-        if world is not None and header.scenario_sha256 != scenario_sha256(world):
+        if world is not None and header.scenario_sha256 != scenario_hash(world):
             raise TeamsimError(f"{source}: made on another version of the scenario "
                                f"({header.scenario!r}); replay it on the scenario it was "
                                "made on")

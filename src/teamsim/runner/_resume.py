@@ -30,7 +30,7 @@ from teamsim.model import SimMinutes, TeamsimError
 from teamsim.runner import _staging
 from teamsim.runner._folders import RunInfo, read_run_info
 from teamsim.runner._journal import JOURNAL, Journal, JournalHeader, JournalWriter, read_journal
-from teamsim.scenario import Scenario
+from teamsim.scenario import Scenario, scenario_hash
 from teamsim.sim import Simulation
 from teamsim.store import canonical_line
 
@@ -41,30 +41,11 @@ __all__ = [
     "StopSignal",
     "check_prefix",
     "find_resumption",
-    "scenario_hash",
     "stopped_info",
 ]
 
 _CHUNK: SimMinutes = 60
 """How far a run goes between two looks at the stop flag (Ctrl-C), in simulated minutes."""
-
-
-def scenario_hash(world: Scenario) -> str:
-    """SHA-256 of the scenario as validated (canonical JSON): what a resume must find again."""
-    text = json.dumps(_ordered(world.model_dump(mode="python")), sort_keys=True,
-                      ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _ordered(value: object) -> object:
-    """``value`` with its sets sorted: a set's own order changes with ``PYTHONHASHSEED``."""
-    if isinstance(value, dict):
-        return {str(k): _ordered(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_ordered(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return sorted((_ordered(v) for v in value), key=lambda v: json.dumps(v, default=str))
-    return value
 
 
 class RunStopped(Exception):

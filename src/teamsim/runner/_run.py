@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-import json
 import math
 import os
 import re
@@ -63,6 +61,7 @@ from teamsim.scenario import (
     compare_variants,
     evaluate_expectations,
     load_scenario,
+    scenario_hash,
 )
 from teamsim.sim import DecisionSource, SimulationResult, World
 from teamsim.store import NewRun, RunStatus, Store, StoredEvents, mask_url, parse_url
@@ -233,7 +232,7 @@ def run(
     check_size(world, allow_large, source)
     if until_days is not None and until_days <= 0:
         raise ValueError(f"until_days must be > 0, got {until_days}")
-    scenario_hash = _scenario_hash(world)
+    digest_of_scenario = scenario_hash(world)
     world, setup = prepare(world, source, models=models, drafters=drafters,
                            reviewers=reviewers, allow_imports=allow_imports, cassette=cassette,
                            cassette_mode=cassette_mode, max_concurrency=max_concurrency)
@@ -271,7 +270,7 @@ def run(
             staging, progress, setup, decisions, stepping)
         if archive is not None:
             about = NewRun(
-                scenario=world.name, scenario_hash=scenario_hash, seed=result.seed,
+                scenario=world.name, scenario_hash=digest_of_scenario, seed=result.seed,
                 teamsim_version=teamsim_version(), until_days=days, sim_start=world.start_utc,
                 sim_end=world.start_utc + timedelta(minutes=round(days * _DAY_MINUTES)),
                 started_at=started_at, finished_at=datetime.now(UTC),
@@ -327,14 +326,6 @@ def run(
                      expectations=expectations, violations=violations,
                      digest=result.digest, events=result.events.on(store), store=store,
                      out_dir=target, run_id=run_id)
-
-
-def _scenario_hash(world: Scenario) -> str:
-    """SHA-256 (hex) of the scenario as canonical JSON (sorted keys, no spaces): equal
-    scenarios, however their files are laid out, share it."""
-    text = json.dumps(world.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _record(archive: Store, store: Store, about: NewRun, metrics: Mapping[str, Any],

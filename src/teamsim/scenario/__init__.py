@@ -17,6 +17,7 @@ from teamsim.scenario.expectations import (
     compare_variants,
     evaluate_expectations,
 )
+from teamsim.scenario.hashing import scenario_hash
 from teamsim.scenario.loader import load_scenario, parse_scenario, scenario_schema
 from teamsim.scenario.schema import (
     Comparison,
@@ -50,6 +51,7 @@ __all__ = [
     "evaluate_expectations",
     "load_scenario",
     "parse_scenario",
+    "scenario_hash",
     "scenario_schema",
     "with_values",
 ]
