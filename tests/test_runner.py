@@ -16,7 +16,7 @@ from teamsim.llm import MODEL_METRICS
 from teamsim.model import EventKind, ScenarioError, TeamsimError, ValidationError
 from teamsim.reports import step_funnel
 from teamsim.scenario import Expectation, load_scenario
-from teamsim.sim import METRICS, Simulation, World, audit
+from teamsim.sim import METRICS, Simulation, World, audit_and_measure
 from teamsim.store import Store
 
 DATA = Path(__file__).parent / "data"
@@ -208,8 +208,11 @@ def test_db_records_the_run_elsewhere(tmp_path: Path) -> None:
 def test_broken_invariants_are_reported_not_raised(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("teamsim.sim._simulation.audit",
-                        lambda events: (audit(events)[0], ["sends_after_reply: made up"]))
+    def made_up(events: Any, world: Any, minutes: int) -> Any:
+        counters, _, metrics = audit_and_measure(events, world, minutes)
+        return counters, ["sends_after_reply: made up"], metrics
+
+    monkeypatch.setattr("teamsim.sim._simulation.audit_and_measure", made_up)
     result = runner.run(SMALL, out=tmp_path / "run", until_days=1)
     result.close()
     assert result.violations == ("sends_after_reply: made up",)
