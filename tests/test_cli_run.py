@@ -6,6 +6,7 @@ import csv
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 
 from teamsim import runner as runner_module
 from teamsim.cli import app
-from teamsim.sim import audit
+from teamsim.sim import audit_and_measure
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -104,8 +105,11 @@ def test_run_failing_expectation_exits_1_after_printing_everything(
 def test_run_broken_invariant_exits_1(
     cli: typer.Typer, runner: CliRunner, work: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("teamsim.sim._simulation.audit",
-                        lambda events: (audit(events)[0], ["sends_after_reply: made up"]))
+    def made_up(events: Any, world: Any, minutes: int) -> Any:
+        counters, _, metrics = audit_and_measure(events, world, minutes)
+        return counters, ["sends_after_reply: made up"], metrics
+
+    monkeypatch.setattr("teamsim.sim._simulation.audit_and_measure", made_up)
     result = runner.invoke(cli, ["run", "scenarios/run_small.yaml", "--until", "1"])
     assert result.exit_code == 1
     assert "Invariant violations (1):\n  sends_after_reply: made up\n" in result.stdout

@@ -25,7 +25,7 @@ from typer.testing import CliRunner, Result
 import teamsim
 from teamsim import runner
 from teamsim.cli import app
-from teamsim.store import NewRun, RunStatus, Store
+from teamsim.store import EventRecord, NewRun, RunStatus, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -110,18 +110,21 @@ class Kept:
 
     url: str
     results: tuple[runner.RunResult, ...]
+    events: tuple[tuple[EventRecord, ...], ...]
+    """Each run's event log, read before its store was closed."""
 
 
 @pytest.fixture(scope="module")
 def kept(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Kept:
     url = _new_database(backend, tmp_path_factory.mktemp("kept"))
     _build_with_seq(url)
-    results = []
+    results, events = [], []
     for name in RECORDED:
         result = runner.run(SCENARIOS / name, db=url)
+        events.append(tuple(result.events))
         result.close()
         results.append(result)
-    return Kept(url=url, results=tuple(results))
+    return Kept(url=url, results=tuple(results), events=tuple(events))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,14 +151,14 @@ def test_the_same_scenario_twice_is_two_runs_with_one_scenario_hash(kept: Kept) 
 
 
 def test_a_runs_rows_are_its_own_and_read_back_as_they_were(kept: Kept) -> None:
-    result = kept.results[3]
+    result, logged = kept.results[3], kept.events[3]
     record, store = teamsim.open_run(kept.url, 4)
     with store, store.unit_of_work() as uow:
         events = tuple(uow.events.iter())
         assert uow.meta.run() is not None
         assert uow.meta.run().seed == result.seed  # type: ignore[union-attr]
-    assert record.events == len(result.events) == len(events)
-    assert events == tuple(sorted(result.events, key=lambda event: event.seq))
+    assert record.events == len(logged) == len(events)
+    assert events == tuple(sorted(logged, key=lambda event: event.seq))
 
 
 def test_run_metrics_hold_every_number_of_the_run(kept: Kept) -> None:
