@@ -33,10 +33,12 @@ __all__ = ["NewRun", "RunRecord", "RunRepository", "RunStatus", "flat_metrics"]
 class RunStatus(enum.StrEnum):
     """Where a recorded run stands.
 
-    ``teamsim run --db`` writes a run in one transaction at its end, as ``finished``; a run
-    stopped part way (``--until``, Ctrl-C) is kept as ``stopped``. ``running`` and ``failed``
-    are for writers that record a run as it goes. Readers of a run's rows (``inbox``,
-    ``diagnose``, ``rules``) read only finished and stopped runs.
+    ``teamsim run --db`` writes a run in one transaction at its end, as ``finished``. A
+    ``--db`` run stopped part way (``--stop-at``, Ctrl-C) records nothing: its run folder is
+    what resumes, and ``teamsim run --resume DIR --db URL`` records the finished run.
+    ``stopped``, ``running`` and ``failed`` are for writers that record a run as it goes.
+    Readers of a run's rows (``inbox``, ``diagnose``, ``rules``) read only finished and
+    stopped runs.
     """
 
     RUNNING = "running"
