@@ -88,7 +88,7 @@ def _fields(row: runner.SweepRow) -> dict[str, Any]:
 
 
 def test_rows_as_a_dataframe(small_sweep: runner.SweepResult) -> None:
-    pandas = pytest.importorskip("pandas", reason="pandas comes with the test extra")
+    pandas = pytest.importorskip("pandas", reason="pandas is not installed (the test extra has it)")
     frame = small_sweep.to_dataframe()
     assert isinstance(frame, pandas.DataFrame)
     assert len(frame) == 6
