@@ -120,11 +120,14 @@ def main() -> None:
                               options=["--backend", "dask", "--workers", "2"]))
     _subreaper()
     print(f"teamsim sweep {SCENARIO.name} --seeds 0:{args.seeds}, {args.runs} rounds; "
-          f"load average before: {_load()}")
+          f"load average before: {_load()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="teamsim-bench-sweep-") as folder:
-        for _ in range(args.runs):
+        for round_ in range(args.runs):
             for config in configs:
                 config.run_once(args.seeds, Path(folder))
+                print(f"  round {round_ + 1}, {config.name}: wall {config.wall[-1]:.1f} s, "
+                      f"CPU {config.cpu[-1]:.1f} s, runs {config.runs[-1]:.1f} s; load "
+                      f"{_load()}", flush=True)
     base = configs[0]
     print(f"{'':16} {'wall, median (range)':>24} {'speedup':>8} {'CPU, median (range)':>24} "
           f"{'CPU ratio':>9} {'runs / workers':>15} {'overhead':>9}")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from teamsim import runner
 from teamsim.cli import app
-from teamsim.cli._run import SWEEP_METRICS_HELP
+from teamsim.cli._sweep import SWEEP_METRICS_HELP
 from teamsim.model import ValidationError
 
 DATA = Path(__file__).parent / "data"

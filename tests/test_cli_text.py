@@ -232,12 +232,12 @@ def test_pass_is_green_on_a_terminal_and_plain_when_piped() -> None:
 def test_the_progress_bar_shows_a_markup_name_on_a_terminal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from teamsim.cli import _run
+    from teamsim.cli import _tables
 
     stream = io.StringIO()
     terminal = PlainConsole(file=stream, force_terminal=True, width=80)
-    monkeypatch.setattr(_run, "err", terminal)
-    with _run._progress(2, "[/] \x1b[31m (seed 7)") as update:
+    monkeypatch.setattr(_tables, "err", terminal)
+    with _tables.progress_bar(2, "[/] \x1b[31m (seed 7)") as update:
         update(1)
     assert "[/] \\x1b[31m (seed 7)" in stream.getvalue()
 

@@ -34,6 +34,6 @@ def test_a_worker_notices_that_the_sweep_is_gone() -> None:
 
 
 def test_the_command_line_starts_the_fork_server_with_the_pools_preload() -> None:
-    from teamsim.cli import _run
+    from teamsim.cli import _sweep
 
-    assert list(_run.FORK_SERVER_PRELOAD) == _pool._PRELOAD
+    assert list(_sweep.FORK_SERVER_PRELOAD) == _pool._PRELOAD

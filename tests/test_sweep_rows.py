@@ -88,7 +88,7 @@ def _fields(row: runner.SweepRow) -> dict[str, Any]:
 
 
 def test_rows_as_a_dataframe(small_sweep: runner.SweepResult) -> None:
-    pandas = pytest.importorskip("pandas", reason="pandas comes with the test extra")
+    pandas = pytest.importorskip("pandas", reason="pandas is not installed (the test extra has it)")
     frame = small_sweep.to_dataframe()
     assert isinstance(frame, pandas.DataFrame)
     assert len(frame) == 6
@@ -193,3 +193,25 @@ def test_a_worker_with_another_teamsim_version_fails_its_rows(
     assert result.failed[0].error == (
         f"this worker runs teamsim 9.9.9, the sweep teamsim {result.rows[0].teamsim_version}: "
         "install the same version on every worker")
+
+
+def _progress_render(monkeypatch: pytest.MonkeyPatch, *, eta: bool) -> str:
+    import io
+
+    from teamsim.cli import _tables
+    from teamsim.cli._text import PlainConsole
+
+    stream = io.StringIO()
+    monkeypatch.setattr(_tables, "err", PlainConsole(file=stream, force_terminal=True, width=100))
+    with _tables.progress_bar(4, "runs", eta=eta) as update:
+        update(1)
+    return stream.getvalue()
+
+
+def test_the_sweep_progress_bar_shows_the_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    times = r"\d+:\d\d:\d\d|-:--:--"
+    with_eta = _progress_render(monkeypatch, eta=True)
+    without = _progress_render(monkeypatch, eta=False)
+    assert len(re.findall(times, with_eta)) > len(re.findall(times, without)) > 0

@@ -9,11 +9,12 @@ The modules, one way round (each imports only those below it):
 
 - this package: the app and :func:`main`; it registers the command modules' commands;
 - the command modules: :mod:`~teamsim.cli._seq` (``seq ...``), :mod:`~teamsim.cli._scenario`
-  (``validate``, ``schema``), :mod:`~teamsim.cli._run` (``run``, ``test``, ``sweep``),
-  :mod:`~teamsim.cli._inbox` (``inbox``, ``diagnose``), :mod:`~teamsim.cli._rules`
-  (``rules list``, ``rules preview``), :mod:`~teamsim.cli._report` (``report``),
-  :mod:`~teamsim.cli._runs` (``runs list``, ``runs show``, ``runs delete``),
-  :mod:`~teamsim.cli._serve` (``serve``);
+  (``validate``, ``schema``), :mod:`~teamsim.cli._run` (``run``, ``test``, and ``sweep`` of
+  :mod:`~teamsim.cli._sweep`), :mod:`~teamsim.cli._inbox` (``inbox``, ``diagnose``),
+  :mod:`~teamsim.cli._rules` (``rules list``, ``rules preview``), :mod:`~teamsim.cli._report`
+  (``report``), :mod:`~teamsim.cli._runs` (``runs list``, ``runs show``, ``runs delete``),
+  :mod:`~teamsim.cli._serve` (``serve``); :mod:`~teamsim.cli._tables` holds the progress bar
+  and report tables the evaluation commands share;
 - :mod:`~teamsim.cli._app`: the Typer shell (usage lines, usage errors, exit codes);
 - :mod:`~teamsim.cli._common`: what the commands share (consoles, ``fail``, URLs, opening a
   workspace or a run folder);
