@@ -12,7 +12,6 @@ as runs finish; a sweep killed mid-write may leave a last line without its newli
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -21,11 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import pydantic_core
-
 from teamsim.model import TeamsimError
 from teamsim.runner import _staging
-from teamsim.scenario import EXPECTABLE, Scenario
+from teamsim.scenario import EXPECTABLE, scenario_hash
 
 if TYPE_CHECKING:
     import pandas
@@ -85,25 +82,6 @@ class SweepRow:
     def ok(self) -> bool:
         """Whether the run finished."""
         return self.status == "ok"
-
-
-def scenario_hash(world: Scenario) -> str:
-    """The SHA-256 of a scenario's canonical JSON (sorted keys, sets sorted, no spaces): what
-    ``--resume`` compares to know a row was made from the same scenario and variant."""
-    text = _compact(_canonical(world.model_dump(mode="python")))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _canonical(value: Any) -> Any:
-    """``value`` as JSON data that does not depend on set order (which varies between
-    processes: string hashing is randomised)."""
-    if isinstance(value, Mapping):
-        return {str(key): _canonical(item) for key, item in value.items()}
-    if isinstance(value, set | frozenset):
-        return sorted((_canonical(item) for item in value), key=_compact)
-    if isinstance(value, list | tuple):
-        return [_canonical(item) for item in value]
-    return pydantic_core.to_jsonable_python(value)
 
 
 def _compact(value: Any) -> str:
