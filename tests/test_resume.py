@@ -295,3 +295,44 @@ def test_a_bad_stop_is_one_error_line(work: Path, value: str, message: str) -> N
     assert err.startswith(message)
     assert err.count("\n") == 1
     assert not Path("run").exists()
+
+
+def test_resume_needs_the_users_own_consent_to_import_a_factory(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The scenario names a factory in a module of its own: run with consent and stop, then
+    # resume without it. Nothing in the (editable) journal can give the consent.
+    (work / "house_models.py").write_text("from teamsim.agents.demo import demo_model\n")
+    monkeypatch.syspath_prepend(str(work))
+    path = Path(MODEL.name)
+    path.write_text(path.read_text().replace("teamsim.agents.demo:demo_model",
+                                             "house_models:demo_model"))
+    with pytest.raises(runner.RunStopped):
+        runner.run(MODEL.name, out="run", stop_at=1, allow_imports=True, cassette_mode="auto")
+    code, _, err = _cli("run", "--resume", "run")
+    assert (code, err.count("\n")) == (2, 1)
+    assert "--allow-imports" in err
+    # A header that claims the consent is not a journal teamsim wrote.
+    journal = Path("run/journal.jsonl")
+    lines = journal.read_text().splitlines()
+    header = json.loads(lines[0])
+    header["allow_imports"] = True
+    lines[0] = json.dumps(header, sort_keys=True, separators=(",", ":"))
+    journal.write_text("\n".join(lines) + "\n")
+    code, _, err = _cli("run", "--resume", "run")
+    assert (code, err.count("\n")) == (2, 1)
+
+
+def test_resume_works_from_another_folder(
+    work: Path, welcome_digest: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(runner.RunStopped):
+        runner.run(WELCOME.name, out="run", stop_at=1)  # a relative scenario path
+    elsewhere = work / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = runner.resume(work / "run")
+    try:
+        assert result.digest == welcome_digest
+    finally:
+        result.close()

@@ -59,7 +59,6 @@ class JournalHeader(pydantic.BaseModel):
     until_days: float
     cassette: str | None = None
     cassette_mode: Literal["record", "replay", "auto"] | None = None
-    allow_imports: bool = False
 
 
 class _ModelLine(pydantic.BaseModel):

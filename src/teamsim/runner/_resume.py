@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -275,8 +276,9 @@ def stepping_for(world: Scenario, source: str | None, seed: int, days: float, *,
     if target is None and (minute is not None or resuming is not None):
         raise TeamsimError("a run that stops or resumes needs a run folder (--out, out=)")
     header = JournalHeader(
-        scenario=world.name, scenario_hash=digest, source=source, seed=seed, until_days=days,
-        cassette=None if cassette is None else str(cassette),
+        scenario=world.name, scenario_hash=digest, source=_absolute(source), seed=seed,
+        until_days=days,
+        cassette=None if cassette is None else os.path.abspath(cassette),
         cassette_mode=mode if mode in ("record", "replay", "auto") else None)
     return Stepping(header=header, stop_at=minute,
                     interrupted=interrupted if target is not None else None, resuming=resuming)
@@ -330,3 +332,9 @@ def resume_arguments(found: Resumption) -> dict[str, object]:
     return {"seed": header.seed, "until_days": header.until_days,
             "cassette": header.cassette, "cassette_mode": header.cassette_mode,
             "resuming": found}
+
+
+def _absolute(source: str | None) -> str | None:
+    """The scenario file as an absolute path, so the run resumes from any folder (the
+    consent to import code stays the resuming user's: nothing in the journal grants it)."""
+    return None if source is None else os.path.abspath(source)

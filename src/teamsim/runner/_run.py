@@ -496,5 +496,5 @@ def resume(
     arguments = resume_arguments(found)
     return run(header.source, out=run_dir, force=True, stop_at=stop_at,
                interrupted=interrupted, progress=progress, db=db, models=models,
-               allow_imports=allow_imports or header.allow_imports,
+               allow_imports=allow_imports,
                max_concurrency=max_concurrency, **arguments)  # type: ignore[arg-type]
