@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from teamsim import load_scenario, runner
 from teamsim.assembly import simulation
 from teamsim.cli import app
+from teamsim.runner._journal import _chain
 
 ROOT = Path(__file__).parent.parent
 WELCOME = ROOT / "scenarios" / "welcome-renovation-leads.yaml"
@@ -312,15 +313,23 @@ def test_resume_needs_the_users_own_consent_to_import_a_factory(
     code, _, err = _cli("run", "--resume", "run")
     assert (code, err.count("\n")) == (2, 1)
     assert "--allow-imports" in err
-    # A header that claims the consent is not a journal teamsim wrote.
+    # A forged header claiming the consent, its chain recomputed as anyone can: still refused
+    # (the header has no such field; consent is the resuming user's flag alone).
     journal = Path("run/journal.jsonl")
-    lines = journal.read_text().splitlines()
-    header = json.loads(lines[0])
-    header["allow_imports"] = True
-    lines[0] = json.dumps(header, sort_keys=True, separators=(",", ":"))
-    journal.write_text("\n".join(lines) + "\n")
+    bodies = [json.loads(line) for line in journal.read_text().splitlines()]
+    bodies[0]["allow_imports"] = True
+    head, forged = "", []
+    for body in bodies:
+        body.pop("chain")
+        head = _chain(head, body)
+        forged.append(json.dumps({**body, "chain": head}, sort_keys=True,
+                                 separators=(",", ":"), ensure_ascii=False))
+    journal.write_text("\n".join(forged) + "\n")
+    info = json.loads(Path("run/run.json").read_text())
+    Path("run/run.json").write_text(json.dumps({**info, "journal_head": head}))
     code, _, err = _cli("run", "--resume", "run")
     assert (code, err.count("\n")) == (2, 1)
+    assert "allow_imports" in err or "--allow-imports" in err
 
 
 def test_resume_works_from_another_folder(
