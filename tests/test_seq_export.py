@@ -94,6 +94,8 @@ def test_contacts_csv_replaces_the_enrolled_people(built: str) -> None:
     ("name,email,timezone\nAda,ada@example.com,Mars/Olympus\n",
      "people.csv: row 2, column 'timezone': "),
     ("", "people.csv: empty; give a header row (name,email,...) and a row per person"),
+    ("name,email\nAda,ada@example.com\n" + "a" * 200_000 + ",c@example.com\n",
+     "people.csv: row 3: field larger than field limit"),
 ])
 def test_a_bad_contacts_csv_is_one_error_line(built: str, csv: str, message: str) -> None:
     Path("people.csv").write_text(csv)
@@ -110,6 +112,9 @@ def test_an_unknown_sequence_is_one_error_line(built: str) -> None:
     assert code == 2
     assert err.startswith("error: no sequence named 'Nope'")
     code, _, err = _cli("run", "--db", built, "--sequence", "Nope")
+    assert code == 2
+    assert err.count("\n") == 1
+    code, _, err = _cli("run", "--db", built, "--sequence", "\u00b2")  # a digit, not ASCII
     assert code == 2
     assert err.count("\n") == 1
 

@@ -176,3 +176,14 @@ def test_a_finished_sweep_is_not_run_again_without_resume_or_force(
         runner.sweep(SMALL, SEEDS, workers=1, out=out, resume=True, force=True)
     result = runner.sweep(SMALL, SEEDS, workers=1, out=out, resume=True)
     assert (result.resumed, result.runs) == (8, 8)
+
+
+def test_a_row_the_csv_module_cannot_read_is_named_not_a_crash(
+    tmp_path: Path, uninterrupted: Path,
+) -> None:
+    out = tmp_path / "s"
+    out.mkdir()
+    header = uninterrupted.read_text().splitlines(keepends=True)[0]
+    (out / "sweep.csv").write_text(header + "x" * 200_000 + ",1\n")  # over the 128 KiB cell limit
+    with pytest.raises(TeamsimError, match=r"sweep.csv: line 2 is damaged; start over with"):
+        runner.sweep(SMALL, SEEDS, workers=1, out=out, resume=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ _LIMIT = 1_000_000  # contacts: the size check of the run refuses more than 100,
 
 def _sequence_and_people(store: Store, name: str) -> tuple[Sequence, list[ContactSpec]]:
     with store.unit_of_work() as uow:
-        key: str | int = int(name) if name.isdigit() else name
+        key: str | int = int(name) if name.isascii() and name.isdigit() else name
         seq = uow.sequences.get(key)
         people = [uow.contacts.get(e.contact_id)
                   for e in uow.enrollments.list(sequence_id=seq.id)]
@@ -145,7 +146,7 @@ def read_contacts_csv(path: str | Path) -> list[ContactSpec]:
     except (OSError, UnicodeDecodeError) as exc:
         raise TeamsimError(f"{path}: cannot read the contacts: {exc}; give a UTF-8 CSV file "
                            "with a header row (name,email,...)") from None
-    rows = csv.reader(io.StringIO(text, newline=""))
+    rows = _csv_rows(path, text)
     header = next(rows, None)
     if header is None:
         raise TeamsimError(f"{path}: empty; give a header row (name,email,...) and a row "
@@ -202,3 +203,18 @@ def _attribute(value: str) -> int | float | str:
             return value
         return number
     return value
+
+
+def _csv_rows(path: str | Path, text: str) -> Iterator[list[str]]:
+    """The CSV's rows; a row the csv module cannot read (a cell over its 128 KiB limit, a
+    stray quote at the end) is one error line naming it."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise TeamsimError(f"{path}: row {reader.line_num}: {exc}; fix the row (a cell "
+                               "may hold at most 128 KiB)") from None
+        yield row

@@ -169,12 +169,17 @@ def read_rows(path: Path) -> list[SweepRow]:
             f"{path}: not a sweep.csv of this teamsim version (its columns differ); start "
             "over with --force or choose another --out")
     rows: list[SweepRow] = []
-    for number, cells in enumerate(csv.DictReader(lines), start=2):
-        try:
-            rows.append(_parse(cells, f"{path}:{number}"))
-        except (ValueError, KeyError, TypeError):
-            raise TeamsimError(f"{path}: line {number} is damaged; start over with --force or "
-                               "choose another --out") from None
+    reader, number = csv.DictReader(lines), 1
+    try:
+        for number, cells in enumerate(reader, start=2):
+            try:
+                rows.append(_parse(cells, f"{path}:{number}"))
+            except (ValueError, KeyError, TypeError):
+                raise TeamsimError(f"{path}: line {number} is damaged; start over with --force "
+                                   "or choose another --out") from None
+    except csv.Error:  # a cell over the csv module's limit, a broken quote
+        raise TeamsimError(f"{path}: line {number + 1} is damaged; start over with --force "
+                           "or choose another --out") from None
     return rows
 
 
