@@ -459,7 +459,10 @@ class Simulation:
         source's inputs of minutes up to ``minute`` on the way (the caller closes the run
         if this raises)."""
         env = self._running().env
-        while (given := self._upcoming()) is not None and given.minute <= minute:
+        # At the run's end, an input left over (its minute at or past the end) is an error,
+        # never silently dropped.
+        while (given := self._upcoming()) is not None and (
+                given.minute <= minute or minute >= self.until):
             self._apply_input(given)
         if minute > env.now:
             env.run(until=minute)

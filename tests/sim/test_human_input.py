@@ -83,6 +83,14 @@ def test_a_replay_of_an_input_for_an_unknown_item_fails_with_its_number() -> Non
         simulation(world, decisions=ListDecisions(bad)).run()
 
 
+@pytest.mark.parametrize("past", [0, 1, 10**9])
+def test_an_input_at_or_past_the_runs_end_is_refused_not_dropped(past: int) -> None:
+    world = load_scenario(SCENARIO)
+    late = [HumanInput(minute=world.minutes + past, action=HumanAction.APPROVE, item_id=1)]
+    with pytest.raises(ValueError, match=r"decision 1: minute \d+ is not before the run's end"):
+        simulation(world, decisions=ListDecisions(late)).run()
+
+
 def test_an_input_checks_its_fields() -> None:
     with pytest.raises(ValueError, match="needs the new body"):
         HumanInput(minute=1, action=HumanAction.EDIT, item_id=1, body=" ")
