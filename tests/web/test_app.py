@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from teamsim import runner
@@ -277,6 +278,23 @@ def test_a_loopback_app_answers_only_loopback_host_names(served: ServedRun) -> N
         assert elsewhere.post("/attention/1", data={"action": "approve",
                                                     "csrf": TOKEN}).status_code == 400
     assert len(_journal(served)) == 1
+
+
+@pytest.mark.parametrize(("bind", "url"), [("127.0.0.1", "http://127.0.0.1:8000"),
+                                           ("127.0.0.2", "http://127.0.0.2:8000"),
+                                           ("::1", "http://[::1]:8000")])
+def test_the_app_answers_the_loopback_address_it_is_bound_to(
+    served: ServedRun, bind: str, url: str
+) -> None:
+    from teamsim.cli._serve import allowed_hosts
+    from teamsim.web import create_app
+
+    app = create_app(served, token=TOKEN, allowed_hosts=allowed_hosts(bind))
+    with TestClient(app, base_url=url) as own:
+        assert own.get("/").status_code == 200
+    with TestClient(app, base_url="http://rebound.example:8000") as elsewhere:
+        assert elsewhere.get("/").status_code == 400
+    assert allowed_hosts("192.0.2.7") is None  # --host elsewhere: any name (with a warning)
 
 
 def test_the_finished_run_is_recorded_in_the_db_given(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from teamsim.cli._common import check_db_option, err, fail, out
 from teamsim.cli._text import plain
 from teamsim.model import TeamsimError
 
-__all__ = ["register", "serve_command"]
+__all__ = ["allowed_hosts", "register", "serve_command"]
 
 LOOPBACK = "127.0.0.1"
 """Where ``teamsim serve`` listens unless ``--host`` names another address."""
@@ -34,6 +34,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def allowed_hosts(bind: str) -> list[str] | None:
+    """The Host headers the page answers when bound to ``bind``: on a loopback address, the
+    loopback names and that address itself (so ``--host 127.0.0.2`` answers its own URL;
+    any other name, as a DNS-rebinding page would send, is refused); elsewhere any."""
+    if not is_loopback(bind):
+        return None
+    return list(dict.fromkeys([*LOOPBACK_NAMES, bind, f"[{bind}]" if ":" in bind else bind]))
 
 
 def _check_port(host: str, port: int) -> None:
@@ -112,7 +121,7 @@ def serve_command(
         if not is_loopback(bind):
             err.print(f"warning: listening on {bind}: anyone who can reach this address can "
                       "decide for you", markup=False)
-        hosts = LOOPBACK_NAMES if is_loopback(bind) else None
+        hosts = allowed_hosts(bind)
         uvicorn.run(create_app(served, allowed_hosts=hosts), host=bind, port=port,
                     log_level="warning")
     finally:
