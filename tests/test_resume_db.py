@@ -159,6 +159,19 @@ def test_stopped_twice_then_resumed_by_id_gives_the_uninterrupted_digest(
     assert finished.stderr.count("\n") == 1
 
 
+def test_the_folder_of_a_stopped_db_run_resumes_into_its_row(
+    db: str, welcome_digest: str
+) -> None:
+    stopped = cli("run", WELCOME.name, "--db", db, "--out", "w", "--stop-at", "2")
+    assert stopped.exit_code == 0, stopped.output
+    assert "teamsim run --resume w or teamsim run --resume 1 --db URL" in stopped.stdout
+    done = cli("run", "--resume", "w", "--db", db)
+    assert done.exit_code == 0, done.output
+    assert [(r.id, r.status, r.digest) for r in teamsim.runs(db)] == [
+        (1, RunStatus.FINISHED, welcome_digest)]
+    assert (Path("w") / "digest.txt").read_text().strip() == welcome_digest
+
+
 def test_a_tampered_stored_journal_line_is_found_by_id(db: str) -> None:
     with pytest.raises(runner.RunStopped) as stopped:
         runner.run(MODEL.name, db=db, stop_at=2)

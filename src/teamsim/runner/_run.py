@@ -355,9 +355,14 @@ def run(
 def _replacing(resuming: Resumption | None, archive: Store) -> int | None:
     """The id of the stopped run in ``archive`` that this run resumes (``None``: a new
     run, or one resumed from a folder recorded in another database)."""
-    if resuming is None or resuming.run_id is None or resuming.db != archive.url:
+    if resuming is None or resuming.run_id is None or resuming.db is None:
         return None
-    return resuming.run_id
+    try:  # both masked: run.json keeps the URL as given, the store its resolved form
+        same = (parse_url(resuming.db).render_as_string(hide_password=True)
+                == parse_url(archive.url).render_as_string(hide_password=True))
+    except TeamsimError:
+        return None
+    return resuming.run_id if same else None
 
 
 def _record(archive: Store, store: Store, about: NewRun, metrics: Mapping[str, Any],
