@@ -39,7 +39,7 @@ from teamsim.store._records import (
 )
 from teamsim.store._replies import ReplyRepository
 from teamsim.store._rules import RuleRepository
-from teamsim.store._runs import NewRun, RunRecord, RunRepository, RunStatus
+from teamsim.store._runs import NewRun, RunRecord, RunRepository, RunStatus, StopRecord
 from teamsim.store._sequences import SequenceRepository
 from teamsim.store._store import DATABASE_URL_ENV, DEFAULT_DATABASE, SCHEMA_VERSION, Store
 from teamsim.store._tasks import TaskRepository
@@ -79,6 +79,7 @@ __all__ = [
     "RunRepository",
     "RunStatus",
     "SequenceRepository",
+    "StopRecord",
     "Store",
     "StoredEvents",
     "TaskKind",

@@ -337,3 +337,25 @@ class RunMetricRow(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
     value: Mapped[float | None] = mapped_column(Float)
+
+
+class RunStopRow(Base):
+    """What a stopped ``--db`` run needs to resume (``teamsim run --resume ID --db URL``).
+
+    One row per stopped run, written in the transaction that records it: the simulated
+    minute it stopped at, its journal (the chained lines of
+    :mod:`teamsim.runner`'s journal, as one text; ``journal_lines`` and ``journal_head`` say
+    how many lines and which chain it ended with, so a line removed at the end is found too)
+    and its canonical event lines so far (``events``, one a line: what the re-executed run
+    must log again). The table is created when the first run stops in a database (a
+    database made before it needs no migration); the row goes when the run finishes.
+    """
+
+    __tablename__ = "run_stops"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    minute: Mapped[int]
+    journal_lines: Mapped[int]
+    journal_head: Mapped[str] = mapped_column(String(64))
+    journal: Mapped[str] = mapped_column(Text)
+    events: Mapped[str] = mapped_column(Text)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, inspect, select, update
 
-from teamsim.model import NotFoundError
+from teamsim.model import NotFoundError, TeamsimError
 from teamsim.store._archive import copy_in, copy_out, delete_rows
-from teamsim.store._models import RunMetricRow, RunRow
+from teamsim.store._models import RunMetricRow, RunRow, RunStopRow
 from teamsim.store._types import require_utc
 
 if TYPE_CHECKING:
@@ -27,18 +27,19 @@ if TYPE_CHECKING:
 
     from teamsim.store._uow import UnitOfWork
 
-__all__ = ["NewRun", "RunRecord", "RunRepository", "RunStatus", "flat_metrics"]
+__all__ = ["NewRun", "RunRecord", "RunRepository", "RunStatus", "StopRecord", "flat_metrics"]
 
 
 class RunStatus(enum.StrEnum):
     """Where a recorded run stands.
 
     ``teamsim run --db`` writes a run in one transaction at its end, as ``finished``. A
-    ``--db`` run stopped part way (``--stop-at``, Ctrl-C) records nothing: its run folder is
-    what resumes, and ``teamsim run --resume DIR --db URL`` records the finished run.
-    ``stopped``, ``running`` and ``failed`` are for writers that record a run as it goes.
-    Readers of a run's rows (``inbox``, ``diagnose``, ``rules``) read only finished and
-    stopped runs.
+    ``--db`` run stopped part way (``--stop-at``, Ctrl-C) is written the same way as
+    ``stopped``: its rows so far, and what resuming needs (a ``run_stops`` row, see
+    :class:`StopRecord`); ``teamsim run --resume ID --db URL`` goes on from there and
+    replaces it by the finished run (same id) in one transaction. ``running`` and
+    ``failed`` are for writers that record a run as it goes. Readers of a run's rows
+    (``inbox``, ``diagnose``, ``rules``) read only finished and stopped runs.
     """
 
     RUNNING = "running"
@@ -111,6 +112,25 @@ class RunRecord:
         return self.status in READABLE
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopRecord:
+    """What a stopped run keeps to be resumed (a row of ``run_stops``).
+
+    Attributes:
+        minute: the simulated minute it stopped at.
+        journal_lines: how many lines its journal holds.
+        journal_head: the chain of the journal's last line.
+        journal: the journal's lines (each ending with a newline).
+        events: the canonical event lines logged so far (each ending with a newline).
+    """
+
+    minute: int
+    journal_lines: int
+    journal_head: str
+    journal: str
+    events: str
+
+
 def flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float | None]:
     """The numbers among ``metrics`` by name; nested mappings give dotted names
     (``model_usage.Riley.calls``); text and lists are left out, booleans count as 0 and 1,
@@ -152,19 +172,43 @@ class RunRepository:
         self._session = session
         self._where = where
 
-    def record(self, run: NewRun, metrics: Mapping[str, Any], rows: UnitOfWork | None) -> int:
+    def record(self, run: NewRun, metrics: Mapping[str, Any], rows: UnitOfWork | None, *,
+               stop: StopRecord | None = None, replacing: int | None = None) -> int:
         """Add a run, its metrics (see :func:`flat_metrics`) and, from ``rows`` (a unit of
         work on the store it was simulated in), every row it wrote; return its id.
 
+        ``stop``: the run stopped part way (its status is ``stopped``); what it needs to be
+        resumed is kept with it. ``replacing``: the id of the stopped run this one resumed;
+        it is replaced (its rows, metrics and stop deleted) and its id kept.
+
         Nothing is visible to others before the unit of work commits.
+
+        Raises:
+            NotFoundError: no run ``replacing``.
+            TeamsimError: run ``replacing`` is not stopped (another resume finished it).
         """
-        values = {name: getattr(run, name) for name in _COLUMNS}
+        values: dict[str, Any] = {name: getattr(run, name) for name in _COLUMNS}
         values["status"] = RunStatus(run.status).value
         for name in ("sim_start", "sim_end", "started_at"):
             require_utc(values[name], f"run {name}")
         table = cast(Table, RunRow.__table__)
+        if replacing is not None:
+            if self.get(replacing).status != RunStatus.STOPPED:
+                raise TeamsimError(f"run {replacing} in {self._where} is not stopped any more "
+                                   "(another resume finished it); see `teamsim runs show "
+                                   f"{replacing} --db URL`")
+            self.delete(replacing)
+            values["id"] = replacing
         run_id = int(self._session.execute(
             insert(table).returning(table.c.id), values).scalar_one())
+        if stop is not None:
+            connection = self._session.connection()
+            stops = cast(Table, RunStopRow.__table__)
+            stops.create(connection, checkfirst=True)  # a database made before the table
+            connection.execute(insert(stops), {
+                "run_id": run_id, "minute": stop.minute, "journal_lines": stop.journal_lines,
+                "journal_head": stop.journal_head, "journal": stop.journal,
+                "events": stop.events})
         numbers = flat_metrics(metrics)
         if numbers:
             self._session.execute(insert(cast(Table, RunMetricRow.__table__)), [
@@ -189,6 +233,30 @@ class RunRepository:
             values["digest"] = digest
         self._session.execute(update(RunRow).where(RunRow.id == run_id).values(values))
         self._session.expire_all()
+
+    def stop(self, run_id: int) -> StopRecord:
+        """What the stopped run ``run_id`` keeps to be resumed.
+
+        Raises:
+            NotFoundError: no such run.
+            TeamsimError: the run is not stopped, or was recorded without what resuming needs.
+        """
+        record = self.get(run_id)
+        if record.status != RunStatus.STOPPED:
+            digest = "" if record.digest is None else f" (digest {record.digest[:12]})"
+            raise TeamsimError(f"run {run_id} in {self._where} is {record.status.value}"
+                               f"{digest}, not stopped: there is nothing to resume; run the "
+                               "scenario again to make a new run")
+        row = self._session.get(RunStopRow, run_id) if self._has_stops() else None
+        if row is None:
+            raise TeamsimError(f"run {run_id} in {self._where} is stopped but keeps no journal "
+                               "to resume from (it was not recorded by `teamsim run --db`); "
+                               "run the scenario again")
+        return StopRecord(minute=row.minute, journal_lines=row.journal_lines,
+                          journal_head=row.journal_head, journal=row.journal, events=row.events)
+
+    def _has_stops(self) -> bool:
+        return inspect(self._session.connection()).has_table(RunStopRow.__tablename__)
 
     def get(self, run_id: int) -> RunRecord:
         """The run ``run_id``.
@@ -239,6 +307,8 @@ class RunRepository:
         self.get(run_id)
         connection = self._session.connection()
         delete_rows(connection, run_id)
+        if self._has_stops():
+            connection.execute(delete(RunStopRow).where(RunStopRow.run_id == run_id))
         connection.execute(delete(RunMetricRow).where(RunMetricRow.run_id == run_id))
         connection.execute(delete(RunRow).where(RunRow.id == run_id))
         self._session.expire_all()

@@ -212,7 +212,7 @@ def test_resume_of_a_folder_teamsim_did_not_write_is_refused(work: Path) -> None
 def test_resume_with_a_scenario_is_refused(work: Path) -> None:
     code, _, err = _cli("run", WELCOME.name, "--resume", "run")
     assert code == 2
-    assert err.startswith("error: --resume: give the run folder alone")
+    assert err.startswith("error: --resume: give the run folder or id alone")
 
 
 def test_stop_at_on_the_command_line_then_resume(work: Path, welcome_digest: str) -> None:

@@ -417,7 +417,7 @@ def test_a_version_1_database_is_read_as_is_and_upgraded_for_writing(empty_db: s
     _build_with_seq(empty_db)
     engine = create_engine(empty_db)
     with engine.begin() as connection:  # what teamsim 0.1 with schema version 1 made
-        for table in ("run_metrics", "runs", *(f"run_{name}" for name in (
+        for table in ("run_stops", "run_metrics", "runs", *(f"run_{name}" for name in (
                 "attention_items", "reviews", "replies", "decisions", "messages", "drafts",
                 "tasks", "sequence_versions", "enrollments", "teammates", "sequences", "rules",
                 "meta", "events", "contacts"))):

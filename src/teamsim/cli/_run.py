@@ -133,14 +133,16 @@ def run_command(
         "--contacts", help="With --sequence: the people to enroll, a CSV with a header row: "
         "name,email and optionally company,timezone,persona,enroll_at; other columns become "
         "attributes.", show_default=False)] = None,
-    resume: Annotated[Path | None, typer.Option(
+    resume: Annotated[str | None, typer.Option(
         "--resume", help="Resume the stopped (Ctrl-C, --stop-at) or killed run in this run "
-        "folder; the digest is the uninterrupted run's.", show_default=False)] = None,
+        "folder, or the stopped run with this id in --db; the digest is the uninterrupted "
+        "run's.", show_default=False)] = None,
 ) -> None:
     """Run a scenario: funnel per step, key metrics, expectations; exit 1 if any fails.
 
     Ctrl-C stops the run at the next simulated hour and leaves its folder stopped (exit 130);
-    `teamsim run --resume DIR` goes on from there.
+    `teamsim run --resume DIR` goes on from there (a --db run is also recorded as stopped:
+    `teamsim run --resume ID --db URL`).
     """
     # The runner and the loader load the simulator (LangGraph, SimPy, SciPy): start-up.
     from teamsim import runner
@@ -155,7 +157,7 @@ def run_command(
                    "yet; leave out --stop-at and --resume")
     if resume is not None:
         if scenario is not None or until is not None or seed is not None:
-            raise fail("--resume: give the run folder alone (the scenario, its seed and "
+            raise fail("--resume: give the run folder or id alone (the scenario, its seed and "
                        "length come from the stopped run), like `teamsim run --resume DIR`")
         _report(resume_run(resume, stop, db, options))
         return

@@ -1,4 +1,5 @@
-"""Stopping and resuming ``teamsim run``: Ctrl-C as a resumable stop, ``--resume RUN_DIR``.
+"""Stopping and resuming ``teamsim run``: Ctrl-C as a resumable stop, ``--resume RUN_DIR``
+and ``--resume ID --db URL``.
 
 The runner is imported inside the functions (``teamsim --help`` must not pay for it).
 """
@@ -72,16 +73,30 @@ def ctrl_c(wanted: bool = True) -> Iterator[Callable[[], bool]]:
 
 def say_stopped(stopped: runner.RunStopped) -> typer.Exit:
     """Report a stopped run and end the command (exit 130 for Ctrl-C, else 0)."""
+    where = [] if stopped.out_dir is None else [str(stopped.out_dir)]
+    again = [] if stopped.out_dir is None else [f"teamsim run --resume {stopped.out_dir}"]
+    if stopped.run_id is not None:
+        where.append(f"stopped run {stopped.run_id} in the --db database")
+        again.append(f"teamsim run --resume {stopped.run_id} --db URL")
     out.print(plain(f"stopped at simulated minute {stopped.minute} ({stopped.minute / 1440:g} "
-                    f"days), {stopped.events} events -> {stopped.out_dir}; go on with: "
-                    f"teamsim run --resume {stopped.out_dir}"))
+                    f"days), {stopped.events} events -> {' and '.join(where)}; go on with: "
+                    f"{' or '.join(again)}"))
     raise typer.Exit(code=130 if stopped.interrupted else 0)
 
 
-def resume_run(run_dir: Path, stop_at: float | datetime | None, db: str | None,
+def resume_run(given: str, stop_at: float | datetime | None, db: str | None,
                options: ModelOptions) -> runner.RunResult:
-    """``teamsim run --resume RUN_DIR``: the finished run (a stop ends the command)."""
+    """``teamsim run --resume RUN_DIR`` (or ``ID --db URL``): the finished run (a stop ends
+    the command)."""
     from teamsim import runner
+
+    run_dir: Path | int = Path(given)
+    if given.isdigit() and not Path(given).exists():
+        if db is None:
+            raise fail(f"--resume {given}: no run folder {given}; a run id needs --db URL, the "
+                       "database the run was recorded in, like `teamsim run --resume "
+                       f"{given} --db URL`")
+        run_dir = int(given)
 
     arguments = options.run_arguments()
     for name in ("cassette", "cassette_mode"):

@@ -172,15 +172,18 @@ def is_report(path: Path) -> bool:
     return f'<meta name="generator" content="{GENERATOR}">' in head
 
 
-def write_report(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
-                 force: bool = False, db: str | None = None) -> Path:
-    """Write the report of a run folder or a sweep folder to ``out``, atomically.
+def write_report(source: str | os.PathLike[str] | None, out: str | os.PathLike[str], *,
+                 force: bool = False, db: str | None = None, run: int | None = None) -> Path:
+    """Write the report of a run folder or a sweep folder (or of run ``run`` of ``db``) to
+    ``out``, atomically.
 
     Args:
-        source: a run folder (``run.json``) or a sweep folder (``summary.json``).
+        source: a run folder (``run.json``) or a sweep folder (``summary.json``); ``None``:
+            run ``run`` of ``db``, read from the database alone (see :func:`load_run`).
         out: the page to write.
         force: replace ``out`` if it is an earlier teamsim report (never anything else).
         db: the database a run recorded with ``--db`` is in.
+        run: the run's id in ``db``.
 
     Returns:
         The page written.
@@ -189,7 +192,6 @@ def write_report(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
         TeamsimError: ``source`` is neither a run nor a sweep folder, or ``out`` is there
             already (without ``force``, or not a teamsim report), or cannot be written.
     """
-    folder = Path(source)
     target = Path(out)
     if target.is_dir():
         raise TeamsimError(f"--out {target}: is a folder; name the page to write, like "
@@ -201,13 +203,19 @@ def write_report(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
         if not force:
             raise TeamsimError(f"--out {target}: there already (an earlier report); pass "
                                "--force to replace it")
+    if source is None:
+        with load_run(None, db=db, run=run) as data:
+            page = report_html(data)
+        _write_atomically(target, page)
+        return target
+    folder = Path(source)
     if not folder.is_dir():
         raise TeamsimError(f"{folder}: no such run or sweep directory; give the folder "
                            "`teamsim run` or `teamsim sweep --out` wrote")
     if (folder / "summary.json").is_file() and not (folder / "run.json").exists():
         page = sweep_report_html(folder)
     else:
-        with load_run(folder, db=db) as data:
+        with load_run(folder, db=db, run=run) as data:
             page = report_html(data)
     _write_atomically(target, page)
     return target

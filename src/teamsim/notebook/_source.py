@@ -1,4 +1,5 @@
-"""Where a run's data comes from: a :class:`~teamsim.runner.RunResult` or a finished run folder.
+"""Where a run's data comes from: a :class:`~teamsim.runner.RunResult`, a finished run folder,
+or a run recorded in a database (``--db``).
 
 :class:`RunData` holds one run's events, metrics, expectations, world and open store, however
 it was obtained, so that every frame, plot and report reads one shape. A run folder's store
@@ -24,7 +25,7 @@ from teamsim.model import (
     SequenceCreated,
     TeamsimError,
 )
-from teamsim.runner import RunResult, read_run_info
+from teamsim.runner import RunResult, open_run, read_run_info, run_metrics
 from teamsim.sim import TeammateSpec, World
 from teamsim.store import Store, UnitOfWork, mask_url
 
@@ -153,18 +154,28 @@ RunInput = RunResult | RunData | str | os.PathLike[str]
 """A run: a :class:`~teamsim.runner.RunResult`, a :class:`RunData`, or a run folder's path."""
 
 
-def load_run(run_dir: str | os.PathLike[str], *, db: str | None = None) -> RunData:
-    """Open a finished run folder (what ``teamsim run`` wrote), read-only.
+def load_run(run_dir: str | os.PathLike[str] | None = None, *, db: str | None = None,
+             run: int | None = None) -> RunData:
+    """Open a finished run folder (what ``teamsim run`` wrote), or run ``run`` of ``db``,
+    read-only.
 
     Args:
-        run_dir: the run folder.
+        run_dir: the run folder; ``None``: read run ``run`` of ``db`` alone (its rows and
+            its metrics as the database keeps them: the expectations' verdicts are only in
+            the folder).
         db: the database, when the run was recorded with ``--db`` (``run.json`` names it
             with its password masked, so it is never opened from there).
+        run: the run's id in ``db`` (default: the id ``run.json`` holds, or the database's
+            only run).
 
     Raises:
         TeamsimError: the folder is not a run folder, is damaged, or its store cannot be
-            opened; the message names the folder and the fix.
+            opened; no such run in ``db``; the message names the folder and the fix.
     """
+    if run_dir is None:
+        if db is None:
+            raise TeamsimError("give a run folder, or a database (db=) and a run id (run=)")
+        return _load_stored_run(db, run)
     folder = Path(run_dir)
     if not folder.is_dir():
         raise TeamsimError(f"{folder}: no such run directory; give the folder `teamsim run` "
@@ -198,7 +209,11 @@ def load_run(run_dir: str | os.PathLike[str], *, db: str | None = None) -> RunDa
                                 passed=bool(e.get("passed"))) for e in
                     body.pop("expectations", []) or [] if isinstance(e, dict)]
     violations = [str(v) for v in body.pop("violations", []) or []]
-    store = Store.open(target, read_only=True)
+    recorded = run if run is not None else info.run_id
+    if db is not None and recorded is not None:
+        store = open_run(db, recorded)[1]  # the run's rows, not the database's own tables
+    else:
+        store = Store.open(target, read_only=True)
     try:
         with store.unit_of_work() as uow:
             world, zone = _stored_world(uow, info.scenario)
@@ -210,6 +225,36 @@ def load_run(run_dir: str | os.PathLike[str], *, db: str | None = None) -> RunDa
         timezone=zone, digest=info.digest, world=world, metrics=body,
         expectations=expectations, violations=violations, store=store, events=None,
         source=info.source, folder=folder, owns_store=True)
+
+
+def _load_stored_run(db: str, run: int | None) -> RunData:
+    """Run ``run`` of ``db`` (its only run when ``None``), from the database alone."""
+    record, store = open_run(db, run)
+    try:
+        metrics = _nested(run_metrics(db, record.id))
+        with store.unit_of_work() as uow:
+            world, zone = _stored_world(uow, record.scenario)
+    except BaseException:
+        store.close()
+        raise
+    return RunData(
+        name=record.scenario, description="", seed=record.seed, start=record.sim_start,
+        end=record.sim_end, timezone=zone, digest=record.digest or "", world=world,
+        metrics=metrics, expectations=(), violations=(), store=store, events=None,
+        source=None, folder=None, owns_store=True)
+
+
+def _nested(flat: Mapping[str, float | None]) -> dict[str, Any]:
+    """The ``run_metrics`` rows back in the shape of ``metrics.json``: dotted names
+    (``model_usage.Riley.calls``) nested again; counts that are whole numbers as ints."""
+    nested: dict[str, Any] = {}
+    for name, value in flat.items():
+        *parents, leaf = name.split(".")
+        level = nested
+        for part in parents:
+            level = level.setdefault(part, {})
+        level[leaf] = int(value) if value is not None and value.is_integer() else value
+    return nested
 
 
 def _stored_world(uow: UnitOfWork, name: str) -> tuple[World, str]:

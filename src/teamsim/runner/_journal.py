@@ -36,7 +36,7 @@ import pydantic
 from teamsim.agents import Entry
 from teamsim.model import TeamsimError
 
-__all__ = ["JOURNAL", "Journal", "JournalHeader", "JournalWriter", "read_journal"]
+__all__ = ["JOURNAL", "Journal", "JournalHeader", "JournalWriter", "parse_journal", "read_journal"]
 
 JOURNAL = "journal.jsonl"
 """The journal's file name in a run folder."""
@@ -106,19 +106,22 @@ class JournalWriter:
     """Appends to a run's journal; thread-safe (model replies arrive from worker threads).
 
     Args:
-        path: the journal file (created, or appended to when ``carry`` is given).
+        path: the journal file (created; ``None``: kept in memory only, for a ``--db`` run
+            without a run folder, which records :attr:`text` when it stops).
         header: the run it belongs to.
         carry: an earlier try's journal, whose lines are written again first (a resumed run
             keeps what the stopped one paid for, also if it is stopped in turn).
     """
 
-    def __init__(self, path: Path, header: JournalHeader, carry: Journal | None = None) -> None:
+    def __init__(self, path: Path | None, header: JournalHeader,
+                 carry: Journal | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._head = ""
+        self._texts: list[str] = []
         self.lines = 0
         """How many lines are written so far."""
-        self._file = path.open("x", encoding="utf-8", newline="\n")
+        self._file = None if path is None else path.open("x", encoding="utf-8", newline="\n")
         self._write(header.model_dump(mode="json"))
         if carry is not None:
             for entry, live in carry.models:
@@ -135,6 +138,12 @@ class JournalWriter:
         self._write({"kind": "decision", "data": data})
 
     @property
+    def text(self) -> str:
+        """Every line written so far, each ending with a newline (what the file holds)."""
+        with self._lock:
+            return "".join(self._texts)
+
+    @property
     def head(self) -> str:
         """The ``chain`` of the last line written."""
         return self._head
@@ -143,13 +152,16 @@ class JournalWriter:
         with self._lock:
             self._head = _chain(self._head, body)
             self.lines += 1
-            self._file.write(_dumps({**body, "chain": self._head}) + "\n")
-            self._file.flush()
+            line = _dumps({**body, "chain": self._head}) + "\n"
+            self._texts.append(line)
+            if self._file is not None:
+                self._file.write(line)
+                self._file.flush()
 
     def close(self) -> None:
         """Flush the journal to disk and close it."""
         with self._lock:
-            if self._file.closed:
+            if self._file is None or self._file.closed:
                 return
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -167,6 +179,16 @@ def read_journal(path: Path) -> Journal:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TeamsimError(f"{path}: cannot read the journal: {exc}") from None
+    return parse_journal(text, str(path))
+
+
+def parse_journal(text: str, path: str) -> Journal:
+    """Check a journal given as its text; ``path`` names it in errors (a file, or a run in a
+    database).
+
+    Raises:
+        TeamsimError: as :func:`read_journal`.
+    """
     raw = text.split("\n")
     if raw and raw[-1] != "":
         raw = raw[:-1]  # cut short by a kill while being written: never used by the run

@@ -11,7 +11,10 @@ uninterrupted run's.
 A stopped run folder holds ``run.json`` (``status: stopped``, the minute, the scenario's hash,
 the journal's line count and chain), ``events.jsonl`` (the events so far, in the order they
 were logged) and ``journal.jsonl``; a killed run leaves its journal in its staging folder
-(``.NAME.XXXXXXXX.tmp`` beside the run folder), which ``--resume`` finds.
+(``.NAME.XXXXXXXX.tmp`` beside the run folder), which ``--resume`` finds. A stopped ``--db``
+run is also recorded in its database as a ``stopped`` run, with its journal, minute and events
+so far (``run_stops``, see :class:`teamsim.store.StopRecord`): :func:`find_stopped_run` reads
+it back by id.
 """
 
 from __future__ import annotations
@@ -30,10 +33,17 @@ from teamsim.agents import Cassette
 from teamsim.model import SimMinutes, TeamsimError
 from teamsim.runner import _staging
 from teamsim.runner._folders import RunInfo, read_run_info
-from teamsim.runner._journal import JOURNAL, Journal, JournalHeader, JournalWriter, read_journal
+from teamsim.runner._journal import (
+    JOURNAL,
+    Journal,
+    JournalHeader,
+    JournalWriter,
+    parse_journal,
+    read_journal,
+)
 from teamsim.scenario import Scenario, scenario_hash
 from teamsim.sim import Simulation
-from teamsim.store import canonical_line
+from teamsim.store import StopRecord, Store, canonical_line
 
 __all__ = [
     "Resumption",
@@ -42,6 +52,8 @@ __all__ = [
     "StopSignal",
     "check_prefix",
     "find_resumption",
+    "find_stopped_run",
+    "stop_record",
     "stopped_info",
 ]
 
@@ -53,18 +65,23 @@ class RunStopped(Exception):
     """A run stopped before its end (``stop_at``, Ctrl-C) and left a resumable run folder.
 
     Attributes:
-        out_dir: the stopped run folder (``teamsim run --resume`` takes it).
+        out_dir: the stopped run folder (``teamsim run --resume`` takes it), or ``None``
+            (a ``db=`` run without one).
         minute: the simulated minute it stopped at.
         events: the events logged so far.
         interrupted: stopped by Ctrl-C (else by ``stop_at``).
+        run_id: its id as a stopped run in ``db`` (``None`` without ``db``).
     """
 
-    def __init__(self, out_dir: Path, minute: SimMinutes, events: int, interrupted: bool):
+    def __init__(self, out_dir: Path | None, minute: SimMinutes, events: int,
+                 interrupted: bool, run_id: int | None = None):
         self.out_dir = out_dir
         self.minute = minute
         self.events = events
         self.interrupted = interrupted
-        super().__init__(f"stopped at minute {minute} with {events} events -> {out_dir}")
+        self.run_id = run_id
+        where = out_dir if run_id is None else f"run {run_id}"
+        super().__init__(f"stopped at minute {minute} with {events} events -> {where}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,18 +90,37 @@ class Resumption:
 
     Attributes:
         folder: the folder it was read from (the run folder, or a killed run's staging
-            folder).
+            folder), ``None`` when it was read from a database.
         journal: its journal, checked.
         minute: the minute it stopped at (``None``: killed, no events kept).
         events: its events in logging order, as canonical lines (empty when killed).
         info: its ``run.json`` (``None`` when killed).
+        run_id: its id as a stopped run in ``db``: the finished (or again stopped) run
+            replaces it there.
+        db: the database it is recorded in (masked URL), when ``run_id`` is given.
     """
 
-    folder: Path
+    folder: Path | None
     journal: Journal
     minute: SimMinutes | None = None
     events: tuple[str, ...] = ()
     info: RunInfo | None = None
+    run_id: int | None = None
+    db: str | None = None
+
+    @property
+    def journal_place(self) -> str:
+        """Where its journal was read (named in errors)."""
+        if self.folder is None:
+            return f"run {self.run_id} in {self.db}: journal"
+        return str(self.folder / JOURNAL)
+
+    @property
+    def events_place(self) -> str:
+        """Where its events so far were read (named in errors)."""
+        if self.folder is None:
+            return f"run {self.run_id} in {self.db}: events"
+        return str(self.folder / "events.jsonl")
 
 
 def find_resumption(run_dir: Path) -> Resumption:
@@ -123,7 +159,52 @@ def find_resumption(run_dir: Path) -> Resumption:
                            f"run stopped with {info.events}; it was changed after teamsim "
                            "wrote it, so the run cannot be resumed from it")
     return Resumption(folder=run_dir, journal=journal, minute=info.stopped_at, events=lines,
-                      info=info)
+                      info=info, run_id=info.run_id if info.db is not None else None,
+                      db=info.db)
+
+
+def find_stopped_run(db: str, run_id: int) -> Resumption:
+    """Read the stopped run ``run_id`` recorded in the database ``db``.
+
+    Raises:
+        TeamsimError: one line: the database cannot be opened, holds no run ``run_id``, the
+            run is not stopped, or its journal or events were changed after teamsim wrote
+            them.
+    """
+    store = Store.open(db, read_only=True)
+    try:
+        if not store.holds_runs:
+            raise TeamsimError(f"{store.url}: made by an older teamsim, it holds no runs; "
+                               "give the database the run was recorded in")
+        with store.unit_of_work() as uow:
+            stop = uow.runs.stop(run_id)
+            record = uow.runs.get(run_id)
+    finally:
+        store.close()
+    where = f"run {run_id} in {store.url}"
+    journal = parse_journal(stop.journal, f"{where}: journal")
+    if (journal.lines, journal.head) != (stop.journal_lines, stop.journal_head):
+        raise TeamsimError(
+            f"{where}: journal: holds {journal.lines} lines, but the run stopped with "
+            f"{stop.journal_lines}; it was changed after teamsim wrote it, so the run cannot "
+            "be resumed from it")
+    lines = tuple(stop.events.splitlines())
+    if len(lines) != record.events:
+        raise TeamsimError(f"{where}: events: holds {len(lines)} events, but the run stopped "
+                           f"with {record.events}; they were changed after teamsim wrote "
+                           "them, so the run cannot be resumed from them")
+    return Resumption(folder=None, journal=journal, minute=stop.minute, events=lines,
+                      run_id=run_id, db=store.url)
+
+
+def stop_record(stop: StopSignal, stepping: Stepping) -> StopRecord:
+    """What a stopped run keeps in the database to be resumed."""
+    writer = stepping.writer
+    if writer is None:  # pragma: no cover - a stopping run always has its journal
+        raise RuntimeError("a stopped run without a journal")
+    return StopRecord(minute=stop.minute, journal_lines=writer.lines,
+                      journal_head=writer.head, journal=writer.text,
+                      events="".join(line + "\n" for line in stop.lines))
 
 
 class StopSignal(Exception):
@@ -161,19 +242,19 @@ class Stepping:
             if self.resuming.journal.decisions:
                 count = len(self.resuming.journal.decisions)
                 raise TeamsimError(
-                    f"{self.resuming.folder / JOURNAL}: holds {count}"
+                    f"{self.resuming.journal_place}: holds {count}"
                     " interactive decision(s), which this teamsim cannot replay (it needs "
                     "`teamsim run --decisions`); resume it with a teamsim that has them")
             if cassette is not None:
                 cassette.prime(self.resuming.journal.models)
             elif self.resuming.journal.models:
                 raise TeamsimError(
-                    f"{self.resuming.folder / JOURNAL}: holds model replies, but no teammate "
+                    f"{self.resuming.journal_place}: holds model replies, but no teammate "
                     "of the scenario is model-backed now; resume with the same --model options")
-        if folder is None:
-            return
         carry = self.resuming.journal if self.resuming is not None else None
-        self.writer = JournalWriter(folder / JOURNAL, self.header, carry)
+        # Without a folder (a --db run) the journal is kept in memory, recorded if it stops.
+        self.writer = JournalWriter(None if folder is None else folder / JOURNAL, self.header,
+                                    carry)
         if cassette is not None:
             cassette.listen(self.writer.model)
 
@@ -219,7 +300,7 @@ def check_prefix(sim: Simulation, earlier: Resumption) -> None:
         shown = _describe(stored) if stored is not None else "nothing"
         got = _describe(again) if again is not None else "nothing"
         raise TeamsimError(
-            f"{earlier.folder / 'events.jsonl'}: event {index + 1} differs from the run "
+            f"{earlier.events_place}: event {index + 1} differs from the run "
             f"re-executed to resume it: stored {shown}, re-executed {got}; the stored events "
             "or the journal were changed, or this teamsim simulates differently: the run "
             "cannot be resumed (run it again from the start)")
@@ -233,7 +314,8 @@ def _describe(line: str) -> str:
         return "a line that is not an event"
 
 
-def stopped_info(info: RunInfo, stop: StopSignal, stepping: Stepping) -> RunInfo:
+def stopped_info(info: RunInfo, stop: StopSignal, stepping: Stepping,
+                 run_id: int | None = None) -> RunInfo:
     """``run.json`` of a stopped run: ``info`` (as a finished run would have it) with the
     events so far, the minute, the scenario's hash and the journal's state."""
     from datetime import timedelta
@@ -243,7 +325,7 @@ def stopped_info(info: RunInfo, stop: StopSignal, stepping: Stepping) -> RunInfo
     return info.model_copy(update={
         "status": "stopped", "stopped_at": stop.minute, "digest": digest,
         "events": len(stop.lines), "end": info.start + timedelta(minutes=stop.minute),
-        "scenario_hash": stepping.header.scenario_hash,
+        "scenario_hash": stepping.header.scenario_hash, "run_id": run_id,
         "journal_lines": None if writer is None else writer.lines,
         "journal_head": None if writer is None else writer.head})
 
@@ -251,12 +333,13 @@ def stopped_info(info: RunInfo, stop: StopSignal, stepping: Stepping) -> RunInfo
 def stepping_for(world: Scenario, source: str | None, seed: int, days: float, *,
                  stop_at: float | datetime | None, interrupted: Callable[[], bool] | None,
                  resuming: Resumption | None, cassette: Path | None, mode: str | None,
-                 target: Path | None) -> Stepping:
+                 target: Path | None, recorded: bool = False) -> Stepping:
     """The :class:`Stepping` of a run, its inputs checked.
 
     Raises:
         TeamsimError: the scenario changed since the stopped try (both hashes named), or
-            a stop is asked for a run that writes no folder.
+            a stop is asked for a run that writes no folder and is not ``recorded`` in a
+            database.
         ValueError: ``stop_at`` is not positive.
     """
     digest = scenario_hash(world)
@@ -273,15 +356,17 @@ def stepping_for(world: Scenario, source: str | None, seed: int, days: float, *,
     minute = None if stop_at is None else _stop_minute(world, stop_at)
     if minute is not None and minute >= round(days * 1440):
         minute = None  # at or past the end: the run simply finishes
-    if target is None and (minute is not None or resuming is not None):
-        raise TeamsimError("a run that stops or resumes needs a run folder (--out, out=)")
+    kept = target is not None or recorded
+    if not kept and (minute is not None or resuming is not None):
+        raise TeamsimError("a run that stops or resumes needs a run folder (--out, out=) or "
+                           "a database (--db, db=)")
     header = JournalHeader(
         scenario=world.name, scenario_hash=digest, source=_absolute(source), seed=seed,
         until_days=days,
         cassette=None if cassette is None else os.path.abspath(cassette),
         cassette_mode=mode if mode in ("record", "replay", "auto") else None)
     return Stepping(header=header, stop_at=minute,
-                    interrupted=interrupted if target is not None else None, resuming=resuming)
+                    interrupted=interrupted if kept else None, resuming=resuming)
 
 
 def _stop_minute(world: Scenario, stop_at: float | datetime) -> SimMinutes:
@@ -306,7 +391,7 @@ def _stop_minute(world: Scenario, stop_at: float | datetime) -> SimMinutes:
 
 
 def write_stopped(staging: Path, target: Path, info: RunInfo, stop: StopSignal,
-                  stepping: Stepping) -> None:
+                  stepping: Stepping, run_id: int | None = None) -> None:
     """Write the stopped run's files into ``staging`` (its store removed: a resume
     re-executes) and put it in place at ``target``."""
     from teamsim.runner._folders import RUN_FOLDER, json_text
@@ -317,7 +402,7 @@ def write_stopped(staging: Path, target: Path, info: RunInfo, stop: StopSignal,
     with (staging / "events.jsonl").open("w", encoding="utf-8", newline="\n") as stream:
         for line in stop.lines:
             stream.write(line + "\n")
-    stopped = stopped_info(info, stop, stepping)
+    stopped = stopped_info(info, stop, stepping, run_id)
     (staging / "run.json").write_text(json_text(stopped.model_dump(mode="json")),
                                       encoding="utf-8")
     # --out was checked (with the user's --force) before the run; a stopped run being

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import math
 import os
 import re
@@ -48,8 +49,10 @@ from teamsim.runner._resume import (
     Stepping,
     StopSignal,
     find_resumption,
+    find_stopped_run,
     resume_arguments,
     stepping_for,
+    stop_record,
     write_stopped,
 )
 from teamsim.scenario import (
@@ -208,7 +211,8 @@ def run(
             ``compare:`` variants keep the scripted approver.
         stop_at: stop after this many simulated days (or at this simulated time; a naive one
             is local in the scenario's time zone), resumably: the run folder is left
-            ``stopped`` (see :mod:`teamsim.runner._resume`) and :class:`RunStopped` raised.
+            ``stopped`` (see :mod:`teamsim.runner._resume`), a ``db`` run is recorded there
+            as a ``stopped`` run (one transaction), and :class:`RunStopped` raised.
         interrupted: looked at every simulated hour; when it returns True the run stops
             the same way (the command line's Ctrl-C).
         resuming: the stopped try to resume (:func:`teamsim.runner.resume` passes it).
@@ -239,7 +243,7 @@ def run(
     days = world.days if until_days is None else until_days
     target = None if out is None else Path(out)
     stepping = _stepping(world, source, seed, days, stop_at, interrupted, resuming, setup,
-                         target)
+                         target, db is not None)
     if target is not None:
         _staging.check_target(target, RUN_FOLDER, force=force)
     started_at = datetime.now(UTC)  # metadata of the runs row, never in the digest
@@ -276,7 +280,8 @@ def run(
                 started_at=started_at, finished_at=datetime.now(UTC),
                 status=RunStatus.FINISHED, digest=result.digest, events=len(result.events))
             run_id = _record(archive, store, about, result.metrics,
-                             staging if target is not None else None, target, force)
+                             staging if target is not None else None, target, force,
+                             _replacing(resuming, archive))
             archive.close()
             staging = None  # in place, or never made
         if target is not None and staging is not None:
@@ -290,14 +295,33 @@ def run(
         created = None
         finished = True
     except StopSignal as stop:
-        if stepping is None or staging is None or target is None:
-            raise  # pragma: no cover - _stepping refuses a stop without a folder
-        if store is not None:
-            store.close()
+        if stepping is None or store is None or (archive is None and target is None):
+            raise  # pragma: no cover - _stepping refuses a stop without a folder or db
+        stopped_id = None
+        if archive is not None:
+            # Recorded first: a folder that then cannot be written leaves a resumable row.
+            about = NewRun(
+                scenario=world.name, scenario_hash=digest_of_scenario,
+                seed=stepping.header.seed, teamsim_version=teamsim_version(), until_days=days,
+                sim_start=world.start_utc,
+                sim_end=world.start_utc + timedelta(minutes=stop.minute),
+                started_at=started_at, finished_at=datetime.now(UTC),
+                status=RunStatus.STOPPED, digest=hashlib.sha256("".join(
+                    line + "\n" for line in stop.lines).encode()).hexdigest(),
+                events=len(stop.lines))
+            with archive.unit_of_work() as uow, store.unit_of_work() as rows:
+                stopped_id = uow.runs.record(about, {}, rows,
+                                             stop=stop_record(stop, stepping),
+                                             replacing=_replacing(resuming, archive))
+            archive.close()
+        store.close()
         stepping.close()
-        _put_stopped(world, source, days, db, setup, stepping, stop, staging, target)
-        staging = None
-        raise RunStopped(target, stop.minute, len(stop.lines), stop.interrupted) from None
+        if target is not None and staging is not None:
+            _put_stopped(world, source, days, db, setup, stepping, stop, staging, target,
+                         stopped_id)
+            staging = None
+        raise RunStopped(target, stop.minute, len(stop.lines), stop.interrupted,
+                         stopped_id) from None
     except DatabaseError as exc:
         if recording and db is not None:
             raise TeamsimError(f"{mask_url(db)}: cannot record the run: {exc.reason}") from None
@@ -328,8 +352,22 @@ def run(
                      out_dir=target, run_id=run_id)
 
 
+def _replacing(resuming: Resumption | None, archive: Store) -> int | None:
+    """The id of the stopped run in ``archive`` that this run resumes (``None``: a new
+    run, or one resumed from a folder recorded in another database)."""
+    if resuming is None or resuming.run_id is None or resuming.db is None:
+        return None
+    try:  # both masked: run.json keeps the URL as given, the store its resolved form
+        same = (parse_url(resuming.db).render_as_string(hide_password=True)
+                == parse_url(archive.url).render_as_string(hide_password=True))
+    except TeamsimError:
+        return None
+    return resuming.run_id if same else None
+
+
 def _record(archive: Store, store: Store, about: NewRun, metrics: Mapping[str, Any],
-            staging: Path | None, target: Path | None, force: bool) -> int:
+            staging: Path | None, target: Path | None, force: bool,
+            replacing: int | None = None) -> int:
     """Record the run simulated in ``store`` in ``archive``, in one transaction: its
     ``runs`` row, its metrics and every row it wrote; return its id.
 
@@ -337,7 +375,8 @@ def _record(archive: Store, store: Store, about: NewRun, metrics: Mapping[str, A
     reader ever sees half a run. The run folder (if any) is put in place inside the
     transaction, with the run's id in its run.json: a folder that cannot be put in place (a
     file that appeared in --out during the run, EXDEV, EBUSY) rolls the run back, and a
-    commit that fails takes the folder out again (the earlier one put back).
+    commit that fails takes the folder out again (the earlier one put back). A resumed run
+    replaces its stopped run (``replacing``) in the same transaction, keeping its id.
 
     Copying measured against simulating straight into the database in one transaction (what
     teamsim did before runs were kept apart): see the README's "Keeping experiments in
@@ -345,7 +384,7 @@ def _record(archive: Store, store: Store, about: NewRun, metrics: Mapping[str, A
     """
     with contextlib.ExitStack() as folder, archive.unit_of_work() as uow, \
             store.unit_of_work() as rows:
-        run_id = uow.runs.record(about, metrics, rows)
+        run_id = uow.runs.record(about, metrics, rows, replacing=replacing)
         if staging is not None and target is not None:
             info = read_run_info(staging).model_copy(update={"run_id": run_id})
             (staging / "run.json").write_text(json_text(info.model_dump(mode="json")),
@@ -445,18 +484,19 @@ def _simulate(
 def _stepping(world: Scenario, source: str | None, seed: int | None, days: float,
               stop_at: float | datetime | None, interrupted: Callable[[], bool] | None,
               resuming: Resumption | None, setup: RunModels,
-              target: Path | None) -> Stepping | None:
+              target: Path | None, recorded: bool) -> Stepping | None:
     """How the run may stop and what it resumes from (``None``: it runs through)."""
     if stop_at is None and interrupted is None and resuming is None:
         return None
     return stepping_for(world, source, world.run_seed(seed), days, stop_at=stop_at,
                         interrupted=interrupted, resuming=resuming, cassette=setup.cassette_file,
-                        mode=setup.mode if setup.used else None, target=target)
+                        mode=setup.mode if setup.used else None, target=target,
+                        recorded=recorded)
 
 
 def _put_stopped(world: Scenario, source: str | None, days: float, db: str | None,
                  setup: RunModels, stepping: Stepping, stop: StopSignal, staging: Path,
-                 target: Path) -> None:
+                 target: Path, run_id: int | None) -> None:
     """Leave the stopped run's folder at ``target``."""
     info = RunInfo(
         scenario=world.name, source=source, seed=stepping.header.seed, until_days=days,
@@ -465,11 +505,11 @@ def _put_stopped(world: Scenario, source: str | None, days: float, db: str | Non
         models={name: RunModel.model_validate(about)
                 for name, about in setup.described.items()},
         cassette_mode=setup.mode if setup.used else None)
-    write_stopped(staging, target, info, stop, stepping)
+    write_stopped(staging, target, info, stop, stepping, run_id)
 
 
 def resume(
-    run_dir: str | Path, *, stop_at: float | datetime | None = None,
+    run_dir: str | Path | int, *, stop_at: float | datetime | None = None,
     interrupted: Callable[[], bool] | None = None,
     progress: Callable[[int], None] | None = None, db: str | None = None,
     models: Mapping[str, ModelInput] | None = None, allow_imports: bool = False,
@@ -477,24 +517,34 @@ def resume(
 ) -> RunResult:
     """Resume a stopped (or killed) run in ``run_dir`` to its end, or to ``stop_at`` days.
 
-    The scenario is read again from the file the run came from and must be unchanged (its
+    ``run_dir`` may be the id (an int) of a stopped run recorded in ``db`` instead: the
+    finished (or again stopped) run replaces it there, keeping its id, and no folder is
+    written. The scenario is read again from the file the run came from and must be unchanged (its
     hash); the run is re-executed from its seed with the model replies of its journal, its
     events so far are checked, then it goes on. The digest is the uninterrupted run's. The
     run folder is replaced by the finished (or again stopped) run.
 
     Raises:
-        TeamsimError: ``run_dir`` is not a stopped run teamsim wrote, a finished run, its
-            journal or events were changed, or its scenario changed (one line each).
+        TeamsimError: ``run_dir`` is not a stopped run teamsim wrote (no such run id in
+            ``db``), a finished run, its journal or events were changed, or its scenario
+            changed (one line each).
         RunStopped: it stopped again.
     """
-    found = find_resumption(Path(run_dir))
+    if isinstance(run_dir, int):
+        if db is None:
+            raise TeamsimError(f"run {run_dir}: a run id needs the database it was recorded "
+                               "in (db=, --db URL); or give a stopped run folder")
+        found = find_stopped_run(db, run_dir)
+    else:
+        found = find_resumption(Path(run_dir))
     header = found.journal.header
     if header.source is None:
         raise TeamsimError(f"{run_dir}: the run was given its scenario as an object, not a "
                            "file; resume it from Python with teamsim.run(world, "
                            "resuming=...)")
     arguments = resume_arguments(found)
-    return run(header.source, out=run_dir, force=True, stop_at=stop_at,
+    folder = None if isinstance(run_dir, int) else run_dir
+    return run(header.source, out=folder, force=True, stop_at=stop_at,
                interrupted=interrupted, progress=progress, db=db, models=models,
                allow_imports=allow_imports,
                max_concurrency=max_concurrency, **arguments)  # type: ignore[arg-type]
