@@ -164,7 +164,12 @@ def test_the_folder_of_a_stopped_db_run_resumes_into_its_row(
 ) -> None:
     stopped = cli("run", WELCOME.name, "--db", db, "--out", "w", "--stop-at", "2")
     assert stopped.exit_code == 0, stopped.output
-    assert "teamsim run --resume w or teamsim run --resume 1 --db URL" in stopped.stdout
+    assert ("teamsim run --resume w --db URL or teamsim run --resume 1 --db URL"
+            in stopped.stdout)
+    alone = cli("run", "--resume", "w")  # without its database: refused, the row kept stopped
+    assert (alone.exit_code, alone.stderr.count("\n")) == (2, 1)
+    assert "the run is recorded in " in alone.stderr
+    assert teamsim.runs(db)[0].status == RunStatus.STOPPED
     done = cli("run", "--resume", "w", "--db", db)
     assert done.exit_code == 0, done.output
     assert [(r.id, r.status, r.digest) for r in teamsim.runs(db)] == [

@@ -74,7 +74,9 @@ def ctrl_c(wanted: bool = True) -> Iterator[Callable[[], bool]]:
 def say_stopped(stopped: runner.RunStopped) -> typer.Exit:
     """Report a stopped run and end the command (exit 130 for Ctrl-C, else 0)."""
     where = [] if stopped.out_dir is None else [str(stopped.out_dir)]
-    again = [] if stopped.out_dir is None else [f"teamsim run --resume {stopped.out_dir}"]
+    with_db = "" if stopped.run_id is None else " --db URL"
+    again = ([] if stopped.out_dir is None
+             else [f"teamsim run --resume {stopped.out_dir}{with_db}"])
     if stopped.run_id is not None:
         where.append(f"stopped run {stopped.run_id} in the --db database")
         again.append(f"teamsim run --resume {stopped.run_id} --db URL")

@@ -537,6 +537,12 @@ def resume(
         found = find_stopped_run(db, run_dir)
     else:
         found = find_resumption(Path(run_dir))
+        if db is None and found.info is not None and found.info.db is not None:
+            # Resumed without its database, the run would finish in the folder alone and
+            # leave the database's row stopped for ever.
+            raise TeamsimError(
+                f"{run_dir}: the run is recorded in {found.info.db}; resume it with --db "
+                "and that database (db=)")
     header = found.journal.header
     if header.source is None:
         raise TeamsimError(f"{run_dir}: the run was given its scenario as an object, not a "
