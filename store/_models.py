@@ -312,6 +312,10 @@ class RunRow(Base):
     """
 
     __tablename__ = "runs"
+    # SQLite would hand a deleted run's id to the next run (max + 1): a run folder holding
+    # that id would then read another run. AUTOINCREMENT never reuses one (PostgreSQL's
+    # identity does not either).
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - read by SQLAlchemy
 
     id: Mapped[int] = mapped_column(primary_key=True)
     scenario: Mapped[str] = mapped_column(String(200), index=True)

@@ -456,3 +456,19 @@ def test_two_runs_recorded_at_once_are_both_kept(empty_db: str, tmp_path: Path) 
     kept = teamsim.runs(empty_db)
     assert sorted(r.digest or "" for r in kept) == sorted([GOLDEN[CHAT], GOLDEN[WAITING]])
     assert sorted(r.id for r in kept) == [1, 2]
+
+
+def test_a_deleted_runs_id_is_never_given_again_and_its_folder_is_not_misread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'ids.db'}"
+    for name, out in (("one-off-chat.yaml", "w1"), ("replies-pause-people.yaml", "w2")):
+        runner.run(SCENARIOS / name, db=url, out=out).close()
+    assert cli("runs", "delete", "2", "--db", url).exit_code == 0
+    runner.run(SCENARIOS / "troubleshoot-person-replied.yaml", db=url, out="w3").close()
+    assert [r.id for r in teamsim.runs(url)] == [1, 3]  # 2 is not handed out again
+    stale = cli("inbox", "w2", "--db", url)
+    assert stale.exit_code == 2
+    assert "no run 2" in stale.stderr or "another run" in stale.stderr
+    assert stale.stderr.count("\n") == 1

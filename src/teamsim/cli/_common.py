@@ -199,13 +199,13 @@ def run_store(run_dir: Path | None, db: str | None = None,
         with _database_run(db, run_id, None) as view:
             yield view
         return
-    named, recorded_id = _recorded_db(run_dir)
+    named, recorded_id, digest = _recorded_db(run_dir)
     if run_id is not None and db is None:
         raise fail(f"--run: needs --db, the database the run is kept in; or give only "
                    f"the run directory {run_dir}")
     if db is not None and (run_id is not None or recorded_id is not None):
-        with _database_run(db, run_id if run_id is not None else recorded_id,
-                           run_dir) as view:
+        with _database_run(db, run_id if run_id is not None else recorded_id, run_dir,
+                           digest=digest if run_id is None else None) as view:
             yield view
         return
     target: str | Path
@@ -227,14 +227,21 @@ def run_store(run_dir: Path | None, db: str | None = None,
 
 
 @contextmanager
-def _database_run(db: str, run_id: int | None, folder: Path | None) -> Iterator[RunView]:
-    """Run ``run_id`` of ``db`` (its only run when ``None``), its rows copied into memory."""
+def _database_run(db: str, run_id: int | None, folder: Path | None, *,
+                  digest: str | None = None) -> Iterator[RunView]:
+    """Run ``run_id`` of ``db`` (its only run when ``None``), its rows copied into memory;
+    with ``digest`` (the folder's), refuse a run of that id with another digest."""
     from teamsim.runner import open_run  # LangGraph, SimPy, SciPy: start-up
 
     try:
         record, store = open_run(db, run_id)
     except TeamsimError as exc:
         raise fail(f"--db: {exc}") from None
+    if digest and record.status == "finished" and record.digest != digest:
+        store.close()
+        raise fail(f"{folder}: run {record.id} in the database is another run (digest "
+                   f"{record.digest[:12]}, the folder's {digest[:12]}): the folder's run was "
+                   "deleted; `teamsim runs list --db URL` shows what the database keeps")
     try:
         with store, store.unit_of_work() as uow:
             yield RunView(uow, f"run {record.id}" if folder is None else str(folder),
@@ -243,9 +250,9 @@ def _database_run(db: str, run_id: int | None, folder: Path | None) -> Iterator[
         raise fail(str(exc)) from None
 
 
-def _recorded_db(run_dir: Path) -> tuple[str | None, int | None]:
-    """The database ``run.json`` names, if it names one, and the run's id there (if it
-    holds one); exit 2 if ``run_dir`` is no run folder."""
+def _recorded_db(run_dir: Path) -> tuple[str | None, int | None, str | None]:
+    """The database ``run.json`` names, if it names one, the run's id there (if it holds
+    one) and its digest; exit 2 if ``run_dir`` is no run folder."""
     if not run_dir.is_dir():
         raise fail(f"{run_dir}: no such run directory; give the folder `teamsim run` wrote")
     info_path = run_dir / "run.json"
@@ -258,8 +265,10 @@ def _recorded_db(run_dir: Path) -> tuple[str | None, int | None]:
         raise fail(f"{info_path}: damaged ({exc}); run `teamsim run` again") from None
     named = info.get("db") if isinstance(info, dict) else None
     run_id = info.get("run_id") if isinstance(info, dict) else None
+    digest = info.get("digest") if isinstance(info, dict) else None
     return (named if isinstance(named, str) and named else None,
-            run_id if isinstance(run_id, int) and not isinstance(run_id, bool) else None)
+            run_id if isinstance(run_id, int) and not isinstance(run_id, bool) else None,
+            digest if isinstance(digest, str) else None)
 
 
 def run_info(run_dir: Path) -> RunInfo:
