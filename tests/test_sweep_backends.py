@@ -122,6 +122,16 @@ def test_a_backend_that_is_not_installed_names_its_extra(
         runner.sweep(SMALL, "0:1", backend="dask")
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1:1", "ray://127.0.0.1:1"])
+def test_a_ray_address_where_nothing_answers_is_refused_at_once(
+    address: str, tmp_path: Path,
+) -> None:
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    with pytest.raises(ValidationError, match=rf"--address {address}: nothing answers there"):
+        runner.sweep(SMALL, "0:1", backend="ray", address=address, out=tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--backend", "spark"], "error: --backend spark: use one of process, dask, ray\n"),
     (["--address", "tcp://h:8786"],

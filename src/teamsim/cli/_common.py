@@ -240,8 +240,9 @@ def _database_run(db: str, run_id: int | None, folder: Path | None, *,
     if digest and record.status == "finished" and record.digest != digest:
         store.close()
         raise fail(f"{folder}: run {record.id} in the database is another run (digest "
-                   f"{record.digest[:12]}, the folder's {digest[:12]}): the folder's run was "
-                   "deleted; `teamsim runs list --db URL` shows what the database keeps")
+                   f"{(record.digest or '')[:12]}, the folder's {digest[:12]}): the folder's "
+                   "run was deleted; `teamsim runs list --db URL` shows what the database "
+                   "keeps")
     try:
         with store, store.unit_of_work() as uow:
             yield RunView(uow, f"run {record.id}" if folder is None else str(folder),

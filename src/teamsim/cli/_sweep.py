@@ -89,7 +89,8 @@ def sweep_command(
         "extras: pip install 'teamsim[dask]' or 'teamsim[ray]').")] = "process",
     address: Annotated[str | None, typer.Option(
         help="A running cluster for --backend dask (a scheduler, tcp://host:8786) or ray "
-        "(auto, or ray://host:10001); without it a local one is started.",
+        "(host:6379 or auto; ray://host:10001 needs ray[client]); without it a local one is "
+        "started.",
         show_default=False)] = None,
     workers: Annotated[int | None, typer.Option(
         help="Worker processes here, or of the local Dask/Ray cluster (default: "

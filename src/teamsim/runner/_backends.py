@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
@@ -138,6 +139,8 @@ def _ray(address: str | None, workers: int) -> Iterator[Executor]:
     except ImportError:
         raise _missing("ray", "Ray") from None
     started = not ray.is_initialized()
+    if started and address is not None:
+        _check_reachable(address)
     if started:
         try:
             if address is None:
@@ -154,3 +157,19 @@ def _ray(address: str | None, workers: int) -> Iterator[Executor]:
     finally:
         if started:
             ray.shutdown()
+
+
+def _check_reachable(address: str, *, seconds: float = 5.0) -> None:
+    """Refuse a Ray address whose host and port do not answer (``ray.init`` would retry for
+    minutes, printing its own log lines); ``auto`` and ``local`` are Ray's to find."""
+    where = address.removeprefix("ray://")
+    host, _, port = where.rpartition(":")
+    if not host or not port.isascii() or not port.isdigit():
+        return  # auto, local, or a form Ray itself refuses with a message
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
+            pass
+    except (OSError, ValueError) as exc:
+        raise ValidationError(
+            f"--address {address}: nothing answers there ({exc}); give the address of a "
+            "running Ray cluster (host:6379, ray://host:10001) or auto") from None
