@@ -138,6 +138,20 @@ def test_a_sweep_folder_gets_the_comparison(paired_sweep: SweepResult, tmp_path:
     assert "approver.away = []" in page
 
 
+def test_an_unfinished_sweep_is_named_as_such(paired_sweep: SweepResult, tmp_path: Path) -> None:
+    assert paired_sweep.csv_path is not None
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    header = paired_sweep.csv_path.read_text(encoding="utf-8").splitlines(keepends=True)[0]
+    (unfinished / "sweep.csv").write_text(header, encoding="utf-8")  # as Ctrl-C leaves it
+    result = CliRunner().invoke(app, ["report", str(unfinished), "--out",
+                                      str(tmp_path / "r.html")])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert "an unfinished sweep" in result.stderr
+    assert "--resume" in result.stderr
+
+
 def test_without_the_extra_the_command_names_it(hostile: Path, tmp_path: Path) -> None:
     code = ("import sys\nsys.modules['matplotlib'] = None\nfrom teamsim.cli import main\n"
             f"sys.argv = ['teamsim', 'report', {str(hostile)!r}, '--out', "

@@ -212,6 +212,10 @@ def write_report(source: str | os.PathLike[str] | None, out: str | os.PathLike[s
     if not folder.is_dir():
         raise TeamsimError(f"{folder}: no such run or sweep directory; give the folder "
                            "`teamsim run` or `teamsim sweep --out` wrote")
+    if ((folder / "sweep.csv").is_file() and not (folder / "summary.json").exists()
+            and not (folder / "run.json").exists()):
+        raise TeamsimError(f"{folder}: an unfinished sweep (sweep.csv, no summary.json yet); "
+                           "finish it with the same `teamsim sweep ...` command and --resume")
     if (folder / "summary.json").is_file() and not (folder / "run.json").exists():
         page = sweep_report_html(folder)
     else:
