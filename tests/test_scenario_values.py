@@ -207,7 +207,7 @@ def test_more_than_100_000_contacts_is_refused_without_consent() -> None:
         check_size(world, source="big.yaml")
     assert str(caught.value) == (
         "big.yaml: populations: 100,001 contacts (listed plus populations) is more than the "
-        "limit of 100,000 (about 36 KiB and 10 ms each); make the populations smaller, or pass "
+        "limit of 100,000 (about 10 KiB and 3 ms each); make the populations smaller, or pass "
         "--allow-large to run it anyway")
     check_size(world, allow_large=True)
     check_size(parse_scenario(LARGE.replace("count: 100000", "count: 99999"), "x.yaml"))

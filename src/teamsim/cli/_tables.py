@@ -17,8 +17,8 @@ from teamsim.cli._text import clean, plain
 __all__ = ["AllowLarge", "progress_bar", "report_table"]
 
 AllowLarge = Annotated[bool, typer.Option(
-    "--allow-large", help="Run a scenario of more than 100,000 contacts (about 36 KiB and "
-    "10 ms each); refused without this flag.")]
+    "--allow-large", help="Run a scenario of more than 100,000 contacts (about 10 KiB and "
+    "3 ms of CPU each on a file store); refused without this flag.")]
 
 
 @contextmanager

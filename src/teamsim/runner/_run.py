@@ -439,17 +439,17 @@ def _simulate(
             decisions=decisions, drive=None if stepping is None else stepping.drive)
     except ScenarioError:
         raise
-    except ValueError as exc:
-        if decisions is None:
-            raise
-        # A journal made on another run: an input answers an item this run does not have.
-        raise TeamsimError(f"{getattr(decisions, 'path', 'decisions')}: {exc}") from None
-    except ValidationError as err:
+    except ValidationError as err:  # before ValueError, which it is too
         # A scenario's template that fails at run time (divide by zero, too much output):
         # the error names the teammate, sequence and step; the file is named here.
         if source is None:
             raise
         raise ScenarioError(f"{source}: {err}") from None
+    except ValueError as exc:
+        if decisions is None:
+            raise
+        # A journal made on another run: an input answers an item this run does not have.
+        raise TeamsimError(f"{getattr(decisions, 'path', 'decisions')}: {exc}") from None
     last = math.ceil(days)
     if progress is not None and (not reported or reported[-1] < last):
         # SimPy stops before the events of the last minute: the last day is not
