@@ -138,9 +138,9 @@ def _ray(address: str | None, workers: int) -> Iterator[Executor]:
         import ray
     except ImportError:
         raise _missing("ray", "Ray") from None
-    started = not ray.is_initialized()
-    if started and address is not None:
+    if address is not None:  # also when a runtime is up already: a dead address is a mistake
         _check_reachable(address)
+    started = not ray.is_initialized()
     if started:
         try:
             if address is None:
