@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -104,10 +105,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL + NORMAL keeps commits cheap for a simulator that commits often; a crash can lose
     # the last commits but never corrupts the file. (An in-memory database keeps its journal
     # in memory whatever is asked.)
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
+
+
+_WAL_RETRY_PAUSE_S: Final = 0.005
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Put the file in WAL mode (once: the mode is kept in the file), waiting out another
+    connection's lock for up to the busy timeout.
+
+    SQLite does not call the busy handler for a journal-mode change: when several processes
+    open a new database at the same moment, the ones that lose the race get "database is
+    locked" at once (CI saw one opener in four fail). Asking for the mode first skips the
+    change on a file already in WAL mode; otherwise the change is retried for as long as a
+    write would wait.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() in ("wal", "memory"):
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() >= deadline:
+                raise
+            time.sleep(_WAL_RETRY_PAUSE_S)
 
 
 class Store:

@@ -9,9 +9,11 @@ each of them acknowledged must be in the sequence, and every version readable.
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -143,3 +145,20 @@ def test_processes_opening_a_new_database_at_once_all_find_it_set_up(
         (folder / "go").touch()
         said = [opener.communicate(timeout=120)[0].strip() for opener in openers]
         assert said == ["ok"] * len(openers)
+
+
+def test_opening_a_new_file_waits_for_another_connections_lock(tmp_path: Path) -> None:
+    # SQLite answers a journal-mode change with "database is locked" at once, busy timeout or
+    # not, while another connection holds a lock: the race CI hit with four openers.
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE scratch (x INTEGER)")
+    release = threading.Timer(0.3, lambda: holder.execute("ROLLBACK"))
+    release.start()
+    try:
+        with Store.open(f"sqlite:///{path}") as store, store.unit_of_work() as uow:
+            assert uow.runs.list() == []
+    finally:
+        release.join()
+        holder.close()
