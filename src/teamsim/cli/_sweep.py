@@ -43,9 +43,9 @@ SWEEP_METRICS_HELP = ("sent, replies, reply_rate, approvals_human, human_minutes
 runner); a test keeps the two equal."""
 
 
-FORK_SERVER_PRELOAD = ("teamsim.runner._pool",)
+FORK_SERVER_PRELOAD = ("teamsim.runner._forkserver",)
 """What the sweep's fork server imports (``teamsim.runner._pool._PRELOAD``; a test keeps the
-two equal): the module of the job function, and with it the simulation stack."""
+two equal): the module of the job function, and with it the simulation stack, frozen."""
 
 
 def start_fork_server() -> None:
