@@ -66,6 +66,6 @@ def test_two_workers_get_one_cpu_each() -> None:
 
 
 def test_workers_are_left_to_the_scheduler_when_pinning_cannot_help() -> None:
-    assert _pool._cpus_to_pin(1) == ()
+    assert _pool.cpus_to_pin(1) == ()
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    assert _pool._cpus_to_pin(cpus + 1) == ()
+    assert _pool.cpus_to_pin(cpus + 1) == ()

@@ -6,6 +6,7 @@ metric) for the same seeds. Each cluster is started once for this module; the sw
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -149,3 +150,18 @@ def test_bad_backend_options_are_one_error_line(
     assert result.exit_code == 2
     assert result.stderr == message
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="pinning needs Linux's sched_setaffinity and 2 CPUs")
+def test_the_local_dask_cluster_gives_its_workers_one_cpu_each() -> None:
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    from teamsim.runner._backends import remote_executor
+
+    with remote_executor("dask", None, 2):
+        client = distributed.get_client()
+        cpus = client.run(os.sched_getaffinity, 0)
+    assert len(cpus) == 2
+    first, second = (frozenset(mine) for mine in cpus.values())
+    assert len(first) == len(second) == 1
+    assert first != second

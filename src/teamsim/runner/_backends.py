@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 from teamsim.model import TeamsimError, ValidationError
-from teamsim.runner._pool import main_not_inherited
+from teamsim.runner._pool import cpus_to_pin, main_not_inherited, pin_process
 
 __all__ = ["SWEEP_BACKENDS", "RayExecutor", "SweepBackend", "capacity", "remote_executor"]
 
@@ -119,8 +120,18 @@ def _dask(address: str | None, workers: int) -> Iterator[Executor]:
             with main_not_inherited():
                 cluster = stack.enter_context(LocalCluster(  # type: ignore[no-untyped-call]
                     n_workers=workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR))
+                    # No dashboard; the scheduler's HTTP server (metrics) still starts, on
+                    # a free port rather than 8787 (which another cluster may hold).
+                    dashboard_address=":0", scheduler_kwargs={"dashboard": False},
+                    silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
+            # One CPU each, as the process pool's workers (cpus_to_pin says why); only the
+            # cluster started here, never one at --address.
+            if cpus := cpus_to_pin(workers):
+                client.wait_for_workers(workers)
+                addresses = sorted(client.run(os.getpid))  # every worker's address
+                for cpu, worker in zip(cpus, addresses, strict=False):
+                    client.run(pin_process, cpu, workers=[worker])
         else:
             try:
                 client = stack.enter_context(

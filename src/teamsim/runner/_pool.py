@@ -50,7 +50,8 @@ from teamsim.runner._rows import METRIC_COLUMNS, SweepRow
 from teamsim.scenario import Scenario
 from teamsim.store import Store
 
-__all__ = ["Job", "dispatch", "execute_local", "main_not_inherited", "run_job"]
+__all__ = ["Job", "cpus_to_pin", "dispatch", "execute_local", "main_not_inherited", "pin_process",
+           "run_job"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,7 +150,7 @@ def _context() -> BaseContext:
     return context
 
 
-def _cpus_to_pin(workers: int) -> tuple[int, ...]:
+def cpus_to_pin(workers: int) -> tuple[int, ...]:
     """The CPUs to give the workers one each, or ``()`` to leave them to the scheduler.
 
     Each LangGraph ``invoke`` hands its checkpoint to a fresh background thread and waits for
@@ -167,17 +168,32 @@ def _cpus_to_pin(workers: int) -> tuple[int, ...]:
     return tuple(allowed) if workers <= len(allowed) else ()
 
 
+def pin_process(cpu: int) -> None:
+    """Keep this process (each of its threads, and the threads it starts later) on ``cpu``.
+
+    Linux sets affinity per thread, so every thread listed in ``/proc/self/task`` is pinned
+    (a Dask worker already runs several when it is told). A thread that ends meanwhile, or a
+    CPU taken offline, leaves it as it was.
+    """
+    try:
+        threads = [int(name) for name in os.listdir("/proc/self/task")]
+    except OSError:
+        threads = [0]
+    for thread in threads:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(thread, {cpu})
+
+
 def _worker_start(parent: int, cpus: tuple[int, ...] = (), slot: Any = None) -> None:
     """Set up a sweep worker: Ctrl-C is the parent's to handle, the worker exits by itself as
     soon as the sweep (``parent``) is gone (killed with SIGKILL, say), instead of waiting
     forever on a queue no one writes to, and, given ``cpus`` and a shared counter ``slot``,
-    it takes the next of those CPUs for itself (:func:`_cpus_to_pin`)."""
+    it takes the next of those CPUs for itself (:func:`cpus_to_pin`)."""
     if cpus and slot is not None:
         with slot.get_lock():
             index = slot.value
             slot.value += 1
-        with contextlib.suppress(OSError):  # a CPU taken offline meanwhile: stay unpinned
-            os.sched_setaffinity(0, {cpus[index % len(cpus)]})
+        pin_process(cpus[index % len(cpus)])
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -324,7 +340,7 @@ def execute_local(jobs: Iterator[Job], workers: int) -> Generator[SweepRow, None
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
     context = _context()
-    cpus = _cpus_to_pin(workers)
+    cpus = cpus_to_pin(workers)
     slot = context.Value("i", 0) if cpus else None
     with _sigint_held(start_server=context.get_start_method() == "forkserver"):
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
