@@ -45,7 +45,7 @@ from teamsim.store._store import DATABASE_URL_ENV, DEFAULT_DATABASE, SCHEMA_VERS
 from teamsim.store._tasks import TaskRepository
 from teamsim.store._teammates import TeammateRepository
 from teamsim.store._uow import UnitOfWork
-from teamsim.store._urls import mask_secrets, mask_url, parse_url
+from teamsim.store._urls import absolute_url, mask_secrets, mask_url, parse_url
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -87,6 +87,7 @@ __all__ = [
     "TaskRepository",
     "TeammateRepository",
     "UnitOfWork",
+    "absolute_url",
     "canonical_line",
     "events_digest",
     "mask_secrets",

@@ -130,6 +130,23 @@ def mask_secrets(message: str, url: str | os.PathLike[str] | URL) -> str:
     return message
 
 
+def absolute_url(target: str | os.PathLike[str] | URL) -> str:
+    """``target`` as a URL that names the same database from any working directory, masked
+    (:func:`mask_url`): a SQLite file's relative path is made absolute (against the current
+    directory); an in-memory database, a server URL, or text that is not a URL comes back
+    masked as it is. What a run folder records as its database, and what two mentions of
+    one database are compared by."""
+    try:
+        url = target if isinstance(target, URL) else parse_url(target)
+    except StoreError:
+        return mask_url(target)
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and database and database != ":memory:" \
+            and not database.startswith("file:") and url.query.get("mode") != "memory":
+        url = url.set(database=str(Path(database).expanduser().resolve()))
+    return mask_url(url)
+
+
 def parse_url(target: str | os.PathLike[str]) -> URL:
     """The SQLAlchemy URL of a file path or URL text.
 

@@ -177,6 +177,22 @@ def test_the_folder_of_a_stopped_db_run_resumes_into_its_row(
     assert (Path("w") / "digest.txt").read_text().strip() == welcome_digest
 
 
+def test_a_relative_sqlite_path_resumed_from_another_folder_replaces_its_row(
+    work: Path, welcome_digest: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # run.json records the file's absolute path, so "../exp.db" from a sub-folder names the
+    # same database as "exp.db" did: the stopped row is replaced, not joined by a new run.
+    stopped = cli("run", WELCOME.name, "--db", "exp.db", "--out", "w", "--stop-at", "2")
+    assert stopped.exit_code == 0, stopped.output
+    assert f"sqlite:///{work / 'exp.db'}" in (work / "w" / "run.json").read_text()
+    (work / "elsewhere").mkdir()
+    monkeypatch.chdir(work / "elsewhere")
+    done = cli("run", "--resume", "../w", "--db", "../exp.db")
+    assert done.exit_code == 0, done.output
+    assert [(r.id, r.status, r.digest) for r in teamsim.runs(str(work / "exp.db"))] == [
+        (1, RunStatus.FINISHED, welcome_digest)]
+
+
 def test_a_tampered_stored_journal_line_is_found_by_id(db: str) -> None:
     with pytest.raises(runner.RunStopped) as stopped:
         runner.run(MODEL.name, db=db, stop_at=2)

@@ -67,7 +67,15 @@ from teamsim.scenario import (
     scenario_hash,
 )
 from teamsim.sim import DecisionSource, SimulationResult, World
-from teamsim.store import NewRun, RunStatus, Store, StoredEvents, mask_url, parse_url
+from teamsim.store import (
+    NewRun,
+    RunStatus,
+    Store,
+    StoredEvents,
+    absolute_url,
+    mask_url,
+    parse_url,
+)
 
 __all__ = ["RunResult", "ScenarioInput", "default_out_dir", "load", "resume", "run"]
 
@@ -270,7 +278,7 @@ def run(
         store = Store.open(staging / "store.db" if staging is not None and archive is None
                            else "sqlite://")
         result, expectations, violations = _simulate(
-            world, source, seed, days, store, None if archive is None else archive.url,
+            world, source, seed, days, store, None if db is None else absolute_url(db),
             staging, progress, setup, decisions, stepping)
         if archive is not None:
             about = NewRun(
@@ -281,7 +289,7 @@ def run(
                 status=RunStatus.FINISHED, digest=result.digest, events=len(result.events))
             run_id = _record(archive, store, about, result.metrics,
                              staging if target is not None else None, target, force,
-                             _replacing(resuming, archive))
+                             _replacing(resuming, db))
             archive.close()
             staging = None  # in place, or never made
         if target is not None and staging is not None:
@@ -312,7 +320,7 @@ def run(
             with archive.unit_of_work() as uow, store.unit_of_work() as rows:
                 stopped_id = uow.runs.record(about, {}, rows,
                                              stop=stop_record(stop, stepping),
-                                             replacing=_replacing(resuming, archive))
+                                             replacing=_replacing(resuming, db))
             archive.close()
         store.close()
         stepping.close()
@@ -352,17 +360,14 @@ def run(
                      out_dir=target, run_id=run_id)
 
 
-def _replacing(resuming: Resumption | None, archive: Store) -> int | None:
-    """The id of the stopped run in ``archive`` that this run resumes (``None``: a new
-    run, or one resumed from a folder recorded in another database)."""
-    if resuming is None or resuming.run_id is None or resuming.db is None:
+def _replacing(resuming: Resumption | None, db: str | None) -> int | None:
+    """The id of the stopped run in ``db`` that this run resumes (``None``: a new run, or
+    one resumed from a folder recorded in another database). Compared as absolute URLs:
+    run.json records a SQLite file's absolute path, and a relative ``--db`` given when
+    resuming from another folder names the same file."""
+    if resuming is None or resuming.run_id is None or resuming.db is None or db is None:
         return None
-    try:  # both masked: run.json keeps the URL as given, the store its resolved form
-        same = (parse_url(resuming.db).render_as_string(hide_password=True)
-                == parse_url(archive.url).render_as_string(hide_password=True))
-    except TeamsimError:
-        return None
-    return resuming.run_id if same else None
+    return resuming.run_id if absolute_url(resuming.db) == absolute_url(db) else None
 
 
 def _record(archive: Store, store: Store, about: NewRun, metrics: Mapping[str, Any],
@@ -501,7 +506,7 @@ def _put_stopped(world: Scenario, source: str | None, days: float, db: str | Non
     info = RunInfo(
         scenario=world.name, source=source, seed=stepping.header.seed, until_days=days,
         start=world.start_utc, end=world.start_utc, digest="", events=0,
-        teamsim_version=teamsim_version(), db=None if db is None else mask_url(db),
+        teamsim_version=teamsim_version(), db=None if db is None else absolute_url(db),
         models={name: RunModel.model_validate(about)
                 for name, about in setup.described.items()},
         cassette_mode=setup.mode if setup.used else None)
