@@ -86,25 +86,13 @@ class NewRun:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RunRecord:
+class RunRecord(NewRun):
     """A run recorded in a database: a row of the ``runs`` table.
 
     Attributes are those of :class:`NewRun`, and ``id``, the run's id in this database.
     """
 
     id: int
-    scenario: str
-    scenario_hash: str
-    seed: int
-    teamsim_version: str
-    until_days: float
-    sim_start: datetime
-    sim_end: datetime
-    started_at: datetime
-    finished_at: datetime | None
-    status: RunStatus
-    digest: str | None
-    events: int
 
     @property
     def readable(self) -> bool:
