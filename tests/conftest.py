@@ -14,23 +14,17 @@ Tests whose examples cost more than a world take their own numbers per profile f
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from teamsim.store import Store
 
-POSTGRES_URL = os.environ.get(
-    "TEAMSIM_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
-)
-_schemas = itertools.count()
+from .databases import BACKENDS, Databases, new_schema, postgres_admin
 
 PROFILE_VARIABLE = "TEAMSIM_HYPOTHESIS_PROFILE"
 """The environment variable that names the Hypothesis profile of a test run."""
@@ -55,31 +49,30 @@ settings.load_profile(
 )
 
 
-def _libpq(url: str) -> str:
-    """The SQLAlchemy URL as a plain libpq URL for psycopg."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+@pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database, on each backend; PostgreSQL tests get a schema of their own."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'teamsim.db'}"
         return
-    try:
-        admin = psycopg.connect(_libpq(POSTGRES_URL), autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as err:
-        pytest.skip(
-            f"PostgreSQL does not answer at {make_url(POSTGRES_URL).render_as_string()} "
-            f"({str(err).strip().splitlines()[0]}); set TEAMSIM_TEST_POSTGRES_URL to run these"
-        )
-    schema = f"teamsim_test_{os.getpid()}_{next(_schemas)}"
-    with admin:
+    with postgres_admin() as admin:
+        schema, url = new_schema(admin, "teamsim_test")
+        yield url
         admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-        admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def databases(request: pytest.FixtureRequest) -> Iterator[Databases]:
+    """A module's tests on each backend, every test with its own database
+    (``databases.new(folder)``); module-scoped, so module fixtures can depend on it."""
+    if request.param == "sqlite":
+        yield Databases(backend="sqlite")
+        return
+    with postgres_admin() as admin:
+        made = Databases(backend="postgresql", admin=admin)
+        yield made
+        for schema in made.made:
+            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture

@@ -6,21 +6,16 @@ stored journal, a missing id and an id without ``--db`` are one ``error:`` line.
 
 from __future__ import annotations
 
-import itertools
-import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
 import teamsim
@@ -29,37 +24,13 @@ from teamsim.assembly import simulation
 from teamsim.cli import app
 from teamsim.store import RunStatus
 
+from .databases import Databases
+
 ROOT = Path(__file__).resolve().parent.parent
 WELCOME = ROOT / "scenarios" / "welcome-renovation-leads.yaml"
 MODEL = ROOT / "scenarios" / "model-vs-template.yaml"
 REPLIED = ROOT / "scenarios" / "troubleshoot-person-replied.yaml"
 TEAMSIM = Path(sys.executable).with_name("teamsim")
-POSTGRES_URL = os.environ.get(
-    "TEAMSIM_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
-_schemas = itertools.count()
-_made: list[str] = []
-
-
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="module", params=["sqlite",
-                                        pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The backend of the module's tests; its schemas are dropped at the end."""
-    admin: psycopg.Connection | None = None
-    if request.param == "postgresql":
-        try:
-            admin = psycopg.connect(_libpq(POSTGRES_URL), autocommit=True, connect_timeout=3)
-        except psycopg.OperationalError as err:
-            pytest.skip(f"PostgreSQL does not answer at {POSTGRES_URL} "
-                        f"({str(err).strip().splitlines()[0]}); set TEAMSIM_TEST_POSTGRES_URL")
-    yield request.param
-    if admin is not None:
-        with admin:
-            while _made:
-                admin.execute(f'DROP SCHEMA IF EXISTS "{_made.pop()}" CASCADE')
 
 
 @pytest.fixture
@@ -72,17 +43,9 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def db(backend: str, work: Path) -> str:
+def db(databases: Databases, work: Path) -> str:
     """A new empty database of the module's backend (a schema of its own on PostgreSQL)."""
-    if backend == "sqlite":
-        return f"sqlite:///{work / f'runs{next(_schemas)}.db'}"
-    schema = f"teamsim_resumeid_{os.getpid()}_{next(_schemas)}"
-    _made.append(schema)
-    with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True) as admin:
-        admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
+    return databases.new(work)
 
 
 @pytest.fixture(scope="module")

@@ -5,21 +5,16 @@ README's queries across runs work as written."""
 
 from __future__ import annotations
 
-import itertools
-import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
 import teamsim
@@ -27,13 +22,11 @@ from teamsim import runner
 from teamsim.cli import app
 from teamsim.store import EventRecord, NewRun, RunStatus, Store
 
+from .databases import Databases
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 TEAMSIM = Path(sys.executable).parent / "teamsim"
-POSTGRES_URL = os.environ.get(
-    "TEAMSIM_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
-_schemas = itertools.count()
-_made: list[str] = []
 
 CHAT = "one-off-chat.yaml"
 REPLIED = "troubleshoot-person-replied.yaml"
@@ -49,46 +42,10 @@ RECORDED = (CHAT, WAITING, CHAT, WELCOME)
 """What the shared database records, in order: run ids 1 to 4."""
 
 
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="module", params=["sqlite",
-                                        pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def backend(request: pytest.FixtureRequest,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The backend of the module's tests; its schemas are dropped at the end."""
-    admin: psycopg.Connection | None = None
-    if request.param == "postgresql":
-        try:
-            admin = psycopg.connect(_libpq(POSTGRES_URL), autocommit=True, connect_timeout=3)
-        except psycopg.OperationalError as err:
-            pytest.skip(f"PostgreSQL does not answer at {POSTGRES_URL} "
-                        f"({str(err).strip().splitlines()[0]}); set TEAMSIM_TEST_POSTGRES_URL")
-    yield request.param
-    if admin is not None:
-        with admin:
-            while _made:
-                schema = _made.pop()
-                admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-def _new_database(kind: str, folder: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{folder / f'runs{next(_schemas)}.db'}"
-    schema = f"teamsim_runs_{os.getpid()}_{next(_schemas)}"
-    _made.append(schema)
-    with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True) as admin:
-        admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
-
-
 @pytest.fixture
-def empty_db(backend: str, tmp_path: Path) -> str:
+def empty_db(databases: Databases, tmp_path: Path) -> str:
     """A new empty database of the module's backend."""
-    return _new_database(backend, tmp_path)
+    return databases.new(tmp_path)
 
 
 def cli(*args: str) -> Result:
@@ -115,8 +72,8 @@ class Kept:
 
 
 @pytest.fixture(scope="module")
-def kept(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Kept:
-    url = _new_database(backend, tmp_path_factory.mktemp("kept"))
+def kept(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Kept:
+    url = databases.new(tmp_path_factory.mktemp("kept"))
     _build_with_seq(url)
     results, events = [], []
     for name in RECORDED:
