@@ -34,58 +34,24 @@ def _excerpt(text: str | None) -> str:
     return flat if len(flat) <= _EXCERPT else flat[:_EXCERPT - 1].rstrip() + "…"
 
 
-def _contact(uow: UnitOfWork, key: int | str | None) -> str:
-    if key is None:
-        return "?"
-    try:
-        contact = uow.contacts.get(key)
-    except TeamsimError:
-        return str(key)
-    return f"{contact.name} <{contact.email}>"
-
-
 def describe_item(uow: UnitOfWork, item: AttentionItem) -> list[str]:
-    """An open Needs attention item as the human sees it: a heading and its details."""
-    p = item.payload
-    since = item.created_at.strftime("%Y-%m-%d %H:%M UTC")
-    if item.kind == "draft":
-        seq = (p.get("sequence") or {}).get("name") or "chat"
-        step = p.get("step") or {}
-        where = f"{seq} / {step.get('id')} {step.get('label') or ''}".strip() if step else seq
-        contact = _contact(uow, (p.get("contact") or {}).get("id"))
-        draft = p.get("draft") or {}
-        lines = [f"draft · since {since} · {contact} · {where} · {p.get('channel', '')} · "
-                 f"by {(p.get('drafter') or {}).get('name', '?')}"]
-        if draft.get("subject"):
-            lines.append(f"Subject: {draft['subject']}")
-        lines.append(f"Body: {_excerpt(draft.get('body'))}")
-        concerns = p.get("open_concerns") or []
-        reviewer = (p.get("reviewer") or {}).get("name", "?")
-        if p.get("flagged"):
-            lines.append(f"Reviewer {reviewer} flagged it: " + "; ".join(map(str, concerns)))
-        else:
-            lines.append(f"Reviewer {reviewer}: no open concerns")
-        if p.get("rule"):
-            lines.append(f"Rule: {p['rule']}")
-        return lines
-    if item.kind == "reply":
-        return [f"reply · since {since} · {_contact(uow, p.get('contact'))} · "
-                f"{p.get('sequence', '')}",
-                f"Reply: {_excerpt(p.get('body'))}"]
-    if item.kind == "draft_failure":
-        seq = (p.get("sequence") or {}).get("name") or "chat"
-        step = p.get("step") or {}
-        where = f"{seq} / {step.get('id')} {step.get('label') or ''}".strip() if step else seq
-        contact = _contact(uow, (p.get("contact") or {}).get("id"))
-        tries = p.get("tries", "?")
-        return [f"draft failure · since {since} · {contact} · {where} · "
-                f"{tries} {'try' if tries == 1 else 'tries'}",
-                str(p.get("text") or p.get("reason") or "a teammate could not work")]
-    if item.kind != "rule_suggestion":
-        return [f"{item.kind} · since {since}"]
-    return [f"rule suggestion · since {since} · {p.get('name', '')}",
-            f"{p.get('approvals_in_a_row', '?')} approvals in a row without edits; "
-            "the rule starts switched off"]
+    """An open Needs attention item as the human sees it: a heading and its details (the
+    reading of :mod:`teamsim.reports.inbox`, texts shortened to one line)."""
+    from teamsim.reports.inbox import inbox_entry, read_item
+
+    reading = read_item(uow, item)
+    entry = inbox_entry(reading)
+    known = entry.kind in ("draft", "reply", "draft_failure", "rule_suggestion")
+    lines = [f"{entry.kind.replace('_', ' ')} · since {entry.since}"
+             + (f" · {entry.heading}" if known else "")]
+    details = list(entry.details)
+    if entry.kind == "draft":
+        details.insert(1 if reading.subject else 0, f"Body: {_excerpt(entry.text)}")
+    elif entry.kind == "reply":
+        details.append(f"Reply: {_excerpt(entry.text)}")
+    elif entry.kind == "draft_failure":
+        details.append(entry.text)
+    return lines + details
 
 
 def inbox_command(run_dir: RunDirArg = None, db: RunDbOption = None,

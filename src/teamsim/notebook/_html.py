@@ -23,7 +23,6 @@ from matplotlib.figure import Figure
 
 from teamsim.model import TeamsimError
 from teamsim.notebook._frames import funnel_frame, metrics_frame
-from teamsim.notebook._inbox import inbox_entries
 from teamsim.notebook._plots import (
     figure_svg,
     plot_approval_latency,
@@ -39,6 +38,7 @@ from teamsim.notebook._source import RunData, RunInput, load_run, opened
 from teamsim.notebook._sweeps import SweepData, SweepInput, load_sweep, sweep_frame
 from teamsim.reports import run_ended
 from teamsim.reports.diagnose import diagnose
+from teamsim.reports.inbox import inbox_entries
 
 __all__ = ["GENERATOR", "RUN_SECTIONS", "SWEEP_SECTIONS", "report_html", "sweep_report_html",
            "write_report"]

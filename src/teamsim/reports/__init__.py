@@ -4,8 +4,10 @@
 :func:`rule_usage` (auto-approve rules: what one would have approved, how much of its caps each
 has used); and the subpackage :mod:`teamsim.reports.diagnose` (the spec's "What if it isn't
 working?" checklist: ``from teamsim.reports.diagnose import diagnose``; the function is not
-re-exported here, where its name would hide the subpackage). They read a run's store and never
-write to it. ``teamsim run``, ``teamsim rules`` and ``teamsim diagnose`` print them.
+re-exported here, where its name would hide the subpackage); :mod:`teamsim.reports.inbox`
+reads each open Needs attention item once for ``teamsim inbox``, the HTML report and the web
+page. They read a run's store and never write to it. ``teamsim run``, ``teamsim rules``,
+``teamsim inbox`` and ``teamsim diagnose`` print them.
 """
 
 from teamsim.model import public_home as _public_home

@@ -6,16 +6,16 @@ Every function here reads through the run's unit of work and writes nothing. Tex
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from teamsim.model import BranchStep, EventRecord, MessageStep, TeamsimError, WaitStep
+from teamsim.model import BranchStep, EventRecord, MessageStep, WaitStep
 from teamsim.reports import StepFunnel, preview, step_funnel
 from teamsim.reports.diagnose import diagnose, render_lines
+from teamsim.reports.inbox import read_item
 from teamsim.sim import HumanAction, World, actions_for
 from teamsim.store import AttentionItem, UnitOfWork
 
@@ -78,16 +78,6 @@ def attention_views(uow: UnitOfWork, at: datetime, timezone: str) -> list[Attent
     return [_view(uow, item, at, timezone) for item in uow.attention.list("open")]
 
 
-def _contact_name(uow: UnitOfWork, ref: Any) -> str:
-    if ref is None:
-        return ""
-    try:
-        contact = uow.contacts.get(ref)
-    except TeamsimError:
-        return str(ref)
-    return f"{contact.name} <{contact.email}>"
-
-
 def _thread(uow: UnitOfWork, contact_id: int | None, sequence_id: int | None,
             ) -> tuple[ThreadEntry, ...]:
     if contact_id is None:
@@ -105,51 +95,36 @@ def _thread(uow: UnitOfWork, contact_id: int | None, sequence_id: int | None,
 
 
 def _view(uow: UnitOfWork, item: AttentionItem, at: datetime, timezone: str) -> AttentionView:
-    p = item.payload
-    base: dict[str, Any] = {"id": item.id, "kind": item.kind, "since": stamp(item.created_at),
-                            "actions": actions_for(item.kind)}
-    if item.kind in ("draft", "draft_failure"):
-        contact = p.get("contact") or {}
-        sequence = p.get("sequence") or {}
-        step = p.get("step") or {}
-        base.update(contact=_contact_name(uow, contact.get("id")),
-                    sequence=sequence.get("name") or "chat",
-                    step=f"{step.get('id', '')} {step.get('label') or ''}".strip(),
-                    channel=str(p.get("channel") or ""),
-                    drafter=str((p.get("drafter") or {}).get("name", "")),
-                    reviewer=str((p.get("reviewer") or {}).get("name", "")),
-                    thread=_thread(uow, contact.get("id"), sequence.get("id")))
-    if item.kind == "draft":
-        draft = p.get("draft") or {}
+    """The item as :func:`teamsim.reports.inbox.read_item` reads it, with the conversation
+    so far, the message a reply answers and a suggested rule's preview."""
+    r = read_item(uow, item)
+    view = AttentionView(id=r.item_id, kind=r.kind, since=stamp(r.since),
+                         actions=actions_for(r.kind))
+    if r.kind in ("draft", "draft_failure"):
+        view = replace(view, contact=r.contact, sequence=r.sequence, step=r.step,
+                       channel=r.channel, drafter=r.drafter, reviewer=r.reviewer, body=r.text,
+                       thread=_thread(uow, r.contact_id, r.sequence_id))
+    if r.kind == "draft":
         verdicts = tuple(
-            f"round {int(r.get('revision', 0)) + 1}: {r.get('verdict', '?')}"
-            + (": " + "; ".join(map(str, r.get("notes") or [])) if r.get("notes") else "")
-            for r in p.get("reviews") or [])
-        base.update(subject=draft.get("subject"), body=str(draft.get("body") or ""),
-                    verdicts=verdicts, flagged=bool(p.get("flagged")),
-                    concerns=tuple(map(str, p.get("open_concerns") or [])))
-    elif item.kind == "draft_failure":
-        base.update(body=str(p.get("text") or p.get("reason") or "a teammate could not work"))
-    elif item.kind == "reply":
+            f"round {int(review.get('revision', 0)) + 1}: {review.get('verdict', '?')}"
+            + (": " + "; ".join(map(str, review.get("notes") or []))
+               if review.get("notes") else "")
+            for review in r.reviews)
+        view = replace(view, subject=r.subject, verdicts=verdicts, flagged=r.flagged,
+                       concerns=r.concerns)
+    elif r.kind == "reply":
         answers = None
-        message_id = p.get("message_id")
-        if isinstance(message_id, int):
-            m = uow.messages.get(message_id)
+        if r.message_id is not None:
+            m = uow.messages.get(r.message_id)
             answers = ThreadEntry(direction="out", at=stamp(m.sent_at), subject=m.subject,
                                   body=m.body)
-        contact_id = None
-        with contextlib.suppress(TeamsimError):
-            contact_id = uow.contacts.get(p.get("contact") or "").id
-        name = p.get("sequence")
-        sequence_id = next((s.id for s in uow.sequences.list() if s.name == name), None)
-        base.update(contact=_contact_name(uow, p.get("contact")),
-                    sequence=str(name or ""), body=str(p.get("body") or ""),
-                    answers=answers, thread=_thread(uow, contact_id, sequence_id))
-    elif item.kind == "rule_suggestion":
-        rule_id = p.get("rule_id")
+        sequence_id = next((s.id for s in uow.sequences.list() if s.name == r.sequence), None)
+        view = replace(view, contact=r.contact, sequence=r.sequence, body=r.text,
+                       answers=answers, thread=_thread(uow, r.contact_id, sequence_id))
+    elif r.kind == "rule_suggestion":
         lines: tuple[str, ...] = ()
-        if isinstance(rule_id, int):
-            found = preview(uow, uow.rules.get(rule_id), at=at, timezone=timezone)
+        if r.rule_id is not None:
+            found = preview(uow, uow.rules.get(r.rule_id), at=at, timezone=timezone)
             lines = (f"{found.reached_gate} drafts reached the approval gate; it would have "
                      f"approved {len(found.past)} of the decided ones "
                      f"({len(found.past_capped)} stopped by its caps) and would approve "
@@ -158,11 +133,11 @@ def _view(uow: UnitOfWork, item: AttentionItem, at: datetime, timezone: str) -> 
                      *(f"would approve: {d.contact} · {d.sequence} / {d.step_id} "
                        f"{d.step_label} · {d.channel} · by {d.teammate}"
                        for d in found.waiting[:10]))
-        base.update(rule=str(p.get("name") or ""), preview=lines,
-                    body=f"{p.get('approvals_in_a_row', '?')} approvals in a row without "
-                         "edits; the rule starts switched off and approves nothing until "
-                         "you accept it.")
-    return AttentionView(**base)
+        view = replace(view, rule=r.rule, preview=lines,
+                       body=f"{r.approvals_in_a_row} approvals in a row without edits; the "
+                            "rule starts switched off and approves nothing until you accept "
+                            "it.")
+    return view
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
