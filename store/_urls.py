@@ -133,9 +133,10 @@ def mask_secrets(message: str, url: str | os.PathLike[str] | URL) -> str:
 def absolute_url(target: str | os.PathLike[str] | URL) -> str:
     """``target`` as a URL that names the same database from any working directory, masked
     (:func:`mask_url`): a SQLite file's relative path is made absolute (against the current
-    directory); an in-memory database, a server URL, or text that is not a URL comes back
-    masked as it is. What a run folder records as its database, and what two mentions of
-    one database are compared by."""
+    directory). An in-memory database, a ``file:`` URI (left as written), a server URL, or
+    text that is not a URL is only masked (and rendered as SQLAlchemy writes URLs:
+    ``sqlite:///:memory:`` as ``sqlite:///%3Amemory%3A``). What a run folder records as its
+    database, and what two mentions of one database are compared by."""
     try:
         url = target if isinstance(target, URL) else parse_url(target)
     except StoreError:

@@ -69,3 +69,5 @@ def test_workers_are_left_to_the_scheduler_when_pinning_cannot_help() -> None:
     assert _pool.cpus_to_pin(1) == ()
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     assert _pool.cpus_to_pin(cpus + 1) == ()
+    if cpus > 2:  # CPUs to spare: the scheduler finds idle ones
+        assert _pool.cpus_to_pin(cpus - 1) == ()

@@ -44,3 +44,16 @@ def test_payloads_missing_parts_read_as_empty_fields() -> None:
     assert entries[2].text == "a teammate could not work"
     assert entries[3].details == ("? approvals in a row without edits; the rule starts "
                                   "switched off",)
+
+
+def test_a_reply_to_a_chat_message_reads_as_chat() -> None:
+    # The simulator writes "sequence": None for a reply to a chat message.
+    with Store.open("sqlite://") as store, store.unit_of_work() as uow:
+        contact = uow.contacts.add(Contact(name="Ana", email="ana@example.com")).id
+        uow.attention.open(kind="reply", at=AT, payload={
+            "contact": contact, "sequence": None, "body": "Thanks!"})
+        [item] = uow.attention.list("open")
+        reading = read_item(uow, item)
+        [entry] = inbox_entries(uow)
+    assert (reading.sequence, reading.sequence_id) == ("chat", None)
+    assert (entry.heading, entry.text) == ("Ana <ana@example.com> · chat", "Thanks!")

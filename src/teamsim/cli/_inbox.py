@@ -42,8 +42,8 @@ def describe_item(uow: UnitOfWork, item: AttentionItem) -> list[str]:
     reading = read_item(uow, item)
     entry = inbox_entry(reading)
     known = entry.kind in ("draft", "reply", "draft_failure", "rule_suggestion")
-    lines = [f"{entry.kind.replace('_', ' ')} · since {entry.since}"
-             + (f" · {entry.heading}" if known else "")]
+    lines = [f"{entry.kind.replace('_', ' ')} · since {entry.since} · {entry.heading}" if known
+             else f"{entry.kind} · since {entry.since}"]
     details = list(entry.details)
     if entry.kind == "draft":
         details.insert(1 if reading.subject else 0, f"Body: {_excerpt(entry.text)}")

@@ -35,8 +35,8 @@ class ItemReading:
         contact: the contact as ``Name <email>``; the reference itself when no such contact
             is stored; ``""`` when the item names none.
         contact_id: the contact's id, when it is stored.
-        sequence: the sequence's name (``chat`` for a draft outside any sequence).
-        sequence_id: the sequence's id, when the payload gives it.
+        sequence: the sequence's name (``chat`` for a draft or reply outside any sequence).
+        sequence_id: the sequence's id, when it is known.
         step: the step as ``id label``, ``""`` outside a sequence.
         channel: the draft's channel.
         drafter: the teammate who drafted it.
@@ -149,9 +149,12 @@ def read_item(uow: UnitOfWork, item: AttentionItem) -> ItemReading:
             rule=str(p.get("rule") or ""))
     if item.kind == "reply":
         contact, contact_id = _contact(uow, p.get("contact"))
+        name = p.get("sequence")  # None: a reply to a chat message
+        sequence_id = None if not name else next(
+            (s.id for s in uow.sequences.list() if s.name == name), None)
         return replace(head, contact=contact, contact_id=contact_id,
-                       sequence=str(p.get("sequence") or ""), text=str(p.get("body") or ""),
-                       message_id=_id(p.get("message_id")))
+                       sequence=str(name or "chat"), sequence_id=sequence_id,
+                       text=str(p.get("body") or ""), message_id=_id(p.get("message_id")))
     if item.kind == "rule_suggestion":
         return replace(head, rule=str(p.get("name", "")), rule_id=_id(p.get("rule_id")),
                        approvals_in_a_row=p.get("approvals_in_a_row", "?"))

@@ -2,7 +2,7 @@
 
 The job function's module (:mod:`teamsim.runner._pool`), and with it the whole simulation
 stack, then ``gc.freeze()``: every object the imports made (modules, classes, functions,
-about 200,000 of them) moves to the collector's permanent generation. Measured on the
+about 160,000 of them) moves to the collector's permanent generation. Measured on the
 32-seed welcome sweep: the workers' collections no longer walk those objects (nor write to
 their pages, which forked workers would otherwise copy), and the fork server's own exit no
 longer spends about half a second collecting them. They live as long as the process in any

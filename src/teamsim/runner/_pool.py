@@ -159,13 +159,14 @@ def cpus_to_pin(workers: int) -> tuple[int, ...]:
     sweep, 2 unpinned workers on 2 CPUs left about a fifth of the machine idle and each run
     took 1.3x its time alone. Pinned, a worker's threads hand over on their own CPU, and a
     run takes no longer than alone. Only where the platform can pin (Linux), with two or
-    more workers, and no more workers than this process may use CPUs (more would share
-    CPUs anyway: the scheduler balances them better).
+    more workers, and exactly as many workers as this process may use CPUs: with CPUs to
+    spare the woken threads find an idle one (and pinning would put every sweep's workers
+    on the same first CPUs); with more workers than CPUs they share CPUs anyway.
     """
     if workers < 2 or not hasattr(os, "sched_setaffinity"):
         return ()
     allowed = sorted(os.sched_getaffinity(0))
-    return tuple(allowed) if workers <= len(allowed) else ()
+    return tuple(allowed) if workers == len(allowed) else ()
 
 
 def pin_process(cpu: int) -> None:

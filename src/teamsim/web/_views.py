@@ -118,9 +118,8 @@ def _view(uow: UnitOfWork, item: AttentionItem, at: datetime, timezone: str) -> 
             m = uow.messages.get(r.message_id)
             answers = ThreadEntry(direction="out", at=stamp(m.sent_at), subject=m.subject,
                                   body=m.body)
-        sequence_id = next((s.id for s in uow.sequences.list() if s.name == r.sequence), None)
         view = replace(view, contact=r.contact, sequence=r.sequence, body=r.text,
-                       answers=answers, thread=_thread(uow, r.contact_id, sequence_id))
+                       answers=answers, thread=_thread(uow, r.contact_id, r.sequence_id))
     elif r.kind == "rule_suggestion":
         lines: tuple[str, ...] = ()
         if r.rule_id is not None:
