@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from teamsim import runner
+from teamsim.cli import app
 from teamsim.scenario import load_scenario
 from teamsim.store import Store
 from teamsim.web import Advance, ServedRun
@@ -312,3 +314,62 @@ def test_the_finished_run_is_recorded_in_the_db_given(tmp_path: Path) -> None:
     from teamsim.runner import runs
     recorded = runs(str(tmp_path / "runs.db"))  # one finished run, the served run's digest
     assert [(r.status.value, r.digest) for r in recorded] == [("finished", digest)]
+
+
+def _decision_lines(folder: Path) -> int:
+    lines = (folder / "journal.jsonl").read_text().splitlines()
+    return sum(json.loads(line)["kind"] == "decision" for line in lines)
+
+
+def test_a_replayed_journal_stops_and_resumes_to_the_served_digest(
+        client: TestClient, served: ServedRun, tmp_path: Path) -> None:
+    _post(client, "/attention/1", action="approve")
+    _post(client, "/attention/2", action="reject")
+    assert _post(client, "/sequences/1", action="pause").status_code == 200
+    assert _post(client, "/advance", to="day").status_code == 200
+    assert _post(client, "/sequences/1", action="activate").status_code == 200
+    assert _post(client, "/advance", to="end").status_code == 200
+    digest = (tmp_path / "run" / "digest.txt").read_text().strip()
+    decided = len(_journal(served)) - 1
+    world = load_scenario(SCENARIO)
+    journal = runner.DecisionJournal.read(served.journal.path, world, 3)
+    stopped = tmp_path / "stopped"
+    with pytest.raises(runner.RunStopped):
+        runner.run(world, decisions=journal, stop_at=1.2, out=stopped, source=str(SCENARIO))
+    assert _decision_lines(stopped) == decided
+    with pytest.raises(runner.RunStopped):  # stopped twice: the decisions are carried on
+        runner.resume(stopped, stop_at=2.5)
+    assert _decision_lines(stopped) == decided
+    # A stopped --db replay keeps its journal in the database, decisions included.
+    db = f"sqlite:///{tmp_path / 'runs.db'}"
+    with pytest.raises(runner.RunStopped) as stop:
+        runner.run(world, decisions=journal, stop_at=1.2, db=db, source=str(SCENARIO))
+    assert stop.value.run_id is not None
+    cli = CliRunner()
+    on_cli = tmp_path / "on-cli"
+    stopped_cli = cli.invoke(app, ["run", str(SCENARIO), "--seed", "3", "--decisions",
+                                   str(served.journal.path), "--stop-at", "1.2", "--out",
+                                   str(on_cli)])
+    assert stopped_cli.exit_code == 0, stopped_cli.output
+    assert stopped_cli.stdout.startswith("stopped at simulated minute")
+    # The replays go on from the stopped runs' journals alone: the decisions file may be gone.
+    served.journal.path.unlink()
+    resumed_cli = cli.invoke(app, ["run", "--resume", str(on_cli)])
+    assert resumed_cli.exit_code == 0, resumed_cli.output
+    assert (on_cli / "digest.txt").read_text().strip() == digest
+    by_id = runner.resume(stop.value.run_id, db=db)
+    assert by_id.digest == digest
+    by_id.close()
+    finished = runner.resume(stopped)
+    assert finished.digest == digest
+    finished.close()
+
+
+def test_decisions_are_not_given_again_to_a_resumed_run(tmp_path: Path) -> None:
+    journal = tmp_path / "d.jsonl"
+    journal.write_text("{}\n")
+    result = CliRunner().invoke(app, ["run", "--resume", str(tmp_path / "stopped"),
+                                      "--decisions", str(journal)])
+    assert result.exit_code == 2
+    assert result.stderr == ("error: --decisions: a stopped run replays the decisions its "
+                             "journal carries; resume it with --resume alone\n")

@@ -152,9 +152,9 @@ def run_command(
     stop = stop_point(stop_at)
     check_db_option(db)
     options = ModelOptions.parse(model, allow_imports, cassette, cassette_mode, max_concurrency)
-    if decisions is not None and (stop is not None or resume is not None):
-        raise fail("--decisions: a replayed journal of decisions cannot be stopped or resumed "
-                   "yet; leave out --stop-at and --resume")
+    if decisions is not None and resume is not None:
+        raise fail("--decisions: a stopped run replays the decisions its journal carries; "
+                   "resume it with --resume alone")
     if resume is not None:
         if scenario is not None or until is not None or seed is not None:
             raise fail("--resume: give the run folder or id alone (the scenario, its seed and "
@@ -177,10 +177,10 @@ def run_command(
         journal = None if decisions is None else runner.DecisionJournal.read(
             decisions, world, chosen)
         # The world already loaded, not the path: a pipe (<(command)) is read only once.
-        # A replayed journal of decisions is not resumable yet (the run's journal does not
-        # carry them): Ctrl-C simply interrupts it.
+        # A replayed journal of decisions is copied into the run's journal, so a stopped
+        # replay resumes without it.
         with _progress(math.ceil(days), f"{world.name} (seed {chosen})") as update, \
-                ctrl_c(sequence is None and journal is None) as interrupted:
+                ctrl_c(sequence is None) as interrupted:
             result = runner.run(world, seed=seed, until_days=until, out=target, db=db,
                                 force=force, progress=update, allow_large=allow_large,
                                 source=str(scenario), stop_at=stop, decisions=journal,

@@ -26,9 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from teamsim.model import TeamsimError
 from teamsim.scenario import scenario_hash
-from teamsim.sim import HumanAction, HumanInput, World
+from teamsim.sim import DecisionSource, HumanAction, HumanInput, ListDecisions, World
 
-__all__ = ["JOURNAL_FORMAT", "Decision", "DecisionJournal", "JournalHeader"]
+__all__ = ["JOURNAL_FORMAT", "Decision", "DecisionJournal", "JournalHeader", "RecordedDecisions",
+           "recorded_decisions", "replayed_decisions"]
 
 JOURNAL_FORMAT = "teamsim-decisions/1"
 """The format marker of a decisions journal's header line."""
@@ -198,3 +199,49 @@ class DecisionJournal:
                                f"{getattr(exc, 'strerror', None) or exc}") from None
         self.decisions.append(decision)
         return decision
+
+
+class RecordedDecisions(ListDecisions):
+    """The inputs of a replayed run, read once, with what a stopped run's journal keeps of
+    them (its ``decision`` lines), so that the run can be stopped and resumed.
+
+    Attributes:
+        path: where they came from (named in error messages).
+        records: each input as a :class:`Decision`'s JSON data.
+    """
+
+    def __init__(self, inputs: tuple[HumanInput, ...], records: tuple[pydantic.JsonValue, ...],
+                 path: str) -> None:
+        super().__init__(inputs)
+        self.path = path
+        self.records = records
+
+
+def recorded_decisions(source: DecisionSource, start: datetime) -> RecordedDecisions:
+    """``source``'s inputs (read once) with their records for the run's journal; ``start``:
+    the run's start (UTC), which dates each record."""
+    inputs = tuple(source.inputs())
+    records = tuple(
+        Decision(n=n, minute=given.minute, at=start + timedelta(minutes=given.minute),
+                 action=given.action, item=given.item_id, sequence=given.sequence,
+                 subject=given.subject, body=given.body,
+                 note=given.note).model_dump(mode="json")
+        for n, given in enumerate(inputs, start=1))
+    return RecordedDecisions(inputs, records, str(getattr(source, "path", "decisions")))
+
+
+def replayed_decisions(records: tuple[pydantic.JsonValue, ...], place: str) -> RecordedDecisions:
+    """The decisions a stopped run's journal carries (``place`` names it), to resume it.
+
+    Raises:
+        TeamsimError: a record is not a decision (the message names it and ``place``).
+    """
+    inputs: list[HumanInput] = []
+    for n, data in enumerate(records, start=1):
+        try:
+            inputs.append(Decision.model_validate(data).to_input())
+        except (pydantic.ValidationError, ValueError) as exc:
+            reason = str(exc).strip().splitlines()[0]
+            raise TeamsimError(f"{place}: decision {n}: {reason}; it was changed after "
+                               "teamsim wrote it, so the run cannot be resumed from it") from None
+    return RecordedDecisions(tuple(inputs), records, place)

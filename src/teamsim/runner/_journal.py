@@ -13,9 +13,10 @@ another order after it was written is found, by its line number::
     {"chain": "...", "data": {...}, "kind": "decision"}
 
 ``model`` lines are the cassette entries in their order of use (``live``: the model was
-called for it). ``decision`` lines are the slot for a human's interactive decisions (their
-``data`` is the decisions journal's record, defined with ``teamsim run --decisions``); this
-build writes none and refuses to resume a journal that holds some, naming why.
+called for it). ``decision`` lines are the person's decisions a run replays (``teamsim run
+--decisions``; their ``data`` is the decisions journal's record,
+:class:`~teamsim.runner._decisions.Decision`): written when the run starts, all of them, so
+that a stopped replay resumes from this journal alone.
 
 Each line is flushed as it is written, so a killed process keeps every line it finished (a
 line cut short by the kill, the last one, is dropped when read).

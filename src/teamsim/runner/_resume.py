@@ -29,9 +29,12 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pydantic
+
 from teamsim.agents import Cassette
 from teamsim.model import SimMinutes, TeamsimError
 from teamsim.runner import _staging
+from teamsim.runner._decisions import replayed_decisions
 from teamsim.runner._folders import RunInfo, read_run_info
 from teamsim.runner._journal import (
     JOURNAL,
@@ -233,18 +236,13 @@ class Stepping:
     stop_at: SimMinutes | None = None
     interrupted: Callable[[], bool] | None = None
     resuming: Resumption | None = None
+    decisions: tuple[pydantic.JsonValue, ...] = ()
     writer: JournalWriter | None = field(default=None, init=False)
 
     def start(self, folder: Path | None, cassette: Cassette | None) -> None:
         """Open the journal in the run's (staging) ``folder`` and connect the cassette to it;
         prime the cassette with the replies the earlier try used."""
         if self.resuming is not None:
-            if self.resuming.journal.decisions:
-                count = len(self.resuming.journal.decisions)
-                raise TeamsimError(
-                    f"{self.resuming.journal_place}: holds {count}"
-                    " interactive decision(s), which this teamsim cannot replay (it needs "
-                    "`teamsim run --decisions`); resume it with a teamsim that has them")
             if cassette is not None:
                 cassette.prime(self.resuming.journal.models)
             elif self.resuming.journal.models:
@@ -255,6 +253,9 @@ class Stepping:
         # Without a folder (a --db run) the journal is kept in memory, recorded if it stops.
         self.writer = JournalWriter(None if folder is None else folder / JOURNAL, self.header,
                                     carry)
+        if self.resuming is None:  # a resumed run's decisions come with ``carry``
+            for data in self.decisions:
+                self.writer.decision(data)
         if cassette is not None:
             cassette.listen(self.writer.model)
 
@@ -333,7 +334,8 @@ def stopped_info(info: RunInfo, stop: StopSignal, stepping: Stepping,
 def stepping_for(world: Scenario, source: str | None, seed: int, days: float, *,
                  stop_at: float | datetime | None, interrupted: Callable[[], bool] | None,
                  resuming: Resumption | None, cassette: Path | None, mode: str | None,
-                 target: Path | None, recorded: bool = False) -> Stepping:
+                 target: Path | None, recorded: bool = False,
+                 decisions: tuple[pydantic.JsonValue, ...] = ()) -> Stepping:
     """The :class:`Stepping` of a run, its inputs checked.
 
     Raises:
@@ -366,7 +368,8 @@ def stepping_for(world: Scenario, source: str | None, seed: int, days: float, *,
         cassette=None if cassette is None else os.path.abspath(cassette),
         cassette_mode=mode if mode in ("record", "replay", "auto") else None)
     return Stepping(header=header, stop_at=minute,
-                    interrupted=interrupted if kept else None, resuming=resuming)
+                    interrupted=interrupted if kept else None, resuming=resuming,
+                    decisions=decisions)
 
 
 def _stop_minute(world: Scenario, stop_at: float | datetime) -> SimMinutes:
@@ -414,9 +417,13 @@ def resume_arguments(found: Resumption) -> dict[str, object]:
     """The arguments of :func:`teamsim.runner.run` that resume ``found``: its seed, length,
     cassette and mode, from its journal."""
     header = found.journal.header
-    return {"seed": header.seed, "until_days": header.until_days,
-            "cassette": header.cassette, "cassette_mode": header.cassette_mode,
-            "resuming": found}
+    arguments: dict[str, object] = {
+        "seed": header.seed, "until_days": header.until_days, "cassette": header.cassette,
+        "cassette_mode": header.cassette_mode, "resuming": found}
+    if found.journal.decisions:  # a replay of a person's decisions, stopped part way
+        arguments["decisions"] = replayed_decisions(found.journal.decisions,
+                                                    found.journal_place)
+    return arguments
 
 
 def _absolute(source: str | None) -> str | None:

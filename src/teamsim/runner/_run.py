@@ -31,6 +31,7 @@ from teamsim.model import (
     format_errors,
 )
 from teamsim.runner import _staging
+from teamsim.runner._decisions import RecordedDecisions, recorded_decisions
 from teamsim.runner._folders import (
     RUN_FOLDER,
     RunInfo,
@@ -250,8 +251,12 @@ def run(
                            cassette_mode=cassette_mode, max_concurrency=max_concurrency)
     days = world.days if until_days is None else until_days
     target = None if out is None else Path(out)
+    if decisions is not None and (stop_at is not None or interrupted is not None
+                                  or resuming is not None):
+        # Read once; the run's journal keeps them, so a stopped replay resumes without them.
+        decisions = recorded_decisions(decisions, world.start_utc)
     stepping = _stepping(world, source, seed, days, stop_at, interrupted, resuming, setup,
-                         target, db is not None)
+                         target, db is not None, decisions)
     if target is not None:
         _staging.check_target(target, RUN_FOLDER, force=force)
     started_at = datetime.now(UTC)  # metadata of the runs row, never in the digest
@@ -489,14 +494,16 @@ def _simulate(
 def _stepping(world: Scenario, source: str | None, seed: int | None, days: float,
               stop_at: float | datetime | None, interrupted: Callable[[], bool] | None,
               resuming: Resumption | None, setup: RunModels,
-              target: Path | None, recorded: bool) -> Stepping | None:
+              target: Path | None, recorded: bool,
+              decisions: DecisionSource | None) -> Stepping | None:
     """How the run may stop and what it resumes from (``None``: it runs through)."""
     if stop_at is None and interrupted is None and resuming is None:
         return None
+    records = decisions.records if isinstance(decisions, RecordedDecisions) else ()
     return stepping_for(world, source, world.run_seed(seed), days, stop_at=stop_at,
                         interrupted=interrupted, resuming=resuming, cassette=setup.cassette_file,
                         mode=setup.mode if setup.used else None, target=target,
-                        recorded=recorded)
+                        recorded=recorded, decisions=records)
 
 
 def _put_stopped(world: Scenario, source: str | None, days: float, db: str | None,
