@@ -41,6 +41,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import forkserver, resource_tracker
 from multiprocessing.context import BaseContext
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +186,8 @@ def pin_process(cpu: int) -> None:
             os.sched_setaffinity(thread, {cpu})
 
 
-def _worker_start(parent: int, cpus: tuple[int, ...] = (), slot: Any = None) -> None:
+def _worker_start(parent: int, cpus: tuple[int, ...] = (),
+                  slot: Synchronized[int] | None = None) -> None:
     """Set up a sweep worker: Ctrl-C is the parent's to handle, the worker exits by itself as
     soon as the sweep (``parent``) is gone (killed with SIGKILL, say), instead of waiting
     forever on a queue no one writes to, and, given ``cpus`` and a shared counter ``slot``,
