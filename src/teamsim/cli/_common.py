@@ -110,14 +110,15 @@ def check_db_option(db: str | None) -> None:
 
 
 @contextmanager
-def workspace(db: str) -> Iterator[Workspace]:
+def workspace(db: str, *, read_only: bool = False) -> Iterator[Workspace]:
     """Open the store at ``db`` as a :class:`~teamsim.workspace.Workspace`; turn teamsim errors
-    into exit code 2."""
+    into exit code 2. ``read_only`` for a command that only reads: a database that does not
+    exist is then an error, not a new empty one left behind."""
     from teamsim.store import Store  # SQLAlchemy: start-up
     from teamsim.workspace import Workspace
 
     try:
-        store = Store.open(db)
+        store = Store.open(db, read_only=read_only)
     except TeamsimError as exc:
         raise fail(f"--db: {exc}") from None
     try:
@@ -127,9 +128,10 @@ def workspace(db: str) -> Iterator[Workspace]:
         raise fail(str(exc)) from None
 
 
-def do(db: str, action: Callable[[Workspace], T]) -> T:
-    """Run ``action`` on the workspace at ``db`` and return what it returns."""
-    with workspace(db) as ws:
+def do(db: str, action: Callable[[Workspace], T], *, read_only: bool = False) -> T:
+    """Run ``action`` on the workspace at ``db`` (opened for reading only if ``read_only``)
+    and return what it returns."""
+    with workspace(db, read_only=read_only) as ws:
         return action(ws)
 
 
