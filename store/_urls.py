@@ -157,7 +157,7 @@ def parse_url(target: str | os.PathLike[str]) -> URL:
     """
     text = os.fspath(target)
     if "://" not in text:
-        return URL.create("sqlite", database=str(Path(text).expanduser()))
+        return URL.create("sqlite", database=str(_home(text, text)))
     try:
         url = make_url(text)
     except (ArgumentError, ValueError) as err:
@@ -165,4 +165,20 @@ def parse_url(target: str | os.PathLike[str]) -> URL:
         if "invalid literal for int()" in reason:
             reason = "the port is not a number"
         raise StoreError(f"not a database URL: {mask_url(text)} ({reason}); {_ADVICE}") from None
+    if url.get_backend_name() == "sqlite" and url.database:
+        _home(url.database, mask_url(url))
     return url
+
+
+def _home(path: str, shown: str) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded, as every reader of the URL does.
+
+    Raises:
+        StoreError: no home folder for that user (``~nosuchuser/f.db``).
+    """
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        user = path[1:].split("/", 1)[0]
+        raise StoreError(f"not a database path: {shown} (no user {user!r} has a home folder "
+                         "for its ~); give the path without it or with your own ~/") from None
