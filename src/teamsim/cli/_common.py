@@ -256,7 +256,12 @@ def _database_run(db: str, run_id: int | None, folder: Path | None, *,
 def _recorded_db(run_dir: Path) -> tuple[str | None, int | None, str | None]:
     """The database ``run.json`` names, if it names one, the run's id there (if it holds
     one) and its digest; exit 2 if ``run_dir`` is no run folder."""
-    if not run_dir.is_dir():
+    try:
+        found = run_dir.is_dir()
+    except OSError as exc:  # a name too long, a folder we may not enter: not only "missing"
+        raise fail(f"{run_dir}: cannot read it ({exc.strerror or exc}); give the folder "
+                   "`teamsim run` wrote") from None
+    if not found:
         raise fail(f"{run_dir}: no such run directory; give the folder `teamsim run` wrote")
     info_path = run_dir / "run.json"
     try:
