@@ -15,6 +15,7 @@ from urllib.parse import unquote, unquote_plus
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.util import asbool
 
 from teamsim.model import StoreError
 
@@ -165,9 +166,30 @@ def parse_url(target: str | os.PathLike[str]) -> URL:
         if "invalid literal for int()" in reason:
             reason = "the port is not a number"
         raise StoreError(f"not a database URL: {mask_url(text)} ({reason}); {_ADVICE}") from None
-    if url.get_backend_name() == "sqlite" and url.database:
-        _home(url.database, mask_url(url))
+    if url.get_backend_name() == "sqlite":
+        if url.database:
+            _home(url.database, mask_url(url))
+        ignored = sorted(set(url.query) - _SQLITE_ARGUMENTS)
+        if ignored and not _is_true(url.query.get("uri")):
+            raise StoreError(
+                f"not a database URL: {mask_url(url)} (SQLite's driver takes no "
+                f"{', '.join(map(repr, ignored))} and would ignore it); remove it, or add "
+                "uri=true to pass SQLite URI arguments")
     return url
+
+
+def _is_true(value: str | tuple[str, ...] | None) -> bool:
+    try:
+        return value is not None and asbool(value if isinstance(value, str) else value[-1])
+    except ValueError:
+        return False  # create_engine refuses it, with its own message
+
+
+_SQLITE_ARGUMENTS: Final = frozenset(
+    {"uri", "timeout", "isolation_level", "detect_types", "check_same_thread",
+     "cached_statements"})
+"""The query arguments SQLAlchemy's SQLite driver takes; it ignores others (with a warning)
+unless ``uri=true`` passes them on to SQLite."""
 
 
 def _home(path: str, shown: str) -> Path:
