@@ -146,6 +146,15 @@ def test_a_dask_address_where_nothing_answers_is_refused_at_once(
     assert not (tmp_path / "s").exists()
 
 
+def test_a_dask_tls_address_without_tls_settings_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    with pytest.raises(ValidationError, match=r"--address tls://127.0.0.1:1: cannot reach a "
+                                              r"Dask scheduler there \(TLS expects"):
+        runner.sweep(SMALL, "0:1", backend="dask", address="tls://127.0.0.1:1",
+                     out=tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
 @pytest.mark.parametrize("backend", ["dask", "ray"])
 @pytest.mark.parametrize("port", ["0", "65536", "99999999999999999999999"])
 def test_an_address_with_an_impossible_port_is_refused(

@@ -138,7 +138,8 @@ def _dask(address: str | None, workers: int) -> Iterator[Executor]:
             try:
                 client = stack.enter_context(
                     Client(address, timeout="20s"))  # type: ignore[no-untyped-call]
-            except (OSError, TimeoutError, ValueError) as exc:
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
+                # TypeError: a tls:// address without a TLS configuration.
                 raise ValidationError(
                     f"--address {address}: cannot reach a Dask scheduler there ({exc}); give "
                     "its address as tcp://host:8786") from None
