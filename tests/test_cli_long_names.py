@@ -32,3 +32,4 @@ def test_a_name_too_long_is_one_error_line(
     assert result.stderr.startswith(message)
     assert result.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
