@@ -187,8 +187,10 @@ def _check_reachable(address: str, *, schemes: tuple[str, ...], hint: str,
     """
     scheme, _, where = address.rpartition("://")
     host, _, port = where.rpartition(":")
-    if scheme not in schemes or not host or not port.isascii() or not port.isdigit():
+    if scheme not in schemes or not port.isascii() or not port.isdigit():
         return
+    if not host:  # Dask reads ":8786" as this machine and waits out its timeout there
+        raise ValidationError(f"--address {address}: no host before the port; {hint}")
     if not 0 < int(port) <= 65535:
         raise ValidationError(f"--address {address}: {port} is not a port (1 to 65535); {hint}")
     try:
