@@ -290,9 +290,14 @@ _ADDRESSES = [f"127.0.0.1:{CLOSED}", f"tcp://127.0.0.1:{CLOSED}", f"ray://127.0.
 
 
 def _loopback_only(args: list[str]) -> bool:
-    """Text Hypothesis makes up may name a host: only the listed addresses are tried."""
-    return all(value in _ADDRESSES for option, value in itertools.pairwise(args)
-               if option == "--address")
+    """Text Hypothesis makes up may name a host: only the listed addresses are tried; and a
+    Dask or Ray backend only with one (a local cluster is valid input, but takes longer to
+    start than an example may run)."""
+    pairs = list(itertools.pairwise(args))
+    addresses = [value for option, value in pairs if option == "--address"]
+    clusters = any(option == "--backend" and value in ("dask", "ray") for option, value in pairs)
+    return all(value in _ADDRESSES for value in addresses) and (bool(addresses)
+                                                                 or not clusters)
 
 
 def _cheap_seeds(args: list[str]) -> list[str]:
