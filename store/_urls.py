@@ -150,13 +150,18 @@ def absolute_url(target: str | os.PathLike[str] | URL) -> str:
 
 
 def parse_url(target: str | os.PathLike[str]) -> URL:
-    """The SQLAlchemy URL of a file path or URL text.
+    """The SQLAlchemy URL of a file path or URL text. Text may start with ``~`` or ``~user``
+    (a home folder); in a path object (a file teamsim names) ``~`` is part of a folder's name.
 
     Raises:
         StoreError: the URL is malformed (a port that is not a number, no scheme...); the
             message shows it masked and says how to write one.
     """
     text = os.fspath(target)
+    if "://" not in text and not isinstance(target, str) and text.startswith("~"):
+        # A path object is a file teamsim names (a run folder's store.db): "~" there is the
+        # start of a folder's name (--out '~x'), not a home folder; absolute, it stays so.
+        return URL.create("sqlite", database=str(Path(text).absolute()))
     if "://" not in text:
         return URL.create("sqlite", database=str(_home(text, text)))
     try:

@@ -42,3 +42,16 @@ def test_a_home_folder_of_no_user_is_one_error_line(db: str, tmp_path: Path,
         f"error: --db: not a database path: {db} (no user 'nosuchuser-teamsim' has a home "
         "folder for its ~); give the path without it or with your own ~/\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_folder_whose_name_starts_with_a_tilde_is_that_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    small = Path(__file__).parent / "data" / "run_small.yaml"
+    ran = CliRunner().invoke(app, ["run", str(small), "--until", "0.1", "--out",
+                                   "~nosuchuser-teamsim"])
+    assert ran.exit_code == 0, ran.output
+    assert (tmp_path / "~nosuchuser-teamsim" / "store.db").is_file()
+    read = CliRunner().invoke(app, ["inbox", "~nosuchuser-teamsim"])
+    assert read.exit_code == 0, read.output
