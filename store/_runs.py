@@ -20,7 +20,7 @@ from sqlalchemy import Table, delete, func, insert, inspect, select, update
 from teamsim.model import NotFoundError, TeamsimError
 from teamsim.store._archive import copy_in, copy_out, delete_rows
 from teamsim.store._models import RunMetricRow, RunRow, RunStopRow
-from teamsim.store._types import require_utc
+from teamsim.store._types import MAX_ID, require_utc
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -252,7 +252,7 @@ class RunRepository:
         Raises:
             NotFoundError: no such run (the message says how to list them).
         """
-        row = self._session.get(RunRow, run_id)
+        row = self._session.get(RunRow, run_id) if 0 <= run_id <= MAX_ID else None
         if row is None:
             raise NotFoundError(f"no run {run_id} in {self._where}; `teamsim runs list "
                                 "--db URL` shows the runs it holds")

@@ -29,7 +29,7 @@ from teamsim.model import (
 )
 from teamsim.store._models import SequenceRow, SequenceVersionRow
 from teamsim.store._repository import Repository
-from teamsim.store._types import require_utc
+from teamsim.store._types import MAX_ID, require_utc
 
 __all__ = ["SequenceRepository"]
 
@@ -224,7 +224,8 @@ class SequenceRepository(Repository):
 
     def _sequence_row(self, id_or_name: int | str) -> SequenceRow:
         if isinstance(id_or_name, int):
-            row = self._session.get(SequenceRow, id_or_name)
+            row = (self._session.get(SequenceRow, id_or_name) if 0 <= id_or_name <= MAX_ID
+                   else None)
         else:
             row = self._session.scalars(
                 select(SequenceRow).where(SequenceRow.name == id_or_name)).one_or_none()

@@ -357,7 +357,12 @@ def _read_only_engine(url: URL, shown: str) -> Engine:
         if not database or database == ":memory:" or url.query.get("mode") == "memory":
             raise StoreError(f"cannot open {shown} read-only: it is an in-memory database")
         path = Path(database).expanduser().resolve()
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as exc:  # a name too long, a folder we may not enter
+            raise StoreError(f"cannot open database {shown} read-only: "
+                             f"{exc.strerror or exc}; check the path") from None
+        if not found:
             raise StoreError(f"cannot open database {shown} read-only: no such file; check "
                              "the path")
         uri = f"{path.as_uri()}?mode=ro"

@@ -8,7 +8,11 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["UTCDateTime", "require_utc"]
+__all__ = ["MAX_ID", "UTCDateTime", "require_utc"]
+
+MAX_ID = 2**63 - 1
+"""The largest id a row can have on either backend (a signed 64-bit integer): a larger one is
+no row's, and the drivers raise ``OverflowError`` rather than find nothing."""
 
 
 def require_utc(value: datetime, what: str) -> datetime:

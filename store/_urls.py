@@ -15,6 +15,7 @@ from urllib.parse import unquote, unquote_plus
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.util import asbool
 
 from teamsim.model import StoreError
 
@@ -149,15 +150,20 @@ def absolute_url(target: str | os.PathLike[str] | URL) -> str:
 
 
 def parse_url(target: str | os.PathLike[str]) -> URL:
-    """The SQLAlchemy URL of a file path or URL text.
+    """The SQLAlchemy URL of a file path or URL text. Text may start with ``~`` or ``~user``
+    (a home folder); in a path object (a file teamsim names) ``~`` is part of a folder's name.
 
     Raises:
         StoreError: the URL is malformed (a port that is not a number, no scheme...); the
             message shows it masked and says how to write one.
     """
     text = os.fspath(target)
+    if "://" not in text and not isinstance(target, str) and text.startswith("~"):
+        # A path object is a file teamsim names (a run folder's store.db): "~" there is the
+        # start of a folder's name (--out '~x'), not a home folder; absolute, it stays so.
+        return URL.create("sqlite", database=str(Path(text).absolute()))
     if "://" not in text:
-        return URL.create("sqlite", database=str(Path(text).expanduser()))
+        return URL.create("sqlite", database=str(_home(text, text)))
     try:
         url = make_url(text)
     except (ArgumentError, ValueError) as err:
@@ -165,4 +171,41 @@ def parse_url(target: str | os.PathLike[str]) -> URL:
         if "invalid literal for int()" in reason:
             reason = "the port is not a number"
         raise StoreError(f"not a database URL: {mask_url(text)} ({reason}); {_ADVICE}") from None
+    if url.get_backend_name() == "sqlite":
+        if url.database:
+            _home(url.database, mask_url(url))
+        ignored = sorted(set(url.query) - _SQLITE_ARGUMENTS)
+        if ignored and not _is_true(url.query.get("uri")):
+            raise StoreError(
+                f"not a database URL: {mask_url(url)} (SQLite's driver takes no "
+                f"{', '.join(map(repr, ignored))} and would ignore it); remove it, or add "
+                "uri=true to pass SQLite URI arguments")
     return url
+
+
+def _is_true(value: str | tuple[str, ...] | None) -> bool:
+    try:
+        return value is not None and asbool(value if isinstance(value, str) else value[-1])
+    except ValueError:
+        return False  # create_engine refuses it, with its own message
+
+
+_SQLITE_ARGUMENTS: Final = frozenset(
+    {"uri", "timeout", "isolation_level", "detect_types", "check_same_thread",
+     "cached_statements"})
+"""The query arguments SQLAlchemy's SQLite driver takes; it ignores others (with a warning)
+unless ``uri=true`` passes them on to SQLite."""
+
+
+def _home(path: str, shown: str) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded, as every reader of the URL does.
+
+    Raises:
+        StoreError: no home folder for that user (``~nosuchuser/f.db``).
+    """
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        user = path[1:].split("/", 1)[0]
+        raise StoreError(f"not a database path: {shown} (no user {user!r} has a home folder "
+                         "for its ~); give the path without it or with your own ~/") from None

@@ -198,6 +198,12 @@ def test_the_sweep_help_names_the_default_metrics() -> None:
     assert ", ".join(runner.DEFAULT_SWEEP_METRICS) == SWEEP_METRICS_HELP
 
 
+def test_the_sweep_help_shows_the_extras_in_brackets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "300")
+    result = CliRunner().invoke(app, ["sweep", "--help"])
+    assert "pip install 'teamsim[dask]' or 'teamsim[ray]'" in result.stdout
+
+
 # ---------------------------------------------------------------------------------------------
 # --seeds and --set: bounded, measured before they are built
 

@@ -187,6 +187,14 @@ def test_unknown_timezone_exits_2(run_dir: Path) -> None:
     assert result.output.startswith("error: --timezone: unknown time zone 'Mars/Olympus'")
 
 
+def test_a_timezone_too_long_for_a_file_name_exits_2(run_dir: Path) -> None:
+    result = invoke("list", str(run_dir), "--timezone", "Europe/" + "A" * 300)
+    assert result.exit_code == 2
+    assert result.output == (
+        "error: --timezone: unknown time zone 'Europe/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA...' "
+        "(307 characters; IANA names have at most 64); use an IANA name such as Europe/Paris\n")
+
+
 # ---------------------------------------------------------------------------------------------
 # bad run directories
 

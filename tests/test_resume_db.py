@@ -256,3 +256,13 @@ def test_report_by_id_shows_the_metrics_of_the_folder_report(work: Path) -> None
     missing = cli("report", "--db", db, "--run", "9")
     assert (missing.exit_code, missing.stderr.count("\n")) == (2, 1)
     assert cli("report", "--run", "2").exit_code == 2
+
+
+def test_resume_of_a_non_ascii_digit_is_a_folder_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["run", "--resume", "\u00b2", "--db", "t.db"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: \u00b2: not a stopped teamsim run")
+    assert list(tmp_path.iterdir()) == []

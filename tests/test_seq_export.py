@@ -119,6 +119,29 @@ def test_an_unknown_sequence_is_one_error_line(built: str) -> None:
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize("command", ["export", "show", "people", "versions"])
+def test_reading_a_missing_database_creates_none(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _cli("seq", command, "Welcome", "--db", "missing.db")
+    assert code == 2
+    assert err.startswith("error: --db: ")
+    assert err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sequence_run_from_a_missing_database_creates_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _cli("run", "--db", "missing.db", "--sequence", "Welcome")
+    assert code == 2
+    assert err == ("error: cannot open database sqlite:///missing.db read-only: no such file; "
+                   "check the path\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--sequence", "X"], "error: --sequence: name the database the sequence is in with --db"),
     (["--contacts", "c.csv"], "error: --contacts: goes with --sequence NAME"),

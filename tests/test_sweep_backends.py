@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -130,6 +131,42 @@ def test_a_ray_address_where_nothing_answers_is_refused_at_once(
     pytest.importorskip("ray", reason="the ray extra is not installed")
     with pytest.raises(ValidationError, match=rf"--address {address}: nothing answers there"):
         runner.sweep(SMALL, "0:1", backend="ray", address=address, out=tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:1", "tcp://127.0.0.1:1", ":1", "tcp://:1"])
+def test_a_dask_address_where_nothing_answers_is_refused_at_once(
+    address: str, tmp_path: Path,
+) -> None:
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    started = time.monotonic()
+    with pytest.raises(ValidationError, match=rf"--address {address}: (nothing answers there|"
+                                              "no host before the port)"):
+        runner.sweep(SMALL, "0:1", backend="dask", address=address, out=tmp_path / "s")
+    assert time.monotonic() - started < 10  # Dask's own client waits out its 20 s timeout
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_dask_tls_address_without_tls_settings_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    with pytest.raises(ValidationError, match=r"--address tls://127.0.0.1:1: cannot reach a "
+                                              r"Dask scheduler there \(TLS expects"):
+        runner.sweep(SMALL, "0:1", backend="dask", address="tls://127.0.0.1:1",
+                     out=tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("backend", ["dask", "ray"])
+@pytest.mark.parametrize("port", ["0", "65536", "99999999999999999999999"])
+def test_an_address_with_an_impossible_port_is_refused(
+    backend: str, port: str, tmp_path: Path,
+) -> None:
+    pytest.importorskip("distributed" if backend == "dask" else "ray",
+                        reason=f"the {backend} extra is not installed")
+    with pytest.raises(ValidationError, match=rf"--address 127.0.0.1:{port}: {port} is not a "
+                                              r"port \(1 to 65535\)"):
+        runner.sweep(SMALL, "0:1", backend=backend, address=f"127.0.0.1:{port}",
+                     out=tmp_path / "s")
     assert not (tmp_path / "s").exists()
 
 

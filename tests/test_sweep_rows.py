@@ -215,3 +215,9 @@ def test_the_sweep_progress_bar_shows_the_time_left(monkeypatch: pytest.MonkeyPa
     with_eta = _progress_render(monkeypatch, eta=True)
     without = _progress_render(monkeypatch, eta=False)
     assert len(re.findall(times, with_eta)) > len(re.findall(times, without)) > 0
+
+
+def test_more_workers_than_runs_start_only_as_many_as_there_are_runs(tmp_path: Path) -> None:
+    result = runner.sweep(SMALL, "0:1", workers=10**11, out=tmp_path / "s")
+    assert result.runs == 1
+    assert [row.status for row in result.rows] == ["ok"]

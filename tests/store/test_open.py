@@ -277,3 +277,12 @@ def test_a_partial_run_meta_is_an_error(store: Store) -> None:
         uow.meta.set("run.start", "2025-01-06T09:00:00+00:00")
         with pytest.raises(StoreError, match=r"incomplete \(no run.world, run.seed"):
             uow.meta.run()
+
+
+def test_a_sqlite_url_with_arguments_its_driver_ignores_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'f.db'}?password=S3CRET"
+    with pytest.raises(StoreError, match=r"SQLite's driver takes no 'password' and would "
+                                         r"ignore it\); remove it, or add uri=true") as caught:
+        Store.open(url)
+    assert "S3CRET" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []

@@ -123,3 +123,9 @@ def test_metrics_are_flattened_to_numbers() -> None:
                          "label": "x", "list": [1], "model_usage": {"Riley": {"calls": 2}}}) \
         == {"sent": 3.0, "rate": 0.5, "ok": 1.0, "none": None, "nan": None,
             "model_usage.Riley.calls": 2.0}
+
+
+@pytest.mark.parametrize("run_id", [2**63, 10**30, -(2**63) - 1])
+def test_an_id_no_row_can_have_is_no_run(store: Store, run_id: int) -> None:
+    with store.unit_of_work() as uow, pytest.raises(NotFoundError, match=f"no run {run_id} in"):
+        uow.runs.get(run_id)

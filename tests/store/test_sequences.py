@@ -227,3 +227,9 @@ def test_a_writer_that_cannot_get_the_sqlite_lock_in_time_gets_a_clear_error(
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+@pytest.mark.parametrize("sequence_id", [2**63, 10**30])
+def test_an_id_no_row_can_have_is_no_sequence(store: Store, sequence_id: int) -> None:
+    with store.unit_of_work() as uow, pytest.raises(NotFoundError, match=f"{sequence_id}"):
+        uow.sequences.get(sequence_id)

@@ -110,14 +110,15 @@ def check_db_option(db: str | None) -> None:
 
 
 @contextmanager
-def workspace(db: str) -> Iterator[Workspace]:
+def workspace(db: str, *, read_only: bool = False) -> Iterator[Workspace]:
     """Open the store at ``db`` as a :class:`~teamsim.workspace.Workspace`; turn teamsim errors
-    into exit code 2."""
+    into exit code 2. ``read_only`` for a command that only reads: a database that does not
+    exist is then an error, not a new empty one left behind."""
     from teamsim.store import Store  # SQLAlchemy: start-up
     from teamsim.workspace import Workspace
 
     try:
-        store = Store.open(db)
+        store = Store.open(db, read_only=read_only)
     except TeamsimError as exc:
         raise fail(f"--db: {exc}") from None
     try:
@@ -127,9 +128,10 @@ def workspace(db: str) -> Iterator[Workspace]:
         raise fail(str(exc)) from None
 
 
-def do(db: str, action: Callable[[Workspace], T]) -> T:
-    """Run ``action`` on the workspace at ``db`` and return what it returns."""
-    with workspace(db) as ws:
+def do(db: str, action: Callable[[Workspace], T], *, read_only: bool = False) -> T:
+    """Run ``action`` on the workspace at ``db`` (opened for reading only if ``read_only``)
+    and return what it returns."""
+    with workspace(db, read_only=read_only) as ws:
         return action(ws)
 
 
@@ -254,7 +256,12 @@ def _database_run(db: str, run_id: int | None, folder: Path | None, *,
 def _recorded_db(run_dir: Path) -> tuple[str | None, int | None, str | None]:
     """The database ``run.json`` names, if it names one, the run's id there (if it holds
     one) and its digest; exit 2 if ``run_dir`` is no run folder."""
-    if not run_dir.is_dir():
+    try:
+        found = run_dir.is_dir()
+    except OSError as exc:  # a name too long, a folder we may not enter: not only "missing"
+        raise fail(f"{run_dir}: cannot read it ({exc.strerror or exc}); give the folder "
+                   "`teamsim run` wrote") from None
+    if not found:
         raise fail(f"{run_dir}: no such run directory; give the folder `teamsim run` wrote")
     info_path = run_dir / "run.json"
     try:

@@ -35,7 +35,7 @@ def from_store(scenario: str | None, sequence: str | None, contacts: Path | None
                    "`teamsim seq export` and run the file")
     try:
         people = None if contacts is None else runner.read_contacts_csv(contacts)
-        with Store.open(db) as store:
+        with Store.open(db, read_only=True) as store:  # read, never made or written
             world = runner.stored_scenario(store, sequence, people)
     except TeamsimError as exc:
         raise fail(str(exc)) from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -19,7 +19,7 @@ from rich.table import Table
 from teamsim.cli._app import Typer
 from teamsim.cli._common import RunDbOption, RunDirArg, RunIdOption, fail, run_store
 from teamsim.cli._text import PlainConsole, plain
-from teamsim.model import NotFoundError
+from teamsim.model import NotFoundError, check_timezone
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -72,11 +72,9 @@ def _timezone(name: str | None) -> str | None:
     if name is None:
         return None
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise fail(f"--timezone: unknown time zone {name!r}; use an IANA name like "
-                   "Europe/Paris") from None
-    return name
+        return check_timezone(name)
+    except ValueError as exc:
+        raise fail(f"--timezone: {exc}") from None
 
 
 @rules_app.command("list")

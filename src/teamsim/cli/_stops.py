@@ -93,7 +93,7 @@ def resume_run(given: str, stop_at: float | datetime | None, db: str | None,
     from teamsim import runner
 
     run_dir: Path | int = Path(given)
-    if given.isdigit() and not Path(given).exists():
+    if given.isascii() and given.isdigit() and not Path(given).exists():
         if db is None:
             raise fail(f"--resume {given}: no run folder {given}; a run id needs --db URL, the "
                        "database the run was recorded in, like `teamsim run --resume "

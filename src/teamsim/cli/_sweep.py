@@ -86,7 +86,7 @@ def sweep_command(
         "sweep.csv holds every metric.", show_default=False)] = None,
     backend: Annotated[str, typer.Option(
         help="Where the runs go: process (worker processes here), dask or ray (optional "
-        "extras: pip install 'teamsim[dask]' or 'teamsim[ray]').")] = "process",
+        "extras: pip install 'teamsim\\[dask]' or 'teamsim\\[ray]').")] = "process",
     address: Annotated[str | None, typer.Option(
         help="A running cluster for --backend dask (a scheduler, tcp://host:8786) or ray "
         "(host:6379 or auto; ray://host:10001 needs ray[client]); without it a local one is "

@@ -193,6 +193,9 @@ def write_report(source: str | os.PathLike[str] | None, out: str | os.PathLike[s
             already (without ``force``, or not a teamsim report), or cannot be written.
     """
     target = Path(out)
+    _check_path(target, "--out ")
+    if source is not None:
+        _check_path(Path(source), "")
     if target.is_dir():
         raise TeamsimError(f"--out {target}: is a folder; name the page to write, like "
                            f"{target / 'report.html'}")
@@ -223,6 +226,19 @@ def write_report(source: str | os.PathLike[str] | None, out: str | os.PathLike[s
             page = report_html(data)
     _write_atomically(target, page)
     return target
+
+
+def _check_path(path: Path, what: str) -> None:
+    """Refuse a path that cannot even be looked at (a name too long, a folder we may not
+    enter): ``Path.exists`` and ``is_dir`` raise its ``OSError``; only a missing one reads as
+    absent."""
+    try:
+        path.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        raise TeamsimError(f"{what}{path}: cannot use it ({exc.strerror or exc}); give another "
+                           "path") from None
 
 
 def _write_atomically(target: Path, text: str) -> None:

@@ -133,10 +133,13 @@ def _dask(address: str | None, workers: int) -> Iterator[Executor]:
                 for cpu, worker in zip(cpus, addresses, strict=False):
                     client.run(pin_process, cpu, workers=[worker])
         else:
+            _check_reachable(address, schemes=("", "tcp"), hint=(
+                "give the address of a running Dask scheduler (tcp://host:8786)"))
             try:
                 client = stack.enter_context(
                     Client(address, timeout="20s"))  # type: ignore[no-untyped-call]
-            except (OSError, TimeoutError, ValueError) as exc:
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
+                # TypeError: a tls:// address without a TLS configuration.
                 raise ValidationError(
                     f"--address {address}: cannot reach a Dask scheduler there ({exc}); give "
                     "its address as tcp://host:8786") from None
@@ -150,7 +153,8 @@ def _ray(address: str | None, workers: int) -> Iterator[Executor]:
     except ImportError:
         raise _missing("ray", "Ray") from None
     if address is not None:  # also when a runtime is up already: a dead address is a mistake
-        _check_reachable(address)
+        _check_reachable(address, schemes=("", "ray"), hint=(
+            "give the address of a running Ray cluster (host:6379, ray://host:10001) or auto"))
     started = not ray.is_initialized()
     if started:
         try:
@@ -170,17 +174,28 @@ def _ray(address: str | None, workers: int) -> Iterator[Executor]:
             ray.shutdown()
 
 
-def _check_reachable(address: str, *, seconds: float = 5.0) -> None:
-    """Refuse a Ray address whose host and port do not answer (``ray.init`` would retry for
-    minutes, printing its own log lines); ``auto`` and ``local`` are Ray's to find."""
-    where = address.removeprefix("ray://")
+def _check_reachable(address: str, *, schemes: tuple[str, ...], hint: str,
+                     seconds: float = 5.0) -> None:
+    """Refuse a cluster address whose host and port do not answer, at once: ``ray.init``
+    would retry for minutes, printing its own log lines, and Dask's client for its whole
+    connect timeout (20 s) even when the connection is refused. Only a ``host:port`` with
+    one of ``schemes`` (``""``: none) is probed; ``auto``, ``local`` and other forms are the
+    cluster library's to find or refuse.
+
+    Raises:
+        ValidationError: nothing answers at the address (``hint`` says what to give).
+    """
+    scheme, _, where = address.rpartition("://")
     host, _, port = where.rpartition(":")
-    if not host or not port.isascii() or not port.isdigit():
-        return  # auto, local, or a form Ray itself refuses with a message
+    if scheme not in schemes or not port.isascii() or not port.isdigit():
+        return
+    if not host:  # Dask reads ":8786" as this machine and waits out its timeout there
+        raise ValidationError(f"--address {address}: no host before the port; {hint}")
+    if not 0 < int(port) <= 65535:
+        raise ValidationError(f"--address {address}: {port} is not a port (1 to 65535); {hint}")
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
             pass
     except (OSError, ValueError) as exc:
-        raise ValidationError(
-            f"--address {address}: nothing answers there ({exc}); give the address of a "
-            "running Ray cluster (host:6379, ray://host:10001) or auto") from None
+        raise ValidationError(f"--address {address}: nothing answers there ({exc}); {hint}") \
+            from None

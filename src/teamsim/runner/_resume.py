@@ -134,7 +134,12 @@ def find_resumption(run_dir: Path) -> Resumption:
             event log changed since it was written.
     """
     run_json = run_dir / "run.json"
-    if not run_json.exists():
+    try:
+        stopped = run_json.exists()
+    except OSError as exc:  # a name too long, a folder we may not enter
+        raise TeamsimError(f"{run_dir}: cannot read it ({exc.strerror or exc}); give the "
+                           "folder a stopped `teamsim run` wrote") from None
+    if not stopped:
         leftovers = [p for p in _staging.stale_folders(run_dir) if (p / JOURNAL).is_file()]
         if not leftovers:
             raise TeamsimError(

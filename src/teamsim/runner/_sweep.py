@@ -270,7 +270,8 @@ def sweep(
     plan = _Plan(worlds=worlds, settings=chosen, seeds=seed_list, version=teamsim_version(),
                  trust=(setup.resolver.allow_imports, setup.resolver.consented),
                  hashes={name: scenario_hash(v) for name, v in variant_worlds.items()})
-    count = workers or min(2, os.cpu_count() or 1)
+    # No more workers than runs: a pool (or local cluster) of 10**11 cannot even be made.
+    count = min(workers or min(2, os.cpu_count() or 1), max(1, len(worlds) * len(seed_list)))
     target = None if out is None else Path(out)
     with contextlib.ExitStack() as stack:
         if executor is None and backend != "process":
