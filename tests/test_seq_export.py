@@ -126,9 +126,9 @@ def test_reading_a_missing_database_creates_none(
     monkeypatch.chdir(tmp_path)
     code, _, err = _cli("seq", command, "Welcome", "--db", "missing.db")
     assert code == 2
-    assert err.startswith("error: --db: ")
+    assert err.startswith("error: no sequence named 'Welcome' in sqlite:///missing.db; ")
     assert err.count("\n") == 1
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # the database it made for the command is gone
 
 
 def test_a_sequence_run_from_a_missing_database_creates_none(

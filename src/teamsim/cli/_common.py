@@ -110,28 +110,51 @@ def check_db_option(db: str | None) -> None:
 
 
 @contextmanager
-def workspace(db: str, *, read_only: bool = False) -> Iterator[Workspace]:
+def workspace(db: str) -> Iterator[Workspace]:
     """Open the store at ``db`` as a :class:`~teamsim.workspace.Workspace`; turn teamsim errors
-    into exit code 2. ``read_only`` for a command that only reads: a database that does not
-    exist is then an error, not a new empty one left behind."""
+    into exit code 2. A SQLite file the command made (the toolbar's database is made on first
+    use) is removed again when the command fails, unless another process has committed into
+    it meanwhile: a refused command leaves nothing behind."""
     from teamsim.store import Store  # SQLAlchemy: start-up
     from teamsim.workspace import Workspace
 
+    made = _new_sqlite_file(db)
+    done = False
     try:
-        store = Store.open(db, read_only=read_only)
-    except TeamsimError as exc:
-        raise fail(f"--db: {exc}") from None
-    try:
-        with store:
-            yield Workspace(store)
-    except TeamsimError as exc:
-        raise fail(str(exc)) from None
+        try:
+            store = Store.open(db)
+        except TeamsimError as exc:
+            raise fail(f"--db: {exc}") from None
+        try:
+            with store:
+                yield Workspace(store)
+        except TeamsimError as exc:
+            raise fail(str(exc)) from None
+        done = True
+    finally:
+        if made is not None and not done:
+            Store.remove_if_unused(made)
 
 
-def do(db: str, action: Callable[[Workspace], T], *, read_only: bool = False) -> T:
-    """Run ``action`` on the workspace at ``db`` (opened for reading only if ``read_only``)
-    and return what it returns."""
-    with workspace(db, read_only=read_only) as ws:
+def _new_sqlite_file(db: str) -> Path | None:
+    """The SQLite file ``db`` names when it does not exist yet (else ``None``)."""
+    from teamsim.store import parse_url
+
+    try:
+        url = parse_url(db)
+        database = url.database or ""
+        if url.get_backend_name() != "sqlite" or database in ("", ":memory:") \
+                or url.query.get("mode") == "memory" or database.startswith("file:"):
+            return None
+        path = Path(database).expanduser()
+        return None if path.exists() else path
+    except (TeamsimError, OSError, RuntimeError):
+        return None  # Store.open says what is wrong with it
+
+
+def do(db: str, action: Callable[[Workspace], T]) -> T:
+    """Run ``action`` on the workspace at ``db`` and return what it returns."""
+    with workspace(db) as ws:
         return action(ws)
 
 

@@ -145,7 +145,7 @@ def seq_export(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
     # Printed as it is, not through Rich: the YAML must reach the file byte for byte.
     import sys
 
-    text = do(db, lambda ws: ws.export(sequence), read_only=True)
+    text = do(db, lambda ws: ws.export(sequence))
     sys.stdout.write(text)
 
 
@@ -183,7 +183,7 @@ def seq_show(
             f"{shlex.quote(sequence)}` lists them"
         )
 
-    render_sequence(do(db, read, read_only=True), version)
+    render_sequence(do(db, read), version)
 
 
 @seq_app.command("add")
@@ -412,7 +412,7 @@ EmailArg = Annotated[str, typer.Argument(help="The enrolled contact's email.")]
 @seq_app.command("people")
 def seq_people(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
     """List the people enrolled in a sequence: status and the step they are at."""
-    enrolled = do(db, lambda ws: ws.enrollments(sequence), read_only=True)
+    enrolled = do(db, lambda ws: ws.enrollments(sequence))
     if not enrolled:
         out.print("nobody is enrolled yet: add someone with `teamsim seq enroll SEQUENCE "
                   "--email EMAIL`", markup=False)
@@ -448,7 +448,7 @@ def seq_unenroll(sequence: SeqArg, email: EmailArg, db: DbOption = "teamsim.db")
 @seq_app.command("versions")
 def seq_versions(sequence: SeqArg, db: DbOption = "teamsim.db") -> None:
     """List the saved versions of a sequence; `seq show --version N` shows one."""
-    versions = do(db, lambda ws: ws.versions(sequence), read_only=True)
+    versions = do(db, lambda ws: ws.versions(sequence))
     render_table(("version", "saved at (UTC)", "status", "steps"),
                  [(saved.version, saved.saved_at.strftime("%Y-%m-%d %H:%M:%S"),
                    saved.sequence.status.value, sum(1 for _ in saved.sequence.iter_steps()))
