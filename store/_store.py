@@ -38,7 +38,7 @@ from teamsim.store import _archive  # noqa: F401 - registers the run_* tables in
 from teamsim.store._meta import SCHEMA_KEY as _SCHEMA_KEY
 from teamsim.store._models import Base, MetaRow
 from teamsim.store._uow import UnitOfWork
-from teamsim.store._urls import mask_secrets, mask_url, parse_url
+from teamsim.store._urls import mask_secrets, mask_url, parse_url, sqlite_file
 
 __all__ = ["DATABASE_URL_ENV", "DEFAULT_DATABASE", "SCHEMA_VERSION", "Store"]
 
@@ -290,6 +290,30 @@ class Store:
                 connection.close()
         except sqlite3.Error as err:
             raise DatabaseError(f"{path}: {err}", str(err)) from None
+
+    @staticmethod
+    def claim_new_file(target: str | os.PathLike[str] | None) -> Path | None:
+        """The SQLite file ``target`` names, created empty here when it did not exist yet
+        (SQLite takes an empty file as a new database); ``None`` when it existed, is not a
+        file, or cannot be made (:meth:`open` then says why).
+
+        The create is exclusive: of two processes starting at once with the same new file,
+        only one is told it made it, and only that one may take it away again with
+        :meth:`remove_if_unused` when its work fails.
+        """
+        if target is None:
+            return None
+        try:
+            path = sqlite_file(parse_url(target))
+        except (StoreError, RuntimeError):
+            return None
+        if path is None:
+            return None
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except OSError:
+            return None  # there already, or its folder is missing
+        return path
 
     @staticmethod
     def remove_if_unused(path: str | os.PathLike[str]) -> bool:

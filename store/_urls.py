@@ -142,11 +142,20 @@ def absolute_url(target: str | os.PathLike[str] | URL) -> str:
         url = target if isinstance(target, URL) else parse_url(target)
     except StoreError:
         return mask_url(target)
-    database = url.database or ""
-    if url.get_backend_name() == "sqlite" and database and database != ":memory:" \
-            and not database.startswith("file:") and url.query.get("mode") != "memory":
-        url = url.set(database=str(Path(database).expanduser().resolve()))
+    path = sqlite_file(url)
+    if path is not None:
+        url = url.set(database=str(path.resolve()))
     return mask_url(url)
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file a SQLite URL names (``~`` expanded), or ``None``: another backend, an
+    in-memory database, or a ``file:`` URI (SQLite reads that one itself)."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") \
+            or database.startswith("file:") or url.query.get("mode") == "memory":
+        return None
+    return Path(database).expanduser()
 
 
 def parse_url(target: str | os.PathLike[str]) -> URL:

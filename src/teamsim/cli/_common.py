@@ -118,7 +118,7 @@ def workspace(db: str) -> Iterator[Workspace]:
     from teamsim.store import Store  # SQLAlchemy: start-up
     from teamsim.workspace import Workspace
 
-    made = _new_sqlite_file(db)
+    made = Store.claim_new_file(db)
     done = False
     try:
         try:
@@ -134,22 +134,6 @@ def workspace(db: str) -> Iterator[Workspace]:
     finally:
         if made is not None and not done:
             Store.remove_if_unused(made)
-
-
-def _new_sqlite_file(db: str) -> Path | None:
-    """The SQLite file ``db`` names when it does not exist yet (else ``None``)."""
-    from teamsim.store import parse_url
-
-    try:
-        url = parse_url(db)
-        database = url.database or ""
-        if url.get_backend_name() != "sqlite" or database in ("", ":memory:") \
-                or url.query.get("mode") == "memory" or database.startswith("file:"):
-            return None
-        path = Path(database).expanduser()
-        return None if path.exists() else path
-    except (TeamsimError, OSError, RuntimeError):
-        return None  # Store.open says what is wrong with it
 
 
 def do(db: str, action: Callable[[Workspace], T]) -> T:

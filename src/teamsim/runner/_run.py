@@ -75,7 +75,6 @@ from teamsim.store import (
     StoredEvents,
     absolute_url,
     mask_url,
-    parse_url,
 )
 
 __all__ = ["RunResult", "ScenarioInput", "default_out_dir", "load", "resume", "run"]
@@ -260,7 +259,7 @@ def run(
     if target is not None:
         _staging.check_target(target, RUN_FOLDER, force=force)
     started_at = datetime.now(UTC)  # metadata of the runs row, never in the digest
-    created = _new_sqlite_file(db)
+    created = Store.claim_new_file(db)
     staging: Path | None = None
     recording = False  # the --db store is open: its failures are the run's
     archive: Store | None = None
@@ -401,29 +400,6 @@ def _record(archive: Store, store: Store, about: NewRun, metrics: Mapping[str, A
                                               encoding="utf-8")
             folder.enter_context(_staging.placed(staging, target, RUN_FOLDER, force=force))
     return run_id
-
-
-def _new_sqlite_file(db: str | None) -> Path | None:
-    """The SQLite file ``db`` names, created empty here, when it did not exist yet."""
-    if db is None:
-        return None
-    try:
-        url = parse_url(db)
-    except TeamsimError:
-        return None
-    database = url.database or ""
-    if url.get_backend_name() != "sqlite" or not database or database == ":memory:" \
-            or url.query.get("mode") == "memory":
-        return None
-    path = Path(database).expanduser()
-    # Claim the file: only the process whose exclusive create succeeds made it (two runs
-    # started at once with the same new --db cannot both think so). SQLite takes the empty
-    # file as a new database.
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-    except OSError:
-        return None  # there already, or its folder is missing: Store.open says why
-    return path
 
 
 def _simulate(
