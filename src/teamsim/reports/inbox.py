@@ -121,6 +121,15 @@ def _contact(uow: UnitOfWork, key: Any) -> tuple[str, int | None]:
     return f"{contact.name} <{contact.email}>", contact.id
 
 
+def _sequence_id(uow: UnitOfWork, name: Any) -> int | None:
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        return uow.sequences.get(name).id
+    except TeamsimError:
+        return None
+
+
 def read_item(uow: UnitOfWork, item: AttentionItem) -> ItemReading:
     """Read ``item``'s payload (looking its contact up in ``uow``); a payload missing a part
     gives empty fields, never an error."""
@@ -150,8 +159,7 @@ def read_item(uow: UnitOfWork, item: AttentionItem) -> ItemReading:
     if item.kind == "reply":
         contact, contact_id = _contact(uow, p.get("contact"))
         name = p.get("sequence")  # None: a reply to a chat message
-        sequence_id = None if not name else next(
-            (s.id for s in uow.sequences.list() if s.name == name), None)
+        sequence_id = _sequence_id(uow, name)
         return replace(head, contact=contact, contact_id=contact_id,
                        sequence=str(name or "chat"), sequence_id=sequence_id,
                        text=str(p.get("body") or ""), message_id=_id(p.get("message_id")))

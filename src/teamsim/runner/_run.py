@@ -250,8 +250,8 @@ def run(
                            cassette_mode=cassette_mode, max_concurrency=max_concurrency)
     days = world.days if until_days is None else until_days
     target = None if out is None else Path(out)
-    if decisions is not None and (stop_at is not None or interrupted is not None
-                                  or resuming is not None):
+    if decisions is not None and not isinstance(decisions, RecordedDecisions) and (
+            stop_at is not None or interrupted is not None or resuming is not None):
         # Read once; the run's journal keeps them, so a stopped replay resumes without them.
         decisions = recorded_decisions(decisions, world.start_utc)
     stepping = _stepping(world, source, seed, days, stop_at, interrupted, resuming, setup,
